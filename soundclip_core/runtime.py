@@ -1,0 +1,50 @@
+"""Where and how numbers are computed: device choice and precision.
+
+Users run on CUDA when they have it and on CPU otherwise; precision is an explicit
+choice (fp32 default, bf16 on CUDA or CPUs with native bf16, fp16 on CUDA only),
+applied by autocast so that every model in a loop follows the same setting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import torch
+
+from .errors import SoundClipError
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """The requested device, else CUDA when available, else CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def precision_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """The compute dtype for `precision` on `device`, refusing unsupported pairs."""
+    if precision not in PRECISIONS:
+        raise SoundClipError(f"unknown precision '{precision}'", fix=f"use one of {', '.join(PRECISIONS)}")
+    if precision == "fp32":
+        return torch.float32
+    if precision == "fp16":
+        if device.type != "cuda":
+            raise SoundClipError("fp16 needs a CUDA device", fix="use bf16 or fp32 on CPU")
+        return torch.float16
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise SoundClipError("this GPU has no bf16 support", fix="use fp16 or fp32")
+    return torch.bfloat16
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device, precision: str = "fp32") -> Iterator[None]:
+    """Run the enclosed code at `precision` (a no-op for fp32)."""
+    dtype = precision_dtype(precision, device)
+    if dtype == torch.float32:
+        yield
+        return
+    with torch.autocast(device_type=device.type, dtype=dtype):
+        yield
