@@ -1,0 +1,33 @@
+"""ComfyUI node classes of the soundclip pack, keyed by their prefixed node IDs.
+
+Imported only relatively, from the pack's own ``__init__.py``: ComfyUI has a top-level
+module called ``nodes`` and this package must never shadow it.
+"""
+
+from __future__ import annotations
+
+from . import comfy_env
+from .audio import AudioEncode, AudioEncoderLoader, LoadAudio
+from .manipulate import ArcFaceLoader, LatentOptimize
+from .stylegan import Decode, LatentFromSeed, StyleGANLoad, StyleMix
+from .text import CLIPLoader, EmbeddingMix, TextEncode
+
+comfy_env.register_model_folders()
+
+_NODES = {
+    "LoadAudio": (LoadAudio, "Load Audio (SoundCLIP)"),
+    "AudioEncoderLoader": (AudioEncoderLoader, "Load Audio Encoder (SoundCLIP)"),
+    "AudioEncode": (AudioEncode, "Audio Encode (SoundCLIP)"),
+    "CLIPLoader": (CLIPLoader, "Load CLIP (SoundCLIP)"),
+    "TextEncode": (TextEncode, "Text Encode (SoundCLIP)"),
+    "EmbeddingMix": (EmbeddingMix, "Mix Embeddings (SoundCLIP)"),
+    "StyleGANLoad": (StyleGANLoad, "Load StyleGAN2 (SoundCLIP)"),
+    "LatentFromSeed": (LatentFromSeed, "StyleGAN Latent from Seed (SoundCLIP)"),
+    "ArcFaceLoader": (ArcFaceLoader, "Load ArcFace (SoundCLIP)"),
+    "LatentOptimize": (LatentOptimize, "Sound-Guided Latent Optimize (SoundCLIP)"),
+    "StyleMix": (StyleMix, "Style Mix W+ Layers (SoundCLIP)"),
+    "Decode": (Decode, "StyleGAN Decode (SoundCLIP)"),
+}
+
+NODE_CLASS_MAPPINGS = {f"SoundCLIP_{name}": cls for name, (cls, _) in _NODES.items()}
+NODE_DISPLAY_NAME_MAPPINGS = {f"SoundCLIP_{name}": title for name, (_, title) in _NODES.items()}

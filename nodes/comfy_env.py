@@ -1,0 +1,145 @@
+"""The one place where the nodes meet ComfyUI's runtime.
+
+ComfyUI's modules (`folder_paths`, `comfy.utils`, `comfy.model_management`) exist only
+inside a running ComfyUI. Everything the nodes need from them goes through this
+module, which falls back to plain-Python behaviour (soundclip's own cache folders,
+automatic device, no progress UI) when the pack is imported outside ComfyUI, e.g.
+by the test-suite or a script. Nothing here downloads or loads a model at import.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from soundclip_core import runtime
+from soundclip_core.weights import KIND_FOLDERS, cache_dir, ensure, load_manifest
+
+try:  # Inside ComfyUI.
+    import comfy.model_management as model_management
+    import comfy.utils as comfy_utils
+    import folder_paths
+except ImportError:  # Plain Python (tests, scripts).
+    model_management = comfy_utils = folder_paths = None
+
+MODEL_EXTENSIONS = {".pt", ".pth", ".pkl", ".bin", ".safetensors", ".ckpt"}
+DOWNLOAD_PREFIX = "download: "
+PREVIEW_MAX_SIZE = 512
+
+
+def register_model_folders() -> None:
+    """Add our model folders (`models/stylegan2`, `models/audio_encoders`, ...) to ComfyUI.
+
+    Registered through folder_paths so that extra_model_paths.yaml entries with the same
+    names work too.
+    """
+    if folder_paths is None:
+        return
+    for folder in KIND_FOLDERS.values():
+        if folder not in folder_paths.folder_names_and_paths:
+            folder_paths.add_model_folder_path(folder, os.path.join(folder_paths.models_dir, folder), is_default=True)
+        paths, extensions = folder_paths.folder_names_and_paths[folder]
+        folder_paths.folder_names_and_paths[folder] = (paths, set(extensions) | MODEL_EXTENSIONS)
+
+
+def model_dirs(kind: str) -> list[Path]:
+    """Folders searched for models of `kind`: ComfyUI's, else soundclip's cache folder."""
+    folder = KIND_FOLDERS[kind]
+    if folder_paths is None:
+        return [cache_dir() / folder]
+    return [Path(p) for p in folder_paths.get_folder_paths(folder)]
+
+
+def model_choices(kind: str) -> list[str]:
+    """Local model files of `kind`, then the known ones not yet downloaded."""
+    if folder_paths is None:
+        local = sorted(p.name for d in model_dirs(kind) if d.is_dir() for p in d.iterdir()
+                       if p.suffix in MODEL_EXTENSIONS)
+    else:
+        local = list(folder_paths.get_filename_list(KIND_FOLDERS[kind]))
+    present = {Path(name).name for name in local}
+    missing = [f"{DOWNLOAD_PREFIX}{e.id}" for e in load_manifest() if e.kind == kind and e.filename not in present]
+    return local + missing or ["(no models found)"]
+
+
+def resolve_model(kind: str, choice: str) -> Path:
+    """The local file for a combo choice, downloading a known model on first use."""
+    if choice.startswith(DOWNLOAD_PREFIX):
+        choice = choice[len(DOWNLOAD_PREFIX):]
+    elif folder_paths is not None and (found := folder_paths.get_full_path(KIND_FOLDERS[kind], choice)):
+        return Path(found)
+    else:
+        for folder in model_dirs(kind):
+            if (folder / choice).is_file():
+                return folder / choice
+    return ensure(choice, kind=kind, search_dirs=model_dirs(kind), progress=_byte_progress())
+
+
+def input_directory() -> Path:
+    """ComfyUI's input folder (where uploaded sounds land), else the working directory."""
+    return Path(folder_paths.get_input_directory()) if folder_paths is not None else Path.cwd()
+
+
+def annotated_input_path(name: str) -> Path:
+    """Resolve a file name from an upload widget (ComfyUI annotates e.g. 'x.wav [input]')."""
+    if folder_paths is not None:
+        return Path(folder_paths.get_annotated_filepath(name))
+    return input_directory() / name
+
+
+def device() -> torch.device:
+    """ComfyUI's chosen device (honours --cpu etc.), else CUDA when available."""
+    if model_management is not None:
+        return model_management.get_torch_device()
+    return runtime.pick_device()
+
+
+def release_memory() -> None:
+    """Give cached GPU memory back after a long optimisation."""
+    if model_management is not None:
+        model_management.soft_empty_cache()
+    elif torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def interrupted() -> bool:
+    """True when the user pressed Cancel in ComfyUI."""
+    return model_management is not None and model_management.processing_interrupted()
+
+
+def raise_if_interrupted() -> None:
+    """Let ComfyUI stop the graph with its own interrupt exception."""
+    if model_management is not None:
+        model_management.throw_exception_if_processing_interrupted()
+
+
+class Progress:
+    """ComfyUI's progress bar (with preview images) or nothing outside ComfyUI."""
+
+    def __init__(self, total: int):
+        self.bar = comfy_utils.ProgressBar(total) if comfy_utils is not None else None
+
+    def update(self, value: int, total: int, preview=None) -> None:
+        if self.bar is None:
+            return
+        image = None
+        if preview is not None:
+            from soundclip_core.image import to_pil
+
+            image = ("JPEG", to_pil(preview[:1])[0], PREVIEW_MAX_SIZE)
+        self.bar.update_absolute(value, total, image)
+
+
+def _byte_progress() -> Callable[[int, int | None], None]:
+    """A download progress callback feeding ComfyUI's progress bar (in kilobytes)."""
+    progress: dict[str, Progress] = {}
+
+    def report(done: int, total: int | None) -> None:
+        if total:
+            bar = progress.setdefault("bar", Progress(max(1, total // 1024)))
+            bar.update(done // 1024, max(1, total // 1024))
+
+    return report

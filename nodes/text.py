@@ -1,0 +1,78 @@
+"""Text in, and embedding arithmetic: load CLIP, encode a prompt, mix embeddings."""
+
+from __future__ import annotations
+
+from soundclip_core.clip import load_clip
+from soundclip_core.embedding import Embedding, combine
+
+from . import comfy_env
+from .types import CATEGORY, CLIP, EMBEDDING
+
+CLIP_ARCHS = ("ViT-B-32", "RN50")  # the spaces our audio encoders live in
+
+
+class CLIPLoader:
+    """OpenAI / open_clip CLIP weights from models/clip_soundclip (ViT-B-32 for soundclip and
+    Wav2CLIP sounds, RN50 for AudioCLIP)."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "clip_name": (comfy_env.model_choices("clip"),
+                          {"tooltip": "Files in models/clip_soundclip; 'download:' entries are fetched on first use."}),
+            "arch": (list(CLIP_ARCHS), {"tooltip": "The architecture of the weights file."}),
+        }}
+
+    RETURN_TYPES = (CLIP,)
+    FUNCTION = "load"
+    CATEGORY = CATEGORY
+
+    def load(self, clip_name: str, arch: str):
+        path = comfy_env.resolve_model("clip", clip_name)
+        return (load_clip(arch=arch, path=path, device=comfy_env.device()),)
+
+
+class TextEncode:
+    """A text prompt -> an embedding in the CLIP model's space."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "clip": (CLIP,),
+            "text": ("STRING", {"multiline": True, "default": "a photo of a stormy sea"}),
+        }}
+
+    RETURN_TYPES = (EMBEDDING, "STRING")
+    RETURN_NAMES = ("embedding", "info")
+    FUNCTION = "encode"
+    CATEGORY = CATEGORY
+
+    def encode(self, clip, text: str):
+        prompts = [line.strip() for line in text.splitlines() if line.strip()] or [text]
+        embedding = clip.encode_text(prompts)
+        return (embedding, embedding.describe())
+
+
+class EmbeddingMix:
+    """Weighted sum of two embeddings (sound + text, two sounds), renormalised.
+
+    Both must come from the same CLIP space; a negative weight steers away from a concept.
+    """
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "embedding_a": (EMBEDDING,),
+            "weight_a": ("FLOAT", {"default": 1.0, "min": -10.0, "max": 10.0, "step": 0.05}),
+            "embedding_b": (EMBEDDING,),
+            "weight_b": ("FLOAT", {"default": 1.0, "min": -10.0, "max": 10.0, "step": 0.05}),
+        }}
+
+    RETURN_TYPES = (EMBEDDING, "STRING")
+    RETURN_NAMES = ("embedding", "info")
+    FUNCTION = "mix"
+    CATEGORY = CATEGORY
+
+    def mix(self, embedding_a: Embedding, weight_a: float, embedding_b: Embedding, weight_b: float):
+        mixed = combine([(embedding_a, weight_a), (embedding_b, weight_b)])
+        return (mixed, mixed.describe())

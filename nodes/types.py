@@ -1,0 +1,46 @@
+"""ComfyUI socket types of this pack and the W+ latent that travels between nodes.
+
+Our own types are prefixed so they never collide with ComfyUI's (its CLIP is a text
+encoder for diffusion models, not ours). Audio and images use ComfyUI's own AUDIO and
+IMAGE types so core LoadAudio / SaveImage / PreviewImage connect directly.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+import torch
+
+from soundclip_core.errors import SoundClipError
+
+GENERATOR = "SOUNDCLIP_GENERATOR"
+AUDIO_ENCODER = "SOUNDCLIP_AUDIO_ENCODER"
+CLIP = "SOUNDCLIP_CLIP"
+EMBEDDING = "SOUNDCLIP_EMBEDDING"
+WPLUS = "SOUNDCLIP_WPLUS"
+ARCFACE = "SOUNDCLIP_ARCFACE"
+CATEGORY = "SoundCLIP"
+
+
+class WPlus(TypedDict):
+    """A batch of W+ latents and the generator shape they belong to."""
+
+    ws: torch.Tensor  # [B, num_ws, w_dim], float32, CPU
+    num_ws: int
+    w_dim: int
+    generator: str  # the generator's source, for error messages
+
+
+def make_wplus(ws: torch.Tensor, generator_source: str) -> WPlus:
+    ws = ws.detach().float().cpu()
+    return WPlus(ws=ws, num_ws=int(ws.shape[1]), w_dim=int(ws.shape[2]), generator=generator_source)
+
+
+def latent_for(generator, latent: WPlus) -> torch.Tensor:
+    """The latent's ws on the generator's device, refusing latents made for another generator shape."""
+    if (latent["num_ws"], latent["w_dim"]) != (generator.num_ws, generator.w_dim):
+        raise SoundClipError(
+            f"this latent has {latent['num_ws']} W+ layers of {latent['w_dim']} values (from {latent['generator']}), "
+            f"but the generator {generator.source} needs {generator.num_ws} x {generator.w_dim}",
+            fix="connect a latent made with the same generator (same resolution)")
+    return latent["ws"].to(generator.w_avg.device)
