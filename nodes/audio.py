@@ -59,7 +59,7 @@ class AudioEncoderLoader:
     def INPUT_TYPES(cls):
         return {"required": {
             "encoder_name": (comfy_env.model_choices("audio_encoder"),
-                             {"tooltip": "Files in models/audio_encoders; 'download:' entries are fetched on first use."}),
+                             {"tooltip": "Files in models/audio_encoders and known models, downloaded on first use."}),
             "kind": (["auto", *ENCODER_KINDS],
                      {"tooltip": "Encoder family; auto detects it from the checkpoint."}),
         }}

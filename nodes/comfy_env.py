@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 
 from soundclip_core import runtime
+from soundclip_core.errors import CheckpointError
 from soundclip_core.weights import KIND_FOLDERS, cache_dir, ensure, load_manifest
 
 try:  # Inside ComfyUI.
@@ -26,7 +27,6 @@ except ImportError:  # Plain Python (tests, scripts).
     model_management = comfy_utils = folder_paths = None
 
 MODEL_EXTENSIONS = {".pt", ".pth", ".pkl", ".bin", ".safetensors", ".ckpt"}
-DOWNLOAD_PREFIX = "download: "
 PREVIEW_MAX_SIZE = 512
 
 
@@ -54,28 +54,31 @@ def model_dirs(kind: str) -> list[Path]:
 
 
 def model_choices(kind: str) -> list[str]:
-    """Local model files of `kind`, then the known ones not yet downloaded."""
+    """Model files of `kind` on disk, plus the file names of known models not downloaded yet.
+
+    Known models are listed under their real file name whether present or not, so a shared
+    workflow keeps working after the first run has downloaded the file.
+    """
     if folder_paths is None:
-        local = sorted(p.name for d in model_dirs(kind) if d.is_dir() for p in d.iterdir()
-                       if p.suffix in MODEL_EXTENSIONS)
+        local = {p.name for d in model_dirs(kind) if d.is_dir() for p in d.iterdir() if p.suffix in MODEL_EXTENSIONS}
     else:
-        local = list(folder_paths.get_filename_list(KIND_FOLDERS[kind]))
-    present = {Path(name).name for name in local}
-    missing = [f"{DOWNLOAD_PREFIX}{e.id}" for e in load_manifest() if e.kind == kind and e.filename not in present]
-    return local + missing or ["(no models found)"]
+        local = set(folder_paths.get_filename_list(KIND_FOLDERS[kind]))
+    known = {e.filename for e in load_manifest() if e.kind == kind}
+    return sorted(local | known, key=str.lower)
 
 
 def resolve_model(kind: str, choice: str) -> Path:
-    """The local file for a combo choice, downloading a known model on first use."""
-    if choice.startswith(DOWNLOAD_PREFIX):
-        choice = choice[len(DOWNLOAD_PREFIX):]
-    elif folder_paths is not None and (found := folder_paths.get_full_path(KIND_FOLDERS[kind], choice)):
+    """The local file for a combo choice; a known model missing on disk is downloaded first."""
+    if folder_paths is not None and (found := folder_paths.get_full_path(KIND_FOLDERS[kind], choice)):
         return Path(found)
-    else:
-        for folder in model_dirs(kind):
-            if (folder / choice).is_file():
-                return folder / choice
-    return ensure(choice, kind=kind, search_dirs=model_dirs(kind), progress=_byte_progress())
+    for folder in model_dirs(kind):
+        if (folder / choice).is_file():
+            return folder / choice
+    entry = next((e for e in load_manifest() if e.kind == kind and e.filename == choice), None)
+    if entry is None:
+        raise CheckpointError(f"no {kind} model named '{choice}' in {', '.join(map(str, model_dirs(kind)))}",
+                              fix="put the file in that folder, or pick another model")
+    return ensure(entry.id, kind=kind, search_dirs=model_dirs(kind), progress=_byte_progress())
 
 
 def input_directory() -> Path:

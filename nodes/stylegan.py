@@ -24,7 +24,7 @@ class StyleGANLoad:
     def INPUT_TYPES(cls):
         return {"required": {
             "generator_name": (comfy_env.model_choices("stylegan2"),
-                               {"tooltip": "Files in models/stylegan2; 'download:' entries are fetched on first use."}),
+                               {"tooltip": "Files in models/stylegan2 and known models, downloaded on first use."}),
         }}
 
     RETURN_TYPES = (GENERATOR, "STRING")

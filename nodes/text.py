@@ -19,7 +19,7 @@ class CLIPLoader:
     def INPUT_TYPES(cls):
         return {"required": {
             "clip_name": (comfy_env.model_choices("clip"),
-                          {"tooltip": "Files in models/clip_soundclip; 'download:' entries are fetched on first use."}),
+                          {"tooltip": "Files in models/clip_soundclip and known models, downloaded on first use."}),
             "arch": (list(CLIP_ARCHS), {"tooltip": "The architecture of the weights file."}),
         }}
 
