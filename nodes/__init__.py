@@ -10,7 +10,7 @@ from . import comfy_env
 from .audio import AudioEncode, AudioEncoderLoader, LoadAudio
 from .manipulate import ArcFaceLoader, LatentOptimize
 from .stylegan import Decode, LatentFromSeed, StyleGANLoad, StyleMix
-from .text import CLIPLoader, EmbeddingMix, TextEncode
+from .text import CLIPLoader, EmbeddingBatch, EmbeddingMix, TextEncode
 
 comfy_env.register_model_folders()
 
@@ -21,6 +21,7 @@ _NODES = {
     "CLIPLoader": (CLIPLoader, "Load CLIP (SoundCLIP)"),
     "TextEncode": (TextEncode, "Text Encode (SoundCLIP)"),
     "EmbeddingMix": (EmbeddingMix, "Mix Embeddings (SoundCLIP)"),
+    "EmbeddingBatch": (EmbeddingBatch, "Batch Embeddings (SoundCLIP)"),
     "StyleGANLoad": (StyleGANLoad, "Load StyleGAN2 (SoundCLIP)"),
     "LatentFromSeed": (LatentFromSeed, "StyleGAN Latent from Seed (SoundCLIP)"),
     "ArcFaceLoader": (ArcFaceLoader, "Load ArcFace (SoundCLIP)"),

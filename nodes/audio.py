@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-import torch
-
 from soundclip_core.audio import audio_from_comfy, load_audio
-from soundclip_core.embedding import Embedding
+from soundclip_core.embedding import stack
 from soundclip_core.encoders import ENCODER_KINDS, load_audio_encoder
 
 from . import comfy_env
@@ -96,6 +94,5 @@ class AudioEncode:
         clips = audio_from_comfy(audio)
         parts = [encoder.encode(c.waveform, c.sample_rate, long_clip=long_clip, window_start=window_start,
                                 source=c.source) for c in clips]
-        embedding = Embedding(torch.cat([p.vectors for p in parts]), parts[0].space,
-                              ", ".join(p.source for p in parts))
+        embedding = stack(parts)
         return (embedding, embedding.describe())

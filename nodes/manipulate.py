@@ -54,7 +54,7 @@ class LatentOptimize:
                 "layers": ("STRING", {"default": "",
                                       "tooltip": "freeze: layers that may change, e.g. '0-8'. fixed: one weight per "
                                                  "layer, comma separated."}),
-                "seed": ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFF}),
+                "seed": ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFF, "control_after_generate": True}),
                 "precision": (["fp32", "bf16", "fp16"], {"tooltip": "bf16/fp16 are faster on GPUs (bf16 also on "
                                                                     "recent CPUs)."}),
                 "clip_input": (["area", "official"], {"tooltip": "official reproduces the research code's image "
@@ -78,7 +78,7 @@ class LatentOptimize:
             result = optimize(
                 generator, clip, target, latent_for(generator, latent), preset=preset, steps=steps, lr=lr,
                 lam_sim=None if lam_sim < 0 else lam_sim, lam_id=None if lam_id < 0 else lam_id, mask=mask,
-                layers=layers.strip() or None if mask == "freeze" else None, mask_weights=mask_weights,
+                layers=(layers.strip() or None) if mask == "freeze" else None, mask_weights=mask_weights,
                 identity=arcface, clip_input=clip_input, precision=precision, seed=seed,
                 callback=lambda step, total, preview, info: progress.update(step, total, preview),
                 should_cancel=comfy_env.interrupted, preview_every=preview_every)

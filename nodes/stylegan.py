@@ -45,7 +45,7 @@ class LatentFromSeed:
     def INPUT_TYPES(cls):
         return {"required": {
             "generator": (GENERATOR,),
-            "seed": ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFF}),
+            "seed": ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFF, "control_after_generate": True}),
             "batch_size": ("INT", {"default": 1, "min": 1, "max": 64}),
             "truncation_psi": ("FLOAT", {"default": 0.7, "min": 0.0, "max": 1.5, "step": 0.05,
                                          "tooltip": "Below 1 trades variety for typical, cleaner images."}),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from soundclip_core.clip import load_clip
-from soundclip_core.embedding import Embedding, combine
+from soundclip_core.embedding import Embedding, combine, stack
 
 from . import comfy_env
 from .types import CATEGORY, CLIP, EMBEDDING
@@ -76,3 +76,23 @@ class EmbeddingMix:
     def mix(self, embedding_a: Embedding, weight_a: float, embedding_b: Embedding, weight_b: float):
         mixed = combine([(embedding_a, weight_a), (embedding_b, weight_b)])
         return (mixed, mixed.describe())
+
+
+class EmbeddingBatch:
+    """Stack up to four embeddings into one batch: one optimisation then edits toward each of them."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {"embedding_1": (EMBEDDING,), "embedding_2": (EMBEDDING,)},
+            "optional": {"embedding_3": (EMBEDDING,), "embedding_4": (EMBEDDING,)},
+        }
+
+    RETURN_TYPES = (EMBEDDING,)
+    RETURN_NAMES = ("embeddings",)
+    FUNCTION = "stack"
+    CATEGORY = CATEGORY
+
+    def stack(self, embedding_1: Embedding, embedding_2: Embedding, embedding_3: Embedding | None = None,
+              embedding_4: Embedding | None = None):
+        return (stack([e for e in (embedding_1, embedding_2, embedding_3, embedding_4) if e is not None]),)

@@ -90,3 +90,9 @@ def combine(parts: Sequence[tuple[Embedding, float]]) -> Embedding:
         raise EmbeddingSpaceError("the weighted embeddings cancel out to zero", fix="change the weights")
     source = " + ".join(f"{w:g}*({e.source})" for e, w in parts)
     return Embedding(total, space, source)
+
+
+def stack(embeddings: Sequence[Embedding]) -> Embedding:
+    """Concatenate embeddings of one space into a single batch (one edit per row)."""
+    space = check_same_space(embeddings)
+    return Embedding(torch.cat([e.vectors for e in embeddings]), space, ", ".join(e.source for e in embeddings))

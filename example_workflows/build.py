@@ -1,0 +1,214 @@
+"""Regenerate the example workflows (ComfyUI UI-format JSON) from the node declarations.
+
+Run `python example_workflows/build.py` after changing a node's inputs; the test-suite
+checks that the committed JSON matches what this script writes. Widget values are laid
+out as ComfyUI's frontend saves them: in input order, with the extra
+"control_after_generate" value after seed widgets and the two extra values of core
+LoadAudio's upload widget.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
+COLUMN_WIDTH, ROW_HEIGHT = 380, 260
+
+# Core ComfyUI nodes used in the examples: (inputs, outputs, widget values).
+CORE_NODES = {
+    "LoadAudio": ([], [("AUDIO", "AUDIO")]),
+    "SaveImage": ([("images", "IMAGE")], []),
+    "PreviewImage": ([("images", "IMAGE")], []),
+}
+
+
+def load_node_classes() -> dict:
+    spec = importlib.util.spec_from_file_location("soundclip_pack", ROOT / "__init__.py",
+                                                  submodule_search_locations=[str(ROOT)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["soundclip_pack"] = module
+    spec.loader.exec_module(module)
+    return module.NODE_CLASS_MAPPINGS
+
+
+def is_widget(declaration: tuple) -> bool:
+    kind = declaration[0]
+    return isinstance(kind, list) or kind in WIDGET_TYPES
+
+
+class Workflow:
+    """Builds one UI-format workflow: nodes placed on a grid, links between named sockets."""
+
+    def __init__(self, classes: dict):
+        self.classes = classes
+        self.nodes: list[dict] = []
+        self.links: list[list] = []
+
+    def _add(self, node_type: str, column: int, row: int, inputs: list[dict], outputs: list[dict],
+             widgets: list) -> list[tuple[int, int]]:
+        node_id = len(self.nodes) + 1
+        self.nodes.append({
+            "id": node_id, "type": node_type, "pos": [column * COLUMN_WIDTH, row * ROW_HEIGHT],
+            "size": [340, 80 + 26 * (len(inputs) + len(widgets))], "flags": {}, "order": len(self.nodes),
+            "mode": 0, "inputs": inputs, "outputs": outputs,
+            "properties": {"Node name for S&R": node_type}, "widgets_values": widgets,
+        })
+        return [(node_id, slot) for slot in range(len(outputs))]
+
+    def _link(self, source: tuple[int, int], target_id: int, target_slot: int, kind: str) -> int:
+        link_id = len(self.links) + 1
+        origin_id, origin_slot = source
+        self.links.append([link_id, origin_id, origin_slot, target_id, target_slot, kind])
+        self.nodes[origin_id - 1]["outputs"][origin_slot]["links"].append(link_id)
+        return link_id
+
+    def core(self, node_type: str, column: int, row: int, widgets: list, **sources):
+        inputs, outputs = CORE_NODES[node_type]
+        return self._wire(node_type, column, row, inputs, outputs, widgets, sources)
+
+    def node(self, node_type: str, column: int, row: int, **values):
+        cls = self.classes[node_type]
+        spec = cls.INPUT_TYPES()
+        declared = {**spec["required"], **spec.get("optional", {})}
+        widgets, inputs = [], []
+        for name, declaration in declared.items():
+            if is_widget(declaration):
+                widgets.append(values.pop(name))
+                if len(declaration) > 1 and declaration[1].get("control_after_generate"):
+                    widgets.append("fixed")
+            elif name in values:
+                inputs.append((name, declaration[0]))
+        sources = {name: values.pop(name) for name, _ in inputs}
+        if values:
+            raise TypeError(f"{node_type}: unknown inputs {sorted(values)}")
+        names = getattr(cls, "RETURN_NAMES", cls.RETURN_TYPES)
+        return self._wire(node_type, column, row, inputs, list(zip(names, cls.RETURN_TYPES)), widgets, sources)
+
+    def _wire(self, node_type, column, row, inputs, outputs, widgets, sources):
+        node_inputs = [{"name": n, "type": t, "link": None} for n, t in inputs]
+        node_outputs = [{"name": n, "type": t, "links": [], "slot_index": i} for i, (n, t) in enumerate(outputs)]
+        handles = self._add(node_type, column, row, node_inputs, node_outputs, widgets)
+        node_id = handles[0][0] if handles else len(self.nodes)
+        for slot, (name, kind) in enumerate(inputs):
+            node_inputs[slot]["link"] = self._link(sources[name], node_id, slot, kind)
+        return handles
+
+    def to_json(self) -> dict:
+        return {
+            "id": "00000000-0000-4000-8000-000000000000", "revision": 0,
+            "last_node_id": len(self.nodes), "last_link_id": len(self.links),
+            "nodes": self.nodes, "links": self.links, "groups": [], "config": {},
+            "extra": {"ds": {"scale": 0.8, "offset": [40, 40]}}, "version": 0.4,
+        }
+
+
+OPTIMIZE_DEFAULTS = dict(steps=300, lr=0.1, lam_sim=-1.0, lam_id=-1.0, mask="learned", layers="", seed=0,
+                         precision="fp32", clip_input="area", preview_every=10)
+
+
+def sound_to_landscape(w: Workflow) -> None:
+    """A sound (rain) edits a landscape from the paper's 256 px landscape generator."""
+    (audio,) = w.core("LoadAudio", 0, 0, ["rain.wav", None, None])
+    (encoder,) = w.node("SoundCLIP_AudioEncoderLoader", 0, 1, encoder_name="resnet18_57.pth", kind="auto")
+    (clip,) = w.node("SoundCLIP_CLIPLoader", 0, 2, clip_name="ViT-B-32.pt", arch="ViT-B-32")
+    generator, _ = w.node("SoundCLIP_StyleGANLoad", 0, 3, generator_name="landscape.pt")
+    target, _ = w.node("SoundCLIP_AudioEncode", 1, 0, audio=audio, encoder=encoder, long_clip="average",
+                       window_start=0.0)
+    (source,) = w.node("SoundCLIP_LatentFromSeed", 1, 2, generator=generator, seed=7, batch_size=1,
+                       truncation_psi=0.7)
+    edited, _ = w.node("SoundCLIP_LatentOptimize", 2, 0, generator=generator, clip=clip, target=target,
+                       latent=source, preset="landscape", **OPTIMIZE_DEFAULTS)
+    (before,) = w.node("SoundCLIP_Decode", 3, 2, generator=generator, latent=source, noise_mode="const")
+    (after,) = w.node("SoundCLIP_Decode", 3, 0, generator=generator, latent=edited, noise_mode="const")
+    w.core("PreviewImage", 4, 2, [], images=before)
+    w.core("SaveImage", 4, 0, ["soundclip/landscape"], images=after)
+
+
+def music_to_painting(w: Workflow) -> None:
+    """Music (a piano piece) turns a WikiArt StyleGAN2 painting toward its mood; the text prompt is mixed in."""
+    (audio,) = w.core("LoadAudio", 0, 0, ["piano.wav", None, None])
+    (encoder,) = w.node("SoundCLIP_AudioEncoderLoader", 0, 1, encoder_name="resnet18_57.pth", kind="auto")
+    (clip,) = w.node("SoundCLIP_CLIPLoader", 0, 2, clip_name="ViT-B-32.pt", arch="ViT-B-32")
+    generator, _ = w.node("SoundCLIP_StyleGANLoad", 0, 3, generator_name="wikiart.pt")
+    sound, _ = w.node("SoundCLIP_AudioEncode", 1, 0, audio=audio, encoder=encoder, long_clip="average",
+                      window_start=0.0)
+    text, _ = w.node("SoundCLIP_TextEncode", 1, 1, clip=clip, text="an oil painting")
+    target, _ = w.node("SoundCLIP_EmbeddingMix", 2, 0, embedding_a=sound, weight_a=1.0, embedding_b=text,
+                       weight_b=0.3)
+    (source,) = w.node("SoundCLIP_LatentFromSeed", 2, 2, generator=generator, seed=11, batch_size=1,
+                       truncation_psi=0.7)
+    edited, _ = w.node("SoundCLIP_LatentOptimize", 3, 0, generator=generator, clip=clip, target=target,
+                       latent=source, preset="wikiart", **OPTIMIZE_DEFAULTS)
+    (image,) = w.node("SoundCLIP_Decode", 4, 0, generator=generator, latent=edited, noise_mode="const")
+    w.core("SaveImage", 5, 0, ["soundclip/painting"], images=image)
+
+
+def sound_text_face_mix(w: Workflow) -> None:
+    """Faces: one edit guided by a sound (with identity loss), one by text, style-mixed by layer."""
+    (audio,) = w.core("LoadAudio", 0, 0, ["laughing.wav", None, None])
+    (encoder,) = w.node("SoundCLIP_AudioEncoderLoader", 0, 1, encoder_name="resnet18_57.pth", kind="auto")
+    (clip,) = w.node("SoundCLIP_CLIPLoader", 0, 2, clip_name="ViT-B-32.pt", arch="ViT-B-32")
+    generator, _ = w.node("SoundCLIP_StyleGANLoad", 0, 3, generator_name="stylegan2-ffhq-config-f.pt")
+    (arcface,) = w.node("SoundCLIP_ArcFaceLoader", 0, 4, arcface_name="model_ir_se50.pth")
+    sound, _ = w.node("SoundCLIP_AudioEncode", 1, 0, audio=audio, encoder=encoder, long_clip="average",
+                      window_start=0.0)
+    text, _ = w.node("SoundCLIP_TextEncode", 1, 1, clip=clip, text="a person with curly hair")
+    (source,) = w.node("SoundCLIP_LatentFromSeed", 1, 3, generator=generator, seed=3, batch_size=1,
+                       truncation_psi=0.7)
+    by_sound, _ = w.node("SoundCLIP_LatentOptimize", 2, 0, generator=generator, clip=clip, target=sound,
+                         latent=source, preset="ffhq", arcface=arcface, **OPTIMIZE_DEFAULTS)
+    by_text, _ = w.node("SoundCLIP_LatentOptimize", 2, 2, generator=generator, clip=clip, target=text,
+                        latent=source, preset="ffhq", arcface=arcface, **OPTIMIZE_DEFAULTS)
+    (mixed,) = w.node("SoundCLIP_StyleMix", 3, 1, latent_a=by_sound, latent_b=by_text, layers_from_a="")
+    (image,) = w.node("SoundCLIP_Decode", 4, 1, generator=generator, latent=mixed, noise_mode="const")
+    w.core("SaveImage", 5, 1, ["soundclip/face_mix"], images=image)
+
+
+def sounds_grid(w: Workflow) -> None:
+    """Four sounds edit the same seed in one batched optimisation; the results save as one batch."""
+    (encoder,) = w.node("SoundCLIP_AudioEncoderLoader", 0, 0, encoder_name="resnet18_57.pth", kind="auto")
+    (clip,) = w.node("SoundCLIP_CLIPLoader", 0, 1, clip_name="ViT-B-32.pt", arch="ViT-B-32")
+    generator, _ = w.node("SoundCLIP_StyleGANLoad", 0, 2, generator_name="landscape.pt")
+    embeddings = []
+    for row, name in enumerate(["rain.wav", "fire.wav", "thunder.wav", "birds.wav"]):
+        (audio,) = w.core("LoadAudio", 1, row, [name, None, None])
+        embedding, _ = w.node("SoundCLIP_AudioEncode", 2, row, audio=audio, encoder=encoder, long_clip="average",
+                              window_start=0.0)
+        embeddings.append(embedding)
+    (batch,) = w.node("SoundCLIP_EmbeddingBatch", 3, 1, embedding_1=embeddings[0], embedding_2=embeddings[1],
+                      embedding_3=embeddings[2], embedding_4=embeddings[3])
+    (source,) = w.node("SoundCLIP_LatentFromSeed", 3, 3, generator=generator, seed=7, batch_size=1,
+                       truncation_psi=0.7)
+    edited, _ = w.node("SoundCLIP_LatentOptimize", 4, 1, generator=generator, clip=clip, target=batch,
+                       latent=source, preset="landscape", **OPTIMIZE_DEFAULTS)
+    (images,) = w.node("SoundCLIP_Decode", 5, 1, generator=generator, latent=edited, noise_mode="const")
+    w.core("SaveImage", 6, 1, ["soundclip/sounds_grid"], images=images)
+
+
+WORKFLOWS = {
+    "sound_to_landscape": sound_to_landscape,
+    "music_to_painting": music_to_painting,
+    "sound_text_style_mix_faces": sound_text_face_mix,
+    "several_sounds_grid": sounds_grid,
+}
+
+
+def build_all() -> dict[str, dict]:
+    classes = load_node_classes()
+    built = {}
+    for name, recipe in WORKFLOWS.items():
+        workflow = Workflow(classes)
+        recipe(workflow)
+        built[name] = workflow.to_json()
+    return built
+
+
+if __name__ == "__main__":
+    for name, workflow in build_all().items():
+        (HERE / f"{name}.json").write_text(json.dumps(workflow, indent=1) + "\n")
+        print(f"wrote example_workflows/{name}.json")
