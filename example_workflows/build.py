@@ -19,6 +19,13 @@ ROOT = HERE.parent
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
 COLUMN_WIDTH, ROW_HEIGHT = 380, 260
 
+LOADER_FOLDERS = {
+    "SoundCLIP_StyleGANLoad": "stylegan2",
+    "SoundCLIP_AudioEncoderLoader": "audio_encoders",
+    "SoundCLIP_CLIPLoader": "clip_soundclip",
+    "SoundCLIP_ArcFaceLoader": "arcface",
+}
+
 # Core ComfyUI nodes used in the examples: (inputs, outputs, widget values).
 CORE_NODES = {
     "LoadAudio": ([], [("AUDIO", "AUDIO")]),
@@ -97,6 +104,17 @@ class Workflow:
         for slot, (name, kind) in enumerate(inputs):
             node_inputs[slot]["link"] = self._link(sources[name], node_id, slot, kind)
         return handles
+
+    def add_model_note(self, description: str) -> None:
+        """A Markdown note naming what the workflow does and every model file it expects, and where."""
+        lines = [description, "", "Models this workflow expects (known models are downloaded on first use):"]
+        for node in self.nodes:
+            folder = LOADER_FOLDERS.get(node["type"])
+            if folder:
+                lines.append(f"- `models/{folder}/{node['widgets_values'][0]}`")
+        sounds = sorted({n["widgets_values"][0] for n in self.nodes if n["type"] == "LoadAudio"})
+        lines.append(f"\nSounds (put them in ComfyUI's input folder or upload them): {', '.join(sounds)}")
+        self._add("MarkdownNote", 0, -2, [], [], ["\n".join(lines)])
 
     def to_json(self) -> dict:
         return {
@@ -204,6 +222,7 @@ def build_all() -> dict[str, dict]:
     for name, recipe in WORKFLOWS.items():
         workflow = Workflow(classes)
         recipe(workflow)
+        workflow.add_model_note(recipe.__doc__)
         built[name] = workflow.to_json()
     return built
 
