@@ -1,0 +1,89 @@
+"""Load a generator from any supported file, chosen by content; save our safetensors export."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from .. import runtime
+from ..atomic import atomic_path
+from ..errors import CheckpointError
+from . import nvidia_pickle, rosinality
+from .config import GeneratorConfig
+from .networks import Generator
+
+FORMAT_TAG = "soundclip-stylegan2"
+
+
+def sniff(path: Path) -> str:
+    """'torch-zip' | 'safetensors' | 'pickle', from the first bytes; refuse anything else."""
+    if not path.is_file():
+        raise CheckpointError("file not found", path=path, fix="check the path, or download the model first")
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError("the file is empty (0 bytes)", path=path, fix="re-download it")
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head[:2] == b"PK":
+        return "torch-zip"
+    if len(head) > 8 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < size:
+        return "safetensors"
+    if head[:1] == b"\x80":
+        return "pickle"
+    raise CheckpointError("not a model checkpoint (unknown file content; a text or HTML page?)", path=path,
+                          fix="download the checkpoint itself: a .pt, .pkl or .safetensors file")
+
+
+def load_generator(path: str | os.PathLike, device: str | torch.device | None = None) -> Generator:
+    """A frozen, eval-mode generator from a rosinality .pt, NVIDIA .pkl or soundclip .safetensors."""
+    path = Path(path)
+    kind = sniff(path)
+    w_avg = None
+    if kind == "torch-zip":
+        state, w_avg = rosinality.generator_state(rosinality.read_torch_checkpoint(path), path)
+        config = rosinality.infer_config(state)
+    elif kind == "pickle":
+        config, state, w_avg = nvidia_pickle.convert(nvidia_pickle.read_nvidia_pickle(path), path)
+    else:
+        config, state = read_safetensors(path)
+        w_avg = state.pop("latent_avg", None)
+    generator = Generator(config, source=str(path))
+    missing, unexpected = generator.load_state_dict(state, strict=False)
+    missing = [k for k in missing if k != "latent_avg"]
+    if missing or unexpected:
+        raise CheckpointError(f"checkpoint does not match a StyleGAN2 generator of {config.resolution} px "
+                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})", path=path)
+    generator = generator.to(runtime.pick_device(device)).eval().requires_grad_(False)
+    if w_avg is not None:
+        generator.latent_avg.copy_(w_avg.reshape(-1))
+    else:
+        generator.estimate_w_avg()
+    return generator
+
+
+def read_safetensors(path: Path) -> tuple[GeneratorConfig, dict[str, torch.Tensor]]:
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            if metadata.get("format") != FORMAT_TAG:
+                raise CheckpointError("this .safetensors file is not a soundclip StyleGAN2 export", path=path,
+                                      fix="convert a generator with `soundclip convert IN OUT.safetensors`")
+            return GeneratorConfig.from_json(metadata["config"]), {k: f.get_tensor(k) for k in f.keys()}
+    except CheckpointError:
+        raise
+    except Exception as error:
+        raise CheckpointError(f"unreadable safetensors file ({error})", path=path, fix="re-create or re-download it")
+
+
+def save_generator(generator: Generator, path: str | os.PathLike) -> Path:
+    """Write our .safetensors export (config JSON and w_avg included), atomically."""
+    state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata={"format": FORMAT_TAG, "config": generator.config.to_json(),
+                                            "source": json.dumps(generator.source)})
+    return Path(path)

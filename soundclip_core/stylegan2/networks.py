@@ -1,0 +1,200 @@
+"""The StyleGAN2 generator (Karras et al. 2020), config-f "skip" architecture.
+
+Parameter names follow rosinality's stylegan2-pytorch state dict (the format most
+community checkpoints use), so that format loads as is and NVIDIA's is renamed onto it.
+The forward pass uses the fast ops in `ops.py`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import ops
+from .config import GeneratorConfig
+
+NOISE_MODES = ("const", "random", "none")
+
+
+class EqualLinear(nn.Module):
+    """Linear layer with equalised learning rate: weights stored at 1/lr_mul scale, rescaled at run time."""
+
+    def __init__(self, in_dim: int, out_dim: int, lr_mul: float = 1.0, bias_init: float = 0.0):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_dim, in_dim) / lr_mul)
+        self.bias = nn.Parameter(torch.full((out_dim,), float(bias_init)))
+        self.scale = lr_mul / math.sqrt(in_dim)
+        self.lr_mul = lr_mul
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight * self.scale, self.bias * self.lr_mul)
+
+
+class ModulatedConv(nn.Module):
+    """Weight [1, out, in, k, k] (rosinality layout) and the affine map from w to per-input-channel styles."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, w_dim: int, demodulate: bool = True, up: bool = False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(1, out_ch, in_ch, kernel, kernel))
+        self.modulation = EqualLinear(w_dim, in_ch, bias_init=1.0)
+        self.scale = 1 / math.sqrt(in_ch * kernel * kernel)
+        self.demodulate = demodulate
+        self.up = up
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """-> (conv(x * s, W), demodulation coefficients [B, out] or None)."""
+        weight, styles = self.weight[0] * self.scale, self.modulation(w)
+        demod = ops.demodulation(weight, styles) if self.demodulate else None
+        return ops.modulated_conv2d(x, weight, styles, self.up), demod
+
+
+class NoiseStrength(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+
+
+class ActivationBias(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+
+class StyledConv(nn.Module):
+    """Modulated 3x3 conv -> + noise * strength -> + bias -> leaky ReLU * sqrt(2) (-> clamp)."""
+
+    def __init__(self, in_ch: int, out_ch: int, w_dim: int, up: bool, clamp: float | None):
+        super().__init__()
+        self.conv = ModulatedConv(in_ch, out_ch, 3, w_dim, up=up)
+        self.noise = NoiseStrength()
+        self.activate = ActivationBias(out_ch)
+        self.clamp = clamp
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
+        x, demod = self.conv(x, w)
+        noise = None if noise is None else noise * self.noise.weight
+        return ops.demodulate_noise_bias_act(x, demod, noise, self.activate.bias, self.clamp)
+
+
+class ToRGB(nn.Module):
+    """Modulated 1x1 conv to RGB (no demodulation) + bias, added to the up-sampled skip image."""
+
+    def __init__(self, in_ch: int, w_dim: int, clamp: float | None):
+        super().__init__()
+        self.conv = ModulatedConv(in_ch, 3, 1, w_dim, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+        self.clamp = clamp
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, skip: torch.Tensor | None) -> torch.Tensor:
+        rgb = self.conv(x, w)[0].float() + self.bias
+        if self.clamp is not None:
+            rgb = rgb.clamp(-self.clamp, self.clamp)
+        return rgb if skip is None else rgb + ops.upsample_2x(skip)
+
+
+class Generator(nn.Module):
+    """z -> mapping -> w; W+ [B, num_ws, w_dim] -> synthesis -> RGB [B, 3, H, W] in about [-1, 1]."""
+
+    def __init__(self, config: GeneratorConfig, source: str = "random init"):
+        super().__init__()
+        self.config = config
+        self.source = source
+        c, w_dim = config.channels, config.w_dim
+        self.style = nn.ModuleDict({
+            str(i + 1): EqualLinear(config.z_dim if i == 0 else w_dim, w_dim, lr_mul=config.mapping_lr_multiplier)
+            for i in range(config.mapping_layers)})
+        self.input = nn.Module()
+        self.input.input = nn.Parameter(torch.randn(1, c[0], 4, 4))
+        self.conv1 = StyledConv(c[0], c[0], w_dim, up=False, clamp=config.conv_clamp)
+        self.to_rgb1 = ToRGB(c[0], w_dim, config.conv_clamp)
+        self.convs = nn.ModuleList()
+        self.to_rgbs = nn.ModuleList()
+        for level in range(1, config.levels):
+            self.convs.append(StyledConv(c[level - 1], c[level], w_dim, up=True, clamp=config.conv_clamp))
+            self.convs.append(StyledConv(c[level], c[level], w_dim, up=False, clamp=config.conv_clamp))
+            self.to_rgbs.append(ToRGB(c[level], w_dim, config.conv_clamp))
+        self.noises = nn.Module()
+        for k in range(2 * config.levels - 1):
+            size = 4 * 2 ** ((k + 1) // 2)
+            self.noises.register_buffer(f"noise_{k}", torch.randn(1, 1, size, size))
+        self.register_buffer("latent_avg", torch.zeros(w_dim))
+
+    # -- shape ---------------------------------------------------------------------------------------
+    @property
+    def resolution(self) -> int:
+        return self.config.resolution
+
+    @property
+    def num_ws(self) -> int:
+        return self.config.num_ws
+
+    @property
+    def w_dim(self) -> int:
+        return self.config.w_dim
+
+    @property
+    def z_dim(self) -> int:
+        return self.config.z_dim
+
+    @property
+    def w_avg(self) -> torch.Tensor:
+        """The average latent [w_dim] (the checkpoint's, or estimated by `estimate_w_avg`)."""
+        return self.latent_avg
+
+    # -- mapping -------------------------------------------------------------------------------------
+    def mapping(self, z: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
+        """z [B, z_dim] -> w [B, w_dim], truncated toward w_avg by `truncation_psi`."""
+        x = z.float() * torch.rsqrt(z.float().square().mean(dim=1, keepdim=True) + 1e-8)
+        for layer in self.style.values():
+            x = F.leaky_relu(layer(x), 0.2) * ops.SQRT2
+        if truncation_psi != 1.0:
+            x = self.latent_avg + truncation_psi * (x - self.latent_avg)
+        return x
+
+    @torch.no_grad()
+    def estimate_w_avg(self, samples: int = 4096, seed: int = 0) -> None:
+        """Set w_avg to the mean of `samples` mapped latents (for checkpoints without one)."""
+        z = torch.randn(samples, self.z_dim, generator=torch.Generator().manual_seed(seed))
+        self.latent_avg.copy_(self.mapping(z.to(self.latent_avg.device)).mean(0))
+
+    def ws_from_seed(self, seed: int, batch_size: int = 1, truncation_psi: float = 0.7) -> torch.Tensor:
+        """Deterministic W+ latents [B, num_ws, w_dim] for a seed, the same on every device."""
+        z = torch.randn(batch_size, self.z_dim, generator=torch.Generator().manual_seed(int(seed)))
+        with torch.no_grad():
+            w = self.mapping(z.to(self.latent_avg.device), truncation_psi)
+        return w[:, None, :].repeat(1, self.num_ws, 1)
+
+    # -- synthesis -----------------------------------------------------------------------------------
+    def _noise(self, k: int, mode: str, like: torch.Tensor) -> torch.Tensor | None:
+        if mode == "none":
+            return None
+        buffer = getattr(self.noises, f"noise_{k}")
+        if mode == "const":
+            return buffer
+        return torch.randn(like.shape[0], 1, *buffer.shape[2:], device=buffer.device)
+
+    def synthesis(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        """ws [B, num_ws, w_dim] -> images [B, 3, H, W] float32. Layer i of W+ drives conv i; ToRGB
+        after conv i uses w[i + 1] (the indexing of both reference implementations)."""
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
+            raise ValueError(f"ws must be [B, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
+        ws = ws.float()
+        # channels_last lets oneDNN/cuDNN convolve without layout reorders; the format propagates.
+        x = self.input.input.expand(ws.shape[0], -1, -1, -1).contiguous(memory_format=torch.channels_last)
+        x = self.conv1(x, ws[:, 0], self._noise(0, noise_mode, ws))
+        img = self.to_rgb1(x, ws[:, 1], None)
+        for level, to_rgb in enumerate(self.to_rgbs):
+            i = 2 * level + 1
+            x = self.convs[2 * level](x, ws[:, i], self._noise(i, noise_mode, ws))
+            x = self.convs[2 * level + 1](x, ws[:, i + 1], self._noise(i + 1, noise_mode, ws))
+            img = to_rgb(x, ws[:, i + 2], img)
+        return img
+
+    def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "const") -> torch.Tensor:
+        w = self.mapping(z, truncation_psi)
+        return self.synthesis(w[:, None].expand(-1, self.num_ws, -1), noise_mode)

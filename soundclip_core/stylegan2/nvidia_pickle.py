@@ -1,0 +1,162 @@
+"""NVIDIA stylegan2-ada-pytorch / stylegan3-repo StyleGAN2 pickles, read without running them.
+
+Those pickles embed the source code of their network classes and execute it when
+unpickled with `pickle.load`. Here a restricted unpickler resolves only an explicit
+allow-list of globals: the persistent network objects become inert holders of their
+state, tensor storages are read weights-only, and any other global (os.system, eval,
+an unknown class) stops the load before anything runs. The parameters are then renamed
+onto the rosinality layout used by our `Generator`.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import CheckpointError
+from .config import GeneratorConfig
+
+
+class PersistentStub:
+    """What a `torch_utils.persistence` object becomes: its class name and its state, nothing callable."""
+
+    def __init__(self, meta: dict):
+        if not isinstance(meta, dict) or "state" not in meta:
+            raise pickle.UnpicklingError("malformed persistent object")
+        self.class_name = meta.get("class_name")
+        self.state = meta["state"]
+
+
+class EasyDict(dict):
+    """Stand-in for dnnlib.EasyDict (a dict with attribute access)."""
+
+
+def _load_storage(data: bytes):
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+
+
+def _rebuild_parameter(data, requires_grad, backward_hooks, *state):
+    return torch.nn.Parameter(data, requires_grad=False)
+
+
+_NUMPY_SCALAR = (getattr(np, "_core", None) or np.core).multiarray.scalar  # np.float64 gains in the state
+
+ALLOWED = {
+    ("torch_utils.persistence", "_reconstruct_persistent_obj"): PersistentStub,
+    ("dnnlib.util", "EasyDict"): EasyDict,
+    ("dnnlib", "EasyDict"): EasyDict,
+    ("torch.storage", "_load_from_bytes"): _load_storage,
+    ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+    ("numpy", "dtype"): np.dtype,
+    ("numpy.core.multiarray", "scalar"): _NUMPY_SCALAR,
+    ("numpy._core.multiarray", "scalar"): _NUMPY_SCALAR,
+    ("torch", "device"): torch.device,
+}
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        target = ALLOWED.get((module, name))
+        if target is None:
+            raise pickle.UnpicklingError(f"refusing global '{module}.{name}'")
+        return target
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError("persistent ids are not used by NVIDIA pickles")
+
+
+def read_nvidia_pickle(path: Path) -> PersistentStub:
+    """The G_ema network stub of an NVIDIA pickle."""
+    try:
+        with open(path, "rb") as f:
+            data = RestrictedUnpickler(f).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, RuntimeError) as error:
+        raise CheckpointError(f"unsafe or unreadable pickle: {error}", path=path,
+                              fix="only NVIDIA stylegan2-ada-pytorch / stylegan3 StyleGAN2 pickles are accepted; "
+                                  "nothing in the file was executed")
+    generator = data.get("G_ema") if isinstance(data, dict) else None
+    if not isinstance(generator, PersistentStub):
+        raise CheckpointError("pickle has no 'G_ema' network", path=path,
+                              fix="use a network pickle saved by stylegan2-ada-pytorch or stylegan3")
+    if generator.class_name != "Generator" or "synthesis" not in generator.state.get("_modules", {}):
+        raise CheckpointError(f"unsupported network class '{generator.class_name}'", path=path)
+    return generator
+
+
+def flatten(stub: PersistentStub, prefix: str = "") -> dict[str, torch.Tensor]:
+    """Parameters and buffers of a stub tree under their state_dict names."""
+    out = {}
+    for group in ("_parameters", "_buffers"):
+        for name, value in stub.state.get(group, {}).items():
+            if value is not None:
+                out[prefix + name] = value.detach()
+    for name, child in stub.state.get("_modules", {}).items():
+        if isinstance(child, PersistentStub):
+            out.update(flatten(child, f"{prefix}{name}."))
+    return out
+
+
+def convert(stub: PersistentStub, path: Path) -> tuple[GeneratorConfig, dict, torch.Tensor]:
+    """NVIDIA names -> rosinality names, plus the config from `_init_kwargs`."""
+    kwargs = stub.state.get("_init_kwargs", {})
+    synthesis_kwargs = kwargs.get("synthesis_kwargs", {}) or {}
+    if kwargs.get("c_dim", 0):
+        raise CheckpointError("class-conditional generators are not supported", path=path)
+    if synthesis_kwargs.get("architecture", "skip") != "skip":
+        raise CheckpointError(f"architecture '{synthesis_kwargs['architecture']}' is not supported (only 'skip')",
+                              path=path)
+    if "synthesis.input.affine.weight" in flatten(stub):
+        raise CheckpointError("this is a StyleGAN3 network, which soundclip does not support", path=path)
+    src = flatten(stub)
+    resolution = int(kwargs.get("img_resolution", 0))
+    levels = resolution.bit_length() - 2
+    sd = {}
+    mapping = sorted(k for k in src if k.startswith("mapping.fc") and k.endswith(".weight"))
+    for i in range(len(mapping)):
+        sd[f"style.{i + 1}.weight"] = src[f"mapping.fc{i}.weight"]
+        sd[f"style.{i + 1}.bias"] = src[f"mapping.fc{i}.bias"]
+    sd["input.input"] = src["synthesis.b4.const"][None]
+
+    def layer(dst: str, name: str, noise_index: int) -> None:
+        sd[f"{dst}.conv.weight"] = src[f"{name}.weight"][None]
+        sd[f"{dst}.conv.modulation.weight"] = src[f"{name}.affine.weight"]
+        sd[f"{dst}.conv.modulation.bias"] = src[f"{name}.affine.bias"]
+        sd[f"{dst}.noise.weight"] = src[f"{name}.noise_strength"].reshape(1)
+        sd[f"{dst}.activate.bias"] = src[f"{name}.bias"]
+        sd[f"noises.noise_{noise_index}"] = src[f"{name}.noise_const"][None, None]
+
+    def torgb(dst: str, name: str) -> None:
+        sd[f"{dst}.conv.weight"] = src[f"{name}.weight"][None]
+        sd[f"{dst}.conv.modulation.weight"] = src[f"{name}.affine.weight"]
+        sd[f"{dst}.conv.modulation.bias"] = src[f"{name}.affine.bias"]
+        sd[f"{dst}.bias"] = src[f"{name}.bias"].reshape(1, 3, 1, 1)
+
+    try:
+        layer("conv1", "synthesis.b4.conv1", 0)
+        torgb("to_rgb1", "synthesis.b4.torgb")
+        for level in range(1, levels):
+            res = 4 * 2 ** level
+            layer(f"convs.{2 * level - 2}", f"synthesis.b{res}.conv0", 2 * level - 1)
+            layer(f"convs.{2 * level - 1}", f"synthesis.b{res}.conv1", 2 * level)
+            torgb(f"to_rgbs.{level - 1}", f"synthesis.b{res}.torgb")
+    except KeyError as missing:
+        raise CheckpointError(f"pickle lacks parameter {missing}", path=path)
+    channels = [int(sd["conv1.conv.weight"].shape[1])]
+    channels += [int(sd[f"convs.{2 * i + 1}.conv.weight"].shape[1]) for i in range(levels - 1)]
+    clamp = synthesis_kwargs.get("conv_clamp")
+    config = GeneratorConfig(
+        resolution=resolution, z_dim=int(kwargs.get("z_dim", 512)), w_dim=int(kwargs.get("w_dim", 512)),
+        mapping_layers=len(mapping), channels=channels,
+        mapping_lr_multiplier=float((kwargs.get("mapping_kwargs") or {}).get("lr_multiplier", 0.01)),
+        conv_clamp=None if clamp is None else float(clamp))
+    return config, sd, src["mapping.w_avg"]

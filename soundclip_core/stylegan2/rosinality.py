@@ -1,0 +1,52 @@
+"""rosinality/stylegan2-pytorch checkpoints: `{"g_ema": state_dict, "latent_avg": [w_dim], ...}`.
+
+Read with `torch.load(weights_only=True)`. Training checkpoints also pickle an
+`argparse.Namespace` under "args"; exactly that one class is allowed, nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import torch
+
+from ..errors import CheckpointError
+from .config import GeneratorConfig
+
+BUFFER_KEYS = re.compile(r"(convs\.\d+\.conv\.blur\.kernel|to_rgbs\.\d+\.upsample\.kernel)$")
+
+
+def read_torch_checkpoint(path: Path) -> object:
+    """`torch.load` with weights_only=True (argparse.Namespace allowed), errors made readable."""
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for bad/unsafe/truncated files
+        raise CheckpointError(f"not a readable PyTorch checkpoint ({type(error).__name__}: {str(error)[:200]})",
+                              path=path, fix="re-download the file; only weights-only checkpoints are accepted")
+
+
+def generator_state(checkpoint: object, path: Path) -> tuple[dict, torch.Tensor | None]:
+    """Pick the generator state dict (g_ema preferred) and latent_avg out of a checkpoint."""
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError("expected a dict of tensors", path=path)
+    state = checkpoint.get("g_ema", checkpoint.get("g", checkpoint))
+    if not isinstance(state, dict) or "input.input" not in state or "style.1.weight" not in state:
+        raise CheckpointError("this is not a StyleGAN2 generator (no 'g_ema' with style.*/input.input keys)",
+                              path=path, fix="use a rosinality stylegan2-pytorch .pt, an NVIDIA .pkl or a soundclip "
+                                             ".safetensors generator")
+    latent_avg = checkpoint.get("latent_avg") if state is not checkpoint else state.get("latent_avg")
+    return {k: v for k, v in state.items() if not BUFFER_KEYS.search(k) and k != "latent_avg"}, latent_avg
+
+
+def infer_config(state: dict, conv_clamp: float | None = None) -> GeneratorConfig:
+    """Resolution, channels, mapping depth and widths from tensor shapes alone."""
+    levels = 1 + sum(1 for k in state if re.fullmatch(r"to_rgbs\.\d+\.bias", k))
+    mapping_layers = sum(1 for k in state if re.fullmatch(r"style\.\d+\.weight", k))
+    channels = [state["conv1.conv.weight"].shape[1]]
+    channels += [state[f"convs.{2 * i + 1}.conv.weight"].shape[1] for i in range(levels - 1)]
+    w_dim, z_dim = state["style.1.weight"].shape
+    return GeneratorConfig(resolution=2 ** (levels + 1), z_dim=int(z_dim), w_dim=int(w_dim),
+                           mapping_layers=mapping_layers, channels=[int(c) for c in channels], conv_clamp=conv_clamp)
