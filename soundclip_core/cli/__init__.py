@@ -13,7 +13,7 @@ import sys
 
 from ..errors import SoundClipError
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES = ("convert",)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,172 @@
+"""CLIP through open_clip: text and image embeddings tagged with their space.
+
+Weights come from a local file only: an OpenAI `.pt` (TorchScript archive; its tensors
+are read and a fresh open_clip model is built, the archive's program is never run), an
+open_clip / OpenAI-layout state dict (`.bin`, `.pt`, `.safetensors`), or an AudioCLIP
+checkpoint (its vision and text towers). The architecture is rebuilt from the tensor
+shapes, so the same loader serves ViT-B-32, RN50 and the tiny self-test model.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import open_clip
+import torch
+import torch.nn.functional as F
+from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg, build_model_from_openai_state_dict
+from safetensors.torch import load_file, save_file
+
+from . import runtime
+from .atomic import atomic_path
+from .embedding import Embedding
+from .errors import CheckpointError, SoundClipError
+
+MEAN = (0.48145466, 0.4578275, 0.40821073)
+STD = (0.26862954, 0.26130258, 0.27577711)
+KNOWN_ARCHS = {"ViT-B-32": 512, "RN50": 1024}  # arch -> embedding size
+TINY_SPACE = "soundclip-selftest/tiny"
+
+
+@dataclass
+class ClipModel:
+    """An open_clip model (eval, frozen) with the name of its embedding space."""
+
+    model: CLIP
+    space: str
+    source: str
+
+    @property
+    def image_size(self) -> int:
+        size = self.model.visual.image_size
+        return int(size[0] if isinstance(size, (tuple, list)) else size)
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.text_projection.shape[1])
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.text_projection.device
+
+    def encode_text(self, texts: list[str]) -> Embedding:
+        if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+            raise SoundClipError("text prompts must be non-empty strings")
+        tokens = open_clip.tokenize(texts).to(self.device)
+        with torch.no_grad():
+            vectors = self.model.encode_text(tokens).float()
+        return Embedding(vectors, self.space, f"text: {' | '.join(texts)}"[:200])
+
+    def prepare_images(self, images: torch.Tensor, mode: str = "area") -> torch.Tensor:
+        """[B, 3, H, W] in [-1, 1] -> CLIP input [B, 3, S, S], differentiable.
+
+        "area": exact box-average resize to S, then CLIP's mean/std normalisation.
+        "official": the research code's nearest 7x upsample + AvgPool(H // 32), without
+        normalisation (a quirk), computed as A @ img @ A^T without the 7x tensor.
+        """
+        size = self.image_size
+        if mode == "official":
+            return official_resize(images, size)
+        pixels = F.interpolate(images, size=(size, size), mode="area") if images.shape[-1] != size else images
+        mean = torch.tensor(MEAN, device=images.device, dtype=pixels.dtype)[None, :, None, None]
+        std = torch.tensor(STD, device=images.device, dtype=pixels.dtype)[None, :, None, None]
+        return ((pixels + 1) / 2 - mean) / std
+
+    def image_features(self, pixels: torch.Tensor) -> torch.Tensor:
+        """[B, 3, S, S] prepared pixels -> unnormalised features [B, D] (float32, differentiable)."""
+        return self.model.encode_image(pixels).float()
+
+    def encode_image(self, images: torch.Tensor, mode: str = "area") -> Embedding:
+        with torch.no_grad():
+            return Embedding(self.image_features(self.prepare_images(images, mode)), self.space, "image")
+
+
+def official_resize(images: torch.Tensor, size: int = 224) -> torch.Tensor:
+    """AvgPool2d(H // 32)(Upsample(scale_factor=7)(images)) for square H, as one matrix product per axis."""
+    h = images.shape[-1]
+    kernel = h // 32
+    if kernel < 1 or (7 * h) // kernel != size:
+        raise SoundClipError(f"the official CLIP input path needs images of 32 * k px giving {size}, got {h} px",
+                             fix="use clip_input='area'")
+    upsampled = torch.arange(size * kernel, device=images.device) // 7  # source row of each used upsampled row
+    matrix = torch.zeros(size, h, device=images.device, dtype=images.dtype)
+    matrix.index_put_((torch.arange(size * kernel, device=images.device) // kernel, upsampled),
+                      torch.full((size * kernel,), 1.0 / kernel, device=images.device, dtype=images.dtype),
+                      accumulate=True)
+    return matrix @ images @ matrix.t()
+
+
+def _read_state(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file() or path.stat().st_size == 0:
+        raise CheckpointError("CLIP weights not found or empty", path=path,
+                              fix="download ViT-B-32.pt / RN50.pt (`soundclip weights download clip-vit-b-32`)")
+    try:
+        if path.read_bytes()[:1] == b"{" or path.suffix == ".safetensors":
+            return load_file(str(path))
+        if zipfile.is_zipfile(path) and any(n.endswith("constants.pkl") for n in zipfile.ZipFile(path).namelist()):
+            return torch.jit.load(str(path), map_location="cpu").state_dict()  # OpenAI archive: tensors only
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(f"unreadable CLIP checkpoint ({type(error).__name__}: {str(error)[:200]})", path=path)
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise CheckpointError("expected a CLIP state dict", path=path)
+    return state
+
+
+def _space_metadata(path: Path) -> str | None:
+    if path.suffix != ".safetensors" and path.read_bytes()[8:9] != b"{":
+        return None
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return (f.metadata() or {}).get("space")
+
+
+def load_clip(arch: str = "ViT-B-32", path: str | os.PathLike | None = None,
+              device: str | torch.device | None = None) -> ClipModel:
+    """CLIP from a local weights file; `arch` names the expected architecture (ViT-B-32, RN50)."""
+    if path is None:
+        raise CheckpointError(f"no weights file given for CLIP {arch}",
+                              fix="download it with `soundclip weights download clip-vit-b-32` (or clip-rn50)")
+    path = Path(path)
+    state = {k.removeprefix("module."): v for k, v in _read_state(path).items()}
+    state = {k: v for k, v in state.items() if not k.startswith(("audio.", "logit_scale_a"))}
+    for key in ("input_resolution", "context_length", "vocab_size"):
+        state.pop(key, None)
+    if "text_projection" not in state or "visual.conv1.weight" not in state and "visual.layer1.0.conv1.weight" not in state:
+        raise CheckpointError("this is not a CLIP checkpoint (no visual/text towers)", path=path)
+    space = _space_metadata(path)
+    dim = int(state["text_projection"].shape[1])
+    if space is None:
+        if KNOWN_ARCHS.get(arch) != dim:
+            raise CheckpointError(f"these weights have {dim}-d embeddings, not CLIP {arch}'s", path=path,
+                                  fix="choose the matching architecture")
+        space = f"openai/{arch}"
+    try:
+        model = build_model_from_openai_state_dict(state, quick_gelu=True, cast_dtype=torch.float32)
+    except Exception as error:
+        raise CheckpointError(f"CLIP weights do not build a model ({error})", path=path)
+    model = model.float().eval().requires_grad_(False).to(runtime.pick_device(device))
+    return ClipModel(model, space, str(path))
+
+
+def tiny_clip(seed: int = 0, device: str | torch.device | None = None) -> ClipModel:
+    """A tiny random CLIP (64-d, 32 px) for tests and `soundclip selftest`; space `soundclip-selftest/tiny`."""
+    torch.manual_seed(seed)
+    model = CLIP(64, CLIPVisionCfg(layers=1, width=64, patch_size=8, image_size=32),
+                 CLIPTextCfg(context_length=77, vocab_size=49408, width=64, heads=1, layers=1), quick_gelu=True)
+    model = model.float().eval().requires_grad_(False).to(runtime.pick_device(device))
+    return ClipModel(model, TINY_SPACE, "tiny random CLIP")
+
+
+def save_clip(clip: ClipModel, path: str | os.PathLike) -> Path:
+    """Save as an OpenAI-layout state dict in .safetensors with the space in the metadata."""
+    state = {k: v.detach().cpu().contiguous() for k, v in clip.model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata={"space": clip.space})
+    return Path(path)

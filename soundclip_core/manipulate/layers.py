@@ -1,0 +1,30 @@
+"""W+ layer specs shared by masks and style mixing: "0-8", "0-3,10,12-13" (0-based, inclusive)."""
+
+from __future__ import annotations
+
+from ..errors import SoundClipError
+
+
+def parse_layers(spec: str, num_ws: int) -> list[int]:
+    """Sorted unique layer indices from a spec; every index must be < num_ws."""
+    layers: set[int] = set()
+    for part in spec.replace(" ", "").split(","):
+        if not part:
+            continue
+        try:
+            first, _, last = part.partition("-")
+            lo, hi = int(first), int(last or first)
+        except ValueError:
+            raise SoundClipError(f"bad layer range '{part}' in '{spec}'", fix="write ranges like '0-8' or '0-3,10'")
+        if not 0 <= lo <= hi < num_ws:
+            raise SoundClipError(f"layer range '{part}' is outside 0-{num_ws - 1} (this generator has {num_ws} "
+                                 f"W+ layers)")
+        layers.update(range(lo, hi + 1))
+    if not layers:
+        raise SoundClipError(f"no layers in '{spec}'", fix="write ranges like '0-8'")
+    return sorted(layers)
+
+
+def default_mix_layers(num_ws: int) -> str:
+    """The paper's split (layers 1-9 of 18 from the sound, 10-18 from the text), scaled: the coarse half."""
+    return f"0-{num_ws // 2 - 1}"

@@ -1,0 +1,161 @@
+"""The sound-guided latent optimisation (Lee et al. 2022, eq. 5), with a per-layer mask.
+
+minimise over w in W+:  d_cos(CLIP(G(w)), a) + lam_ID * L_ID(G(w), G(w_s)) + lam_sim * sum_l g_l ||w_l - w_s,l||^2
+
+The similarity term sums squares (as the official code, for which the paper's lambda
+values were tuned). Masks g: "learned" (g = L * softmax(m), learned with w: it can shift
+the budget between layers but not vanish), "fixed" (user weights) or "freeze" (only the
+listed layers move; the others stay bit-identical to w_s).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .. import runtime
+from ..embedding import Embedding, check_same_space, combine
+from ..errors import Cancelled, SoundClipError
+from .autograd_ready import make_autograd_ready, ordinary
+from .layers import parse_layers
+from .presets import PRESETS
+from .schedule import learning_rate
+
+MASK_MODES = ("learned", "fixed", "freeze")
+CLIP_INPUTS = ("area", "official")
+OFFICIAL_SCALE = math.exp(0.07)  # the research code multiplies the cosine by e^0.07 (quirk)
+
+Callback = Callable[[int, int, "torch.Tensor | None", dict], None]
+
+
+@dataclass
+class Result:
+    """w: final W+ [B, num_ws, w_dim] (detached, on the generator's device); mask: final g [num_ws]."""
+
+    w: torch.Tensor
+    mask: torch.Tensor
+    loss_history: torch.Tensor
+    similarity_history: torch.Tensor
+    source_similarity: torch.Tensor
+    final_similarity: torch.Tensor
+    settings: dict = field(default_factory=dict)
+
+    def report(self) -> str:
+        mask = ", ".join(f"{v:.2f}" for v in self.mask.tolist())
+        return (f"{self.settings.get('steps')} steps ({self.settings.get('preset')}, lam_sim "
+                f"{self.settings.get('lam_sim')}, lam_id {self.settings.get('lam_id')}): loss "
+                f"{self.loss_history[0]:.4f} -> {self.loss_history[-1]:.4f}; CLIP similarity "
+                f"{self.source_similarity.mean():.4f} -> {self.final_similarity.mean():.4f}; mask [{mask}]")
+
+
+def _target(target: Embedding | Sequence[tuple[Embedding, float]], space: str) -> Embedding:
+    target = target if isinstance(target, Embedding) else combine(list(target))
+    check_same_space([target], expected=space)
+    return target
+
+
+def _broadcast(w_source: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    b = max(w_source.shape[0], target.shape[0])
+    if {w_source.shape[0], target.shape[0]} - {1, b}:
+        raise SoundClipError(f"{w_source.shape[0]} source latents and {target.shape[0]} targets: give one of "
+                             "each, or equal numbers, or one of either")
+    return w_source.expand(b, -1, -1), target.expand(b, -1)
+
+
+def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "lsun", steps: int = 300,
+             lr: float | None = None, lam_sim: float | None = None, lam_id: float | None = None,
+             mask: str = "learned", layers: str | None = None, mask_weights: Sequence[float] | None = None,
+             identity=None, clip_input: str = "area", precision: str = "fp32", seed: int = 0,
+             noise_mode: str = "const", callback: Callback | None = None,
+             should_cancel: Callable[[], bool] | None = None, preview_every: int = 10) -> Result:
+    """Optimise `w_source` [B|1, num_ws, w_dim] toward `target` (an Embedding [B|1, D], or
+    [(Embedding, weight), ...] combined). Works when called under torch.inference_mode()."""
+    if preset not in PRESETS:
+        raise SoundClipError(f"unknown preset '{preset}'", fix=f"use one of {', '.join(PRESETS)}")
+    if mask not in MASK_MODES or clip_input not in CLIP_INPUTS:
+        raise SoundClipError(f"mask must be one of {MASK_MODES} and clip_input one of {CLIP_INPUTS}")
+    lam_sim = PRESETS[preset]["lam_sim"] if lam_sim is None else float(lam_sim)
+    lam_id = PRESETS[preset]["lam_id"] if lam_id is None else float(lam_id)
+    if lam_id > 0 and identity is None:
+        raise SoundClipError("the identity loss (lam_id > 0) needs an ArcFace model",
+                             fix="load model_ir_se50.pth (Load ArcFace / --arcface), or set lam_id to 0")
+    if steps < 1:
+        raise SoundClipError("steps must be at least 1")
+    lr = 0.1 if lr is None else float(lr)
+    num_ws = generator.num_ws
+    device = generator.w_avg.device
+    settings = dict(preset=preset, steps=steps, lr=lr, lam_sim=lam_sim, lam_id=lam_id, mask=mask, layers=layers,
+                    clip_input=clip_input, precision=precision, seed=seed)
+    with torch.inference_mode(False), torch.enable_grad():
+        for model in (generator, clip.model, getattr(identity, "model", identity)):
+            if model is not None:
+                make_autograd_ready(model)
+        torch.manual_seed(seed)
+        goal = _target(target, clip.space)
+        if w_source.ndim != 3 or w_source.shape[1:] != (num_ws, generator.w_dim):
+            raise SoundClipError(f"source latent must be [B, {num_ws}, {generator.w_dim}], got "
+                                 f"{tuple(w_source.shape)}", fix="use a latent made with this generator")
+        w_src, goal_vectors = _broadcast(ordinary(w_source).to(device).float(), ordinary(goal.vectors).to(device))
+        w_src, goal_vectors = w_src.contiguous(), goal_vectors.contiguous()
+        scale = OFFICIAL_SCALE if clip_input == "official" else 1.0
+
+        free = torch.ones(num_ws, dtype=torch.bool, device=device)
+        if mask == "freeze":
+            free.zero_()
+            free[parse_layers(layers or f"0-{num_ws - 1}", num_ws)] = True
+        fixed_g = torch.ones(num_ws, device=device)
+        if mask == "fixed" and mask_weights is not None:
+            fixed_g = torch.as_tensor(list(mask_weights), dtype=torch.float32, device=device)
+            if fixed_g.numel() != num_ws or not bool(torch.isfinite(fixed_g).all()):
+                raise SoundClipError(f"fixed mask needs {num_ws} finite weights, got {len(mask_weights)}")
+        mask_logits = torch.zeros(num_ws, device=device, requires_grad=mask == "learned")
+        w = w_src.clone().requires_grad_(True)
+        params = [w] + ([mask_logits] if mask == "learned" else [])
+        optimizer = torch.optim.Adam(params, lr=lr)
+
+        def layer_weights() -> torch.Tensor:
+            return num_ws * torch.softmax(mask_logits, 0) if mask == "learned" else fixed_g
+
+        def current_w() -> torch.Tensor:
+            return torch.where(free[None, :, None], w, w_src) if mask == "freeze" else w
+
+        def render(ws: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            with runtime.autocast(device, precision):
+                images = generator.synthesis(ws, noise_mode=noise_mode)
+                features = clip.image_features(clip.prepare_images(images, mode=clip_input))
+            return images, F.cosine_similarity(features.float(), goal_vectors, dim=-1)
+
+        with torch.no_grad():
+            source_images, source_similarity = render(w_src)
+        losses = torch.zeros(steps, device=device)
+        similarities = torch.zeros(steps, device=device)
+        for step in range(steps):
+            if should_cancel is not None and should_cancel():
+                raise Cancelled(f"optimisation cancelled at step {step} of {steps}")
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(step / steps, lr)
+            ws = current_w()
+            images, similarity = render(ws)
+            loss = 1 - similarity * scale
+            if lam_sim:
+                loss = loss + lam_sim * ((ws - w_src).square().sum(-1) * layer_weights()).sum(-1)
+            if lam_id:
+                loss = loss + lam_id * identity.loss(images, source_images)
+            optimizer.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            optimizer.step()
+            losses[step] = loss.detach().mean()
+            similarities[step] = similarity.detach().mean()
+            if callback is not None:
+                preview = images.detach() if (step + 1) % preview_every == 0 or step + 1 == steps else None
+                callback(step + 1, steps, preview, {"loss": losses[step], "similarity": similarities[step]})
+        with torch.no_grad():
+            final_w = current_w().detach()
+            _, final_similarity = render(final_w)
+            final_mask = layer_weights().detach()
+    return Result(final_w, final_mask.cpu(), losses.cpu(), similarities.cpu(), source_similarity.cpu(),
+                  final_similarity.cpu(), settings)

@@ -1,0 +1,70 @@
+"""The manifest of known checkpoints (`weights/manifest.json`): data, validated on load."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import WeightsError
+
+KINDS = ("stylegan2", "audio_encoder", "clip", "arcface")
+DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "weights" / "manifest.json"
+
+
+@dataclass(frozen=True)
+class WeightEntry:
+    """One downloadable checkpoint. `sha256` is None where no published checksum could be verified."""
+
+    id: str
+    kind: str
+    format: str
+    filename: str
+    urls: tuple[str, ...]
+    sha256: str | None = None
+    size: int | None = None
+    resolution: int | None = None
+    space: str | None = None
+    license: str = "unknown"
+    source: str = ""
+    loadable: bool = True
+    notes: str = ""
+
+
+def manifest_path() -> Path:
+    return Path(os.environ.get("SOUNDCLIP_MANIFEST", DEFAULT_MANIFEST))
+
+
+def load_manifest(path: str | os.PathLike | None = None) -> list[WeightEntry]:
+    """All entries, checked: unique ids, unique file names per kind, known kinds, well-formed sha256."""
+    path = Path(path) if path else manifest_path()
+    try:
+        raw = json.loads(path.read_text())
+        entries = [WeightEntry(**{**item, "urls": tuple(item["urls"])}) for item in raw["models"]]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise WeightsError(f"cannot read the weights manifest ({error})", path=path)
+    seen: set[str] = set()
+    files: set[tuple[str, str]] = set()
+    for e in entries:
+        problem = ("duplicate id" if e.id in seen else "unknown kind" if e.kind not in KINDS
+                   else "duplicate file name" if (e.kind, e.filename) in files
+                   else "bad sha256" if e.sha256 and not re.fullmatch(r"[0-9a-f]{64}", e.sha256)
+                   else "no url" if not e.urls else None)
+        if problem:
+            raise WeightsError(f"manifest entry '{e.id}': {problem}", path=path)
+        seen.add(e.id)
+        files.add((e.kind, e.filename))
+    return entries
+
+
+def find_entry(model_id: str, entries: list[WeightEntry] | None = None) -> WeightEntry:
+    entries = load_manifest() if entries is None else entries
+    for e in entries:
+        if e.id == model_id:
+            return e
+    close = difflib.get_close_matches(model_id, [e.id for e in entries], n=3)
+    raise WeightsError(f"unknown model id '{model_id}'" + (f"; did you mean {', '.join(close)}?" if close else ""),
+                       fix="run `soundclip weights list` to see the known models, or pass a file path")

@@ -1,0 +1,170 @@
+"""StyleGAN2 engine: fast ops equal their literal formulas; every checkpoint layout loads to the
+same images; bad and malicious files are refused with a clear error and nothing runs."""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import zipfile
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from soundclip_core import runtime
+from soundclip_core.errors import CheckpointError
+from soundclip_core.stylegan2 import GeneratorConfig, load_generator, save_generator
+from soundclip_core.stylegan2 import ops
+from stylegan_formats import save_nvidia_pickle, save_rosinality, tiny_generator
+
+
+def test_skip_upsample_equals_upfirdn_formula():
+    img = torch.randn(2, 3, 5, 7)
+    expected = ops.upfirdn2d_reference(img, ops.blur_kernel() * 4, up=2, pad=(2, 1))
+    assert torch.allclose(ops.upsample_2x(img), expected, atol=1e-6)
+    assert ops.upsample_2x(img).shape == (2, 3, 10, 14)
+
+
+@pytest.mark.parametrize("up", [False, True])
+def test_modulated_conv_equals_per_sample_weight_modulation(up):
+    torch.manual_seed(0)
+    x, weight, styles = torch.randn(3, 6, 8, 8), torch.randn(5, 6, 3, 3) / 4, torch.rand(3, 6) + 0.5
+    fast = ops.modulated_conv2d(x, weight, styles, up=up) * ops.demodulation(weight, styles)[:, :, None, None]
+    assert torch.allclose(fast, ops.modulated_conv2d_reference(x, weight, styles, up=up), atol=1e-5)
+    # the demodulation coefficient is 1/||W * s|| over (in, kh, kw) per sample and output channel
+    explicit = 1 / torch.sqrt(((weight[None] * styles[:, None, :, None, None]) ** 2).sum((2, 3, 4)) + 1e-8)
+    assert torch.allclose(ops.demodulation(weight, styles), explicit, atol=1e-6)
+
+
+def test_fused_activation_equals_separate_formula():
+    x, demod, noise, bias = torch.randn(2, 4, 6, 6), torch.rand(2, 4), torch.randn(1, 1, 6, 6), torch.randn(4)
+    expected = F.leaky_relu(x * demod[:, :, None, None] + noise + bias[None, :, None, None], 0.2) * math.sqrt(2)
+    assert torch.allclose(ops.demodulate_noise_bias_act(x, demod, noise, bias), expected, atol=1e-6)
+    assert ops.demodulate_noise_bias_act(x, demod, noise, bias, clamp=0.5).abs().max() <= 0.5
+
+
+def test_mapping_and_truncation_follow_the_formula():
+    g = tiny_generator()
+    z = torch.randn(3, g.z_dim)
+    x = z * torch.rsqrt(z.pow(2).mean(1, keepdim=True) + 1e-8)
+    for layer in g.style.values():
+        x = F.leaky_relu(x @ (layer.weight * 0.01 / math.sqrt(layer.weight.shape[1])).t() + layer.bias * 0.01,
+                         0.2) * math.sqrt(2)
+    assert torch.allclose(g.mapping(z), x, atol=1e-5)
+    assert torch.allclose(g.mapping(z, truncation_psi=0.5), g.w_avg + 0.5 * (x - g.w_avg), atol=1e-5)
+    assert torch.allclose(g.mapping(z, truncation_psi=0.0), g.w_avg.expand(3, -1), atol=1e-6)
+
+
+def test_shapes_and_noise_modes():
+    g = tiny_generator(resolution=16)
+    assert (g.num_ws, g.resolution) == (6, 16)
+    assert GeneratorConfig(resolution=256).num_ws == 14 and GeneratorConfig(resolution=1024).num_ws == 18
+    assert GeneratorConfig(resolution=4, channels=[8]).num_ws == 2
+    ws = g.ws_from_seed(3, batch_size=2)
+    assert ws.shape == (2, 6, 32) and torch.equal(ws, g.ws_from_seed(3, batch_size=2))
+    const = g.synthesis(ws)
+    assert const.shape == (2, 3, 16, 16) and torch.equal(const, g.synthesis(ws, noise_mode="const"))
+    assert not torch.equal(const, g.synthesis(ws, noise_mode="random"))
+    assert not torch.equal(const, g.synthesis(ws, noise_mode="none"))
+    with pytest.raises(ValueError, match="ws must be"):
+        g.synthesis(ws[:, :5])
+
+
+def test_synthesis_is_differentiable_and_runs_in_bf16():
+    g = tiny_generator()
+    ws = g.ws_from_seed(0).requires_grad_(True)
+    g.synthesis(ws).square().mean().backward()
+    assert ws.grad is not None and torch.isfinite(ws.grad).all() and ws.grad.abs().sum() > 0
+    with runtime.autocast(torch.device("cpu"), "bf16"):
+        low = g.synthesis(ws.detach())
+    assert low.dtype == torch.float32
+    assert (low - g.synthesis(ws.detach())).abs().max() < 0.1
+
+
+@pytest.mark.parametrize("layout", ["rosinality", "rosinality-training", "nvidia", "safetensors"])
+def test_every_layout_loads_to_identical_images(tmp_path, layout):
+    g = tiny_generator(conv_clamp=256.0 if layout == "nvidia" else None)
+    path = tmp_path / "model.bin"  # the extension never decides the format
+    if layout == "nvidia":
+        save_nvidia_pickle(g, path)
+    elif layout == "safetensors":
+        save_generator(g, path)
+    else:
+        save_rosinality(g, path, training=layout == "rosinality-training")
+    loaded = load_generator(path, device="cpu")
+    assert loaded.config == g.config
+    ws = g.ws_from_seed(5, batch_size=2)
+    assert torch.equal(loaded.synthesis(ws), g.synthesis(ws))
+    if layout != "rosinality-training":
+        assert torch.equal(loaded.w_avg, g.w_avg)
+    assert not any(p.requires_grad for p in loaded.parameters())
+
+
+def test_nvidia_pickle_never_runs_embedded_code(tmp_path, monkeypatch):
+    g = tiny_generator()
+    path = save_nvidia_pickle(g, tmp_path / "net.pkl")
+    import sys
+
+    monkeypatch.delitem(sys.modules, "torch_utils.persistence")  # the loader must not need the real module
+    monkeypatch.delitem(sys.modules, "torch_utils")
+    assert torch.equal(load_generator(path, "cpu").synthesis(g.ws_from_seed(1)), g.synthesis(g.ws_from_seed(1)))
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_malicious_pickle_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps({"G_ema": _Payload(marker)}))
+    with pytest.raises(CheckpointError, match="refusing global") as error:
+        load_generator(path, "cpu")
+    assert str(path) in str(error.value)
+    assert not marker.exists()
+
+
+def _other_network(path):
+    torch.save({"model": torch.nn.Linear(3, 4).state_dict()}, path)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_text("<html>404 Not Found</html>"), "not a model checkpoint"),
+    (lambda p: p.write_bytes(b""), "empty"),
+    (_other_network, "not a StyleGAN2 generator"),
+    (lambda p: p.write_bytes(pickle.dumps({"weights": [1, 2, 3]})), "no 'G_ema'"),
+])
+def test_bad_files_give_one_clear_error(tmp_path, make, message):
+    path = tmp_path / "model.pt"
+    make(path)
+    with pytest.raises(CheckpointError, match=message) as error:
+        load_generator(path, "cpu")
+    assert str(path) in str(error.value)
+
+
+def test_truncated_and_missing_checkpoints(tmp_path):
+    full = save_rosinality(tiny_generator(), tmp_path / "full.pt")
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
+        load_generator(truncated, "cpu")
+    assert zipfile.is_zipfile(full)
+    with pytest.raises(CheckpointError, match="file not found"):
+        load_generator(tmp_path / "nope.pt", "cpu")
+
+
+def test_convert_cli_writes_a_loadable_safetensors(tmp_path):
+    from soundclip_core.cli import main
+
+    g = tiny_generator()
+    source = save_nvidia_pickle(g, tmp_path / "net.pkl")
+    assert main(["convert", str(source), str(tmp_path / "out.safetensors")]) == 0
+    ws = g.ws_from_seed(2)
+    assert torch.equal(load_generator(tmp_path / "out.safetensors", "cpu").synthesis(ws), g.synthesis(ws))
+    assert main(["convert", str(tmp_path / "missing.pt"), str(tmp_path / "x.safetensors")]) == 2
+    assert not (tmp_path / "x.safetensors").exists()

@@ -1,0 +1,66 @@
+"""The example workflows load as ComfyUI expects and match our node declarations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from comfy_workflow import to_api_prompt
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = sorted((ROOT / "example_workflows").glob("*.json"))
+CORE_DEFINITIONS = {
+    "LoadAudio": {"required": {"audio": (["x.wav"], {"audio_upload": True})}},
+    "SaveImage": {"required": {"images": ("IMAGE",), "filename_prefix": ("STRING", {})}},
+    "PreviewImage": {"required": {"images": ("IMAGE",)}},
+}
+
+
+@pytest.fixture(scope="module")
+def builder():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("workflow_builder", ROOT / "example_workflows" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_four_examples_exist():
+    assert {p.stem for p in WORKFLOWS} == {"sound_to_landscape", "music_to_painting",
+                                           "sound_text_style_mix_faces", "several_sounds_grid"}
+
+
+def test_committed_workflows_match_the_builder(builder):
+    for name, workflow in builder.build_all().items():
+        committed = json.loads((ROOT / "example_workflows" / f"{name}.json").read_text())
+        assert committed == workflow, f"{name}.json is stale: run python example_workflows/build.py"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_workflow_is_consistent_and_converts(path, builder):
+    workflow = json.loads(path.read_text())
+    classes = builder.load_node_classes()
+    definitions = {**CORE_DEFINITIONS, **{k: v.INPUT_TYPES() for k, v in classes.items()}}
+    nodes = {n["id"]: n for n in workflow["nodes"]}
+    assert workflow["last_node_id"] == max(nodes) and workflow["last_link_id"] == len(workflow["links"])
+    for link_id, origin, origin_slot, target, target_slot, kind in workflow["links"]:
+        assert nodes[origin]["outputs"][origin_slot]["type"] == kind
+        assert link_id in nodes[origin]["outputs"][origin_slot]["links"]
+        assert nodes[target]["inputs"][target_slot]["link"] == link_id
+        assert nodes[target]["inputs"][target_slot]["type"] == kind
+    prompt = to_api_prompt(workflow, definitions)
+    for node_id, entry in prompt.items():
+        cls = classes.get(entry["class_type"])
+        if cls is None:
+            continue
+        spec = cls.INPUT_TYPES()
+        assert set(spec["required"]) <= set(entry["inputs"]), (path.stem, node_id)
+        for name, value in entry["inputs"].items():
+            kind = {**spec["required"], **spec.get("optional", {})}[name][0]
+            if isinstance(kind, list) and not isinstance(value, list):
+                assert value in kind, f"{path.stem}: {entry['class_type']}.{name}={value!r} not offered"
+    notes = [n for n in workflow["nodes"] if n["type"] == "MarkdownNote"]
+    assert notes and "models/stylegan2/" in notes[0]["widgets_values"][0]
