@@ -49,6 +49,7 @@ def _fake_nvidia_modules():
         raise AssertionError("executed")
 
     _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
+    _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
     persistence._reconstruct_persistent_obj = _reconstruct_persistent_obj
 
     class EasyDict(dict):

@@ -1,0 +1,102 @@
+"""Sound in: read files (soundfile), trim, mix to mono, resample (torchaudio), ComfyUI AUDIO.
+
+Every problem a user can cause (missing, empty, silent, corrupt or absurdly long files,
+NaN samples) becomes one `AudioError` naming the file. Silence is refused unless asked
+for: it has nothing to guide an image with.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import torch
+import torchaudio
+
+from .errors import AudioError
+
+SILENCE_PEAK = 1e-4  # about -80 dBFS
+
+
+@dataclass(frozen=True)
+class Audio:
+    """waveform: float32 [C, T]; sample_rate in Hz; source: where it came from."""
+
+    waveform: torch.Tensor
+    sample_rate: int
+    source: str = ""
+
+    @property
+    def duration(self) -> float:
+        return self.waveform.shape[-1] / self.sample_rate
+
+    def mono(self) -> "Audio":
+        return Audio(self.waveform.mean(0, keepdim=True), self.sample_rate, self.source)
+
+    def resample(self, rate: int) -> "Audio":
+        if rate == self.sample_rate:
+            return self
+        return Audio(torchaudio.functional.resample(self.waveform, self.sample_rate, rate), rate, self.source)
+
+    def trim(self, start: float = 0.0, duration: float | None = None) -> "Audio":
+        first = int(round(start * self.sample_rate))
+        last = None if duration is None else first + int(round(duration * self.sample_rate))
+        return Audio(self.waveform[:, first:last], self.sample_rate, self.source)
+
+    def to_comfy(self) -> dict:
+        """ComfyUI's AUDIO: {"waveform": [1, C, T], "sample_rate": int}."""
+        return {"waveform": self.waveform[None].float().cpu(), "sample_rate": int(self.sample_rate)}
+
+
+def validate_audio(audio: Audio, allow_silence: bool = False) -> Audio:
+    w = audio.waveform
+    if w.ndim != 2 or w.shape[-1] == 0:
+        raise AudioError("the sound is empty (no samples)", path=audio.source or None, fix="choose another file or span")
+    if not bool(torch.isfinite(w).all()):
+        raise AudioError("the sound contains NaN or infinite samples", path=audio.source or None,
+                         fix="re-export the file from your audio editor")
+    if not allow_silence and float(w.abs().max()) < SILENCE_PEAK:
+        raise AudioError("the sound is silent: there is nothing to guide the image with", path=audio.source or None,
+                         fix="choose a span with sound, or allow silence explicitly")
+    return audio
+
+
+def load_audio(path: str | os.PathLike, *, start: float = 0.0, duration: float | None = None,
+               max_seconds: float = 600.0, allow_silence: bool = False) -> Audio:
+    """Read wav/flac/ogg/mp3 (any rate, any channels), only the requested span, as float32 [C, T]."""
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError("sound file not found", path=path, fix="check the file name")
+    if path.stat().st_size == 0:
+        raise AudioError("the sound file is empty (0 bytes)", path=path)
+    try:
+        info = soundfile.info(str(path))
+        rate = int(info.samplerate)
+        first = int(round(start * rate))
+        frames = info.frames - first if duration is None else int(round(duration * rate))
+        if frames / rate > max_seconds:
+            raise AudioError(f"the span is {frames / rate:.0f} s long, over the {max_seconds:.0f} s limit", path=path,
+                             fix="choose a shorter span with start/duration, or raise the limit")
+        data, _ = soundfile.read(str(path), start=first, frames=max(frames, 0), dtype="float32", always_2d=True)
+    except AudioError:
+        raise
+    except Exception as error:  # soundfile raises RuntimeError/LibsndfileError/TypeError on corrupt data
+        raise AudioError(f"cannot decode this sound ({str(error)[:200]})", path=path,
+                         fix="use a wav, flac, ogg or mp3 file; re-export it if it is damaged")
+    audio = Audio(torch.from_numpy(np.ascontiguousarray(data.T)), rate, str(path))
+    return validate_audio(audio, allow_silence)
+
+
+def audio_from_comfy(audio: dict, source: str = "ComfyUI AUDIO", allow_silence: bool = False) -> list[Audio]:
+    """ComfyUI's AUDIO dict -> one validated `Audio` per batch item."""
+    try:
+        waveform, rate = audio["waveform"], int(audio["sample_rate"])
+    except (KeyError, TypeError, ValueError):
+        raise AudioError("expected ComfyUI AUDIO {'waveform': [B, C, T], 'sample_rate': int}")
+    if waveform.ndim != 3:
+        raise AudioError(f"AUDIO waveform must be [B, C, T], got {tuple(waveform.shape)}")
+    return [validate_audio(Audio(w.float().cpu(), rate, f"{source} #{i}" if waveform.shape[0] > 1 else source),
+                           allow_silence) for i, w in enumerate(waveform)]

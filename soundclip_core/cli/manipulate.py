@@ -1,0 +1,88 @@
+"""`soundclip manipulate`: edit a StyleGAN2 image with a sound (and/or text), as in the paper."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from ..audio import load_audio
+from ..clip import load_clip
+from ..encoders import load_audio_encoder
+from ..image import save_png
+from ..latents import load_latent, save_latent
+from ..manipulate import MASK_MODES, PRESETS, optimize
+from ..runtime import pick_device
+from ..stylegan2 import load_generator
+from ..weights import ensure
+from .progress import step_bar
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("manipulate", help="optimise a W+ latent toward a sound and/or text")
+    p.add_argument("--audio", help="sound file (wav, flac, ogg, mp3)")
+    p.add_argument("--text", help="text prompt (mixed with the sound when both are given)")
+    p.add_argument("--audio-weight", type=float, default=1.0)
+    p.add_argument("--text-weight", type=float, default=1.0)
+    p.add_argument("--generator", required=True, help="StyleGAN2 file or known id (e.g. landscape-256)")
+    p.add_argument("--encoder", help="audio encoder file or known id (e.g. soundclip-resnet18)")
+    p.add_argument("--clip", required=True, help="CLIP weights file or known id (e.g. clip-vit-b-32)")
+    p.add_argument("--clip-arch", default="ViT-B-32")
+    p.add_argument("--arcface", help="ArcFace IR-SE50 file or id, for the identity loss (faces)")
+    p.add_argument("--preset", choices=list(PRESETS), default="landscape")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--lam-sim", type=float)
+    p.add_argument("--lam-id", type=float)
+    p.add_argument("--mask", choices=MASK_MODES, default="learned")
+    p.add_argument("--layers", help="with --mask freeze: the layers that may change, e.g. 0-8")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--truncation", type=float, default=0.7)
+    p.add_argument("--latent", help="start from this saved latent (.safetensors) instead of the seed")
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32")
+    p.add_argument("--clip-input", choices=["area", "official"], default="area")
+    p.add_argument("--device")
+    p.add_argument("--out", required=True, type=Path, help="output image (.png); the latent goes beside it")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.audio and not args.text:
+        raise SystemExit("soundclip manipulate: give --audio and/or --text")
+    device = pick_device(args.device)
+    generator = load_generator(ensure(args.generator, kind="stylegan2"), device)
+    clip = load_clip(args.clip_arch, ensure(args.clip, kind="clip"), device)
+    targets = []
+    if args.audio:
+        if not args.encoder:
+            raise SystemExit("soundclip manipulate: --audio needs --encoder")
+        encoder = load_audio_encoder(ensure(args.encoder, kind="audio_encoder"), device=device)
+        targets.append((encoder.encode_audio(load_audio(args.audio)), args.audio_weight))
+    if args.text:
+        targets.append((clip.encode_text([args.text]), args.text_weight))
+    identity = None
+    if args.arcface:
+        from ..arcface import load_arcface
+
+        identity = load_arcface(ensure(args.arcface, kind="arcface"), device)
+    if args.latent:
+        w_source, _ = load_latent(args.latent)
+    else:
+        w_source = generator.ws_from_seed(args.seed, truncation_psi=args.truncation)
+    bar, callback = step_bar(args.steps, "optimising")
+    try:
+        result = optimize(generator, clip, targets, w_source.to(device), preset=args.preset, steps=args.steps,
+                          lr=args.lr, lam_sim=args.lam_sim, lam_id=args.lam_id, mask=args.mask, layers=args.layers,
+                          identity=identity, clip_input=args.clip_input, precision=args.precision, seed=args.seed,
+                          callback=callback)
+    finally:
+        bar.close()
+    with torch.no_grad():
+        images = torch.cat([generator.synthesis(w_source.to(device)), generator.synthesis(result.w)], dim=-1)
+    save_png(images, args.out)
+    latent_path = save_latent(args.out.with_suffix(".safetensors"), result.w,
+                              {"generator": generator.source, "settings": result.settings})
+    print(result.report())
+    print(f"wrote {args.out} (source | result) and {latent_path}")
+    return 0

@@ -1,0 +1,38 @@
+"""`soundclip mix A B --layers SPEC`: style-mix two saved latents and render the result."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from ..image import save_png
+from ..latents import load_latent, save_latent
+from ..manipulate import default_mix_layers, style_mix
+from ..stylegan2 import load_generator
+from ..weights import ensure
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("mix", help="take some W+ layers from latent A, the rest from B")
+    p.add_argument("latent_a", help="e.g. the sound-guided latent (.safetensors)")
+    p.add_argument("latent_b", help="e.g. the text-guided latent (.safetensors)")
+    p.add_argument("--layers", help="layers from A, e.g. 0-8 (default: the coarse half, as in the paper)")
+    p.add_argument("--generator", required=True)
+    p.add_argument("--device")
+    p.add_argument("--out", required=True, type=Path)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    w_a, meta = load_latent(args.latent_a)
+    w_b, _ = load_latent(args.latent_b)
+    generator = load_generator(ensure(args.generator, kind="stylegan2"), args.device)
+    mixed = style_mix(w_a, w_b, args.layers or default_mix_layers(w_a.shape[1]))
+    with torch.no_grad():
+        images = generator.synthesis(mixed.to(generator.w_avg.device))
+    save_png(images, args.out)
+    save_latent(args.out.with_suffix(".safetensors"), mixed, {"mixed_from": [args.latent_a, args.latent_b]})
+    print(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,28 @@
+"""tqdm progress for the CLI's long jobs (optimisation steps and downloads)."""
+
+from __future__ import annotations
+
+from tqdm import tqdm
+
+
+def step_bar(total: int, description: str):
+    """A bar and an optimize() callback that advances it and shows loss and similarity."""
+    bar = tqdm(total=total, desc=description, unit="step")
+
+    def callback(step, total_steps, preview, info):
+        bar.n = step
+        bar.set_postfix(loss=f"{float(info['loss']):.4f}", sim=f"{float(info['similarity']):.4f}", refresh=False)
+        bar.refresh()
+
+    return bar, callback
+
+
+def byte_bar(description: str):
+    bar = tqdm(desc=description, unit="B", unit_scale=True)
+
+    def progress(done: int, total: int | None) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return bar, progress

@@ -1,0 +1,110 @@
+"""`AudioEncoder`: a frontend, a network and the CLIP space its embeddings live in."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .. import runtime
+from ..audio import Audio, validate_audio
+from ..embedding import Embedding
+from ..errors import CheckpointError, SoundClipError
+from .registry import ENCODER_KINDS, encoder_config
+from .soundclip import SoundCLIPNet, soundclip_inputs
+
+LONG_CLIP_POLICIES = ("average", "window")
+
+
+class AudioEncoder:
+    """Encodes waveforms into an embedding space. Long clips: "average" (mean of evenly spaced
+    windows' embeddings, deterministic) or "window" (one window starting at `window_start` s)."""
+
+    def __init__(self, kind: str, net: nn.Module, space: str, source: str, config: dict):
+        self.kind, self.net, self.space, self.source, self.config = kind, net, space, source, config
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.config["sample_rate"])
+
+    @property
+    def window_seconds(self) -> float:
+        return self.config["frames"] * self.config["hop_length"] / self.sample_rate
+
+    @property
+    def dim(self) -> int:
+        return int(self.net.feature_extractor.fc.out_features)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    def encode(self, waveform: torch.Tensor, sample_rate: int, *, long_clip: str = "average",
+               window_start: float = 0.0, source: str = "") -> Embedding:
+        """waveform [C, T] or [B, C, T] -> Embedding [B, dim] (one row per batch item)."""
+        if long_clip not in LONG_CLIP_POLICIES:
+            raise SoundClipError(f"long_clip must be one of {LONG_CLIP_POLICIES}")
+        batch = waveform[None] if waveform.ndim == 2 else waveform
+        rows = []
+        for item in batch:
+            audio = validate_audio(Audio(item.float().cpu(), int(sample_rate), source)).mono().resample(self.sample_rate)
+            inputs = soundclip_inputs(audio.waveform[0], self.config, long_clip, window_start).to(self.device)
+            with torch.no_grad():
+                rows.append(nn.functional.normalize(self.net(inputs).float(), dim=-1).mean(0, keepdim=True))
+        return Embedding(torch.cat(rows), self.space, f"{self.kind}: {source}" if source else self.kind)
+
+    def encode_audio(self, audio: Audio, **kwargs) -> Embedding:
+        return self.encode(audio.waveform, audio.sample_rate, source=audio.source, **kwargs)
+
+
+def detect_kind(state: dict, path: Path) -> str:
+    for kind in ENCODER_KINDS:
+        if all(key in state for key in encoder_config(kind)["checkpoint_keys"]):
+            return kind
+    if any(k.startswith("audio_encoder.") for k in state):
+        raise CheckpointError("Wav2CLIP checkpoints are recognised but not supported yet", path=path,
+                              fix="use the paper's encoder (resnet18_57.pth)")
+    if any(k.startswith("audio.") for k in state):
+        raise CheckpointError("AudioCLIP checkpoints are recognised but not supported yet", path=path,
+                              fix="use the paper's encoder (resnet18_57.pth)")
+    raise CheckpointError("not an audio encoder checkpoint (unknown keys)", path=path,
+                          fix=f"use one of the supported encoders: {', '.join(ENCODER_KINDS)}")
+
+
+def build_audio_encoder(kind: str = "soundclip", *, embed_dim: int | None = None, space: str | None = None,
+                        seed: int = 0, device: str | torch.device | None = None) -> AudioEncoder:
+    """A randomly initialised encoder of `kind` (tests, selftest)."""
+    config = encoder_config(kind)
+    torch.manual_seed(seed)
+    net = SoundCLIPNet(embed_dim or config["embed_dim"]).eval().requires_grad_(False)
+    return AudioEncoder(kind, net.to(runtime.pick_device(device)), space or config["space"], "random init", config)
+
+
+def load_audio_encoder(path: str | os.PathLike, kind: str | None = None, device: str | torch.device | None = None,
+                       space: str | None = None) -> AudioEncoder:
+    """An encoder from its official checkpoint; `kind` detected from the keys when not given."""
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise CheckpointError("audio encoder checkpoint not found or empty", path=path,
+                              fix="download resnet18_57.pth (`soundclip weights download soundclip-resnet18`)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(f"not a readable PyTorch checkpoint ({str(error)[:200]})", path=path,
+                              fix="re-download it; only weights-only checkpoints are accepted")
+    if not isinstance(state, dict):
+        raise CheckpointError("expected a state dict", path=path)
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    kind = kind or detect_kind(state, path)
+    if kind not in ENCODER_KINDS:
+        raise CheckpointError(f"unknown encoder kind '{kind}'", path=path, fix=f"use one of {ENCODER_KINDS}")
+    config = encoder_config(kind)
+    try:
+        net = SoundCLIPNet(int(state["feature_extractor.fc.weight"].shape[0]))
+        net.load_state_dict(state)
+    except (KeyError, RuntimeError) as error:
+        raise CheckpointError(f"checkpoint does not match the {kind} encoder ({str(error)[:200]})", path=path)
+    net = net.eval().requires_grad_(False).to(runtime.pick_device(device))
+    return AudioEncoder(kind, net, space or config["space"], str(path), config)

@@ -1,0 +1,53 @@
+"""Audio frontends, matching the official inference code numerically.
+
+`soundclip_mel` reproduces `librosa.feature.melspectrogram` (librosa 0.8.1 as pinned by
+the official environment: n_fft 2048, hop 512, periodic Hann, centred with reflect
+padding, power 2, Slaney mel scale and norm) followed by `power_to_db(ref=max,
+top_db=80) / 80 + 1`, and the crop/pad + `cv2.resize(..., (128, 512))` + reshape quirk.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+import torchaudio
+
+
+def soundclip_mel(y: torch.Tensor, cfg: dict) -> torch.Tensor:
+    """Mono waveform [T] at cfg['sample_rate'] -> scaled log-mel [n_mels, frames] in [0, 1]."""
+    n_fft, hop, sr = cfg["n_fft"], cfg["hop_length"], cfg["sample_rate"]
+    if y.shape[-1] <= n_fft // 2:  # reflect padding needs more samples than half a window
+        y = F.pad(y, (0, n_fft // 2 + 1 - y.shape[-1]))
+    window = torch.hann_window(n_fft, periodic=True, dtype=torch.float64, device=y.device)
+    spec = torch.stft(y.double(), n_fft, hop, window=window, center=True, pad_mode="reflect",
+                      return_complex=True).abs().square()
+    banks = torchaudio.functional.melscale_fbanks(n_fft // 2 + 1, 0.0, sr / 2, cfg["n_mels"], sr, norm="slaney",
+                                                  mel_scale="slaney").to(spec)
+    mel = banks.t() @ spec
+    db = 10 * torch.log10(mel.clamp_min(1e-10)) - 10 * math.log10(max(1e-10, float(mel.max())))
+    db = torch.maximum(db, db.max() - cfg["top_db"])
+    return (db / cfg["top_db"] + 1).float()
+
+
+def window_starts(total: int, window: int, long_clip: str, start: int) -> list[int]:
+    """Start frames of the windows to encode: one (padded or at `start`) or evenly spaced ones."""
+    if total <= window:
+        return [0]
+    if long_clip == "window":
+        return [min(max(start, 0), total - window)]
+    count = math.ceil(total / window)
+    return [round(i * (total - window) / (count - 1)) for i in range(count)] if count > 1 else [0]
+
+
+def soundclip_image(mel: torch.Tensor, first: int, cfg: dict) -> torch.Tensor:
+    """One encoder input [1, 1, n_mels, resize_h] from a window of the log-mel, as the official script:
+    zero-pad/crop to `frames`, bilinear resize to (resize_h x resize_w), then *reshape* (not transpose)."""
+    frames = cfg["frames"]
+    window = mel[:, first:first + frames]
+    if window.shape[1] < frames:
+        window = F.pad(window, (0, frames - window.shape[1]))
+    height, width = cfg["resize"]
+    resized = F.interpolate(window[None, None], size=(height, width), mode="bilinear", align_corners=False)
+    return resized.reshape(1, 1, cfg["n_mels"], height)

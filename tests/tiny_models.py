@@ -1,0 +1,52 @@
+"""Tiny random models saved under the file names the example workflows expect (test helpers).
+
+The CLIP stand-in is a 64-d tiny CLIP tagged with the ViT-B-32 space, and the audio encoder
+is the real SoundCLIP architecture with a 64-d head, so the graph's spaces and sizes agree.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import torch
+
+from soundclip_core.arcface import build_arcface
+from soundclip_core.clip import ClipModel, save_clip, tiny_clip
+from soundclip_core.encoders import build_audio_encoder
+from soundclip_core.stylegan2 import save_generator
+from stylegan_formats import tiny_generator
+
+GENERATOR_FILES = ("landscape.pt", "wikiart.pt", "stylegan2-ffhq-config-f.pt")
+TINY_DIM = 64
+
+
+def write_sound(path: Path, seconds: float = 2.0, rate: int = 22050, seed: int = 0) -> Path:
+    """A chirp with a little noise, written as a real sound file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(seconds * rate)) / rate
+    noise = np.random.default_rng(seed).normal(0, 0.02, t.shape)
+    soundfile.write(path, (0.3 * np.sin(2 * math.pi * (220 + 200 * seed + 300 * t) * t) + noise).astype("float32"),
+                    rate)
+    return path
+
+
+def stand_in_clip() -> ClipModel:
+    clip = tiny_clip(seed=1, device="cpu")
+    return ClipModel(clip.model, "openai/ViT-B-32", clip.source)
+
+
+def write_workflow_models(models: Path, with_arcface: bool = True) -> None:
+    for folder in ("stylegan2", "audio_encoders", "clip_soundclip", "arcface"):
+        (models / folder).mkdir(parents=True, exist_ok=True)
+    generator = tiny_generator(resolution=32)
+    for name in GENERATOR_FILES:
+        save_generator(generator, models / "stylegan2" / name)
+    encoder = build_audio_encoder("soundclip", embed_dim=TINY_DIM, device="cpu")
+    torch.save({f"module.{k}": v for k, v in encoder.net.state_dict().items()},
+               models / "audio_encoders" / "resnet18_57.pth")
+    save_clip(stand_in_clip(), models / "clip_soundclip" / "ViT-B-32.pt")
+    if with_arcface:
+        torch.save(build_arcface(device="cpu").model.state_dict(), models / "arcface" / "model_ir_se50.pth")
