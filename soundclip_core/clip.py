@@ -24,6 +24,7 @@ from . import runtime
 from .atomic import atomic_path
 from .embedding import Embedding
 from .errors import CheckpointError, SoundClipError
+from .formats import sniff
 
 MEAN = (0.48145466, 0.4578275, 0.40821073)
 STD = (0.26862954, 0.26130258, 0.27577711)
@@ -100,13 +101,11 @@ def official_resize(images: torch.Tensor, size: int = 224) -> torch.Tensor:
 
 
 def _read_state(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file() or path.stat().st_size == 0:
-        raise CheckpointError("CLIP weights not found or empty", path=path,
-                              fix="download ViT-B-32.pt / RN50.pt (`soundclip weights download clip-vit-b-32`)")
+    container = sniff(path)
     try:
-        if path.read_bytes()[:1] == b"{" or path.suffix == ".safetensors":
+        if container == "safetensors":
             return load_file(str(path))
-        if zipfile.is_zipfile(path) and any(n.endswith("constants.pkl") for n in zipfile.ZipFile(path).namelist()):
+        if container == "torch-zip" and any(n.endswith("constants.pkl") for n in zipfile.ZipFile(path).namelist()):
             return torch.jit.load(str(path), map_location="cpu").state_dict()  # OpenAI archive: tensors only
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
@@ -119,7 +118,7 @@ def _read_state(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _space_metadata(path: Path) -> str | None:
-    if path.suffix != ".safetensors" and path.read_bytes()[8:9] != b"{":
+    if sniff(path) != "safetensors":
         return None
     from safetensors import safe_open
 

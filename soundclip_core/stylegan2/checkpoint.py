@@ -13,30 +13,12 @@ from safetensors.torch import save_file
 from .. import runtime
 from ..atomic import atomic_path
 from ..errors import CheckpointError
+from ..formats import sniff
 from . import nvidia_pickle, rosinality
 from .config import GeneratorConfig
 from .networks import Generator
 
 FORMAT_TAG = "soundclip-stylegan2"
-
-
-def sniff(path: Path) -> str:
-    """'torch-zip' | 'safetensors' | 'pickle', from the first bytes; refuse anything else."""
-    if not path.is_file():
-        raise CheckpointError("file not found", path=path, fix="check the path, or download the model first")
-    size = path.stat().st_size
-    if size == 0:
-        raise CheckpointError("the file is empty (0 bytes)", path=path, fix="re-download it")
-    with open(path, "rb") as f:
-        head = f.read(16)
-    if head[:2] == b"PK":
-        return "torch-zip"
-    if len(head) > 8 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < size:
-        return "safetensors"
-    if head[:1] == b"\x80":
-        return "pickle"
-    raise CheckpointError("not a model checkpoint (unknown file content; a text or HTML page?)", path=path,
-                          fix="download the checkpoint itself: a .pt, .pkl or .safetensors file")
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device | None = None) -> Generator:
