@@ -154,10 +154,10 @@ def load_clip(arch: str = "ViT-B-32", path: str | os.PathLike | None = None,
     return ClipModel(model, space, str(path))
 
 
-def tiny_clip(seed: int = 0, device: str | torch.device | None = None) -> ClipModel:
-    """A tiny random CLIP (64-d, 32 px) for tests and `soundclip selftest`; space `soundclip-selftest/tiny`."""
+def tiny_clip(seed: int = 0, device: str | torch.device | None = None, image_size: int = 32) -> ClipModel:
+    """A tiny random CLIP (64-d, 4x4 patches of `image_size` px) for tests and `soundclip selftest`."""
     torch.manual_seed(seed)
-    model = CLIP(64, CLIPVisionCfg(layers=1, width=64, patch_size=8, image_size=32),
+    model = CLIP(64, CLIPVisionCfg(layers=1, width=64, patch_size=image_size // 4, image_size=image_size),
                  CLIPTextCfg(context_length=77, vocab_size=49408, width=64, heads=1, layers=1), quick_gelu=True)
     model = model.float().eval().requires_grad_(False).to(runtime.pick_device(device))
     return ClipModel(model, TINY_SPACE, "tiny random CLIP")
