@@ -1,0 +1,172 @@
+"""Sound in: files of every format, every bad input, and the SoundCLIP encoder against
+independent numpy computations of the official preprocessing (librosa 0.8.1 + cv2 formulas)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from soundclip_core.audio import Audio, audio_from_comfy, load_audio
+from soundclip_core.encoders import build_audio_encoder, encoder_config, load_audio_encoder
+from soundclip_core.encoders.frontends import soundclip_image, soundclip_mel, window_starts
+from soundclip_core.errors import AudioError, CheckpointError
+from tiny_models import write_sound
+
+CFG = encoder_config("soundclip")
+
+
+# ----- independent numpy references ---------------------------------------------------------------
+
+def hz_to_mel(f):
+    f = np.asarray(f, dtype=np.float64)
+    mel = f / (200.0 / 3)
+    log_region = f >= 1000.0
+    return np.where(log_region, 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (np.log(6.4) / 27.0), mel)
+
+
+def mel_to_hz(m):
+    m = np.asarray(m, dtype=np.float64)
+    return np.where(m >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0)), m * (200.0 / 3))
+
+
+def slaney_filterbank(sr, n_fft, n_mels):
+    freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
+    edges = mel_to_hz(np.linspace(hz_to_mel(0.0), hz_to_mel(sr / 2), n_mels + 2))
+    bank = np.zeros((n_mels, len(freqs)))
+    for i in range(n_mels):
+        lower = (freqs - edges[i]) / (edges[i + 1] - edges[i])
+        upper = (edges[i + 2] - freqs) / (edges[i + 2] - edges[i + 1])
+        bank[i] = np.maximum(0, np.minimum(lower, upper)) * 2.0 / (edges[i + 2] - edges[i])
+    return bank
+
+
+def numpy_mel(y, sr=44100, n_fft=2048, hop=512, n_mels=128):
+    padded = np.pad(y.astype(np.float64), n_fft // 2, mode="reflect")
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)  # periodic Hann
+    frames = 1 + (len(padded) - n_fft) // hop
+    power = np.stack([np.abs(np.fft.rfft(padded[i * hop:i * hop + n_fft] * window)) ** 2 for i in range(frames)], 1)
+    mel = slaney_filterbank(sr, n_fft, n_mels) @ power
+    db = 10 * np.log10(np.maximum(mel, 1e-10)) - 10 * np.log10(max(1e-10, mel.max()))
+    return np.maximum(db, db.max() - 80) / 80 + 1
+
+
+def numpy_bilinear(image, out_h, out_w):
+    """cv2.resize INTER_LINEAR: half-pixel centres, edge clamping, no antialiasing."""
+    in_h, in_w = image.shape
+
+    def axis(n_out, n_in):
+        x = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
+        lo = np.floor(x).astype(int)
+        return lo, np.minimum(lo + 1, n_in - 1), x - lo
+
+    y0, y1, fy = axis(out_h, in_h)
+    x0, x1, fx = axis(out_w, in_w)
+    top = image[y0][:, x0] * (1 - fx) + image[y0][:, x1] * fx
+    bottom = image[y1][:, x0] * (1 - fx) + image[y1][:, x1] * fx
+    return top * (1 - fy[:, None]) + bottom * fy[:, None]
+
+
+# ----- tests ----------------------------------------------------------------------------------------
+
+def test_mel_frontend_matches_librosa_formulas():
+    y = np.random.default_rng(0).normal(0, 0.1, 44100).astype(np.float32)
+    ours = soundclip_mel(torch.from_numpy(y), CFG).numpy()
+    assert ours.shape == (128, 87)
+    assert np.abs(ours - numpy_mel(y)).max() < 1e-4
+
+
+def test_resize_and_reshape_quirk_match_cv2():
+    mel = torch.rand(128, 1000)
+    image = soundclip_image(mel, 50, CFG)
+    expected = numpy_bilinear(mel[:, 50:914].numpy().astype(np.float64), 512, 128).reshape(1, 1, 128, 512)
+    assert image.shape == (1, 1, 128, 512)
+    assert np.abs(image.numpy() - expected).max() < 1e-5
+    short_mel = torch.rand(128, 100)
+    padded = np.zeros((128, 864))  # short clips are zero-padded on the right before resizing
+    padded[:, :100] = short_mel.numpy()
+    expected_short = numpy_bilinear(padded, 512, 128).reshape(1, 1, 128, 512)
+    assert np.abs(soundclip_image(short_mel, 0, CFG).numpy() - expected_short).max() < 1e-5
+
+
+def test_window_policy():
+    assert window_starts(500, 864, "average", 0) == [0]
+    assert window_starts(2000, 864, "average", 0) == [0, 568, 1136]
+    assert window_starts(2000, 864, "window", 1500) == [1136]
+
+
+def test_encoder_equals_the_official_composition(tmp_path):
+    encoder = build_audio_encoder("soundclip", device="cpu")
+    torch.save({f"module.{k}": v for k, v in encoder.net.state_dict().items()}, tmp_path / "resnet18_57.pth")
+    loaded = load_audio_encoder(tmp_path / "resnet18_57.pth", device="cpu")
+    assert (loaded.kind, loaded.space, loaded.dim) == ("soundclip", "openai/ViT-B-32", 512)
+    y = np.random.default_rng(1).normal(0, 0.1, 44100 * 3).astype(np.float32)
+    embedding = loaded.encode(torch.from_numpy(y)[None], 44100, source="noise")
+    spec = numpy_mel(y)
+    padded = np.zeros((128, 864))
+    padded[:, :spec.shape[1]] = spec
+    image = torch.from_numpy(numpy_bilinear(padded, 512, 128).reshape(1, 1, 128, 512)).float()
+    with torch.no_grad():
+        official = encoder.net.feature_extractor(encoder.net.conv(image))
+    assert torch.allclose(embedding.vectors, torch.nn.functional.normalize(official, dim=-1), atol=1e-4)
+    assert embedding.space == "openai/ViT-B-32"
+
+
+def test_encoder_checkpoint_errors(tmp_path):
+    torch.save({"model.weight": torch.zeros(3)}, tmp_path / "other.pth")
+    with pytest.raises(CheckpointError, match="not an audio encoder"):
+        load_audio_encoder(tmp_path / "other.pth")
+    torch.save({"audio_encoder.conv.weight": torch.zeros(3)}, tmp_path / "w2c.pt")
+    with pytest.raises(CheckpointError, match="Wav2CLIP"):
+        load_audio_encoder(tmp_path / "w2c.pt")
+    with pytest.raises(CheckpointError, match="not found"):
+        load_audio_encoder(tmp_path / "missing.pth")
+    (tmp_path / "text.pth").write_text("not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable"):
+        load_audio_encoder(tmp_path / "text.pth")
+
+
+@pytest.mark.parametrize("suffix, subtype", [(".wav", "PCM_16"), (".flac", "PCM_16"), (".ogg", "VORBIS"),
+                                             (".mp3", "MPEG_LAYER_III")])
+def test_reads_every_format_and_span(tmp_path, suffix, subtype):
+    t = np.arange(48000 * 2) / 48000
+    stereo = np.stack([np.sin(2 * np.pi * 440 * t), 0.5 * np.sin(2 * np.pi * 660 * t)], 1).astype(np.float32) * 0.5
+    path = tmp_path / f"tone{suffix}"
+    soundfile.write(path, stereo, 48000, subtype=subtype)
+    audio = load_audio(path, start=0.5, duration=1.0)
+    assert audio.sample_rate == 48000 and audio.waveform.shape[0] == 2
+    assert abs(audio.waveform.shape[1] - 48000) <= 1152  # codecs may add a frame of delay
+    assert audio.mono().waveform.shape[0] == 1
+    assert audio.resample(44100).waveform.shape[1] == pytest.approx(audio.waveform.shape[1] * 44100 / 48000, abs=2)
+    comfy = audio.to_comfy()
+    assert comfy["waveform"].shape == (1, 2, audio.waveform.shape[1]) and comfy["sample_rate"] == 48000
+    assert torch.equal(audio_from_comfy(comfy)[0].waveform, audio.waveform)
+
+
+def test_bad_audio_gives_clear_errors(tmp_path):
+    with pytest.raises(AudioError, match="not found"):
+        load_audio(tmp_path / "missing.wav")
+    (tmp_path / "empty.wav").write_bytes(b"")
+    with pytest.raises(AudioError, match="empty"):
+        load_audio(tmp_path / "empty.wav")
+    (tmp_path / "corrupt.wav").write_bytes(b"RIFF....WAVEfmt garbage" * 10)
+    with pytest.raises(AudioError, match="cannot decode"):
+        load_audio(tmp_path / "corrupt.wav")
+    soundfile.write(tmp_path / "silent.wav", np.zeros(22050, np.float32), 22050)
+    with pytest.raises(AudioError, match="silent"):
+        load_audio(tmp_path / "silent.wav")
+    assert load_audio(tmp_path / "silent.wav", allow_silence=True).duration == pytest.approx(1.0)
+    soundfile.write(tmp_path / "nan.wav", np.full(1000, np.nan, np.float32), 22050, subtype="FLOAT")
+    with pytest.raises(AudioError, match="NaN"):
+        load_audio(tmp_path / "nan.wav")
+    write_sound(tmp_path / "long.wav", seconds=5)
+    with pytest.raises(AudioError, match="limit"):
+        load_audio(tmp_path / "long.wav", max_seconds=2)
+    with pytest.raises(AudioError, match="empty"):
+        load_audio(tmp_path / "long.wav", start=10)
+    with pytest.raises(AudioError, match="silent"):
+        audio_from_comfy({"waveform": torch.zeros(1, 1, 100), "sample_rate": 8000})
+    with pytest.raises(AudioError):
+        build_audio_encoder(device="cpu").encode(torch.full((1, 1000), float("inf")), 44100)
+    assert Audio(torch.ones(1, 10), 10).duration == 1.0
