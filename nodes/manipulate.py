@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from soundclip_core.arcface import load_arcface
 from soundclip_core.errors import Cancelled
-from soundclip_core.manipulate import MASK_MODES, PRESETS, optimize
+from soundclip_core.manipulate import MASK_MODES, PRESETS, optimize, parse_layer_weights
 
 from . import comfy_env
 from .types import ARCFACE, CATEGORY, CLIP, EMBEDDING, GENERATOR, WPLUS, WPlus, latent_for, make_wplus
@@ -73,7 +73,8 @@ class LatentOptimize:
             lam_id: float, mask: str, layers: str, seed: int, precision: str, clip_input: str,
             preview_every: int, arcface=None):
         progress = comfy_env.Progress(steps)
-        mask_weights = [float(v) for v in layers.split(",")] if mask == "fixed" and layers.strip() else None
+        fixed = mask == "fixed" and layers.strip()
+        mask_weights = parse_layer_weights(layers, generator.num_ws) if fixed else None
         try:
             result = optimize(
                 generator, clip, target, latent_for(generator, latent), preset=preset, steps=steps, lr=lr,

@@ -28,3 +28,15 @@ def parse_layers(spec: str, num_ws: int) -> list[int]:
 def default_mix_layers(num_ws: int) -> str:
     """The paper's split (layers 1-9 of 18 from the sound, 10-18 from the text), scaled: the coarse half."""
     return f"0-{num_ws // 2 - 1}"
+
+
+def parse_layer_weights(text: str, num_ws: int) -> list[float]:
+    """One weight per W+ layer from a comma-separated list, e.g. "1,1,0.5,...": exactly num_ws numbers."""
+    try:
+        weights = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise SoundClipError(f"bad layer weights '{text}'", fix=f"give {num_ws} comma-separated numbers")
+    if len(weights) != num_ws:
+        raise SoundClipError(f"got {len(weights)} layer weights, this generator has {num_ws} W+ layers",
+                             fix=f"give {num_ws} comma-separated numbers")
+    return weights
