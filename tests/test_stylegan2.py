@@ -168,3 +168,13 @@ def test_convert_cli_writes_a_loadable_safetensors(tmp_path):
     assert torch.equal(load_generator(tmp_path / "out.safetensors", "cpu").synthesis(ws), g.synthesis(ws))
     assert main(["convert", str(tmp_path / "missing.pt"), str(tmp_path / "x.safetensors")]) == 2
     assert not (tmp_path / "x.safetensors").exists()
+
+
+@pytest.mark.parametrize("clamp", [None, 0.5])
+def test_fast_synthesis_equals_the_literal_formulas(clamp):
+    from soundclip_core.stylegan2.reference import synthesis_reference
+
+    g = tiny_generator(resolution=32, conv_clamp=clamp)
+    ws = torch.randn(2, g.num_ws, g.w_dim)  # a different w per layer
+    for mode in ("const", "none"):
+        assert torch.allclose(g.synthesis(ws, noise_mode=mode), synthesis_reference(g, ws, mode), atol=1e-5)

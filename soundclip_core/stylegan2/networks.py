@@ -184,8 +184,7 @@ class Generator(nn.Module):
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
             raise ValueError(f"ws must be [B, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
         ws = ws.float()
-        # channels_last lets oneDNN/cuDNN convolve without layout reorders; the format propagates.
-        x = self.input.input.expand(ws.shape[0], -1, -1, -1).contiguous(memory_format=torch.channels_last)
+        x = self.input.input.expand(ws.shape[0], -1, -1, -1)
         x = self.conv1(x, ws[:, 0], self._noise(0, noise_mode, ws))
         img = self.to_rgb1(x, ws[:, 1], None)
         for level, to_rgb in enumerate(self.to_rgbs):

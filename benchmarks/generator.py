@@ -1,0 +1,137 @@
+"""Generator speed: ms per image, forward and forward+backward w.r.t. W+, by resolution, batch,
+precision and device, next to the literal reference path (and, optionally, the original
+rosinality / NVIDIA implementations from checkouts given on the command line; never vendored).
+
+    python benchmarks/generator.py [--sizes 256 1024] [--batches 1 8] [--repeat 3]
+                                   [--rosinality DIR] [--nvidia DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import types
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from soundclip_core import runtime  # noqa: E402
+from soundclip_core.stylegan2 import Generator, GeneratorConfig  # noqa: E402
+from soundclip_core.stylegan2.reference import synthesis_reference  # noqa: E402
+
+
+def timed(fn, repeat: int, device: torch.device) -> float:
+    """Best-of-`repeat` seconds for fn() after one warm-up."""
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def measure(synthesis, ws: torch.Tensor, device, precision: str, repeat: int) -> tuple[float, float]:
+    def forward():
+        with torch.no_grad(), runtime.autocast(device, precision):
+            synthesis(ws)
+
+    def backward():
+        w = ws.detach().requires_grad_(True)
+        with runtime.autocast(device, precision):
+            image = synthesis(w)
+        image.float().square().mean().backward()
+
+    n = ws.shape[0]
+    return timed(forward, repeat, device) * 1000 / n, timed(backward, repeat, device) * 1000 / n
+
+
+def rosinality_synthesis(directory: str, g: Generator):
+    """rosinality's Generator with its own CPU fallback ops (the CUDA extension build is stubbed out)."""
+    import torch.utils.cpp_extension as ext
+
+    ext.load = lambda *a, **k: types.SimpleNamespace()
+    sys.path.insert(0, directory)
+    from model import Generator as Rosinality  # type: ignore
+
+    ref = Rosinality(g.resolution, g.w_dim, g.config.mapping_layers).eval().requires_grad_(False)
+    ref.load_state_dict({k: v for k, v in g.state_dict().items() if k != "latent_avg"}, strict=False)
+    return lambda ws: ref([ws], input_is_latent=True, randomize_noise=False)[0]
+
+
+def nvidia_synthesis(directory: str, g: Generator):
+    """NVIDIA stylegan2-ada-pytorch's SynthesisNetwork (reference CPU ops), same weights."""
+    sys.path.insert(0, directory)
+    from training.networks import SynthesisNetwork  # type: ignore
+
+    net = SynthesisNetwork(w_dim=g.w_dim, img_resolution=g.resolution, img_channels=3, channel_base=32768,
+                           channel_max=512, num_fp16_res=0).eval().requires_grad_(False)
+    sd = g.state_dict()
+    mapped = {"b4.const": sd["input.input"][0]}
+
+    def layer(dst, src, k):
+        mapped.update({f"{dst}.weight": sd[f"{src}.conv.weight"][0], f"{dst}.bias": sd[f"{src}.activate.bias"],
+                       f"{dst}.affine.weight": sd[f"{src}.conv.modulation.weight"],
+                       f"{dst}.affine.bias": sd[f"{src}.conv.modulation.bias"],
+                       f"{dst}.noise_strength": sd[f"{src}.noise.weight"][0],
+                       f"{dst}.noise_const": sd[f"noises.noise_{k}"][0, 0]})
+
+    def rgb(dst, src):
+        mapped.update({f"{dst}.weight": sd[f"{src}.conv.weight"][0], f"{dst}.bias": sd[f"{src}.bias"].flatten(),
+                       f"{dst}.affine.weight": sd[f"{src}.conv.modulation.weight"],
+                       f"{dst}.affine.bias": sd[f"{src}.conv.modulation.bias"]})
+
+    layer("b4.conv1", "conv1", 0)
+    rgb("b4.torgb", "to_rgb1")
+    for level in range(1, g.config.levels):
+        res = 4 * 2 ** level
+        layer(f"b{res}.conv0", f"convs.{2 * level - 2}", 2 * level - 1)
+        layer(f"b{res}.conv1", f"convs.{2 * level - 1}", 2 * level)
+        rgb(f"b{res}.torgb", f"to_rgbs.{level - 1}")
+    net.load_state_dict(mapped, strict=False)
+    return lambda ws: net(ws, noise_mode="const", force_fp32=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024])
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rosinality", help="a rosinality/stylegan2-pytorch checkout, for comparison")
+    parser.add_argument("--nvidia", help="an NVlabs/stylegan2-ada-pytorch checkout, for comparison")
+    parser.add_argument("--no-reference", action="store_true", help="skip the slow literal path")
+    args = parser.parse_args()
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    print(f"{'device':6} {'px':>5} {'batch':>5} {'precision':9} {'path':11} {'fwd ms/img':>11} {'fwd+bwd ms/img':>15}")
+    for device in devices:
+        precisions = ["fp32", "bf16"] + (["fp16"] if device.type == "cuda" else [])
+        for size in args.sizes:
+            torch.manual_seed(0)
+            g = Generator(GeneratorConfig(resolution=size)).eval().requires_grad_(False).to(device)
+            paths = {"soundclip": g.synthesis}
+            if not args.no_reference:
+                paths["reference"] = lambda ws, g=g: synthesis_reference(g, ws)
+            if args.rosinality and device.type == "cpu":
+                paths["rosinality"] = rosinality_synthesis(args.rosinality, g)
+            if args.nvidia and device.type == "cpu":
+                paths["nvidia"] = nvidia_synthesis(args.nvidia, g)
+            for batch in args.batches:
+                ws = g.ws_from_seed(0, batch_size=batch).to(device)
+                for precision in precisions:
+                    for name, synthesis in paths.items():
+                        if name != "soundclip" and precision != "fp32":
+                            continue
+                        fwd, bwd = measure(synthesis, ws, device, precision, args.repeat)
+                        print(f"{device.type:6} {size:5} {batch:5} {precision:9} {name:11} {fwd:11.1f} {bwd:15.1f}",
+                              flush=True)
+
+
+if __name__ == "__main__":
+    main()
