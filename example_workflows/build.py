@@ -129,12 +129,18 @@ OPTIMIZE_DEFAULTS = dict(steps=300, lr=0.1, lam_sim=-1.0, lam_id=-1.0, mask="lea
                          precision="fp32", clip_input="area", preview_every=10)
 
 
+def load_models(w: Workflow, generator_file: str, first_row: int) -> tuple:
+    """The three loaders every example starts with, stacked in column 0: encoder, CLIP, generator."""
+    (encoder,) = w.node("SoundCLIP_AudioEncoderLoader", 0, first_row, encoder_name="resnet18_57.pth", kind="auto")
+    (clip,) = w.node("SoundCLIP_CLIPLoader", 0, first_row + 1, clip_name="ViT-B-32.pt", arch="ViT-B-32")
+    generator, _ = w.node("SoundCLIP_StyleGANLoad", 0, first_row + 2, generator_name=generator_file)
+    return encoder, clip, generator
+
+
 def sound_to_landscape(w: Workflow) -> None:
     """A sound (rain) edits a landscape from the paper's 256 px landscape generator."""
     (audio,) = w.core("LoadAudio", 0, 0, ["rain.wav", None, None])
-    (encoder,) = w.node("SoundCLIP_AudioEncoderLoader", 0, 1, encoder_name="resnet18_57.pth", kind="auto")
-    (clip,) = w.node("SoundCLIP_CLIPLoader", 0, 2, clip_name="ViT-B-32.pt", arch="ViT-B-32")
-    generator, _ = w.node("SoundCLIP_StyleGANLoad", 0, 3, generator_name="landscape.pt")
+    encoder, clip, generator = load_models(w, "landscape.pt", first_row=1)
     target, _ = w.node("SoundCLIP_AudioEncode", 1, 0, audio=audio, encoder=encoder, long_clip="average",
                        window_start=0.0)
     (source,) = w.node("SoundCLIP_LatentFromSeed", 1, 2, generator=generator, seed=7, batch_size=1,
@@ -150,9 +156,7 @@ def sound_to_landscape(w: Workflow) -> None:
 def music_to_painting(w: Workflow) -> None:
     """Music (a piano piece) turns a WikiArt StyleGAN2 painting toward its mood; the text prompt is mixed in."""
     (audio,) = w.core("LoadAudio", 0, 0, ["piano.wav", None, None])
-    (encoder,) = w.node("SoundCLIP_AudioEncoderLoader", 0, 1, encoder_name="resnet18_57.pth", kind="auto")
-    (clip,) = w.node("SoundCLIP_CLIPLoader", 0, 2, clip_name="ViT-B-32.pt", arch="ViT-B-32")
-    generator, _ = w.node("SoundCLIP_StyleGANLoad", 0, 3, generator_name="wikiart.pt")
+    encoder, clip, generator = load_models(w, "wikiart.pt", first_row=1)
     sound, _ = w.node("SoundCLIP_AudioEncode", 1, 0, audio=audio, encoder=encoder, long_clip="average",
                       window_start=0.0)
     text, _ = w.node("SoundCLIP_TextEncode", 1, 1, clip=clip, text="an oil painting")
@@ -169,9 +173,7 @@ def music_to_painting(w: Workflow) -> None:
 def sound_text_face_mix(w: Workflow) -> None:
     """Faces: one edit guided by a sound (with identity loss), one by text, style-mixed by layer."""
     (audio,) = w.core("LoadAudio", 0, 0, ["laughing.wav", None, None])
-    (encoder,) = w.node("SoundCLIP_AudioEncoderLoader", 0, 1, encoder_name="resnet18_57.pth", kind="auto")
-    (clip,) = w.node("SoundCLIP_CLIPLoader", 0, 2, clip_name="ViT-B-32.pt", arch="ViT-B-32")
-    generator, _ = w.node("SoundCLIP_StyleGANLoad", 0, 3, generator_name="stylegan2-ffhq-config-f.pt")
+    encoder, clip, generator = load_models(w, "stylegan2-ffhq-config-f.pt", first_row=1)
     (arcface,) = w.node("SoundCLIP_ArcFaceLoader", 0, 4, arcface_name="model_ir_se50.pth")
     sound, _ = w.node("SoundCLIP_AudioEncode", 1, 0, audio=audio, encoder=encoder, long_clip="average",
                       window_start=0.0)
@@ -189,9 +191,7 @@ def sound_text_face_mix(w: Workflow) -> None:
 
 def sounds_grid(w: Workflow) -> None:
     """Four sounds edit the same seed in one batched optimisation; the results save as one batch."""
-    (encoder,) = w.node("SoundCLIP_AudioEncoderLoader", 0, 0, encoder_name="resnet18_57.pth", kind="auto")
-    (clip,) = w.node("SoundCLIP_CLIPLoader", 0, 1, clip_name="ViT-B-32.pt", arch="ViT-B-32")
-    generator, _ = w.node("SoundCLIP_StyleGANLoad", 0, 2, generator_name="landscape.pt")
+    encoder, clip, generator = load_models(w, "landscape.pt", first_row=0)
     embeddings = []
     for row, name in enumerate(["rain.wav", "fire.wav", "thunder.wav", "birds.wav"]):
         (audio,) = w.core("LoadAudio", 1, row, [name, None, None])
