@@ -9,6 +9,7 @@ The research loop (rosinality generator + CLIP ViT-B/32, 7x upsample + pool) too
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -42,14 +43,17 @@ def main() -> None:
             w = g.ws_from_seed(0)
             for precision in args.precisions:
                 for clip_input in args.clip_input:
-                    optimize(g, clip, target, w, steps=1, precision=precision, clip_input=clip_input)  # warm-up
-                    if device.type == "cuda":
-                        torch.cuda.synchronize()
-                    start = time.perf_counter()
-                    optimize(g, clip, target, w, steps=args.steps, precision=precision, clip_input=clip_input)
-                    if device.type == "cuda":
-                        torch.cuda.synchronize()
-                    per_step = (time.perf_counter() - start) / args.steps
+                    stamps: list[float] = []
+
+                    def stamp(step, total, preview, info):
+                        if device.type == "cuda":
+                            torch.cuda.synchronize()
+                        stamps.append(time.perf_counter())
+
+                    optimize(g, clip, target, w, steps=args.steps + 2, precision=precision, clip_input=clip_input,
+                             callback=stamp)
+                    # steady state: the median interval between step callbacks (the first step warms up)
+                    per_step = statistics.median(b - a for a, b in zip(stamps[1:], stamps[2:]))
                     print(f"{device.type:6} {size:5} {precision:9} {clip_input:10} {per_step:8.3f}", flush=True)
 
 
