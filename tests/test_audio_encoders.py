@@ -117,9 +117,13 @@ def test_encoder_checkpoint_errors(tmp_path):
     torch.save({"model.weight": torch.zeros(3)}, tmp_path / "other.pth")
     with pytest.raises(CheckpointError, match="not an audio encoder"):
         load_audio_encoder(tmp_path / "other.pth")
-    torch.save({"audio_encoder.conv.weight": torch.zeros(3)}, tmp_path / "w2c.pt")
-    with pytest.raises(CheckpointError, match="Wav2CLIP"):
-        load_audio_encoder(tmp_path / "w2c.pt")
+    torch.save({"audio.fbsp.weight": torch.zeros(3), "visual.conv1.weight": torch.zeros(3)}, tmp_path / "ac.pt")
+    with pytest.raises(CheckpointError, match="AudioCLIP checkpoints are recognised but not supported yet"):
+        load_audio_encoder(tmp_path / "ac.pt")
+    torch.save({"audio_encoder.conv1.weight": torch.zeros(3), "audio_transform.sequential.0.weight": torch.zeros(2),
+                "audio_transform.sequential.3.weight": torch.zeros(4, 4)}, tmp_path / "broken_w2c.pt")
+    with pytest.raises(CheckpointError, match="does not match the wav2clip encoder"):
+        load_audio_encoder(tmp_path / "broken_w2c.pt")
     with pytest.raises(CheckpointError, match="not found"):
         load_audio_encoder(tmp_path / "missing.pth")
     (tmp_path / "text.pth").write_text("not a checkpoint")
@@ -170,3 +174,29 @@ def test_bad_audio_gives_clear_errors(tmp_path):
     with pytest.raises(AudioError):
         build_audio_encoder(device="cpu").encode(torch.full((1, 1000), float("inf")), 44100)
     assert Audio(torch.ones(1, 10), 10).duration == 1.0
+
+
+def test_wav2clip_checkpoint_equals_the_official_composition(tmp_path):
+    import torchaudio
+    import torchvision
+
+    encoder = build_audio_encoder("wav2clip", device="cpu")
+    state = {f"audio_encoder.{k}": v for k, v in encoder.net.audio_encoder.state_dict().items()}
+    state["audio_encoder.spectrogram.window"] = torch.hann_window(512)  # stored by the official module
+    state.update({f"audio_transform.{k}": v for k, v in encoder.net.audio_transform.state_dict().items()})
+    torch.save(state, tmp_path / "Wav2CLIP.pt")
+    loaded = load_audio_encoder(tmp_path / "Wav2CLIP.pt", device="cpu")
+    assert (loaded.kind, loaded.space, loaded.dim, loaded.sample_rate) == ("wav2clip", "openai/ViT-B-32", 512, 16000)
+    # the official forward: torchaudio Spectrogram, log, standardise, torchvision-named ResNet18, MLP
+    resnet = torchvision.models.resnet18()
+    resnet.conv1 = torch.nn.Conv2d(1, 64, 7, 2, 3, bias=False)
+    resnet.fc = torch.nn.Identity()
+    resnet.load_state_dict(encoder.net.audio_encoder.state_dict())
+    resnet.eval()
+    y = torch.from_numpy(np.random.default_rng(2).normal(0, 0.1, 16000 * 3).astype(np.float32))
+    with torch.no_grad():
+        spec = torch.log(torchaudio.transforms.Spectrogram(n_fft=512, hop_length=353)(y[None, None]) + 1e-7)
+        spec = (spec - spec.mean()) / (spec.std() + 1e-9)
+        official = encoder.net.audio_transform(resnet(spec))
+    embedding = loaded.encode(y[None], 16000)
+    assert torch.allclose(embedding.vectors, torch.nn.functional.normalize(official, dim=-1), atol=1e-4)

@@ -14,8 +14,15 @@ from ..embedding import Embedding
 from ..errors import CheckpointError, SoundClipError
 from .registry import ENCODER_KINDS, encoder_config
 from .soundclip import SoundCLIPNet, soundclip_inputs
+from .wav2clip import Wav2CLIPNet, wav2clip_inputs
 
 LONG_CLIP_POLICIES = ("average", "window")
+# kind -> (network class, waveform-to-inputs function, embedding size from a state dict)
+IMPLEMENTATIONS = {
+    "soundclip": (SoundCLIPNet, soundclip_inputs, lambda sd: sd["feature_extractor.fc.weight"].shape[0]),
+    "wav2clip": (Wav2CLIPNet, wav2clip_inputs, lambda sd: sd["audio_transform.sequential.3.weight"].shape[0]),
+}
+IGNORED_KEYS = ("audio_encoder.spectrogram.window",)  # constants recomputed at run time
 
 
 class AudioEncoder:
@@ -31,11 +38,12 @@ class AudioEncoder:
 
     @property
     def window_seconds(self) -> float:
-        return self.config["frames"] * self.config["hop_length"] / self.sample_rate
+        frames = self.config.get("frames")
+        return frames * self.config["hop_length"] / self.sample_rate if frames else self.config["window_seconds"]
 
     @property
     def dim(self) -> int:
-        return int(self.net.feature_extractor.fc.out_features)
+        return int(self.net.embed_dim)
 
     @property
     def device(self) -> torch.device:
@@ -50,7 +58,8 @@ class AudioEncoder:
         rows = []
         for item in batch:
             audio = validate_audio(Audio(item.float().cpu(), int(sample_rate), source)).mono().resample(self.sample_rate)
-            inputs = soundclip_inputs(audio.waveform[0], self.config, long_clip, window_start).to(self.device)
+            to_inputs = IMPLEMENTATIONS[self.kind][1]
+            inputs = to_inputs(audio.waveform[0], self.config, long_clip, window_start).to(self.device)
             with torch.no_grad():
                 rows.append(nn.functional.normalize(self.net(inputs).float(), dim=-1).mean(0, keepdim=True))
         return Embedding(torch.cat(rows), self.space, f"{self.kind}: {source}" if source else self.kind)
@@ -63,12 +72,9 @@ def detect_kind(state: dict, path: Path) -> str:
     for kind in ENCODER_KINDS:
         if all(key in state for key in encoder_config(kind)["checkpoint_keys"]):
             return kind
-    if any(k.startswith("audio_encoder.") for k in state):
-        raise CheckpointError("Wav2CLIP checkpoints are recognised but not supported yet", path=path,
-                              fix="use the paper's encoder (resnet18_57.pth)")
     if any(k.startswith("audio.") for k in state):
         raise CheckpointError("AudioCLIP checkpoints are recognised but not supported yet", path=path,
-                              fix="use the paper's encoder (resnet18_57.pth)")
+                              fix="use the paper's encoder (resnet18_57.pth) or Wav2CLIP.pt")
     raise CheckpointError("not an audio encoder checkpoint (unknown keys)", path=path,
                           fix=f"use one of the supported encoders: {', '.join(ENCODER_KINDS)}")
 
@@ -78,7 +84,7 @@ def build_audio_encoder(kind: str = "soundclip", *, embed_dim: int | None = None
     """A randomly initialised encoder of `kind` (tests, selftest)."""
     config = encoder_config(kind)
     torch.manual_seed(seed)
-    net = SoundCLIPNet(embed_dim or config["embed_dim"]).eval().requires_grad_(False)
+    net = IMPLEMENTATIONS[kind][0](embed_dim or config["embed_dim"]).eval().requires_grad_(False)
     return AudioEncoder(kind, net.to(runtime.pick_device(device)), space or config["space"], "random init", config)
 
 
@@ -96,13 +102,14 @@ def load_audio_encoder(path: str | os.PathLike, kind: str | None = None, device:
                               fix="re-download it; only weights-only checkpoints are accepted")
     if not isinstance(state, dict):
         raise CheckpointError("expected a state dict", path=path)
-    state = {k.removeprefix("module."): v for k, v in state.items()}
+    state = {k.removeprefix("module."): v for k, v in state.items() if k not in IGNORED_KEYS}
     kind = kind or detect_kind(state, path)
     if kind not in ENCODER_KINDS:
         raise CheckpointError(f"unknown encoder kind '{kind}'", path=path, fix=f"use one of {ENCODER_KINDS}")
     config = encoder_config(kind)
+    network, _, embed_size = IMPLEMENTATIONS[kind]
     try:
-        net = SoundCLIPNet(int(state["feature_extractor.fc.weight"].shape[0]))
+        net = network(int(embed_size(state)))
         net.load_state_dict(state)
     except (KeyError, RuntimeError) as error:
         raise CheckpointError(f"checkpoint does not match the {kind} encoder ({str(error)[:200]})", path=path)

@@ -16,6 +16,7 @@ class SoundCLIPNet(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(1, 3, (3, 3))
         self.feature_extractor = timm.create_model("resnet18", num_classes=embed_dim, pretrained=False)
+        self.embed_dim = embed_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.feature_extractor(self.conv(x))
