@@ -38,7 +38,8 @@ def free_port() -> int:
 def request(url: str, payload: dict | None = None) -> dict:
     data = None if payload is None else json.dumps(payload).encode()
     with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=30) as response:
-        return json.loads(response.read())
+        body = response.read()
+    return json.loads(body) if body else {}
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +113,29 @@ def test_example_workflow_runs(comfyui, name):
     assert len(saved) == expected
     for image in saved:
         assert (base / "output" / image["subfolder"] / image["filename"]).stat().st_size > 0
+
+
+def test_cancel_stops_the_optimisation_promptly(comfyui):
+    url, object_info, base = comfyui
+    workflow = json.loads((ROOT / "example_workflows" / "sound_to_landscape.json").read_text())
+    prompt = to_api_prompt(workflow, {k: v["input"] for k, v in object_info.items()})
+    for entry in prompt.values():
+        if entry["class_type"] == "SoundCLIP_LatentOptimize":
+            entry["inputs"]["steps"] = 10000  # the widget maximum: far longer than the test waits
+            entry["inputs"]["seed"] = 12345  # not cached from the other test
+    prompt_id = request(f"{url}/prompt", {"prompt": prompt, "client_id": "soundclip-test"})["prompt_id"]
+    deadline = time.monotonic() + 60
+    while not request(f"{url}/queue")["queue_running"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)  # well inside the optimisation
+    request(f"{url}/interrupt", {})
+    interrupted_at = time.monotonic()
+    while time.monotonic() - interrupted_at < 30:
+        history = request(f"{url}/history/{prompt_id}").get(prompt_id)
+        if history and history.get("status", {}).get("completed") is not None:
+            break
+        time.sleep(0.2)
+    stopped_after = time.monotonic() - interrupted_at
+    assert stopped_after < 10, f"still running {stopped_after:.0f} s after Cancel"
+    events = [event for event, _ in history["status"]["messages"]]
+    assert "execution_interrupted" in events, events
