@@ -17,6 +17,7 @@ import torch
 
 from soundclip_core import runtime
 from soundclip_core.errors import CheckpointError
+from soundclip_core.image import to_pil
 from soundclip_core.weights import KIND_FOLDERS, cache_dir, ensure, load_manifest
 
 try:  # Inside ComfyUI.
@@ -128,11 +129,7 @@ class Progress:
     def update(self, value: int, total: int, preview=None) -> None:
         if self.bar is None:
             return
-        image = None
-        if preview is not None:
-            from soundclip_core.image import to_pil
-
-            image = ("JPEG", to_pil(preview[:1])[0], PREVIEW_MAX_SIZE)
+        image = None if preview is None else ("JPEG", to_pil(preview[:1])[0], PREVIEW_MAX_SIZE)
         self.bar.update_absolute(value, total, image)
 
 
