@@ -1,14 +1,19 @@
 """Seconds per optimisation step (generator + CLIP ViT-B-32 + loss + Adam), random weights.
 
     python benchmarks/optimize.py [--sizes 256 1024] [--steps 3] [--precisions fp32 bf16]
+                                  [--research DIR]
 
-The research loop (rosinality generator + CLIP ViT-B/32, 7x upsample + pool) took about
-2.0 s per step at 256 px and 7.2 s at 1024 px on this CPU with 2 threads (../shared/DESIGN.md).
+With --research (a rosinality/stylegan2-pytorch checkout; never vendored) the research loop's
+step runs side by side on the same weights: rosinality's generator with its CPU ops, 7x nearest
+upsample + average pool into the same ViT-B-32, the SoundCLIP audio encoder's forward (the
+official loop recomputes it every step), cosine loss with the e^0.07 factor, the latent
+distance, Adam. ../shared/DESIGN.md measured that step at about 2.0 s (256 px) / 7.2 s (1024 px).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -18,9 +23,38 @@ import open_clip
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from generator import rosinality_synthesis  # noqa: E402
+
 from soundclip_core.clip import ClipModel  # noqa: E402
+from soundclip_core.encoders.soundclip import SoundCLIPNet  # noqa: E402
 from soundclip_core.manipulate import optimize  # noqa: E402
 from soundclip_core.stylegan2 import Generator, GeneratorConfig  # noqa: E402
+
+
+def research_step_seconds(directory: str, g: Generator, model: torch.nn.Module, steps: int) -> float:
+    """Median seconds per step of the official optimisation loop's arithmetic (see the module docstring)."""
+    synthesis = rosinality_synthesis(directory, g)
+    upsample, pool = torch.nn.Upsample(scale_factor=7), torch.nn.AvgPool2d(g.resolution // 32)
+    audio_net = SoundCLIPNet().eval().requires_grad_(False)
+    audio = torch.rand(1, 1, 128, 512)
+    init = g.ws_from_seed(0)
+    latent = init.clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([latent], lr=0.002)
+    times = []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        image = synthesis(latent)
+        image_features = model.encode_image(pool(upsample(image))).float()
+        audio_features = audio_net(audio).float()
+        image_features = image_features / image_features.norm(dim=-1, keepdim=True)
+        audio_features = audio_features / audio_features.norm(dim=-1, keepdim=True)
+        loss = 1 - (image_features @ audio_features.T)[0] * math.exp(0.07) + 0.008 * ((init - latent) ** 2).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        loss.item()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[1:])
 
 
 def main() -> None:
@@ -29,6 +63,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
     parser.add_argument("--clip-input", nargs="+", default=["area", "official"])
+    parser.add_argument("--research", help="a rosinality/stylegan2-pytorch checkout: time the research loop too")
     args = parser.parse_args()
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
@@ -41,6 +76,9 @@ def main() -> None:
         for size in args.sizes:
             g = Generator(GeneratorConfig(resolution=size)).eval().requires_grad_(False).to(device)
             w = g.ws_from_seed(0)
+            if args.research and device.type == "cpu":
+                seconds = research_step_seconds(args.research, g, model, args.steps)
+                print(f"{device.type:6} {size:5} {'fp32':9} {'research':10} {seconds:8.3f}", flush=True)
             for precision in args.precisions:
                 for clip_input in args.clip_input:
                     stamps: list[float] = []

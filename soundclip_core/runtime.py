@@ -48,3 +48,10 @@ def autocast(device: torch.device, precision: str = "fp32") -> Iterator[None]:
         return
     with torch.autocast(device_type=device.type, dtype=dtype):
         yield
+
+
+def compute_dtype(device: torch.device) -> torch.dtype:
+    """The dtype autocast computes in on `device` right now (float32 when autocast is off)."""
+    if torch.is_autocast_enabled(device.type):
+        return torch.get_autocast_dtype(device.type)
+    return torch.float32

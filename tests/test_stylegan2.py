@@ -11,37 +11,106 @@ import zipfile
 import pytest
 import torch
 import torch.nn.functional as F
+from stylegan_formats import save_nvidia_pickle, save_rosinality, tiny_generator
 
 from soundclip_core import runtime
 from soundclip_core.errors import CheckpointError
-from soundclip_core.stylegan2 import GeneratorConfig, load_generator, save_generator
-from soundclip_core.stylegan2 import ops
-from stylegan_formats import save_nvidia_pickle, save_rosinality, tiny_generator
+from soundclip_core.stylegan2 import (
+    GeneratorConfig,
+    load_generator,
+    ops,
+    save_generator,
+)
+from soundclip_core.stylegan2.styled_conv import styled_conv
 
 
 def test_skip_upsample_equals_upfirdn_formula():
     img = torch.randn(2, 3, 5, 7)
     expected = ops.upfirdn2d_reference(img, ops.blur_kernel() * 4, up=2, pad=(2, 1))
-    assert torch.allclose(ops.upsample_2x(img), expected, atol=1e-6)
-    assert ops.upsample_2x(img).shape == (2, 3, 10, 14)
+    assert torch.allclose(ops.upsample_2x(img, ops.blur_kernel()), expected, atol=1e-6)
+    assert ops.upsample_2x(img, ops.blur_kernel()).shape == (2, 3, 10, 14)
 
 
-@pytest.mark.parametrize("up", [False, True])
-def test_modulated_conv_equals_per_sample_weight_modulation(up):
-    torch.manual_seed(0)
-    x, weight, styles = torch.randn(3, 6, 8, 8), torch.randn(5, 6, 3, 3) / 4, torch.rand(3, 6) + 0.5
-    fast = ops.modulated_conv2d(x, weight, styles, up=up) * ops.demodulation(weight, styles)[:, :, None, None]
-    assert torch.allclose(fast, ops.modulated_conv2d_reference(x, weight, styles, up=up), atol=1e-5)
-    # the demodulation coefficient is 1/||W * s|| over (in, kh, kw) per sample and output channel
+def test_demodulation_is_one_over_the_modulated_weight_norm():
+    weight, styles = torch.randn(5, 6, 3, 3), torch.randn(3, 6)
     explicit = 1 / torch.sqrt(((weight[None] * styles[:, None, :, None, None]) ** 2).sum((2, 3, 4)) + 1e-8)
     assert torch.allclose(ops.demodulation(weight, styles), explicit, atol=1e-6)
 
 
-def test_fused_activation_equals_separate_formula():
-    x, demod, noise, bias = torch.randn(2, 4, 6, 6), torch.rand(2, 4), torch.randn(1, 1, 6, 6), torch.randn(4)
-    expected = F.leaky_relu(x * demod[:, :, None, None] + noise + bias[None, :, None, None], 0.2) * math.sqrt(2)
-    assert torch.allclose(ops.demodulate_noise_bias_act(x, demod, noise, bias), expected, atol=1e-6)
-    assert ops.demodulate_noise_bias_act(x, demod, noise, bias, clamp=0.5).abs().max() <= 0.5
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_to_rgb_matmul_equals_a_per_sample_1x1_conv(channels_last):
+    x, weight, styles = torch.randn(2, 6, 5, 7), torch.randn(3, 6), torch.randn(2, 6)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    explicit = torch.stack([F.conv2d(x[i:i + 1], (weight * styles[i])[:, :, None, None])[0] for i in range(2)])
+    assert torch.allclose(ops.modulated_1x1(x, weight, styles), explicit, atol=1e-5)
+
+
+def _layer_inputs(batch, up, noise, dtype=torch.float32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    size = 5 if up else 6
+    x = torch.randn(batch, 4, size, size, generator=g, dtype=dtype)
+    weight = torch.randn(3, 4, 3, 3, generator=g, dtype=dtype) / 3
+    styles = torch.randn(batch, 4, generator=g, dtype=dtype)
+    bias = torch.randn(3, generator=g, dtype=dtype)
+    out_size = 2 * size if up else size
+    noise = torch.randn(1, 1, out_size, out_size, generator=g, dtype=dtype) * 0.3 if noise else None
+    return x, weight, styles, bias, noise
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("up", [False, True])
+@pytest.mark.parametrize("noise", [False, True])
+@pytest.mark.parametrize("clamp", [None, 0.7])
+def test_fused_styled_conv_equals_the_literal_layer(batch, up, noise, clamp):
+    x, weight, styles, bias, noise = _layer_inputs(batch, up, noise)
+    expected = ops.styled_conv_reference(x, weight, styles, bias, noise, up, clamp)
+    demod = ops.demodulation(weight, styles) * ops.SQRT2
+    for layout in (torch.contiguous_format, torch.channels_last):
+        fused = styled_conv(x.contiguous(memory_format=layout), styles, demod, weight, bias * ops.SQRT2,
+                            None if noise is None else noise * ops.SQRT2, ops.blur_kernel(), up, clamp)
+        assert fused.shape == expected.shape
+        assert torch.allclose(fused, expected, atol=1e-5)
+    if clamp is not None:
+        assert (expected.abs() == clamp).any()  # the clamp is exercised
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("up", [False, True])
+@pytest.mark.parametrize("clamp", [None, 1.5])
+def test_fused_styled_conv_backward_passes_gradcheck(batch, up, clamp):
+    """The hand-written backward (input gradient only, recovered demodulation term) against finite differences."""
+    x, weight, styles, bias, noise = _layer_inputs(batch, up, True, dtype=torch.float64, seed=1)
+    demod = torch.rand(batch, 3, dtype=torch.float64) + 0.5
+    x, styles, demod = (t.requires_grad_(True) for t in (x, styles, demod))
+    blur = ops.blur_kernel(dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda x, s, d: styled_conv(x, s, d, weight, bias, noise, blur, up, clamp),
+                                    (x, styles, demod))
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_synthesis_gradient_equals_the_literal_formulas(batch):
+    from soundclip_core.stylegan2.reference import synthesis_reference
+
+    g = tiny_generator(resolution=32, conv_clamp=0.8)
+    ws = torch.randn(batch, g.num_ws, g.w_dim)
+    weights = torch.randn(batch, 3, 32, 32)
+    grads = []
+    for synthesis in (g.synthesis, lambda w: synthesis_reference(g, w)):
+        w = ws.clone().requires_grad_(True)
+        (synthesis(w) * weights).sum().backward()
+        grads.append(w.grad)
+    assert torch.allclose(grads[0], grads[1], rtol=1e-4, atol=1e-5)
+
+
+def test_trainable_weights_get_gradients_through_the_literal_path():
+    g = tiny_generator().requires_grad_(True)
+    ws = g.ws_from_seed(0)
+    image = g.synthesis(ws)
+    with torch.no_grad():
+        assert torch.allclose(image, g.synthesis(ws), atol=1e-5)  # the fused path, same result
+    image.square().mean().backward()
+    assert g.convs[0].conv.weight.grad.abs().sum() > 0 and g.convs[0].activate.bias.grad.abs().sum() > 0
 
 
 def test_mapping_and_truncation_follow_the_formula():

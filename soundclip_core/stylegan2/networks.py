@@ -2,7 +2,8 @@
 
 Parameter names follow rosinality's stylegan2-pytorch state dict (the format most
 community checkpoints use), so that format loads as is and NVIDIA's is renamed onto it.
-The forward pass uses the fast ops in `ops.py`.
+Synthesis of a frozen generator (every loader freezes it) runs channels_last through the fused
+styled conv in `styled_conv.py`; layers whose weights need gradients use the literal formulas.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import runtime
 from . import ops
 from .config import GeneratorConfig
+from .styled_conv import styled_conv
 
 NOISE_MODES = ("const", "random", "none")
 
@@ -44,11 +47,13 @@ class ModulatedConv(nn.Module):
         self.demodulate = demodulate
         self.up = up
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """-> (conv(x * s, W), demodulation coefficients [B, out] or None)."""
-        weight, styles = self.weight[0] * self.scale, self.modulation(w)
-        demod = ops.demodulation(weight, styles) if self.demodulate else None
-        return ops.modulated_conv2d(x, weight, styles, self.up), demod
+    def weight_and_styles(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (scaled weight [out, in, k, k], styles [B, in])."""
+        return self.weight[0] * self.scale, self.modulation(w)
+
+
+def _needs_weight_grads(module: nn.Module) -> bool:
+    return torch.is_grad_enabled() and any(p.requires_grad for p in module.parameters())
 
 
 class NoiseStrength(nn.Module):
@@ -73,10 +78,16 @@ class StyledConv(nn.Module):
         self.activate = ActivationBias(out_ch)
         self.clamp = clamp
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
-        x, demod = self.conv(x, w)
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None, blur: torch.Tensor) -> torch.Tensor:
+        weight, styles = self.conv.weight_and_styles(w)
         noise = None if noise is None else noise * self.noise.weight
-        return ops.demodulate_noise_bias_act(x, demod, noise, self.activate.bias, self.clamp)
+        if _needs_weight_grads(self):
+            return ops.styled_conv_reference(x, weight, styles, self.activate.bias, noise, self.conv.up, self.clamp)
+        # the activation's sqrt(2) gain folds into demodulation, bias and noise (leaky ReLU is homogeneous)
+        demod = ops.demodulation(weight, styles) * ops.SQRT2
+        noise = None if noise is None else noise * ops.SQRT2
+        return styled_conv(x, styles, demod, weight, self.activate.bias * ops.SQRT2, noise, blur, self.conv.up,
+                           self.clamp)
 
 
 class ToRGB(nn.Module):
@@ -88,11 +99,12 @@ class ToRGB(nn.Module):
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
         self.clamp = clamp
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, skip: torch.Tensor | None) -> torch.Tensor:
-        rgb = self.conv(x, w)[0].float() + self.bias
+    def forward(self, x: torch.Tensor, w: torch.Tensor, skip: torch.Tensor | None, blur: torch.Tensor) -> torch.Tensor:
+        weight, styles = self.conv.weight_and_styles(w)
+        rgb = ops.modulated_1x1(x, weight[:, :, 0, 0], styles).float() + self.bias
         if self.clamp is not None:
             rgb = rgb.clamp(-self.clamp, self.clamp)
-        return rgb if skip is None else rgb + ops.upsample_2x(skip)
+        return rgb if skip is None else rgb + ops.upsample_2x(skip, blur)
 
 
 class Generator(nn.Module):
@@ -121,6 +133,8 @@ class Generator(nn.Module):
             size = 4 * 2 ** ((k + 1) // 2)
             self.noises.register_buffer(f"noise_{k}", torch.randn(1, 1, size, size))
         self.register_buffer("latent_avg", torch.zeros(w_dim))
+        # a buffer, so it lives on the generator's device: no host-to-device copy per layer call
+        self.register_buffer("blur_filter", ops.blur_kernel(), persistent=False)
 
     # -- shape ---------------------------------------------------------------------------------------
     @property
@@ -183,16 +197,18 @@ class Generator(nn.Module):
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
             raise ValueError(f"ws must be [B, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
-        ws = ws.float()
-        x = self.input.input.expand(ws.shape[0], -1, -1, -1)
-        x = self.conv1(x, ws[:, 0], self._noise(0, noise_mode, ws))
-        img = self.to_rgb1(x, ws[:, 1], None)
+        ws, blur = ws.float(), self.blur_filter
+        # channels_last: the fastest layout for this CPU's convs and, by far, for the depthwise blur
+        x = self.input.input.to(runtime.compute_dtype(ws.device)).expand(ws.shape[0], -1, -1, -1)
+        x = x.contiguous(memory_format=torch.channels_last)
+        x = self.conv1(x, ws[:, 0], self._noise(0, noise_mode, ws), blur)
+        img = self.to_rgb1(x, ws[:, 1], None, blur)
         for level, to_rgb in enumerate(self.to_rgbs):
             i = 2 * level + 1
-            x = self.convs[2 * level](x, ws[:, i], self._noise(i, noise_mode, ws))
-            x = self.convs[2 * level + 1](x, ws[:, i + 1], self._noise(i + 1, noise_mode, ws))
-            img = to_rgb(x, ws[:, i + 2], img)
-        return img
+            x = self.convs[2 * level](x, ws[:, i], self._noise(i, noise_mode, ws), blur)
+            x = self.convs[2 * level + 1](x, ws[:, i + 1], self._noise(i + 1, noise_mode, ws), blur)
+            img = to_rgb(x, ws[:, i + 2], img, blur)
+        return img.contiguous()
 
     def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "const") -> torch.Tensor:
         w = self.mapping(z, truncation_psi)

@@ -1,14 +1,15 @@
-"""StyleGAN2's building-block ops: a fast form for the hot path, a literal twin for tests.
+"""StyleGAN2's building-block ops: small fast ones for the hot path, literal twins for tests.
 
-Fast forms (why they are fast):
-- `modulated_conv2d` scales the *activations* by the style and the outputs by the
-  demodulation coefficients around one shared-weight conv. Backward then needs only
-  the input gradient plus cheap reductions, never a per-sample weight gradient.
-- `upsample_conv2d` is a stride-2 transposed conv followed by a depthwise 4x4 blur,
-  instead of zero-stuffing the input and convolving over the zeros.
-- `upsample_2x` (the ToRGB skip path) is one depthwise transposed conv.
-The `*_reference` twins follow the papers' formulas literally (per-sample weights,
-explicit zero insertion and padding) and exist to check the fast forms.
+The styled conv itself (modulate, conv, demodulate, noise, bias, activation) is one autograd
+Function in `styled_conv.py`; this module holds what it and the network share:
+- `demodulation`: 1/||W * s|| from the small [out, in] weight norms, never per-sample weights;
+- `blur`: the depthwise 4x4 binomial filter (after a stride-2 transposed conv it replaces
+  zero-stuffing and convolving over the zeros);
+- `upsample_2x`: the ToRGB skip path's FIR up-sampling as one depthwise transposed conv;
+- `modulated_1x1`: ToRGB as a batched matmul with per-sample modulated [3, in] weights (a conv
+  with 3 output channels is among the slowest shapes for CPU conv kernels).
+The `*_reference` twins follow the papers' formulas literally (per-sample weights, explicit
+zero insertion and padding); they check the fast forms and back layers whose weights train.
 """
 
 from __future__ import annotations
@@ -38,55 +39,50 @@ def demodulation(weight: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
         return torch.rsqrt(styles.float().square() @ w2.t() + 1e-8)
 
 
-def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, up: bool = False) -> torch.Tensor:
-    """The modulated conv before demodulation: conv(x * s, W). Demodulate with `demodulation`.
-
-    x [B, in, H, W], weight [out, in, k, k] (scaled), styles [B, in] -> [B, out, H', W'].
-    """
-    x = x * styles.to(x.dtype)[:, :, None, None]
-    if up:
-        return upsample_conv2d(x, weight)
-    return F.conv2d(x, weight.to(x.dtype), padding=weight.shape[-1] // 2)
-
-
-def upsample_conv2d(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """2x up-sampling conv: transposed conv (stride 2) then the 4x4 blur with gain 4. [B,in,H,W] -> [B,out,2H,2W]."""
-    x = F.conv_transpose2d(x, weight.transpose(0, 1).to(x.dtype), stride=2)
-    return blur(x, gain=4.0, padding=1)
-
-
-def blur(x: torch.Tensor, gain: float = 1.0, padding: int = 1) -> torch.Tensor:
-    """Depthwise 4x4 binomial filter."""
+def blur(x: torch.Tensor, kernel: torch.Tensor, gain: float = 1.0, padding: int = 1) -> torch.Tensor:
+    """Depthwise 4x4 filter `kernel` (times `gain`) with zero padding. Fastest on channels_last input."""
     channels = x.shape[1]
-    k = (blur_kernel(x.device, x.dtype) * gain).expand(channels, 1, 4, 4)
-    return F.conv2d(x, k, padding=padding, groups=channels)
+    return F.conv2d(x, (kernel * gain).expand(channels, 1, 4, 4), padding=padding, groups=channels)
 
 
-def upsample_2x(img: torch.Tensor) -> torch.Tensor:
-    """FIR 2x up-sampling of the RGB skip path ([1,3,3,1] filter, pad (2, 1)). [B,C,H,W] -> [B,C,2H,2W]."""
+def upsample_2x(img: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """FIR 2x up-sampling of the RGB skip path (`kernel` the 4x4 binomial, pad (2, 1)). [B,C,H,W] -> [B,C,2H,2W]."""
     channels = img.shape[1]
-    k = (blur_kernel(img.device, img.dtype) * 4.0).expand(channels, 1, 4, 4)
-    return F.conv_transpose2d(img, k, stride=2, padding=1, groups=channels)
+    return F.conv_transpose2d(img, (kernel * 4.0).expand(channels, 1, 4, 4), stride=2, padding=1, groups=channels)
 
 
-def demodulate_noise_bias_act(x: torch.Tensor, demod: torch.Tensor, noise: torch.Tensor | None,
-                              bias: torch.Tensor, clamp: float | None = None) -> torch.Tensor:
-    """leaky_relu(x * demod + noise + bias, 0.2) * sqrt(2) (-> clamp), in three passes over x.
+class _PixelMatmul(torch.autograd.Function):
+    """pixels [B, P, in] @ modulated^T -> [B, P, out], with the weight gradient taken as
+    grad^T @ pixels: for P >> in >> out, MKL runs that orientation several times faster than
+    the pixels^T @ grad autograd would pick."""
 
-    x [B, C, H, W]; demod [B, C]; noise [1|B, 1, H, W] (already scaled by its strength) or None;
-    bias [C]. The sqrt(2) gain is folded into the small operands (leaky ReLU is positively
-    homogeneous), and everything but `x * demod` is a constant the backward never touches:
-    these elementwise passes, not the convolutions, dominate a CPU step at high resolution.
+    @staticmethod
+    def forward(ctx, pixels: torch.Tensor, modulated: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(pixels, modulated)
+        return pixels @ modulated.transpose(1, 2)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        pixels, modulated = ctx.saved_tensors
+        grad_pixels = grad @ modulated if ctx.needs_input_grad[0] else None
+        grad_modulated = grad.transpose(1, 2) @ pixels if ctx.needs_input_grad[1] else None
+        return grad_pixels, grad_modulated
+
+
+def modulated_1x1(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
+    """1x1 conv with per-sample weights W * s (no demodulation) as a batched matmul.
+
+    x [B, in, H, W] (NCHW or channels_last); weight [out, in]; styles [B, in] -> [B, out, H, W].
     """
-    shift = (bias * SQRT2)[None, :, None, None]
-    if noise is not None:
-        shift = shift + noise * SQRT2
-    y = torch.addcmul(shift.to(x.dtype), x, (demod * SQRT2).to(x.dtype)[:, :, None, None])
-    y = F.leaky_relu_(y, 0.2)
-    return y.clamp_(-clamp, clamp) if clamp is not None else y
+    b, c, h, w = x.shape
+    modulated = (weight[None] * styles[:, None, :]).to(x.dtype)  # [B, out, in]
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        pixels = x.permute(0, 2, 3, 1).reshape(b, h * w, c)
+        return _PixelMatmul.apply(pixels, modulated).reshape(b, h, w, -1).permute(0, 3, 1, 2)
+    return (modulated @ x.reshape(b, c, h * w)).reshape(b, -1, h, w)
 
 
-# ----- literal reference twins (tests only) -----------------------------------------------------
+# ----- literal reference twins (tests, benchmarks, layers whose weights train) -------------------
 
 def upfirdn2d_reference(x: torch.Tensor, kernel: torch.Tensor, up: int, pad: tuple[int, int]) -> torch.Tensor:
     """Zero-insert `up`, pad (pad0, pad1) on both axes, convolve with the flipped kernel (per channel)."""
@@ -114,3 +110,16 @@ def modulated_conv2d_reference(x: torch.Tensor, weight: torch.Tensor, styles: to
         return upfirdn2d_reference(y, blur_kernel(x.device) * 4, up=1, pad=(1, 1))
     y = F.conv2d(xs, w.reshape(b * out_ch, in_ch, k, k), padding=k // 2, groups=b)
     return y.reshape(b, out_ch, *y.shape[2:])
+
+
+def styled_conv_reference(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, bias: torch.Tensor,
+                          noise: torch.Tensor | None, up: bool, clamp: float | None) -> torch.Tensor:
+    """One StyleGAN2 layer written out: leaky_relu(modconv(x) + noise + bias, 0.2) * sqrt 2 -> clamp.
+
+    noise: already scaled by the layer's strength, or None.
+    """
+    x = modulated_conv2d_reference(x, weight, styles, True, up)
+    if noise is not None:
+        x = x + noise
+    x = F.leaky_relu(x + bias[None, :, None, None], 0.2) * SQRT2
+    return x.clamp(-clamp, clamp) if clamp is not None else x
