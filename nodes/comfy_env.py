@@ -68,6 +68,13 @@ def model_choices(kind: str) -> list[str]:
     return sorted(local | known, key=str.lower)
 
 
+def audioclip_choices() -> set[str]:
+    """AudioCLIP checkpoints (known ones, and local files named like them) among the audio encoders:
+    each file also holds CLIP RN50 towers."""
+    known = {e.filename for e in load_manifest() if e.format == "audioclip-pt"}
+    return {name for name in model_choices("audio_encoder") if name in known or "audioclip" in name.lower()}
+
+
 def resolve_model(kind: str, choice: str) -> Path:
     """The local file for a combo choice; a known model missing on disk is downloaded first."""
     if folder_paths is not None and (found := folder_paths.get_full_path(KIND_FOLDERS[kind], choice)):

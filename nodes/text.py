@@ -13,14 +13,16 @@ CLIP_ARCHS = ("ViT-B-32", "RN50")  # the spaces our audio encoders live in
 
 class CLIPLoader:
     """OpenAI / open_clip CLIP weights from models/clip_soundclip (ViT-B-32 for soundclip and
-    Wav2CLIP sounds, RN50 for AudioCLIP)."""
+    Wav2CLIP sounds, RN50 for AudioCLIP). AudioCLIP checkpoints in models/audio_encoders are offered
+    too: their own CLIP towers are the ones that match AudioCLIP-Full's sounds."""
 
     @classmethod
     def INPUT_TYPES(cls):
+        choices = sorted(set(comfy_env.model_choices("clip")) | comfy_env.audioclip_choices(), key=str.lower)
         return {"required": {
-            "clip_name": (comfy_env.model_choices("clip"),
-                          {"tooltip": "Files in models/clip_soundclip and known models, downloaded on first use."}),
-            "arch": (list(CLIP_ARCHS), {"tooltip": "The architecture of the weights file."}),
+            "clip_name": (choices, {"tooltip": "Files in models/clip_soundclip, AudioCLIP checkpoints in "
+                                               "models/audio_encoders, and known models, downloaded on first use."}),
+            "arch": (list(CLIP_ARCHS), {"tooltip": "The architecture of the weights file (RN50 for AudioCLIP)."}),
         }}
 
     RETURN_TYPES = (CLIP,)
@@ -28,7 +30,8 @@ class CLIPLoader:
     CATEGORY = CATEGORY
 
     def load(self, clip_name: str, arch: str):
-        path = comfy_env.resolve_model("clip", clip_name)
+        kind = "audio_encoder" if clip_name in comfy_env.audioclip_choices() else "clip"
+        path = comfy_env.resolve_model(kind, clip_name)
         return (load_clip(arch=arch, path=path, device=comfy_env.device()),)
 
 

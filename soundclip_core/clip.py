@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 from . import runtime
 from .atomic import atomic_path
 from .embedding import Embedding
+from .encoders.registry import checkpoint_space
 from .errors import CheckpointError, SoundClipError
 from .formats import sniff
 
@@ -134,13 +135,17 @@ def load_clip(arch: str = "ViT-B-32", path: str | os.PathLike | None = None,
                               fix="download it with `soundclip weights download clip-vit-b-32` (or clip-rn50)")
     path = Path(path)
     state = {k.removeprefix("module."): v for k, v in _read_state(path).items()}
+    audioclip = any(k.startswith("audio.") for k in state)
     state = {k: v for k, v in state.items() if not k.startswith(("audio.", "logit_scale_a"))}
     for key in ("input_resolution", "context_length", "vocab_size"):
         state.pop(key, None)
     if "text_projection" not in state or "visual.conv1.weight" not in state and "visual.layer1.0.conv1.weight" not in state:
         raise CheckpointError("this is not a CLIP checkpoint (no visual/text towers)", path=path)
-    space = _space_metadata(path)
+    space = checkpoint_space("audioclip", path) if audioclip else _space_metadata(path)
     dim = int(state["text_projection"].shape[1])
+    if audioclip and KNOWN_ARCHS.get(arch) != dim:
+        raise CheckpointError(f"AudioCLIP's towers have {dim}-d embeddings, not CLIP {arch}'s", path=path,
+                              fix="load AudioCLIP checkpoints as RN50")
     if space is None:
         if KNOWN_ARCHS.get(arch) != dim:
             raise CheckpointError(f"these weights have {dim}-d embeddings, not CLIP {arch}'s", path=path,

@@ -33,6 +33,21 @@ def write_sound(path: Path, seconds: float = 2.0, rate: int = 22050, seed: int =
     return path
 
 
+def randomize_batch_norms(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Give every batch norm non-trivial statistics and affine terms, as trained networks have
+    (fresh ones are the identity, which would hide a wrong fold or a missing normalisation)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                n = module.num_features
+                module.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
+                module.running_var.copy_(torch.rand(n, generator=g) * 1.5 + 0.5)
+                module.weight.copy_(torch.rand(n, generator=g) + 0.5)
+                module.bias.copy_(torch.randn(n, generator=g) * 0.1)
+    return net
+
+
 def stand_in_clip() -> ClipModel:
     clip = tiny_clip(seed=1, device="cpu")
     return ClipModel(clip.model, "openai/ViT-B-32", clip.source)

@@ -12,17 +12,25 @@ from .. import runtime
 from ..audio import Audio, validate_audio
 from ..embedding import Embedding
 from ..errors import CheckpointError, SoundClipError
-from .registry import ENCODER_KINDS, encoder_config
+from .audioclip import ESResNeXtFBSP
+from .frontends import waveform_windows
+from .inference import inference_twin
+from .registry import ENCODER_KINDS, checkpoint_space, encoder_config
 from .soundclip import SoundCLIPNet, soundclip_inputs
-from .wav2clip import Wav2CLIPNet, wav2clip_inputs
+from .wav2clip import Wav2CLIPNet
 
 LONG_CLIP_POLICIES = ("average", "window")
-# kind -> (network class, waveform-to-inputs function, embedding size from a state dict)
+# kind -> (network class, waveform-to-inputs function, embedding size from a (prefix-stripped) state dict)
 IMPLEMENTATIONS = {
     "soundclip": (SoundCLIPNet, soundclip_inputs, lambda sd: sd["feature_extractor.fc.weight"].shape[0]),
-    "wav2clip": (Wav2CLIPNet, wav2clip_inputs, lambda sd: sd["audio_transform.sequential.3.weight"].shape[0]),
+    "wav2clip": (Wav2CLIPNet, waveform_windows, lambda sd: sd["audio_transform.sequential.3.weight"].shape[0]),
+    "audioclip": (ESResNeXtFBSP, waveform_windows, lambda sd: sd["fc.weight"].shape[0]),
 }
 IGNORED_KEYS = ("audio_encoder.spectrogram.window",)  # constants recomputed at run time
+
+
+def _network(kind: str, embed_dim: int) -> nn.Module:
+    return IMPLEMENTATIONS[kind][0](embed_dim, **encoder_config(kind).get("network", {}))
 
 
 class AudioEncoder:
@@ -31,6 +39,14 @@ class AudioEncoder:
 
     def __init__(self, kind: str, net: nn.Module, space: str, source: str, config: dict):
         self.kind, self.net, self.space, self.source, self.config = kind, net, space, source, config
+        self._twin: nn.Module | None = None
+
+    @property
+    def runner(self) -> nn.Module:
+        """The network that encodes: `net` with batch norms folded (built on first use, follows `net`'s device)."""
+        if self._twin is None or next(self._twin.parameters()).device != self.device:
+            self._twin = inference_twin(self.net)
+        return self._twin
 
     @property
     def sample_rate(self) -> int:
@@ -55,13 +71,13 @@ class AudioEncoder:
         if long_clip not in LONG_CLIP_POLICIES:
             raise SoundClipError(f"long_clip must be one of {LONG_CLIP_POLICIES}")
         batch = waveform[None] if waveform.ndim == 2 else waveform
+        to_inputs = IMPLEMENTATIONS[self.kind][1]
         rows = []
         for item in batch:
             audio = validate_audio(Audio(item.float().cpu(), int(sample_rate), source)).mono().resample(self.sample_rate)
-            to_inputs = IMPLEMENTATIONS[self.kind][1]
             inputs = to_inputs(audio.waveform[0], self.config, long_clip, window_start).to(self.device)
             with torch.no_grad():
-                rows.append(nn.functional.normalize(self.net(inputs).float(), dim=-1).mean(0, keepdim=True))
+                rows.append(nn.functional.normalize(self.runner(inputs).float(), dim=-1).mean(0, keepdim=True))
         return Embedding(torch.cat(rows), self.space, f"{self.kind}: {source}" if source else self.kind)
 
     def encode_audio(self, audio: Audio, **kwargs) -> Embedding:
@@ -72,9 +88,6 @@ def detect_kind(state: dict, path: Path) -> str:
     for kind in ENCODER_KINDS:
         if all(key in state for key in encoder_config(kind)["checkpoint_keys"]):
             return kind
-    if any(k.startswith("audio.") for k in state):
-        raise CheckpointError("AudioCLIP checkpoints are recognised but not supported yet", path=path,
-                              fix="use the paper's encoder (resnet18_57.pth) or Wav2CLIP.pt")
     raise CheckpointError("not an audio encoder checkpoint (unknown keys)", path=path,
                           fix=f"use one of the supported encoders: {', '.join(ENCODER_KINDS)}")
 
@@ -84,7 +97,7 @@ def build_audio_encoder(kind: str = "soundclip", *, embed_dim: int | None = None
     """A randomly initialised encoder of `kind` (tests, selftest)."""
     config = encoder_config(kind)
     torch.manual_seed(seed)
-    net = IMPLEMENTATIONS[kind][0](embed_dim or config["embed_dim"]).eval().requires_grad_(False)
+    net = _network(kind, embed_dim or config["embed_dim"]).eval().requires_grad_(False)
     return AudioEncoder(kind, net.to(runtime.pick_device(device)), space or config["space"], "random init", config)
 
 
@@ -107,11 +120,12 @@ def load_audio_encoder(path: str | os.PathLike, kind: str | None = None, device:
     if kind not in ENCODER_KINDS:
         raise CheckpointError(f"unknown encoder kind '{kind}'", path=path, fix=f"use one of {ENCODER_KINDS}")
     config = encoder_config(kind)
-    network, _, embed_size = IMPLEMENTATIONS[kind]
+    prefix = config.get("state_prefix", "")  # AudioCLIP: the whole model, audio head under `audio.`
+    state = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
     try:
-        net = network(int(embed_size(state)))
+        net = _network(kind, int(IMPLEMENTATIONS[kind][2](state)))
         net.load_state_dict(state)
     except (KeyError, RuntimeError) as error:
         raise CheckpointError(f"checkpoint does not match the {kind} encoder ({str(error)[:200]})", path=path)
     net = net.eval().requires_grad_(False).to(runtime.pick_device(device))
-    return AudioEncoder(kind, net, space or config["space"], str(path), config)
+    return AudioEncoder(kind, net, space or checkpoint_space(kind, path), str(path), config)

@@ -51,3 +51,17 @@ def soundclip_image(mel: torch.Tensor, first: int, cfg: dict) -> torch.Tensor:
     height, width = cfg["resize"]
     resized = F.interpolate(window[None, None], size=(height, width), mode="bilinear", align_corners=False)
     return resized.reshape(1, 1, cfg["n_mels"], height)
+
+
+def waveform_windows(mono: torch.Tensor, cfg: dict, long_clip: str, window_start: float) -> torch.Tensor:
+    """Mono waveform [T] -> windows [N, T_w] of at most `window_seconds` (the whole clip if shorter),
+    for encoders that take raw audio of any length (Wav2CLIP, AudioCLIP)."""
+    size = int(cfg["window_seconds"] * cfg["sample_rate"])
+    if mono.shape[0] <= size:
+        return mono[None]
+    if long_clip == "window":
+        start = min(int(window_start * cfg["sample_rate"]), mono.shape[0] - size)
+        return mono[None, start:start + size]
+    count = math.ceil(mono.shape[0] / size)
+    starts = [round(i * (mono.shape[0] - size) / (count - 1)) for i in range(count)]
+    return torch.stack([mono[s:s + size] for s in starts])

@@ -6,8 +6,6 @@ match the released `Wav2CLIP.pt`; its constant `audio_encoder.spectrogram.window
 
 from __future__ import annotations
 
-import math
-
 import timm
 import torch
 from torch import nn
@@ -45,16 +43,3 @@ class Wav2CLIPNet(nn.Module):
 
     def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
         return self.audio_transform(self.audio_encoder(self.spectrogram(waveforms)))
-
-
-def wav2clip_inputs(mono: torch.Tensor, cfg: dict, long_clip: str, window_start: float) -> torch.Tensor:
-    """Mono waveform [T] at 16 kHz -> windows [N, T_w] of at most `window_seconds` (one if shorter)."""
-    size = int(cfg["window_seconds"] * cfg["sample_rate"])
-    if mono.shape[0] <= size:
-        return mono[None]
-    if long_clip == "window":
-        start = min(int(window_start * cfg["sample_rate"]), mono.shape[0] - size)
-        return mono[None, start:start + size]
-    count = math.ceil(mono.shape[0] / size)
-    starts = [round(i * (mono.shape[0] - size) / (count - 1)) for i in range(count)]
-    return torch.stack([mono[s:s + size] for s in starts])
