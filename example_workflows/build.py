@@ -1,7 +1,9 @@
-"""Regenerate the example workflows (ComfyUI UI-format JSON) from the node declarations.
+"""Regenerate the example workflows (ComfyUI UI-format JSON) and their thumbnails.
 
 Run `python example_workflows/build.py` after changing a node's inputs; the test-suite
-checks that the committed JSON matches what this script writes. Widget values are laid
+checks that the committed JSON matches what this script writes. Each workflow gets a
+same-named `.jpg` that ComfyUI's template browser shows: a drawing of the graph itself
+(no pretrained weights exist where this is built, so no made-up result image). Widget values are laid
 out as ComfyUI's frontend saves them: in input order, with the extra
 "control_after_generate" value after seed widgets and the two extra values of core
 LoadAudio's upload widget.
@@ -18,6 +20,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
 COLUMN_WIDTH, ROW_HEIGHT = 380, 260
+THUMBNAIL_SIZE = (512, 384)
+# link colours by type, close to the frontend's palette
+LINK_COLOURS = {"AUDIO": "#5fb4ff", "IMAGE": "#64b5f6", "SOUNDCLIP_EMBEDDING": "#ffb74d",
+                "SOUNDCLIP_CLIP": "#ffd500", "SOUNDCLIP_GENERATOR": "#b39ddb", "SOUNDCLIP_LATENT": "#ff9cf9",
+                "SOUNDCLIP_AUDIO_ENCODER": "#81c784", "SOUNDCLIP_ARCFACE": "#e57373"}
 
 LOADER_FOLDERS = {
     "SoundCLIP_StyleGANLoad": "stylegan2",
@@ -182,7 +189,7 @@ def sound_text_face_mix(w: Workflow) -> None:
                        truncation_psi=0.7)
     by_sound, _ = w.node("SoundCLIP_LatentOptimize", 2, 0, generator=generator, clip=clip, target=sound,
                          latent=source, preset="ffhq", arcface=arcface, **OPTIMIZE_DEFAULTS)
-    by_text, _ = w.node("SoundCLIP_LatentOptimize", 2, 2, generator=generator, clip=clip, target=text,
+    by_text, _ = w.node("SoundCLIP_LatentOptimize", 2, 3, generator=generator, clip=clip, target=text,
                         latent=source, preset="ffhq", arcface=arcface, **OPTIMIZE_DEFAULTS)
     (mixed,) = w.node("SoundCLIP_StyleMix", 3, 1, latent_a=by_sound, latent_b=by_text, layers_from_a="")
     (image,) = w.node("SoundCLIP_Decode", 4, 1, generator=generator, latent=mixed, noise_mode="const")
@@ -216,6 +223,57 @@ WORKFLOWS = {
 }
 
 
+def display_names() -> dict[str, str]:
+    core = {"LoadAudio": "Load Audio", "SaveImage": "Save Image", "PreviewImage": "Preview Image"}
+    return {**core, **sys.modules["soundclip_pack"].NODE_DISPLAY_NAME_MAPPINGS}
+
+
+def render_thumbnail(workflow: dict, title: str, names: dict[str, str]):
+    """The graph as the canvas shows it, scaled to fit: node boxes with titles, typed links."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    nodes = [n for n in workflow["nodes"] if n["type"] != "MarkdownNote"]
+    left = min(n["pos"][0] for n in nodes) - 40
+    top = min(n["pos"][1] for n in nodes) - 40
+    right = max(n["pos"][0] + n["size"][0] for n in nodes) + 40
+    bottom = max(n["pos"][1] + n["size"][1] for n in nodes) + 40
+    width, height = THUMBNAIL_SIZE
+    banner = 44
+    scale = min(width / (right - left), (height - banner) / (bottom - top))
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return (x - left) * scale, banner + (y - top) * scale
+
+    image = Image.new("RGB", THUMBNAIL_SIZE, "#202020")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=10)
+    by_id = {n["id"]: n for n in nodes}
+    for _, origin, _, target, _, kind in workflow["links"]:
+        a, b = by_id[origin], by_id[target]
+        start = at(a["pos"][0] + a["size"][0], a["pos"][1] + 40)
+        end = at(b["pos"][0], b["pos"][1] + 40)
+        draw.line([start, end], fill=LINK_COLOURS.get(kind, "#9e9e9e"), width=2)
+    for node in nodes:
+        x0, y0 = at(*node["pos"])
+        x1, y1 = at(node["pos"][0] + node["size"][0], node["pos"][1] + node["size"][1])
+        ours = node["type"].startswith("SoundCLIP_")
+        draw.rounded_rectangle([x0, y0, x1, y1], radius=4, fill="#353535", outline="#8a6bbf" if ours else "#666666")
+        draw.rectangle([x0 + 1, y0 + 1, x1 - 1, y0 + 14], fill="#4a3d66" if ours else "#444444")
+        label = names.get(node["type"], node["type"])
+        while label and draw.textlength(label, font=font) > x1 - x0 - 6:
+            label = label[:-1]
+        draw.text((x0 + 3, y0 + 2), label, fill="#eeeeee", font=font)
+    draw.text((12, 10), title, fill="#ffffff", font=ImageFont.load_default(size=18))
+    return image
+
+THUMBNAIL_TITLES = {
+    "sound_to_landscape": "Sound -> landscape",
+    "music_to_painting": "Music -> painting (WikiArt)",
+    "sound_text_style_mix_faces": "Sound + text style mix on faces",
+    "several_sounds_grid": "Several sounds, one seed",
+}
+
+
 def build_all() -> dict[str, dict]:
     classes = load_node_classes()
     built = {}
@@ -230,4 +288,5 @@ def build_all() -> dict[str, dict]:
 if __name__ == "__main__":
     for name, workflow in build_all().items():
         (HERE / f"{name}.json").write_text(json.dumps(workflow, indent=1) + "\n")
-        print(f"wrote example_workflows/{name}.json")
+        render_thumbnail(workflow, THUMBNAIL_TITLES[name], display_names()).save(HERE / f"{name}.jpg", quality=90)
+        print(f"wrote example_workflows/{name}.json and .jpg")

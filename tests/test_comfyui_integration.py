@@ -83,6 +83,15 @@ def test_pack_loads_all_nodes(comfyui):
     assert "LoadAudio" in object_info and "SaveImage" in object_info  # core nodes still there
 
 
+def test_template_browser_lists_the_examples_with_thumbnails(comfyui):
+    url, _, _ = comfyui
+    names = sorted(p.stem for p in (ROOT / "example_workflows").glob("*.json"))
+    assert sorted(request(f"{url}/workflow_templates")["soundclip"]) == names
+    for name in names:
+        with urllib.request.urlopen(f"{url}/api/workflow_templates/soundclip/{name}.jpg", timeout=30) as response:
+            assert response.headers["Content-Type"] == "image/jpeg" and response.read(3) == b"\xff\xd8\xff"
+
+
 @pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "example_workflows").glob("*.json")))
 def test_example_workflow_runs(comfyui, name):
     url, object_info, base = comfyui

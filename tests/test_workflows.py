@@ -64,3 +64,31 @@ def test_workflow_is_consistent_and_converts(path, builder):
                 assert value in kind, f"{path.stem}: {entry['class_type']}.{name}={value!r} not offered"
     notes = [n for n in workflow["nodes"] if n["type"] == "MarkdownNote"]
     assert notes and "models/stylegan2/" in notes[0]["widgets_values"][0]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_nodes_do_not_overlap_on_the_canvas(path):
+    title = 30  # the frontend draws a node's title bar above its `pos`
+    boxes = [(n["pos"][0], n["pos"][1] - title, n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1], n["type"])
+             for n in json.loads(path.read_text())["nodes"]]
+    for i, (ax0, ay0, ax1, ay1, a) in enumerate(boxes):
+        for bx0, by0, bx1, by1, b in boxes[i + 1:]:
+            assert not (ax0 < bx1 and bx0 < ax1 and ay0 < by1 and by0 < ay1), f"{path.stem}: {a} overlaps {b}"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_each_workflow_has_its_thumbnail(path, builder):
+    """ComfyUI's template browser shows `<name>.jpg` beside `<name>.json`: it must be there and current."""
+    import numpy as np
+    from PIL import Image
+
+    thumbnail = path.with_suffix(".jpg")
+    assert thumbnail.is_file(), f"missing {thumbnail.name}: run python example_workflows/build.py"
+    with Image.open(thumbnail) as image:
+        assert image.format == "JPEG" and image.size == builder.THUMBNAIL_SIZE
+        committed = np.asarray(image.convert("RGB"), dtype=np.float32)
+    builder.load_node_classes()
+    fresh = builder.render_thumbnail(json.loads(path.read_text()), builder.THUMBNAIL_TITLES[path.stem],
+                                     builder.display_names())
+    assert np.abs(committed - np.asarray(fresh, dtype=np.float32)).mean() < 4, f"{thumbnail.name} is stale"
+    assert committed.std() > 10  # a drawing, not a blank frame
