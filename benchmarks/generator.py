@@ -111,7 +111,8 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
     print(f"{'device':6} {'px':>5} {'batch':>5} {'precision':9} {'path':11} {'fwd ms/img':>11} {'fwd+bwd ms/img':>15}")
     for device in devices:
-        precisions = ["fp32", "bf16"] + (["fp16"] if device.type == "cuda" else [])
+        precisions = ["fp32"] + (["bf16"] if device.type == "cuda" or runtime.cpu_has_fast_bf16() else [])
+        precisions += ["fp16"] if device.type == "cuda" else []
         for size in args.sizes:
             torch.manual_seed(0)
             g = Generator(GeneratorConfig(resolution=size)).eval().requires_grad_(False).to(device)

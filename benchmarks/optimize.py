@@ -25,6 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from generator import rosinality_synthesis  # noqa: E402
 
+from soundclip_core import runtime  # noqa: E402
 from soundclip_core.clip import ClipModel  # noqa: E402
 from soundclip_core.encoders.soundclip import SoundCLIPNet  # noqa: E402
 from soundclip_core.manipulate import optimize  # noqa: E402
@@ -80,6 +81,9 @@ def main() -> None:
                 seconds = research_step_seconds(args.research, g, model, args.steps)
                 print(f"{device.type:6} {size:5} {'fp32':9} {'research':10} {seconds:8.3f}", flush=True)
             for precision in args.precisions:
+                if precision == "bf16" and device.type == "cpu" and not runtime.cpu_has_fast_bf16():
+                    print(f"{device.type:6} {size:5} {precision:9} (skipped: this CPU has no native bf16)")
+                    continue
                 for clip_input in args.clip_input:
                     stamps: list[float] = []
 

@@ -36,7 +36,19 @@ def precision_dtype(precision: str, device: torch.device) -> torch.dtype:
         return torch.float16
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise SoundClipError("this GPU has no bf16 support", fix="use fp16 or fp32")
+    if device.type == "cpu" and not cpu_has_fast_bf16():
+        raise SoundClipError("this CPU has no bf16 instructions (AVX512-BF16, AMX or oneDNN bf16): bf16 would be "
+                             "emulated, ~40x slower than fp32", fix="use fp32")
     return torch.bfloat16
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16, AMX, or oneDNN's bf16 path)."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+                    or torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # the private probes are gone in some later torch: do not block
+        return True
 
 
 @contextlib.contextmanager

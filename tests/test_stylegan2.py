@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from stylegan_formats import save_nvidia_pickle, save_rosinality, tiny_generator
 
 from soundclip_core import runtime
-from soundclip_core.errors import CheckpointError
+from soundclip_core.errors import CheckpointError, SoundClipError
 from soundclip_core.stylegan2 import (
     GeneratorConfig,
     load_generator,
@@ -145,10 +145,22 @@ def test_synthesis_is_differentiable_and_runs_in_bf16():
     ws = g.ws_from_seed(0).requires_grad_(True)
     g.synthesis(ws).square().mean().backward()
     assert ws.grad is not None and torch.isfinite(ws.grad).all() and ws.grad.abs().sum() > 0
-    with runtime.autocast(torch.device("cpu"), "bf16"):
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the path runtime.autocast takes for "bf16"
         low = g.synthesis(ws.detach())
     assert low.dtype == torch.float32
     assert (low - g.synthesis(ws.detach())).abs().max() < 0.1
+
+
+def test_bf16_on_cpu_only_where_it_is_native(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(runtime, "cpu_has_fast_bf16", lambda: True)
+    assert runtime.precision_dtype("bf16", cpu) == torch.bfloat16
+    monkeypatch.setattr(runtime, "cpu_has_fast_bf16", lambda: False)
+    with pytest.raises(SoundClipError, match="no bf16 instructions.*use fp32"):
+        runtime.precision_dtype("bf16", cpu)
+    with pytest.raises(SoundClipError, match="fp16 needs a CUDA device"):
+        runtime.precision_dtype("fp16", cpu)
+    assert runtime.precision_dtype("fp32", cpu) == torch.float32
 
 
 @pytest.mark.parametrize("layout", ["rosinality", "rosinality-training", "nvidia", "safetensors"])
