@@ -127,6 +127,22 @@ def test_ensure_uses_local_files_search_dirs_and_the_cache(server, tmp_path, mon
         ensure(tmp_path / "nothing.pt")
 
 
+def test_models_we_cannot_read_are_never_downloaded(server, tmp_path, monkeypatch):
+    """A TF-era pickle listed for reference must not land under the name of its conversion."""
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text('{"models": [{"id": "tf-model", "kind": "stylegan2", "format": "tf-pkl", '
+                        f'"filename": "converted.pt", "urls": ["{server}/model.pt"], "sha256": null, "size": null, '
+                        '"loadable": false, "notes": "TensorFlow pickle: convert it to a rosinality .pt"}]}')
+    monkeypatch.setenv("SOUNDCLIP_MANIFEST", str(manifest))
+    monkeypatch.setenv("SOUNDCLIP_HOME", str(tmp_path / "home"))
+    with pytest.raises(WeightsError, match=r"cannot read yet \(TensorFlow pickle.*save the result as .*converted.pt"):
+        ensure("tf-model", search_dirs=[tmp_path / "models"])
+    assert not Handler.requests and not (tmp_path / "models").exists()
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "converted.pt").write_bytes(b"x")  # once converted, the id finds it
+    assert ensure("tf-model", search_dirs=[tmp_path / "models"]) == tmp_path / "models" / "converted.pt"
+
+
 def test_shipped_manifest_is_complete_and_honest():
     entries = load_manifest()
     ids = {e.id for e in entries}
