@@ -33,23 +33,34 @@ class EqualLinear(nn.Module):
         self.lr_mul = lr_mul
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight * self.scale, self.bias * self.lr_mul)
+        # scale the [B, out] product, not the weight: no weight-sized temporary on every call
+        return torch.addmm(self.bias * self.lr_mul, x, self.weight.t(), alpha=self.scale)
 
 
 class ModulatedConv(nn.Module):
-    """Weight [1, out, in, k, k] (rosinality layout) and the affine map from w to per-input-channel styles."""
+    """Weight [1, out, in, k, k] (rosinality layout) and the affine map from w to per-input-channel styles.
+
+    The weight is *stored* so that the kernel the conv takes is channels_last: [out, in, k, k] for a
+    plain conv, its transpose [in, out, k, k] for the transposed (up) conv. Folding styles into it is
+    then one streaming multiply (a contiguous layout would be transposed on every call); loading a
+    state dict copies into this storage and keeps the layout."""
 
     def __init__(self, in_ch: int, out_ch: int, kernel: int, w_dim: int, demodulate: bool = True, up: bool = False):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(1, out_ch, in_ch, kernel, kernel))
+        if up:  # memory order (in, ky, kx, out)
+            weight = torch.randn(1, in_ch, kernel, kernel, out_ch).permute(0, 4, 1, 2, 3)
+        else:  # memory order (out, ky, kx, in)
+            weight = torch.randn(1, out_ch, kernel, kernel, in_ch).permute(0, 1, 4, 2, 3)
+        self.weight = nn.Parameter(weight)
         self.modulation = EqualLinear(w_dim, in_ch, bias_init=1.0)
         self.scale = 1 / math.sqrt(in_ch * kernel * kernel)
         self.demodulate = demodulate
         self.up = up
 
     def weight_and_styles(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """-> (scaled weight [out, in, k, k], styles [B, in])."""
-        return self.weight[0] * self.scale, self.modulation(w)
+        """-> (weight [out, in, k, k], styles [B, in]) whose product is the scaled, modulated weight: the
+        equalised-lr scale rides on the styles, so the weight is never copied just to be scaled."""
+        return self.weight[0], self.modulation(w) * self.scale
 
 
 def _needs_weight_grads(module: nn.Module) -> bool:
