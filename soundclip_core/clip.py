@@ -127,11 +127,12 @@ def _space_metadata(path: Path) -> str | None:
         return (f.metadata() or {}).get("space")
 
 
-def load_clip(arch: str = "ViT-B-32", path: str | os.PathLike | None = None,
+def load_clip(arch: str | None = "ViT-B-32", path: str | os.PathLike | None = None,
               device: str | torch.device | None = None) -> ClipModel:
-    """CLIP from a local weights file; `arch` names the expected architecture (ViT-B-32, RN50)."""
+    """CLIP from a local weights file; `arch` names the expected architecture (ViT-B-32, RN50), or None
+    to take it from the weights (a ResNet vision tower means RN50, a transformer ViT-B-32)."""
     if path is None:
-        raise CheckpointError(f"no weights file given for CLIP {arch}",
+        raise CheckpointError(f"no weights file given for CLIP {arch or ''}".rstrip(),
                               fix="download it with `soundclip weights download clip-vit-b-32` (or clip-rn50)")
     path = Path(path)
     state = {k.removeprefix("module."): v for k, v in _read_state(path).items()}
@@ -141,6 +142,7 @@ def load_clip(arch: str = "ViT-B-32", path: str | os.PathLike | None = None,
         state.pop(key, None)
     if "text_projection" not in state or "visual.conv1.weight" not in state and "visual.layer1.0.conv1.weight" not in state:
         raise CheckpointError("this is not a CLIP checkpoint (no visual/text towers)", path=path)
+    arch = arch or ("RN50" if "visual.layer1.0.conv1.weight" in state else "ViT-B-32")
     space = checkpoint_space("audioclip", path) if audioclip else _space_metadata(path)
     dim = int(state["text_projection"].shape[1])
     if audioclip and KNOWN_ARCHS.get(arch) != dim:

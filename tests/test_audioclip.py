@@ -243,3 +243,19 @@ def test_audioclip_in_the_nodes(tmp_path, checkpoint, monkeypatch):
         target, description = nodes["EmbeddingMix"].mix(sound, 1.0, text, 0.5)
     assert encoder.kind == "audioclip" and sound.dim == text.dim == 1024
     assert encoder.space in description
+
+
+def test_cli_edits_with_one_audioclip_file(tmp_path, checkpoint):
+    """`soundclip manipulate` with an AudioCLIP file as encoder and as CLIP: RN50 is read off the weights."""
+    from soundclip_core.cli import main
+    from soundclip_core.stylegan2 import save_generator
+    from stylegan_formats import tiny_generator
+    from tiny_models import write_sound
+
+    save_generator(tiny_generator(resolution=32), tmp_path / "g.safetensors")
+    write_sound(tmp_path / "dog.wav", seconds=1.0)
+    out = tmp_path / "dog.png"
+    assert main(["manipulate", "--audio", str(tmp_path / "dog.wav"), "--text", "a dog", "--encoder",
+                 str(checkpoint[0]), "--clip", str(checkpoint[0]), "--generator", str(tmp_path / "g.safetensors"),
+                 "--steps", "2", "--device", "cpu", "--out", str(out)]) == 0
+    assert out.is_file() and out.with_suffix(".safetensors").is_file()

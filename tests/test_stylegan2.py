@@ -180,6 +180,10 @@ def test_every_layout_loads_to_identical_images(tmp_path, layout):
     if layout != "rosinality-training":
         assert torch.equal(loaded.w_avg, g.w_avg)
     assert not any(p.requires_grad for p in loaded.parameters())
+    # loading keeps the storage order that hands the convs channels_last kernels without a copy
+    plain, up = loaded.convs[1].conv.weight[0], loaded.convs[0].conv.weight[0]
+    assert plain.is_contiguous(memory_format=torch.channels_last)
+    assert up.transpose(0, 1).is_contiguous(memory_format=torch.channels_last)
 
 
 def test_nvidia_pickle_never_runs_embedded_code(tmp_path, monkeypatch):

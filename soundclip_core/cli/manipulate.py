@@ -15,7 +15,8 @@ from ..latents import load_latent, save_latent
 from ..manipulate import MASK_MODES, PRESETS, optimize
 from ..runtime import pick_device
 from ..stylegan2 import load_generator
-from ..weights import ensure
+from ..errors import WeightsError
+from ..weights import ensure, find_entry
 from .progress import step_bar
 
 
@@ -27,8 +28,10 @@ def register(subparsers) -> None:
     p.add_argument("--text-weight", type=float, default=1.0)
     p.add_argument("--generator", required=True, help="StyleGAN2 file or known id (e.g. landscape-256)")
     p.add_argument("--encoder", help="audio encoder file or known id (e.g. soundclip-resnet18)")
-    p.add_argument("--clip", required=True, help="CLIP weights file or known id (e.g. clip-vit-b-32)")
-    p.add_argument("--clip-arch", default="ViT-B-32")
+    p.add_argument("--clip", required=True, help="CLIP weights file or known id (e.g. clip-vit-b-32, clip-rn50); "
+                                                 "an AudioCLIP checkpoint or id gives its own RN50 towers")
+    p.add_argument("--clip-arch", choices=["ViT-B-32", "RN50"],
+                   help="the architecture the weights must be (default: read off the weights)")
     p.add_argument("--arcface", help="ArcFace IR-SE50 file or id, for the identity loss (faces)")
     p.add_argument("--preset", choices=list(PRESETS), default="landscape")
     p.add_argument("--steps", type=int, default=300)
@@ -52,12 +55,14 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("soundclip manipulate: give --audio and/or --text")
     device = pick_device(args.device)
     generator = load_generator(ensure(args.generator, kind="stylegan2"), device)
-    clip = load_clip(args.clip_arch, ensure(args.clip, kind="clip"), device)
-    targets = []
+    encoder = None
     if args.audio:
         if not args.encoder:
             raise SystemExit("soundclip manipulate: --audio needs --encoder")
         encoder = load_audio_encoder(ensure(args.encoder, kind="audio_encoder"), device=device)
+    clip = load_clip(args.clip_arch, _clip_file(args.clip), device)  # arch None: read off the weights
+    targets = []
+    if encoder is not None:
         targets.append((encoder.encode_audio(load_audio(args.audio)), args.audio_weight))
     if args.text:
         targets.append((clip.encode_text([args.text]), args.text_weight))
@@ -86,3 +91,13 @@ def run(args: argparse.Namespace) -> int:
     print(result.report())
     print(f"wrote {args.out} (source | result) and {latent_path}")
     return 0
+
+
+def _clip_file(model: str) -> Path:
+    """A CLIP file or id; AudioCLIP ids are accepted too (their checkpoints hold CLIP RN50 towers)."""
+    try:
+        if find_entry(model).format == "audioclip-pt":
+            return ensure(model, kind="audio_encoder")
+    except WeightsError:
+        pass  # a path, or an unknown id: `ensure` below says which
+    return ensure(model, kind="clip")

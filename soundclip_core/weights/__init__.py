@@ -56,8 +56,8 @@ def ensure(id_or_path: str | os.PathLike, *, kind: str | None = None, search_dir
     target = (search_dirs[0] if search_dirs else cache_dir() / KIND_FOLDERS[entry.kind]) / entry.filename
     if not entry.loadable:  # downloading would only leave a file we cannot read under the expected name
         raise WeightsError(f"'{entry.id}' is published only as a file soundclip cannot read yet ({entry.notes})",
-                           path=target, fix=f"get the original from {entry.urls[0]}, convert it as the note says "
-                                            f"and save the result as {target}")
+                           path=target, fix=f"the original is at {entry.urls[0]}; put a file soundclip reads at "
+                                            f"{target}, as the note says")
     if not download_missing:
         raise WeightsError(f"'{entry.id}' is not downloaded", path=target, fix=f"get it from {entry.urls[0]}")
     return download(entry, target, progress)
