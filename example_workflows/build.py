@@ -3,8 +3,8 @@
 Run `python example_workflows/build.py` after changing a node's inputs; the test-suite
 checks that the committed JSON matches what this script writes. Each workflow gets a
 same-named `.jpg` that ComfyUI's template browser shows: a drawing of the graph itself
-(no pretrained weights exist where this is built, so no made-up result image). Widget values are laid
-out as ComfyUI's frontend saves them: in input order, with the extra
+(no pretrained weights exist where this is built, so no made-up result image). Widget
+values are laid out as ComfyUI's frontend saves them: in input order, with the extra
 "control_after_generate" value after seed widgets and the two extra values of core
 LoadAudio's upload widget.
 """
@@ -265,6 +265,7 @@ def render_thumbnail(workflow: dict, title: str, names: dict[str, str]):
         draw.text((x0 + 3, y0 + 2), label, fill="#eeeeee", font=font)
     draw.text((12, 10), title, fill="#ffffff", font=ImageFont.load_default(size=18))
     return image
+
 
 THUMBNAIL_TITLES = {
     "sound_to_landscape": "Sound -> landscape",

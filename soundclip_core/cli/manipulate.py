@@ -10,12 +10,12 @@ import torch
 from ..audio import load_audio
 from ..clip import load_clip
 from ..encoders import load_audio_encoder
+from ..errors import WeightsError
 from ..image import save_png
 from ..latents import load_latent, save_latent
 from ..manipulate import MASK_MODES, PRESETS, optimize
 from ..runtime import pick_device
 from ..stylegan2 import load_generator
-from ..errors import WeightsError
 from ..weights import ensure, find_entry
 from .progress import step_bar
 
