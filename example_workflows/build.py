@@ -115,10 +115,15 @@ class Workflow:
     def add_model_note(self, description: str) -> None:
         """A Markdown note naming what the workflow does and every model file it expects, and where."""
         lines = [description, "", "Models this workflow expects (known models are downloaded on first use):"]
+        expected = []
         for node in self.nodes:
             folder = LOADER_FOLDERS.get(node["type"])
-            if folder:
-                lines.append(f"- `models/{folder}/{node['widgets_values'][0]}`")
+            name = node["widgets_values"][0] if folder else ""
+            if "audioclip" in name.lower():  # an AudioCLIP file serves both the encoder and CLIP loaders
+                folder = LOADER_FOLDERS["SoundCLIP_AudioEncoderLoader"]
+            if folder and f"models/{folder}/{name}" not in expected:
+                expected.append(f"models/{folder}/{name}")
+        lines += [f"- `{path}`" for path in expected]
         sounds = sorted({n["widgets_values"][0] for n in self.nodes if n["type"] == "LoadAudio"})
         lines.append(f"\nSounds (put them in ComfyUI's input folder or upload them): {', '.join(sounds)}")
         self._add("MarkdownNote", 0, -2, [], [], ["\n".join(lines)])
@@ -215,11 +220,32 @@ def sounds_grid(w: Workflow) -> None:
     w.core("SaveImage", 6, 1, ["soundclip/sounds_grid"], images=images)
 
 
+def audioclip_sound_to_dog(w: Workflow) -> None:
+    """AudioCLIP: a dog's bark edits an AFHQ dog. AudioCLIP-Full-Training.pt is both the audio encoder
+    and, through its own fine-tuned RN50 towers, the CLIP that guides (the two share one space)."""
+    (audio,) = w.core("LoadAudio", 0, 0, ["dog_bark.wav", None, None])
+    (encoder,) = w.node("SoundCLIP_AudioEncoderLoader", 0, 1, encoder_name="AudioCLIP-Full-Training.pt",
+                        kind="auto")
+    (clip,) = w.node("SoundCLIP_CLIPLoader", 0, 2, clip_name="AudioCLIP-Full-Training.pt", arch="RN50")
+    generator, _ = w.node("SoundCLIP_StyleGANLoad", 0, 3, generator_name="afhqdog.pkl")
+    target, _ = w.node("SoundCLIP_AudioEncode", 1, 0, audio=audio, encoder=encoder, long_clip="average",
+                       window_start=0.0)
+    (source,) = w.node("SoundCLIP_LatentFromSeed", 1, 2, generator=generator, seed=5, batch_size=1,
+                       truncation_psi=0.7)
+    edited, _ = w.node("SoundCLIP_LatentOptimize", 2, 0, generator=generator, clip=clip, target=target,
+                       latent=source, preset="lsun", **OPTIMIZE_DEFAULTS)
+    (before,) = w.node("SoundCLIP_Decode", 3, 2, generator=generator, latent=source, noise_mode="const")
+    (after,) = w.node("SoundCLIP_Decode", 3, 0, generator=generator, latent=edited, noise_mode="const")
+    w.core("PreviewImage", 4, 2, [], images=before)
+    w.core("SaveImage", 4, 0, ["soundclip/audioclip_dog"], images=after)
+
+
 WORKFLOWS = {
     "sound_to_landscape": sound_to_landscape,
     "music_to_painting": music_to_painting,
     "sound_text_style_mix_faces": sound_text_face_mix,
     "several_sounds_grid": sounds_grid,
+    "audioclip_sound_to_dog": audioclip_sound_to_dog,
 }
 
 
@@ -272,6 +298,7 @@ THUMBNAIL_TITLES = {
     "music_to_painting": "Music -> painting (WikiArt)",
     "sound_text_style_mix_faces": "Sound + text style mix on faces",
     "several_sounds_grid": "Several sounds, one seed",
+    "audioclip_sound_to_dog": "AudioCLIP: a bark -> a dog",
 }
 
 

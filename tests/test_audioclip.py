@@ -11,14 +11,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
 
 from soundclip_core.clip import load_clip
 from soundclip_core.embedding import Embedding, combine
 from soundclip_core.encoders import build_audio_encoder, encoder_config, load_audio_encoder
 from soundclip_core.encoders.audioclip import ATTENTION, blackman_harris, frame_signal
 from soundclip_core.errors import CheckpointError, EmbeddingSpaceError
-from tiny_models import randomize_batch_norms
+from tiny_models import audioclip_head, write_audioclip
 
 RATE = 44100
 
@@ -62,38 +61,11 @@ def numpy_spectrogram_db(y, m, fb, fc):
     return 10 * np.log10(power).reshape(3, 341, -1)
 
 
-def random_fbsp(net, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        net.fbsp.m.copy_(torch.rand(1025, generator=g) * 2.5 + 0.2)  # non-integer m: complex windows
-        net.fbsp.fb.copy_(torch.rand(1025, generator=g) * 2 + 0.5)
-        net.fbsp.fc.add_(torch.randn(1025, generator=g))
-
-
-def audioclip_head(seed=0):
-    encoder = build_audio_encoder("audioclip", device="cpu", seed=seed)
-    random_fbsp(encoder.net, seed)
-    randomize_batch_norms(encoder.net, seed)
-    return encoder
-
-
-def tiny_rn_clip(seed=0):
-    """A small ModifiedResNet CLIP with AudioCLIP's 1024-d embeddings (same key names as RN50)."""
-    torch.manual_seed(seed)
-    return CLIP(1024, CLIPVisionCfg(layers=(1, 1, 1, 1), width=8, image_size=64),
-                CLIPTextCfg(context_length=77, vocab_size=49408, width=64, heads=1, layers=1), quick_gelu=True)
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """A whole-model AudioCLIP state dict: audio head under `audio.`, CLIP towers, logit scales."""
-    encoder = audioclip_head()
-    state = {f"audio.{k}": v for k, v in encoder.net.state_dict().items()}
-    state.update(tiny_rn_clip().state_dict())
-    state.update({"logit_scale_ai": torch.tensor(4.6), "logit_scale_at": torch.tensor(4.6)})
     path = tmp_path_factory.mktemp("audioclip") / "AudioCLIP-Custom.pt"
-    torch.save(state, path)
-    return path, encoder
+    return path, write_audioclip(path)
 
 
 # ----- tests -----------------------------------------------------------------------------------------

@@ -15,11 +15,14 @@ import torch
 
 from soundclip_core.arcface import build_arcface
 from soundclip_core.clip import ClipModel, save_clip, tiny_clip
-from soundclip_core.encoders import build_audio_encoder
+from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
+
+from soundclip_core.encoders import AudioEncoder, build_audio_encoder
 from soundclip_core.stylegan2 import save_generator
-from stylegan_formats import tiny_generator
+from stylegan_formats import save_nvidia_pickle, tiny_generator
 
 GENERATOR_FILES = ("landscape.pt", "wikiart.pt", "stylegan2-ffhq-config-f.pt")
+AUDIOCLIP_FILE = "AudioCLIP-Full-Training.pt"
 TINY_DIM = 64
 
 
@@ -48,6 +51,37 @@ def randomize_batch_norms(net: torch.nn.Module, seed: int = 0) -> torch.nn.Modul
     return net
 
 
+def tiny_rn_clip(seed: int = 0) -> CLIP:
+    """A small ModifiedResNet CLIP with AudioCLIP's 1024-d embeddings (the key names of RN50)."""
+    torch.manual_seed(seed)
+    return CLIP(1024, CLIPVisionCfg(layers=(1, 1, 1, 1), width=8, image_size=64),
+                CLIPTextCfg(context_length=77, vocab_size=49408, width=64, heads=1, layers=1), quick_gelu=True)
+
+
+def audioclip_head(seed: int = 0) -> AudioEncoder:
+    """The real AudioCLIP audio head, random, with trained-looking FBSP filters (non-integer shapes m,
+    so some windows are complex) and batch norms."""
+    encoder = build_audio_encoder("audioclip", device="cpu", seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        encoder.net.fbsp.m.copy_(torch.rand(1025, generator=g) * 2.5 + 0.2)
+        encoder.net.fbsp.fb.copy_(torch.rand(1025, generator=g) * 2 + 0.5)
+        encoder.net.fbsp.fc.add_(torch.randn(1025, generator=g))
+    randomize_batch_norms(encoder.net, seed)
+    return encoder
+
+
+def write_audioclip(path: Path, seed: int = 0) -> AudioEncoder:
+    """A whole-model AudioCLIP checkpoint as released: audio head under `audio.`, CLIP towers, logit scales."""
+    encoder = audioclip_head(seed)
+    state = {f"audio.{k}": v for k, v in encoder.net.state_dict().items()}
+    state.update(tiny_rn_clip(seed).state_dict())
+    state.update({"logit_scale_ai": torch.tensor(4.6), "logit_scale_at": torch.tensor(4.6)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+    return encoder
+
+
 def stand_in_clip() -> ClipModel:
     clip = tiny_clip(seed=1, device="cpu")
     return ClipModel(clip.model, "openai/ViT-B-32", clip.source)
@@ -63,5 +97,7 @@ def write_workflow_models(models: Path, with_arcface: bool = True) -> None:
     torch.save({f"module.{k}": v for k, v in encoder.net.state_dict().items()},
                models / "audio_encoders" / "resnet18_57.pth")
     save_clip(stand_in_clip(), models / "clip_soundclip" / "ViT-B-32.pt")
+    write_audioclip(models / "audio_encoders" / AUDIOCLIP_FILE)
+    save_nvidia_pickle(generator, models / "stylegan2" / "afhqdog.pkl")
     if with_arcface:
         torch.save(build_arcface(device="cpu").model.state_dict(), models / "arcface" / "model_ir_se50.pth")
