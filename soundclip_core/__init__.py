@@ -6,4 +6,4 @@ optimised until the generated image matches it. This package has no ComfyUI
 dependency; the ComfyUI nodes in ``nodes/`` are thin wrappers around it.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
