@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from soundclip_core.clip import load_clip
 from soundclip_core.embedding import Embedding, combine
-from soundclip_core.encoders import build_audio_encoder, encoder_config, load_audio_encoder
+from soundclip_core.encoders import encoder_config, load_audio_encoder
 from soundclip_core.encoders.audioclip import ATTENTION, blackman_harris, frame_signal
 from soundclip_core.errors import CheckpointError, EmbeddingSpaceError
 from tiny_models import audioclip_head, write_audioclip
