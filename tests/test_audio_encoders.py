@@ -199,3 +199,17 @@ def test_wav2clip_checkpoint_equals_the_official_composition(tmp_path):
         official = encoder.net.audio_transform(resnet(spec))
     embedding = loaded.encode(y[None], 16000)
     assert torch.allclose(embedding.vectors, torch.nn.functional.normalize(official, dim=-1), atol=1e-4)
+
+
+def test_long_clips_run_in_bounded_chunks_with_the_same_result(monkeypatch):
+    import soundclip_core.encoders.encoder as encoder_module
+
+    encoder = build_audio_encoder("wav2clip", device="cpu")
+    y = torch.from_numpy(np.random.default_rng(6).normal(0, 0.1, 16000 * 25).astype(np.float32))[None]
+    whole = encoder.encode(y, 16000).vectors  # three 10 s windows in one pass
+    passes = []
+    monkeypatch.setattr(encoder_module, "WINDOWS_PER_PASS", 1)
+    original = encoder.runner.forward
+    monkeypatch.setattr(encoder.runner, "forward", lambda x: passes.append(x.shape[0]) or original(x))
+    assert torch.allclose(encoder.encode(y, 16000).vectors, whole, atol=1e-6)
+    assert passes == [1, 1, 1]

@@ -20,6 +20,7 @@ from .soundclip import SoundCLIPNet, soundclip_inputs
 from .wav2clip import Wav2CLIPNet
 
 LONG_CLIP_POLICIES = ("average", "window")
+WINDOWS_PER_PASS = 8  # bounds activation memory on long clips (AudioCLIP: ~0.1 GB per 5 s window)
 # kind -> (network class, waveform-to-inputs function, embedding size from a (prefix-stripped) state dict)
 IMPLEMENTATIONS = {
     "soundclip": (SoundCLIPNet, soundclip_inputs, lambda sd: sd["feature_extractor.fc.weight"].shape[0]),
@@ -77,7 +78,9 @@ class AudioEncoder:
             audio = validate_audio(Audio(item.float().cpu(), int(sample_rate), source)).mono().resample(self.sample_rate)
             inputs = to_inputs(audio.waveform[0], self.config, long_clip, window_start).to(self.device)
             with torch.no_grad():
-                rows.append(nn.functional.normalize(self.runner(inputs).float(), dim=-1).mean(0, keepdim=True))
+                windows = [nn.functional.normalize(self.runner(chunk).float(), dim=-1)
+                           for chunk in inputs.split(WINDOWS_PER_PASS)]
+            rows.append(torch.cat(windows).mean(0, keepdim=True))
         return Embedding(torch.cat(rows), self.space, f"{self.kind}: {source}" if source else self.kind)
 
     def encode_audio(self, audio: Audio, **kwargs) -> Embedding:
