@@ -20,7 +20,7 @@ from .soundclip import SoundCLIPNet, soundclip_inputs
 from .wav2clip import Wav2CLIPNet
 
 LONG_CLIP_POLICIES = ("average", "window")
-WINDOWS_PER_PASS = 8  # bounds activation memory on long clips (AudioCLIP: ~0.1 GB per 5 s window)
+WINDOWS_PER_PASS = 8  # bounds activation memory on long clips (AudioCLIP: 8 windows of 5 s peak at ~0.2 GB)
 # kind -> (network class, waveform-to-inputs function, embedding size from a (prefix-stripped) state dict)
 IMPLEMENTATIONS = {
     "soundclip": (SoundCLIPNet, soundclip_inputs, lambda sd: sd["feature_extractor.fc.weight"].shape[0]),
