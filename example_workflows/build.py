@@ -141,28 +141,35 @@ OPTIMIZE_DEFAULTS = dict(steps=300, lr=0.1, lam_sim=-1.0, lam_id=-1.0, mask="lea
                          precision="fp32", clip_input="area", preview_every=10)
 
 
-def load_models(w: Workflow, generator_file: str, first_row: int) -> tuple:
+def load_models(w: Workflow, generator_file: str, first_row: int, encoder_file: str = "resnet18_57.pth",
+                clip_file: str = "ViT-B-32.pt", clip_arch: str = "ViT-B-32") -> tuple:
     """The three loaders every example starts with, stacked in column 0: encoder, CLIP, generator."""
-    (encoder,) = w.node("SoundCLIP_AudioEncoderLoader", 0, first_row, encoder_name="resnet18_57.pth", kind="auto")
-    (clip,) = w.node("SoundCLIP_CLIPLoader", 0, first_row + 1, clip_name="ViT-B-32.pt", arch="ViT-B-32")
+    (encoder,) = w.node("SoundCLIP_AudioEncoderLoader", 0, first_row, encoder_name=encoder_file, kind="auto")
+    (clip,) = w.node("SoundCLIP_CLIPLoader", 0, first_row + 1, clip_name=clip_file, arch=clip_arch)
     generator, _ = w.node("SoundCLIP_StyleGANLoad", 0, first_row + 2, generator_name=generator_file)
     return encoder, clip, generator
 
 
-def sound_to_landscape(w: Workflow) -> None:
-    """A sound (rain) edits a landscape from the paper's 256 px landscape generator."""
-    (audio,) = w.core("LoadAudio", 0, 0, ["rain.wav", None, None])
-    encoder, clip, generator = load_models(w, "landscape.pt", first_row=1)
+def sound_edit_before_after(w: Workflow, sound: str, models: tuple, seed: int, preset: str, prefix: str) -> None:
+    """One sound edits one seed; the source is previewed and the edit saved beside it."""
+    (audio,) = w.core("LoadAudio", 0, 0, [sound, None, None])
+    encoder, clip, generator = models(w)
     target, _ = w.node("SoundCLIP_AudioEncode", 1, 0, audio=audio, encoder=encoder, long_clip="average",
                        window_start=0.0)
-    (source,) = w.node("SoundCLIP_LatentFromSeed", 1, 2, generator=generator, seed=7, batch_size=1,
+    (source,) = w.node("SoundCLIP_LatentFromSeed", 1, 2, generator=generator, seed=seed, batch_size=1,
                        truncation_psi=0.7)
     edited, _ = w.node("SoundCLIP_LatentOptimize", 2, 0, generator=generator, clip=clip, target=target,
-                       latent=source, preset="landscape", **OPTIMIZE_DEFAULTS)
+                       latent=source, preset=preset, **OPTIMIZE_DEFAULTS)
     (before,) = w.node("SoundCLIP_Decode", 3, 2, generator=generator, latent=source, noise_mode="const")
     (after,) = w.node("SoundCLIP_Decode", 3, 0, generator=generator, latent=edited, noise_mode="const")
     w.core("PreviewImage", 4, 2, [], images=before)
-    w.core("SaveImage", 4, 0, ["soundclip/landscape"], images=after)
+    w.core("SaveImage", 4, 0, [f"soundclip/{prefix}"], images=after)
+
+
+def sound_to_landscape(w: Workflow) -> None:
+    """A sound (rain) edits a landscape from the paper's 256 px landscape generator."""
+    sound_edit_before_after(w, "rain.wav", lambda w: load_models(w, "landscape.pt", first_row=1), seed=7,
+                            preset="landscape", prefix="landscape")
 
 
 def music_to_painting(w: Workflow) -> None:
@@ -223,21 +230,9 @@ def sounds_grid(w: Workflow) -> None:
 def audioclip_sound_to_dog(w: Workflow) -> None:
     """AudioCLIP: a dog's bark edits an AFHQ dog. AudioCLIP-Full-Training.pt is both the audio encoder
     and, through its own fine-tuned RN50 towers, the CLIP that guides (the two share one space)."""
-    (audio,) = w.core("LoadAudio", 0, 0, ["dog_bark.wav", None, None])
-    (encoder,) = w.node("SoundCLIP_AudioEncoderLoader", 0, 1, encoder_name="AudioCLIP-Full-Training.pt",
-                        kind="auto")
-    (clip,) = w.node("SoundCLIP_CLIPLoader", 0, 2, clip_name="AudioCLIP-Full-Training.pt", arch="RN50")
-    generator, _ = w.node("SoundCLIP_StyleGANLoad", 0, 3, generator_name="afhqdog.pkl")
-    target, _ = w.node("SoundCLIP_AudioEncode", 1, 0, audio=audio, encoder=encoder, long_clip="average",
-                       window_start=0.0)
-    (source,) = w.node("SoundCLIP_LatentFromSeed", 1, 2, generator=generator, seed=5, batch_size=1,
-                       truncation_psi=0.7)
-    edited, _ = w.node("SoundCLIP_LatentOptimize", 2, 0, generator=generator, clip=clip, target=target,
-                       latent=source, preset="lsun", **OPTIMIZE_DEFAULTS)
-    (before,) = w.node("SoundCLIP_Decode", 3, 2, generator=generator, latent=source, noise_mode="const")
-    (after,) = w.node("SoundCLIP_Decode", 3, 0, generator=generator, latent=edited, noise_mode="const")
-    w.core("PreviewImage", 4, 2, [], images=before)
-    w.core("SaveImage", 4, 0, ["soundclip/audioclip_dog"], images=after)
+    audioclip = "AudioCLIP-Full-Training.pt"
+    sound_edit_before_after(w, "dog_bark.wav", lambda w: load_models(w, "afhqdog.pkl", 1, audioclip, audioclip, "RN50"),
+                            seed=5, preset="lsun", prefix="audioclip_dog")
 
 
 WORKFLOWS = {
