@@ -57,11 +57,5 @@ def waveform_windows(mono: torch.Tensor, cfg: dict, long_clip: str, window_start
     """Mono waveform [T] -> windows [N, T_w] of at most `window_seconds` (the whole clip if shorter),
     for encoders that take raw audio of any length (Wav2CLIP, AudioCLIP)."""
     size = int(cfg["window_seconds"] * cfg["sample_rate"])
-    if mono.shape[0] <= size:
-        return mono[None]
-    if long_clip == "window":
-        start = min(int(window_start * cfg["sample_rate"]), mono.shape[0] - size)
-        return mono[None, start:start + size]
-    count = math.ceil(mono.shape[0] / size)
-    starts = [round(i * (mono.shape[0] - size) / (count - 1)) for i in range(count)]
+    starts = window_starts(mono.shape[0], size, long_clip, int(window_start * cfg["sample_rate"]))
     return torch.stack([mono[s:s + size] for s in starts])
