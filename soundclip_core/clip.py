@@ -143,16 +143,13 @@ def load_clip(arch: str | None = "ViT-B-32", path: str | os.PathLike | None = No
     if "text_projection" not in state or "visual.conv1.weight" not in state and "visual.layer1.0.conv1.weight" not in state:
         raise CheckpointError("this is not a CLIP checkpoint (no visual/text towers)", path=path)
     arch = arch or ("RN50" if "visual.layer1.0.conv1.weight" in state else "ViT-B-32")
-    space = checkpoint_space("audioclip", path) if audioclip else _space_metadata(path)
+    space = _space_metadata(path)
     dim = int(state["text_projection"].shape[1])
-    if audioclip and KNOWN_ARCHS.get(arch) != dim:
-        raise CheckpointError(f"AudioCLIP's towers have {dim}-d embeddings, not CLIP {arch}'s", path=path,
-                              fix="load AudioCLIP checkpoints as RN50")
-    if space is None:
+    if space is None:  # not our own export: the weights must be the architecture asked for
         if KNOWN_ARCHS.get(arch) != dim:
             raise CheckpointError(f"these weights have {dim}-d embeddings, not CLIP {arch}'s", path=path,
-                                  fix="choose the matching architecture")
-        space = f"openai/{arch}"
+                                  fix="choose the matching architecture (RN50 for AudioCLIP checkpoints)")
+        space = checkpoint_space("audioclip", path) if audioclip else f"openai/{arch}"
     try:
         model = build_model_from_openai_state_dict(state, quick_gelu=True, cast_dtype=torch.float32)
     except Exception as error:
