@@ -87,7 +87,7 @@ def main() -> None:
     waveform = torch.randn(2, 48000 * 10) * 0.1  # 10 s stereo at 48 kHz: resampling included
     for kind in ENCODER_KINDS:
         encoder = build_audio_encoder(kind, device="cpu")
-        print(f"{kind:10} 10 s of audio: {best_ms(lambda: encoder.encode(waveform, 48000)):.0f} ms "
+        print(f"{kind:10} 10 s of audio: {best_ms(lambda encoder=encoder: encoder.encode(waveform, 48000)):.0f} ms "
               f"({torch.get_num_threads()} CPU threads)")
     if args.audioclip:
         compare_audioclip(args.audioclip)

@@ -87,7 +87,7 @@ def main() -> None:
                 for clip_input in args.clip_input:
                     stamps: list[float] = []
 
-                    def stamp(step, total, preview, info):
+                    def stamp(step, total, preview, info, device=device, stamps=stamps):
                         if device.type == "cuda":
                             torch.cuda.synchronize()
                         stamps.append(time.perf_counter())
@@ -95,7 +95,7 @@ def main() -> None:
                     optimize(g, clip, target, w, steps=args.steps + 2, precision=precision, clip_input=clip_input,
                              callback=stamp)
                     # steady state: the median interval between step callbacks (the first step warms up)
-                    per_step = statistics.median(b - a for a, b in zip(stamps[1:], stamps[2:]))
+                    per_step = statistics.median(b - a for a, b in zip(stamps[1:], stamps[2:], strict=False))
                     print(f"{device.type:6} {size:5} {precision:9} {clip_input:10} {per_step:8.3f}", flush=True)
 
 

@@ -101,7 +101,8 @@ class Workflow:
         if values:
             raise TypeError(f"{node_type}: unknown inputs {sorted(values)}")
         names = getattr(cls, "RETURN_NAMES", cls.RETURN_TYPES)
-        return self._wire(node_type, column, row, inputs, list(zip(names, cls.RETURN_TYPES)), widgets, sources)
+        outputs = list(zip(names, cls.RETURN_TYPES, strict=True))
+        return self._wire(node_type, column, row, inputs, outputs, widgets, sources)
 
     def _wire(self, node_type, column, row, inputs, outputs, widgets, sources):
         node_inputs = [{"name": n, "type": t, "link": None} for n, t in inputs]

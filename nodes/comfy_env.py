@@ -10,8 +10,8 @@ by the test-suite or a script. Nothing here downloads or loads a model at import
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 

@@ -48,7 +48,8 @@ class LatentOptimize:
                 "lam_sim": ("FLOAT", {"default": -1.0, "min": -1.0, "max": 100.0, "step": 0.001,
                                       "tooltip": "Weight of staying close to the source latent; -1 uses the preset."}),
                 "lam_id": ("FLOAT", {"default": -1.0, "min": -1.0, "max": 100.0, "step": 0.001,
-                                     "tooltip": "Weight of the face identity loss (needs arcface); -1 uses the preset."}),
+                                     "tooltip": "Weight of the face identity loss (needs arcface); "
+                                                "-1 uses the preset."}),
                 "mask": (list(MASK_MODES), {"tooltip": "learned: the paper's learnable per-layer mask; fixed: your "
                                                         "weights; freeze: only the listed layers move."}),
                 "layers": ("STRING", {"default": "",

@@ -70,7 +70,8 @@ class StyleMix:
             "latent_a": (WPLUS,),
             "latent_b": (WPLUS,),
             "layers_from_a": ("STRING", {"default": "",
-                                         "tooltip": "0-based layer ranges such as '0-8' or '0-3,10'. Empty: the paper's "
+                                         "tooltip": "0-based layer ranges such as '0-8' or '0-3,10'. Empty: the "
+                                                    "paper's "
                                                     "split (coarse half from A, fine half from B)."}),
         }}
 

@@ -105,5 +105,6 @@ def load_arcface(path: str | os.PathLike, device: str | torch.device | None = No
         model.load_state_dict({k.removeprefix("module."): v for k, v in state.items()})
     except Exception as error:
         raise CheckpointError(f"not an IR-SE50 ArcFace checkpoint ({str(error)[:200]})", path=path,
-                              fix="use model_ir_se50.pth from TreB1eN/InsightFace_Pytorch (as StyleCLIP does)")
+                              fix="use model_ir_se50.pth from TreB1eN/InsightFace_Pytorch (as StyleCLIP does)",
+                              ) from error
     return IdentityEncoder(model.eval().requires_grad_(False).to(runtime.pick_device(device)), str(path))

@@ -33,15 +33,15 @@ class Audio:
     def duration(self) -> float:
         return self.waveform.shape[-1] / self.sample_rate
 
-    def mono(self) -> "Audio":
+    def mono(self) -> Audio:
         return Audio(self.waveform.mean(0, keepdim=True), self.sample_rate, self.source)
 
-    def resample(self, rate: int) -> "Audio":
+    def resample(self, rate: int) -> Audio:
         if rate == self.sample_rate:
             return self
         return Audio(torchaudio.functional.resample(self.waveform, self.sample_rate, rate), rate, self.source)
 
-    def trim(self, start: float = 0.0, duration: float | None = None) -> "Audio":
+    def trim(self, start: float = 0.0, duration: float | None = None) -> Audio:
         first = int(round(start * self.sample_rate))
         last = None if duration is None else first + int(round(duration * self.sample_rate))
         return Audio(self.waveform[:, first:last], self.sample_rate, self.source)
@@ -54,7 +54,8 @@ class Audio:
 def validate_audio(audio: Audio, allow_silence: bool = False) -> Audio:
     w = audio.waveform
     if w.ndim != 2 or w.shape[-1] == 0:
-        raise AudioError("the sound is empty (no samples)", path=audio.source or None, fix="choose another file or span")
+        raise AudioError("the sound is empty (no samples)", path=audio.source or None,
+                         fix="choose another file or span")
     if not bool(torch.isfinite(w).all()):
         raise AudioError("the sound contains NaN or infinite samples", path=audio.source or None,
                          fix="re-export the file from your audio editor")
@@ -85,7 +86,7 @@ def load_audio(path: str | os.PathLike, *, start: float = 0.0, duration: float |
         raise
     except Exception as error:  # soundfile raises RuntimeError/LibsndfileError/TypeError on corrupt data
         raise AudioError(f"cannot decode this sound ({str(error)[:200]})", path=path,
-                         fix="use a wav, flac, ogg or mp3 file; re-export it if it is damaged")
+                         fix="use a wav, flac, ogg or mp3 file; re-export it if it is damaged") from error
     audio = Audio(torch.from_numpy(np.ascontiguousarray(data.T)), rate, str(path))
     return validate_audio(audio, allow_silence)
 
@@ -95,7 +96,7 @@ def audio_from_comfy(audio: dict, source: str = "ComfyUI AUDIO", allow_silence: 
     try:
         waveform, rate = audio["waveform"], int(audio["sample_rate"])
     except (KeyError, TypeError, ValueError):
-        raise AudioError("expected ComfyUI AUDIO {'waveform': [B, C, T], 'sample_rate': int}")
+        raise AudioError("expected ComfyUI AUDIO {'waveform': [B, C, T], 'sample_rate': int}") from None
     if waveform.ndim != 3:
         raise AudioError(f"AUDIO waveform must be [B, C, T], got {tuple(waveform.shape)}")
     return [validate_audio(Audio(w.float().cpu(), rate, f"{source} #{i}" if waveform.shape[0] > 1 else source),

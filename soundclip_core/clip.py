@@ -110,7 +110,8 @@ def _read_state(path: Path) -> dict[str, torch.Tensor]:
             return torch.jit.load(str(path), map_location="cpu").state_dict()  # OpenAI archive: tensors only
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise CheckpointError(f"unreadable CLIP checkpoint ({type(error).__name__}: {str(error)[:200]})", path=path)
+        raise CheckpointError(f"unreadable CLIP checkpoint ({type(error).__name__}: {str(error)[:200]})",
+                              path=path) from error
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -140,7 +141,8 @@ def load_clip(arch: str | None = "ViT-B-32", path: str | os.PathLike | None = No
     state = {k: v for k, v in state.items() if not k.startswith(("audio.", "logit_scale_a"))}
     for key in ("input_resolution", "context_length", "vocab_size"):
         state.pop(key, None)
-    if "text_projection" not in state or "visual.conv1.weight" not in state and "visual.layer1.0.conv1.weight" not in state:
+    has_visual = "visual.conv1.weight" in state or "visual.layer1.0.conv1.weight" in state
+    if "text_projection" not in state or not has_visual:
         raise CheckpointError("this is not a CLIP checkpoint (no visual/text towers)", path=path)
     arch = arch or ("RN50" if "visual.layer1.0.conv1.weight" in state else "ViT-B-32")
     space = _space_metadata(path)
@@ -153,7 +155,7 @@ def load_clip(arch: str | None = "ViT-B-32", path: str | os.PathLike | None = No
     try:
         model = build_model_from_openai_state_dict(state, quick_gelu=True, cast_dtype=torch.float32)
     except Exception as error:
-        raise CheckpointError(f"CLIP weights do not build a model ({error})", path=path)
+        raise CheckpointError(f"CLIP weights do not build a model ({error})", path=path) from error
     model = model.float().eval().requires_grad_(False).to(runtime.pick_device(device))
     return ClipModel(model, space, str(path))
 

@@ -7,8 +7,8 @@ every combination checks it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -48,7 +48,7 @@ class Embedding:
     def batch_size(self) -> int:
         return int(self.vectors.shape[0])
 
-    def to(self, device: torch.device | str) -> "Embedding":
+    def to(self, device: torch.device | str) -> Embedding:
         return Embedding(self.vectors.to(device), self.space, self.source)
 
     def describe(self) -> str:

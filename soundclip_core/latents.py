@@ -30,7 +30,8 @@ def load_latent(path: str | os.PathLike) -> tuple[torch.Tensor, dict]:
             ws = f.get_tensor("ws")
     except Exception as error:
         raise SoundClipError(f"not a soundclip latent file ({str(error)[:200]})", path=path,
-                             fix="use a .safetensors latent written by `soundclip manipulate` or `soundclip mix`")
+                             fix="use a .safetensors latent written by `soundclip manipulate` or `soundclip mix`",
+                             ) from error
     if header.get("format") != "soundclip-wplus" or ws.ndim != 3 or not bool(torch.isfinite(ws).all()):
         raise SoundClipError("not a valid W+ latent ([B, num_ws, w_dim], finite)", path=path)
     return ws, json.loads(header.get("meta", "{}"))

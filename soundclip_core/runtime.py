@@ -8,7 +8,7 @@ applied by autocast so that every model in a loop follows the same setting.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+from tiny_models import randomize_batch_norms, write_sound
 
 from soundclip_core.audio import Audio, audio_from_comfy, load_audio
 from soundclip_core.encoders import build_audio_encoder, encoder_config, load_audio_encoder
 from soundclip_core.encoders.frontends import soundclip_image, soundclip_mel, window_starts
 from soundclip_core.errors import AudioError, CheckpointError
-from tiny_models import randomize_batch_norms, write_sound
 
 CFG = encoder_config("soundclip")
 

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny_models import audioclip_head, write_audioclip
 
 from soundclip_core.clip import load_clip
 from soundclip_core.embedding import Embedding, combine
 from soundclip_core.encoders import encoder_config, load_audio_encoder
 from soundclip_core.encoders.audioclip import ATTENTION, blackman_harris, frame_signal
 from soundclip_core.errors import CheckpointError, EmbeddingSpaceError
-from tiny_models import audioclip_head, write_audioclip
 
 RATE = 44100
 
@@ -219,10 +219,11 @@ def test_audioclip_in_the_nodes(tmp_path, checkpoint, monkeypatch):
 
 def test_cli_edits_with_one_audioclip_file(tmp_path, checkpoint):
     """`soundclip manipulate` with an AudioCLIP file as encoder and as CLIP: RN50 is read off the weights."""
-    from soundclip_core.cli import main
-    from soundclip_core.stylegan2 import save_generator
     from stylegan_formats import tiny_generator
     from tiny_models import write_sound
+
+    from soundclip_core.cli import main
+    from soundclip_core.stylegan2 import save_generator
 
     save_generator(tiny_generator(resolution=32), tmp_path / "g.safetensors")
     write_sound(tmp_path / "dog.wav", seconds=1.0)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 from PIL import Image
+from tiny_models import write_sound, write_workflow_models
 
 from soundclip_core.cli import main
 from soundclip_core.latents import load_latent
-from tiny_models import write_sound, write_workflow_models
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from comfy_workflow import to_api_prompt
 from tiny_models import write_sound, write_workflow_models
 

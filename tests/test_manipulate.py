@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from stylegan_formats import tiny_generator
 
 from soundclip_core.arcface import build_arcface
 from soundclip_core.clip import tiny_clip
@@ -14,7 +15,6 @@ from soundclip_core.errors import Cancelled, EmbeddingSpaceError, SoundClipError
 from soundclip_core.latents import load_latent, save_latent
 from soundclip_core.manipulate import default_mix_layers, learning_rate, optimize, parse_layers, style_mix
 from soundclip_core.stylegan2 import load_generator, save_generator
-from stylegan_formats import tiny_generator
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from soundclip_core.errors import CheckpointError, SoundClipError
 from test_pack import import_pack
 from tiny_models import write_sound, write_workflow_models
+
+from soundclip_core.errors import CheckpointError, SoundClipError
 
 
 @pytest.fixture(scope="module")

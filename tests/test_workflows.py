@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from comfy_workflow import to_api_prompt
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,14 +12,13 @@ from pathlib import Path
 import numpy as np
 import soundfile
 import torch
+from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
+from stylegan_formats import save_nvidia_pickle, tiny_generator
 
 from soundclip_core.arcface import build_arcface
 from soundclip_core.clip import ClipModel, save_clip, tiny_clip
-from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
-
 from soundclip_core.encoders import AudioEncoder, build_audio_encoder
 from soundclip_core.stylegan2 import save_generator
-from stylegan_formats import save_nvidia_pickle, tiny_generator
 
 GENERATOR_FILES = ("landscape.pt", "wikiart.pt", "stylegan2-ffhq-config-f.pt")
 AUDIOCLIP_FILE = "AudioCLIP-Full-Training.pt"

@@ -75,7 +75,8 @@ class AudioEncoder:
         to_inputs = IMPLEMENTATIONS[self.kind][1]
         rows = []
         for item in batch:
-            audio = validate_audio(Audio(item.float().cpu(), int(sample_rate), source)).mono().resample(self.sample_rate)
+            audio = validate_audio(Audio(item.float().cpu(), int(sample_rate), source))
+            audio = audio.mono().resample(self.sample_rate)
             inputs = to_inputs(audio.waveform[0], self.config, long_clip, window_start).to(self.device)
             with torch.no_grad():
                 windows = [nn.functional.normalize(self.runner(chunk).float(), dim=-1)
@@ -115,7 +116,7 @@ def load_audio_encoder(path: str | os.PathLike, kind: str | None = None, device:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise CheckpointError(f"not a readable PyTorch checkpoint ({str(error)[:200]})", path=path,
-                              fix="re-download it; only weights-only checkpoints are accepted")
+                              fix="re-download it; only weights-only checkpoints are accepted") from error
     if not isinstance(state, dict):
         raise CheckpointError("expected a state dict", path=path)
     state = {k.removeprefix("module."): v for k, v in state.items() if k not in IGNORED_KEYS}
@@ -129,6 +130,7 @@ def load_audio_encoder(path: str | os.PathLike, kind: str | None = None, device:
         net = _network(kind, int(IMPLEMENTATIONS[kind][2](state)))
         net.load_state_dict(state)
     except (KeyError, RuntimeError) as error:
-        raise CheckpointError(f"checkpoint does not match the {kind} encoder ({str(error)[:200]})", path=path)
+        raise CheckpointError(f"checkpoint does not match the {kind} encoder ({str(error)[:200]})",
+                              path=path) from error
     net = net.eval().requires_grad_(False).to(runtime.pick_device(device))
     return AudioEncoder(kind, net, space or checkpoint_space(kind, path), str(path), config)

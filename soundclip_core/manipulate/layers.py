@@ -15,7 +15,8 @@ def parse_layers(spec: str, num_ws: int) -> list[int]:
             first, _, last = part.partition("-")
             lo, hi = int(first), int(last or first)
         except ValueError:
-            raise SoundClipError(f"bad layer range '{part}' in '{spec}'", fix="write ranges like '0-8' or '0-3,10'")
+            raise SoundClipError(f"bad layer range '{part}' in '{spec}'",
+                                 fix="write ranges like '0-8' or '0-3,10'") from None
         if not 0 <= lo <= hi < num_ws:
             raise SoundClipError(f"layer range '{part}' is outside 0-{num_ws - 1} (this generator has {num_ws} "
                                  f"W+ layers)")
@@ -35,7 +36,7 @@ def parse_layer_weights(text: str, num_ws: int) -> list[float]:
     try:
         weights = [float(v) for v in text.split(",")]
     except ValueError:
-        raise SoundClipError(f"bad layer weights '{text}'", fix=f"give {num_ws} comma-separated numbers")
+        raise SoundClipError(f"bad layer weights '{text}'", fix=f"give {num_ws} comma-separated numbers") from None
     if len(weights) != num_ws:
         raise SoundClipError(f"got {len(weights)} layer weights, this generator has {num_ws} W+ layers",
                              fix=f"give {num_ws} comma-separated numbers")

@@ -59,7 +59,8 @@ def read_safetensors(path: Path) -> tuple[GeneratorConfig, dict[str, torch.Tenso
     except CheckpointError:
         raise
     except Exception as error:
-        raise CheckpointError(f"unreadable safetensors file ({error})", path=path, fix="re-create or re-download it")
+        raise CheckpointError(f"unreadable safetensors file ({error})", path=path,
+                              fix="re-create or re-download it") from error
 
 
 def save_generator(generator: Generator, path: str | os.PathLike) -> Path:

@@ -49,5 +49,5 @@ class GeneratorConfig:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "GeneratorConfig":
+    def from_json(cls, text: str) -> GeneratorConfig:
         return cls(**json.loads(text))

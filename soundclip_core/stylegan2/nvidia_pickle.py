@@ -83,7 +83,7 @@ def read_nvidia_pickle(path: Path) -> PersistentStub:
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, RuntimeError) as error:
         raise CheckpointError(f"unsafe or unreadable pickle: {error}", path=path,
                               fix="only NVIDIA stylegan2-ada-pytorch / stylegan3 StyleGAN2 pickles are accepted; "
-                                  "nothing in the file was executed")
+                                  "nothing in the file was executed") from error
     generator = data.get("G_ema") if isinstance(data, dict) else None
     if not isinstance(generator, PersistentStub):
         raise CheckpointError("pickle has no 'G_ema' network", path=path,
@@ -150,7 +150,7 @@ def convert(stub: PersistentStub, path: Path) -> tuple[GeneratorConfig, dict, to
             layer(f"convs.{2 * level - 1}", f"synthesis.b{res}.conv1", 2 * level)
             torgb(f"to_rgbs.{level - 1}", f"synthesis.b{res}.torgb")
     except KeyError as missing:
-        raise CheckpointError(f"pickle lacks parameter {missing}", path=path)
+        raise CheckpointError(f"pickle lacks parameter {missing}", path=path) from missing
     channels = [int(sd["conv1.conv.weight"].shape[1])]
     channels += [int(sd[f"convs.{2 * i + 1}.conv.weight"].shape[1]) for i in range(levels - 1)]
     clamp = synthesis_kwargs.get("conv_clamp")

@@ -25,7 +25,8 @@ def read_torch_checkpoint(path: Path) -> object:
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for bad/unsafe/truncated files
         raise CheckpointError(f"not a readable PyTorch checkpoint ({type(error).__name__}: {str(error)[:200]})",
-                              path=path, fix="re-download the file; only weights-only checkpoints are accepted")
+                              path=path, fix="re-download the file; only weights-only checkpoints are accepted",
+                              ) from error
 
 
 def generator_state(checkpoint: object, path: Path) -> tuple[dict, torch.Tensor | None]:

@@ -8,8 +8,8 @@ if missing.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from ..errors import WeightsError
 from .download import Progress, download, sha256_of
@@ -46,7 +46,7 @@ def ensure(id_or_path: str | os.PathLike, *, kind: str | None = None, search_dir
     except WeightsError:
         if candidate.suffix or os.sep in str(id_or_path):
             raise WeightsError("file not found", path=candidate,
-                               fix="check the path, or use a known id from `soundclip weights list`")
+                               fix="check the path, or use a known id from `soundclip weights list`") from None
         raise
     if kind and entry.kind != kind:
         raise WeightsError(f"'{entry.id}' is a {entry.kind} model, not a {kind} model")

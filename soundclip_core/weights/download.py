@@ -12,8 +12,8 @@ import hashlib
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..errors import WeightsError
 from .manifest import WeightEntry
@@ -34,7 +34,8 @@ def sha256_of(path: Path) -> str:
 def _fetch(url: str, part: Path, progress: Progress | None) -> None:
     """Append the rest of `url` to `part`, resuming from its current size when the server allows it."""
     have = part.stat().st_size if part.exists() else 0
-    request = urllib.request.Request(url, headers={"User-Agent": "soundclip", **({"Range": f"bytes={have}-"} if have else {})})
+    headers = {"User-Agent": "soundclip", **({"Range": f"bytes={have}-"} if have else {})}
+    request = urllib.request.Request(url, headers=headers)
     with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
         if have and response.status != 206:  # no Range support: start again
             have = 0

@@ -45,7 +45,7 @@ def load_manifest(path: str | os.PathLike | None = None) -> list[WeightEntry]:
         raw = json.loads(path.read_text())
         entries = [WeightEntry(**{**item, "urls": tuple(item["urls"])}) for item in raw["models"]]
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise WeightsError(f"cannot read the weights manifest ({error})", path=path)
+        raise WeightsError(f"cannot read the weights manifest ({error})", path=path) from error
     seen: set[str] = set()
     files: set[tuple[str, str]] = set()
     for e in entries:
