@@ -1,4 +1,4 @@
-"""Sound in: read files (soundfile), trim, mix to mono, resample (torchaudio), ComfyUI AUDIO.
+"""Sound in: read files (soundfile), trim, mix to mono, resample (soxr), ComfyUI AUDIO.
 
 Every problem a user can cause (missing, empty, silent, corrupt or absurdly long files,
 NaN samples) becomes one `AudioError` naming the file. Silence is refused unless asked
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
+import soxr
 import torch
-import torchaudio
 
 from .errors import AudioError
 
@@ -37,9 +37,13 @@ class Audio:
         return Audio(self.waveform.mean(0, keepdim=True), self.sample_rate, self.source)
 
     def resample(self, rate: int) -> Audio:
+        """Band-limited resampling with libsoxr's high-quality preset (what librosa itself uses), on the CPU:
+        the encoders' front ends were trained on librosa/resampy-resampled audio, and soxr HQ is as clean."""
         if rate == self.sample_rate:
             return self
-        return Audio(torchaudio.functional.resample(self.waveform, self.sample_rate, rate), rate, self.source)
+        samples = self.waveform.detach().float().cpu().numpy().T  # soxr takes [frames, channels]
+        resampled = soxr.resample(np.ascontiguousarray(samples), self.sample_rate, rate, quality="HQ")
+        return Audio(torch.from_numpy(np.ascontiguousarray(resampled.T)), rate, self.source)
 
     def trim(self, start: float = 0.0, duration: float | None = None) -> Audio:
         first = int(round(start * self.sample_rate))

@@ -11,7 +11,7 @@ from tiny_models import randomize_batch_norms, write_sound
 
 from soundclip_core.audio import Audio, audio_from_comfy, load_audio
 from soundclip_core.encoders import build_audio_encoder, encoder_config, load_audio_encoder
-from soundclip_core.encoders.frontends import soundclip_image, soundclip_mel, window_starts
+from soundclip_core.encoders.frontends import slaney_mel_filterbank, soundclip_image, soundclip_mel, window_starts
 from soundclip_core.errors import AudioError, CheckpointError
 
 CFG = encoder_config("soundclip")
@@ -42,12 +42,17 @@ def slaney_filterbank(sr, n_fft, n_mels):
     return bank
 
 
-def numpy_mel(y, sr=44100, n_fft=2048, hop=512, n_mels=128):
+def numpy_power_spectrogram(y, n_fft, hop):
+    """|STFT|^2 [bins, frames] as librosa's stft and torchaudio's Spectrogram defaults compute it: periodic
+    Hann window of n_fft, centred frames with reflect padding, one-sided."""
     padded = np.pad(y.astype(np.float64), n_fft // 2, mode="reflect")
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)  # periodic Hann
     frames = 1 + (len(padded) - n_fft) // hop
-    power = np.stack([np.abs(np.fft.rfft(padded[i * hop:i * hop + n_fft] * window)) ** 2 for i in range(frames)], 1)
-    mel = slaney_filterbank(sr, n_fft, n_mels) @ power
+    return np.stack([np.abs(np.fft.rfft(padded[i * hop:i * hop + n_fft] * window)) ** 2 for i in range(frames)], 1)
+
+
+def numpy_mel(y, sr=44100, n_fft=2048, hop=512, n_mels=128):
+    mel = slaney_filterbank(sr, n_fft, n_mels) @ numpy_power_spectrogram(y, n_fft, hop)
     db = 10 * np.log10(np.maximum(mel, 1e-10)) - 10 * np.log10(max(1e-10, mel.max()))
     return np.maximum(db, db.max() - 80) / 80 + 1
 
@@ -75,6 +80,27 @@ def test_mel_frontend_matches_librosa_formulas():
     ours = soundclip_mel(torch.from_numpy(y), CFG).numpy()
     assert ours.shape == (128, 87)
     assert np.abs(ours - numpy_mel(y)).max() < 1e-4
+
+
+def test_mel_filterbank_matches_librosa_formulas():
+    for sr, n_fft, n_mels in [(44100, 2048, 128), (16000, 512, 40), (22050, 1024, 64)]:
+        ours = slaney_mel_filterbank(sr, n_fft, n_mels).numpy()
+        assert ours.shape == (n_mels, n_fft // 2 + 1)
+        assert np.abs(ours - slaney_filterbank(sr, n_fft, n_mels)).max() < 1e-12
+
+
+def test_resampling_is_band_limited_and_keeps_the_signal():
+    t = np.arange(48000) / 48000
+    tone = np.stack([np.sin(2 * np.pi * 1000 * t), 0.5 * np.sin(2 * np.pi * 3000 * t)]).astype(np.float32)
+    out = Audio(torch.from_numpy(tone), 48000).resample(16000)
+    assert out.sample_rate == 16000 and out.waveform.shape == (2, 16000)
+    t16 = np.arange(16000) / 16000
+    expected = np.stack([np.sin(2 * np.pi * 1000 * t16), 0.5 * np.sin(2 * np.pi * 3000 * t16)])
+    middle = slice(200, -200)  # away from the edges, where the filter sees zeros
+    assert np.abs(out.waveform.numpy()[:, middle] - expected[:, middle]).max() < 2e-3
+    # 10 kHz is above 16 kHz's Nyquist: the anti-aliasing filter removes it instead of folding it to 6 kHz
+    alias = Audio(torch.from_numpy(np.sin(2 * np.pi * 10000 * t).astype(np.float32))[None], 48000).resample(16000)
+    assert np.sqrt(np.mean(alias.waveform.numpy()[0, middle] ** 2)) < 1e-3
 
 
 def test_resize_and_reshape_quirk_match_cv2():
@@ -175,7 +201,6 @@ def test_bad_audio_gives_clear_errors(tmp_path):
 
 
 def test_wav2clip_checkpoint_equals_the_official_composition(tmp_path):
-    import torchaudio
     import torchvision
 
     encoder = build_audio_encoder("wav2clip", device="cpu")
@@ -186,7 +211,8 @@ def test_wav2clip_checkpoint_equals_the_official_composition(tmp_path):
     torch.save(state, tmp_path / "Wav2CLIP.pt")
     loaded = load_audio_encoder(tmp_path / "Wav2CLIP.pt", device="cpu")
     assert (loaded.kind, loaded.space, loaded.dim, loaded.sample_rate) == ("wav2clip", "openai/ViT-B-32", 512, 16000)
-    # the official forward: torchaudio Spectrogram, log, standardise, torchvision-named ResNet18, MLP
+    # the official forward: torchaudio Spectrogram(n_fft=512, hop_length=353) (as numpy computes it), log,
+    # standardise, torchvision-named ResNet18, MLP
     resnet = torchvision.models.resnet18()
     resnet.conv1 = torch.nn.Conv2d(1, 64, 7, 2, 3, bias=False)
     resnet.fc = torch.nn.Identity()
@@ -194,7 +220,8 @@ def test_wav2clip_checkpoint_equals_the_official_composition(tmp_path):
     resnet.eval()
     y = torch.from_numpy(np.random.default_rng(2).normal(0, 0.1, 16000 * 3).astype(np.float32))
     with torch.no_grad():
-        spec = torch.log(torchaudio.transforms.Spectrogram(n_fft=512, hop_length=353)(y[None, None]) + 1e-7)
+        power = torch.from_numpy(numpy_power_spectrogram(y.numpy(), 512, 353)).float()
+        spec = torch.log(power[None, None] + 1e-7)
         spec = (spec - spec.mean()) / (spec.std() + 1e-9)
         official = encoder.net.audio_transform(resnet(spec))
     embedding = loaded.encode(y[None], 16000)

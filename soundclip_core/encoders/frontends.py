@@ -12,7 +12,31 @@ import math
 
 import torch
 import torch.nn.functional as F
-import torchaudio
+
+
+def hz_to_slaney_mel(hz: torch.Tensor) -> torch.Tensor:
+    """Slaney's mel scale (librosa's default, htk=False): linear below 1 kHz, logarithmic above."""
+    linear = hz / (200.0 / 3)
+    log = 15.0 + torch.log(hz.clamp_min(1e-10) / 1000.0) / (math.log(6.4) / 27.0)
+    return torch.where(hz >= 1000.0, log, linear)
+
+
+def slaney_mel_to_hz(mel: torch.Tensor) -> torch.Tensor:
+    return torch.where(mel >= 15.0, 1000.0 * torch.exp((math.log(6.4) / 27.0) * (mel - 15.0)), mel * (200.0 / 3))
+
+
+def slaney_mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None,
+                          ) -> torch.Tensor:
+    """librosa.filters.mel(sr, n_fft, n_mels) as float64 [n_mels, n_fft // 2 + 1]: triangles between mel-spaced
+    edges on the FFT bin frequencies, each scaled to unit area (norm='slaney')."""
+    fmax = sr / 2 if fmax is None else fmax
+    freqs = torch.linspace(0, sr / 2, n_fft // 2 + 1, dtype=torch.float64)
+    bounds = hz_to_slaney_mel(torch.tensor([fmin, fmax], dtype=torch.float64))
+    edges = slaney_mel_to_hz(torch.linspace(float(bounds[0]), float(bounds[1]), n_mels + 2, dtype=torch.float64))
+    lower = (freqs[None] - edges[:-2, None]) / (edges[1:-1] - edges[:-2])[:, None]
+    upper = (edges[2:, None] - freqs[None]) / (edges[2:] - edges[1:-1])[:, None]
+    triangles = torch.minimum(lower, upper).clamp_min(0)
+    return triangles * (2.0 / (edges[2:] - edges[:-2]))[:, None]
 
 
 def soundclip_mel(y: torch.Tensor, cfg: dict) -> torch.Tensor:
@@ -23,9 +47,7 @@ def soundclip_mel(y: torch.Tensor, cfg: dict) -> torch.Tensor:
     window = torch.hann_window(n_fft, periodic=True, dtype=torch.float64, device=y.device)
     spec = torch.stft(y.double(), n_fft, hop, window=window, center=True, pad_mode="reflect",
                       return_complex=True).abs().square()
-    banks = torchaudio.functional.melscale_fbanks(n_fft // 2 + 1, 0.0, sr / 2, cfg["n_mels"], sr, norm="slaney",
-                                                  mel_scale="slaney").to(spec)
-    mel = banks.t() @ spec
+    mel = slaney_mel_filterbank(sr, n_fft, cfg["n_mels"]).to(spec) @ spec
     db = 10 * torch.log10(mel.clamp_min(1e-10)) - 10 * math.log10(max(1e-10, float(mel.max())))
     db = torch.maximum(db, db.max() - cfg["top_db"])
     return (db / cfg["top_db"] + 1).float()

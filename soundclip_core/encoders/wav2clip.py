@@ -31,8 +31,9 @@ class Wav2CLIPNet(nn.Module):
         self.embed_dim = embed_dim
 
     def spectrogram(self, waveforms: torch.Tensor) -> torch.Tensor:
-        """[N, T] -> standardised log power spectrogram [N, 1, F, frames] (torchaudio Spectrogram defaults:
-        periodic Hann, centred, reflect padding, power 2), each clip standardised on its own."""
+        """[N, T] -> standardised log power spectrogram [N, 1, F, frames] (what the official
+        `torchaudio.transforms.Spectrogram(n_fft, hop_length)` computes with its defaults: periodic Hann,
+        centred, reflect padding, power 2), each clip standardised on its own."""
         window = torch.hann_window(self.n_fft, device=waveforms.device)
         spec = torch.stft(waveforms, self.n_fft, self.hop_length, window=window, center=True, pad_mode="reflect",
                           return_complex=True).abs().square()
