@@ -11,30 +11,15 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .. import runtime
 from . import ops
 from .config import GeneratorConfig
+from .mapping import EqualLinear, MappedGenerator
 from .styled_conv import styled_conv
 
 NOISE_MODES = ("const", "random", "none")
-
-
-class EqualLinear(nn.Module):
-    """Linear layer with equalised learning rate: weights stored at 1/lr_mul scale, rescaled at run time."""
-
-    def __init__(self, in_dim: int, out_dim: int, lr_mul: float = 1.0, bias_init: float = 0.0):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_dim, in_dim) / lr_mul)
-        self.bias = nn.Parameter(torch.full((out_dim,), float(bias_init)))
-        self.scale = lr_mul / math.sqrt(in_dim)
-        self.lr_mul = lr_mul
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # scale the [B, out] product, not the weight: no weight-sized temporary on every call
-        return torch.addmm(self.bias * self.lr_mul, x, self.weight.t(), alpha=self.scale)
 
 
 class ModulatedConv(nn.Module):
@@ -118,17 +103,17 @@ class ToRGB(nn.Module):
         return rgb if skip is None else rgb + ops.upsample_2x(skip, blur)
 
 
-class Generator(nn.Module):
+class Generator(MappedGenerator):
     """z -> mapping -> w; W+ [B, num_ws, w_dim] -> synthesis -> RGB [B, 3, H, W] in about [-1, 1]."""
+
+    kind = "stylegan2"
 
     def __init__(self, config: GeneratorConfig, source: str = "random init"):
         super().__init__()
         self.config = config
         self.source = source
         c, w_dim = config.channels, config.w_dim
-        self.style = nn.ModuleDict({
-            str(i + 1): EqualLinear(config.z_dim if i == 0 else w_dim, w_dim, lr_mul=config.mapping_lr_multiplier)
-            for i in range(config.mapping_layers)})
+        self.build_mapping()
         self.input = nn.Module()
         self.input.input = nn.Parameter(torch.randn(1, c[0], 4, 4))
         self.conv1 = StyledConv(c[0], c[0], w_dim, up=False, clamp=config.conv_clamp)
@@ -143,11 +128,9 @@ class Generator(nn.Module):
         for k in range(2 * config.levels - 1):
             size = 4 * 2 ** ((k + 1) // 2)
             self.noises.register_buffer(f"noise_{k}", torch.randn(1, 1, size, size))
-        self.register_buffer("latent_avg", torch.zeros(w_dim))
         # a buffer, so it lives on the generator's device: no host-to-device copy per layer call
         self.register_buffer("blur_filter", ops.blur_kernel(), persistent=False)
 
-    # -- shape ---------------------------------------------------------------------------------------
     @property
     def resolution(self) -> int:
         return self.config.resolution
@@ -155,42 +138,6 @@ class Generator(nn.Module):
     @property
     def num_ws(self) -> int:
         return self.config.num_ws
-
-    @property
-    def w_dim(self) -> int:
-        return self.config.w_dim
-
-    @property
-    def z_dim(self) -> int:
-        return self.config.z_dim
-
-    @property
-    def w_avg(self) -> torch.Tensor:
-        """The average latent [w_dim] (the checkpoint's, or estimated by `estimate_w_avg`)."""
-        return self.latent_avg
-
-    # -- mapping -------------------------------------------------------------------------------------
-    def mapping(self, z: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
-        """z [B, z_dim] -> w [B, w_dim], truncated toward w_avg by `truncation_psi`."""
-        x = z.float() * torch.rsqrt(z.float().square().mean(dim=1, keepdim=True) + 1e-8)
-        for layer in self.style.values():
-            x = F.leaky_relu(layer(x), 0.2) * ops.SQRT2
-        if truncation_psi != 1.0:
-            x = self.latent_avg + truncation_psi * (x - self.latent_avg)
-        return x
-
-    @torch.no_grad()
-    def estimate_w_avg(self, samples: int = 4096, seed: int = 0) -> None:
-        """Set w_avg to the mean of `samples` mapped latents (for checkpoints without one)."""
-        z = torch.randn(samples, self.z_dim, generator=torch.Generator().manual_seed(seed))
-        self.latent_avg.copy_(self.mapping(z.to(self.latent_avg.device)).mean(0))
-
-    def ws_from_seed(self, seed: int, batch_size: int = 1, truncation_psi: float = 0.7) -> torch.Tensor:
-        """Deterministic W+ latents [B, num_ws, w_dim] for a seed, the same on every device."""
-        z = torch.randn(batch_size, self.z_dim, generator=torch.Generator().manual_seed(int(seed)))
-        with torch.no_grad():
-            w = self.mapping(z.to(self.latent_avg.device), truncation_psi)
-        return w[:, None, :].repeat(1, self.num_ws, 1)
 
     # -- synthesis -----------------------------------------------------------------------------------
     def _noise(self, k: int, mode: str, like: torch.Tensor) -> torch.Tensor | None:
@@ -220,7 +167,3 @@ class Generator(nn.Module):
             x = self.convs[2 * level + 1](x, ws[:, i + 1], self._noise(i + 1, noise_mode, ws), blur)
             img = to_rgb(x, ws[:, i + 2], img, blur)
         return img.contiguous()
-
-    def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "const") -> torch.Tensor:
-        w = self.mapping(z, truncation_psi)
-        return self.synthesis(w[:, None].expand(-1, self.num_ws, -1), noise_mode)
