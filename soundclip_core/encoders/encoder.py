@@ -12,7 +12,7 @@ from .. import runtime
 from ..audio import Audio, validate_audio
 from ..embedding import Embedding
 from ..errors import CheckpointError, SoundClipError
-from .audioclip import ESResNeXtFBSP
+from ..optional import require
 from .frontends import waveform_windows
 from .inference import inference_twin
 from .registry import ENCODER_KINDS, checkpoint_space, encoder_config
@@ -25,13 +25,17 @@ WINDOWS_PER_PASS = 8  # bounds activation memory on long clips (AudioCLIP: 8 win
 IMPLEMENTATIONS = {
     "soundclip": (SoundCLIPNet, soundclip_inputs, lambda sd: sd["feature_extractor.fc.weight"].shape[0]),
     "wav2clip": (Wav2CLIPNet, waveform_windows, lambda sd: sd["audio_transform.sequential.3.weight"].shape[0]),
-    "audioclip": (ESResNeXtFBSP, waveform_windows, lambda sd: sd["fc.weight"].shape[0]),
+    "audioclip": (None, waveform_windows, lambda sd: sd["fc.weight"].shape[0]),  # imported on first use
 }
 IGNORED_KEYS = ("audio_encoder.spectrogram.window",)  # constants recomputed at run time
 
 
 def _network(kind: str, embed_dim: int) -> nn.Module:
-    return IMPLEMENTATIONS[kind][0](embed_dim, **encoder_config(kind).get("network", {}))
+    network = IMPLEMENTATIONS[kind][0]
+    if network is None:  # AudioCLIP's head subclasses timm's ResNet, so its module needs timm to import
+        require("timm", "the AudioCLIP audio encoder")
+        from .audioclip import ESResNeXtFBSP as network
+    return network(embed_dim, **encoder_config(kind).get("network", {}))
 
 
 class AudioEncoder:
