@@ -22,11 +22,13 @@ import torch
 from soundclip_core.stylegan2 import Generator, GeneratorConfig
 
 
-def tiny_generator(resolution: int = 16, seed: int = 0, conv_clamp: float | None = None) -> Generator:
+def tiny_generator(resolution: int = 16, seed: int = 0, conv_clamp: float | None = None, c_dim: int = 0,
+                   label_embedding: str = "embed") -> Generator:
     torch.manual_seed(seed)
     channels = [32, 24, 16, 8, 8, 8][: resolution.bit_length() - 2]
+    labels = dict(c_dim=c_dim, label_embedding=label_embedding, embed_dim=32) if c_dim else {}
     g = Generator(GeneratorConfig(resolution=resolution, z_dim=32, w_dim=32, mapping_layers=2, channels=channels,
-                                  conv_clamp=conv_clamp)).eval().requires_grad_(False)
+                                  conv_clamp=conv_clamp, **labels)).eval().requires_grad_(False)
     for name, p in g.named_parameters():  # non-trivial biases and noise strengths
         if name.endswith(("noise.weight", "activate.bias", ".bias")):
             p.data.normal_(0, 0.2)
@@ -91,8 +93,11 @@ def save_nvidia_pickle(g: Generator, path: Path) -> Path:
         return _Persistent("FullyConnectedLayer", {"weight": P(sd[f"style.{i + 1}.weight"]),
                                                    "bias": P(sd[f"style.{i + 1}.bias"])}, {}, {})
 
-    mapping = _Persistent("MappingNetwork", {}, {"w_avg": sd["latent_avg"]},
-                          {f"fc{i}": fc(i) for i in range(g.config.mapping_layers)})
+    layers = {f"fc{i}": fc(i) for i in range(g.config.mapping_layers)}
+    if g.c_dim:  # ada's MappingNetwork.embed = FullyConnectedLayer(c_dim, embed_features)
+        layers = {"embed": _Persistent("FullyConnectedLayer", {"weight": P(sd["embed.weight"]),
+                                                               "bias": P(sd["embed.bias"])}, {}, {}), **layers}
+    mapping = _Persistent("MappingNetwork", {}, {"w_avg": sd["latent_avg"]}, layers)
 
     def affine(src):
         return _Persistent("FullyConnectedLayer", {"weight": P(sd[f"{src}.conv.modulation.weight"]),
@@ -116,7 +121,7 @@ def save_nvidia_pickle(g: Generator, path: Path) -> Path:
             "conv0": layer(f"convs.{2 * level - 2}", 2 * level - 1),
             "conv1": layer(f"convs.{2 * level - 1}", 2 * level),
             "torgb": torgb(f"to_rgbs.{level - 1}")})
-    kwargs = easy(z_dim=g.z_dim, c_dim=0, w_dim=g.w_dim, img_resolution=g.resolution, img_channels=3,
+    kwargs = easy(z_dim=g.z_dim, c_dim=g.c_dim, w_dim=g.w_dim, img_resolution=g.resolution, img_channels=3,
                   mapping_kwargs=easy(num_layers=g.config.mapping_layers),
                   synthesis_kwargs=easy(channel_base=16384, channel_max=512, num_fp16_res=4,
                                         conv_clamp=g.config.conv_clamp, architecture="skip"))
