@@ -308,3 +308,65 @@ def test_truncated_and_wrong_version_tf_pickles(tmp_path):
     with pytest.raises(CheckpointError, match="no \\(G, D, Gs\\)"):
         (tmp_path / "list.pkl").write_bytes(pickle.dumps(["dnnlib.tflib.network"]))
         load_generator(tmp_path / "list.pkl", "cpu")
+
+
+# -- CLI and node ------------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def wikiart_files(tmp_path_factory):
+    from tiny_models import WIKIART_FILE, stand_in_clip, write_wikiart_pickle
+
+    from soundclip_core.clip import save_clip
+
+    root = tmp_path_factory.mktemp("wikiart")
+    write_wikiart_pickle(root / WIKIART_FILE)
+    save_clip(stand_in_clip(), root / "clip.pt")
+    save_generator(tiny_generator(), root / "plain.safetensors")
+    return root
+
+
+def test_cli_labels_for_a_conditional_model(wikiart_files, capsys):
+    from soundclip_core.cli import main
+    from soundclip_core.latents import load_latent
+
+    root = wikiart_files
+    base = ["manipulate", "--text", "an oil painting", "--generator", str(root / "network-snapshot-012052.pkl"),
+            "--clip", str(root / "clip.pt"), "--steps", "1", "--device", "cpu"]
+    for label, message in [([], "needs a label"), (["--label", "style=dadaism"], "unknown style 'dadaism'")]:
+        assert main([*base, *label, "--out", str(root / "bad.png")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "--label" in err and "impressionism" in err
+    assert not (root / "bad.png").exists()
+    out = root / "painting.png"
+    assert main([*base, "--label", "genre=landscape, style=impressionism", "--out", str(out)]) == 0
+    ws, meta = load_latent(out.with_suffix(".safetensors"))
+    assert meta["label"] == "genre=landscape, style=impressionism" and ws.shape == (1, 8, 32)
+    latent = str(out.with_suffix(".safetensors"))
+    assert main(["mix", latent, latent, "--generator", str(root / "network-snapshot-012052.pkl"),
+                 "--out", str(root / "mixed.png")]) == 0  # the label saved with latent A
+    assert load_latent(root / "mixed.safetensors")[1]["label"] == meta["label"]
+    assert main(["mix", latent, latent, "--generator", str(root / "network-snapshot-012052.pkl"), "--label", "999",
+                 "--out", str(root / "mixed2.png")]) == 2
+    assert "class index 999 is out of range" in capsys.readouterr().err
+    assert main(["manipulate", "--text", "x", "--generator", str(root / "plain.safetensors"), "--clip",
+                 str(root / "clip.pt"), "--label", "3", "--steps", "1", "--device", "cpu",
+                 "--out", str(root / "plain.png")]) == 2
+    assert "not class-conditional" in capsys.readouterr().err and not (root / "plain.png").exists()
+
+
+def test_latent_from_seed_node_takes_a_label(wikiart_files):
+    from test_pack import import_pack
+
+    classes = import_pack().NODE_CLASS_MAPPINGS
+    assert "label" in classes["SoundCLIP_LatentFromSeed"].INPUT_TYPES()["required"]
+    node = classes["SoundCLIP_LatentFromSeed"]()
+    generator = load_generator(wikiart_files / "network-snapshot-012052.pkl", "cpu")
+    with torch.inference_mode():
+        (a,) = node.sample(generator, 3, 2, 0.7, "genre=landscape, style=impressionism")
+        (b,) = node.sample(generator, 3, 2, 0.7, "artist=claude-monet")
+        with pytest.raises(SoundClipError, match="LatentFromSeed label.*needs a label") as error:
+            node.sample(generator, 3, 1, 0.7, "")
+    assert "genre=<" in str(error.value)
+    assert a["ws"].shape == (2, 8, 32) and not torch.equal(a["ws"], b["ws"])
+    c = parse_label("genre=landscape, style=impressionism", 167, "wikiart")
+    assert torch.equal(a["ws"], generator.ws_from_seed(3, 2, 0.7, c=c))

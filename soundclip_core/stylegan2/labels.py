@@ -13,7 +13,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import torch
@@ -54,7 +54,7 @@ def known_label_sets() -> list[str]:
     return sorted(p.stem for p in LABEL_SETS.glob("*.json"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_label_set(name: str) -> LabelSet:
     raw = json.loads((LABEL_SETS / f"{name}.json").read_text(encoding="utf-8"))
     blocks = tuple(LabelBlock(b["name"], int(b["offset"]), tuple(b["names"])) for b in raw["blocks"])
