@@ -64,8 +64,8 @@ def _decode(data, dtype: np.dtype, shape: tuple, fortran: bool = False) -> np.nd
     if len(raw) != count * dtype.itemsize:
         raise pickle.UnpicklingError(f"numpy array of shape {shape} {dtype} holds {len(raw)} bytes, "
                                      f"expected {count * dtype.itemsize}")
-    array = np.frombuffer(bytearray(raw), dtype=dtype).reshape(shape, order="F" if fortran else "C")
-    return np.array(array, dtype=dtype.newbyteorder("="), order="C")  # native order, C layout, 0-d kept
+    array = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    return np.array(array, dtype=dtype.newbyteorder("="), order="C")  # one writable copy: native, C, 0-d kept
 
 
 class ArrayStub:

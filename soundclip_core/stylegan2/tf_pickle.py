@@ -134,7 +134,7 @@ class _Variables:
             raise CheckpointError(f"TF variable '{self.prefix}{name}' has shape {tuple(value.shape)}, expected "
                                   f"{tuple(shape)}", path=self.path)
         self.used.add(name)
-        return torch.from_numpy(np.array(value, dtype=np.float32))
+        return torch.from_numpy(np.asarray(value, dtype=np.float32))
 
     def check_all_used(self, ignore: tuple[str, ...] = ()) -> None:
         unused = sorted(set(self.values) - self.used - set(ignore))
