@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from stylegan_formats import (
     TF_BUILD_SRC,
+    _fake_tf_network_class,
     save_nvidia_pickle,
     save_tf_pickle,
     tf_generator_variables,
@@ -265,7 +266,25 @@ def test_reduce_payloads_and_unknown_globals_are_refused(tmp_path, protocol):
         with pytest.raises(CheckpointError, match=message) as error:
             load_generator(path, "cpu")
         assert str(path) in str(error.value) and "nothing in the file was executed" in str(error.value)
-    assert not marker.exists()
+    from soundclip_core.cli import main
+
+    assert main(["convert", str(path), str(tmp_path / "out.safetensors")]) == 2
+    assert not marker.exists() and not (tmp_path / "out.safetensors").exists()
+
+
+def test_nvidia_pickles_may_hold_numpy_arrays(tmp_path):
+    """StyleGAN3 stores sizes as numpy arrays inside the persistent objects: they come back as data."""
+    from stylegan_formats import _Persistent
+
+    from soundclip_core.stylegan2.nvidia_pickle import read_nvidia_pickle
+
+    synthesis = _Persistent("SynthesisNetwork", {}, {}, {})
+    synthesis.meta["state"].update(size=np.array([16, 16], dtype=np.int64), gain=np.float64(0.5))
+    path = tmp_path / "sg3.pkl"
+    path.write_bytes(pickle.dumps({"G_ema": _Persistent("Generator", {}, {}, {"synthesis": synthesis})}, protocol=4))
+    state = read_nvidia_pickle(path).state["_modules"]["synthesis"].state
+    assert isinstance(state["size"], np.ndarray) and state["size"].tolist() == [16, 16]
+    assert state["gain"] == 0.5 and state["gain"].dtype == np.float64
 
 
 def _drop(name):
@@ -305,9 +324,13 @@ def test_truncated_and_wrong_version_tf_pickles(tmp_path):
     old = save_tf_pickle(v, tmp_path / "stylegan1.pkl", tf_static_kwargs(v), version=3)
     with pytest.raises(CheckpointError, match="version 3"):
         load_generator(old, "cpu")
+    network = _fake_tf_network_class()
+    (tmp_path / "one.pkl").write_bytes(pickle.dumps((network({"version": 4}),), protocol=4))
     with pytest.raises(CheckpointError, match="no \\(G, D, Gs\\)"):
-        (tmp_path / "list.pkl").write_bytes(pickle.dumps(["dnnlib.tflib.network"]))
-        load_generator(tmp_path / "list.pkl", "cpu")
+        load_generator(tmp_path / "one.pkl", "cpu")
+    (tmp_path / "parts.pkl").write_bytes(pickle.dumps((network({"version": 4, "components": {}}),) * 3))
+    with pytest.raises(CheckpointError, match="no 'mapping' and 'synthesis' components"):
+        load_generator(tmp_path / "parts.pkl", "cpu")
 
 
 # -- CLI and node ------------------------------------------------------------------------------------------------------

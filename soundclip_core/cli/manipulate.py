@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     generator = load_generator(ensure(args.generator, kind="stylegan2"), device)
     start, start_meta = load_latent(args.latent) if args.latent else (None, {})
-    label_text = args.label or start_meta.get("label", "")  # a saved latent remembers its label
+    # a saved latent remembers its label (used only if this generator takes one)
+    label_text = args.label or (start_meta.get("label", "") if generator.c_dim else "")
     label = label_for(generator, label_text, source="--label")  # checked before any long work
     encoder = None
     if args.audio:

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     w_a, meta = load_latent(args.latent_a)
     w_b, _ = load_latent(args.latent_b)
     generator = load_generator(ensure(args.generator, kind="stylegan2"), args.device)
-    label_text = args.label or meta.get("label", "")
+    label_text = args.label or (meta.get("label", "") if generator.c_dim else "")
     label = label_for(generator, label_text, source="--label")
     mixed = style_mix(w_a, w_b, args.layers or default_mix_layers(w_a.shape[1]))
     with torch.no_grad():

@@ -14,6 +14,7 @@ static kwarg is checked: what changes the math but is not supported is refused b
 
 from __future__ import annotations
 
+import pickletools
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,6 @@ from ..errors import CheckpointError
 from ..safe_pickle import BYTES_ALLOWED, CONTAINERS_ALLOWED, NUMPY_ALLOWED, UNPICKLING_ERRORS, restricted_load
 from .config import GeneratorConfig
 from .labels import label_set_for_size
-
-MARKER = b"dnnlib.tflib.network"
 
 
 class TFNetwork:
@@ -62,9 +61,23 @@ VERSIONS = (4, 5)  # NVlabs/stylegan2 writes 4, stylegan2-ada TF 5
 
 
 def is_tf_pickle(path: Path) -> bool:
-    """TF pickles name `dnnlib.tflib.network` in their first global (the outer tuple's first Network)."""
-    with open(path, "rb") as f:
-        return MARKER in f.read(4096)
+    """Whether the pickle's first global is `dnnlib.tflib.network.Network` (the outer tuple's first network);
+    read as opcodes only, a few dozen at most."""
+    strings: list[str] = []
+    try:
+        with open(path, "rb") as f:
+            for count, (op, arg, _) in enumerate(pickletools.genops(f)):
+                if op.name == "GLOBAL":
+                    return arg == "dnnlib.tflib.network Network"
+                if op.name == "STACK_GLOBAL":
+                    return strings[-2:] == ["dnnlib.tflib.network", "Network"]
+                if isinstance(arg, str):
+                    strings.append(arg)
+                if count > 64:
+                    return False
+    except (ValueError, EOFError):
+        return False
+    return False
 
 
 def read_tf_pickle(path: Path) -> TFNetwork:
