@@ -168,7 +168,8 @@ def test_baylies_fork_settings_load_and_others_are_refused_by_name(tmp_path):
     for extra, named in [({"min_h": 3, "min_w": 5}, "min_h=3"), ({"res_log2": 3}, "res_log2=3"),
                          ({"architecture": "resnet"}, "architecture 'resnet'"),
                          ({"use_attention": True}, "use_attention=True"),
-                         ({"resolution_w": 512}, "unknown TensorFlow generator setting 'resolution_w'")]:
+                         ({"resolution_w": 512}, "unknown TensorFlow generator setting 'resolution_w'"),
+                         ({"impl": "ref"}, "DiffAugment-stylegan2's LabelConcat")]:
         path = save_tf_pickle(v, tmp_path / "fork.pkl", tf_static_kwargs(v, **{**fork, **extra}))
         with pytest.raises(CheckpointError, match=named) as error:
             load_generator(path, "cpu")

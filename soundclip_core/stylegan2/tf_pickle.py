@@ -46,12 +46,13 @@ class TFNetwork:
 
 ALLOWED = {("dnnlib.tflib.network", "Network"): TFNetwork, **NUMPY_ALLOWED, **BYTES_ALLOWED, **CONTAINERS_ALLOWED}
 
-# static kwargs that do not change what Gs computes (training, evaluation defaults, precision)
+# static kwargs that do not change what Gs computes (training, evaluation defaults, precision, which op
+# implementation ran) or whose sizes are read off the variables and checked against them
 IGNORED_KWARGS = {"truncation_psi", "truncation_cutoff", "truncation_psi_val", "truncation_cutoff_val",
                   "dlatent_avg_beta", "style_mixing_prob", "randomize_noise", "structure", "fused_modconv",
                   "num_fp16_res", "fmap_base", "fmap_max", "fmap_min", "fmap_decay", "dtype", "is_template_graph",
                   "resolution", "latent_size", "dlatent_size", "label_size", "mapping_layers", "label_fmaps",
-                  "res_log2", "conv_clamp", "mapping_lrmul", "mapping_fmaps"}  # sizes: checked against the variables
+                  "res_log2", "conv_clamp", "mapping_lrmul", "mapping_fmaps", "impl"}
 # static kwargs accepted only at the value the math below implements
 REQUIRED_VALUES = {"num_channels": 3, "architecture": "skip", "nonlinearity": "lrelu",
                    "mapping_nonlinearity": "lrelu", "normalize_latents": True, "resample_kernel": [1, 3, 3, 1],
@@ -173,6 +174,9 @@ def convert(gs: TFNetwork, path: Path) -> tuple[GeneratorConfig, dict[str, torch
     w_dim = int(mapping.values.get(f"Dense{layers - 1}/weight", np.zeros((0, 0))).shape[-1])
     c_dim = int(kwargs.get("label_size", 0))
     embedding, embed_dim = "none", 0
+    if "LabelConcat/weight" in mapping and "impl" in kwargs:
+        raise CheckpointError("unsupported label embedding: DiffAugment-stylegan2's LabelConcat (integer labels, "
+                              "equalised weight) differs from the original one", path=path)
     if "LabelConcat/weight" in mapping:
         embedding = "concat"
         embed_dim = int(mapping.values["LabelConcat/weight"].shape[-1])  # = latent_size
