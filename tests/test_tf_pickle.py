@@ -81,17 +81,21 @@ def tf_modulated_conv(s: dict, scope: str, x, dlatent, up=False, demodulate=True
     return torch.cat(out)
 
 
-def tf_synthesis(v: dict, ws):
+def tf_synthesis(v: dict, ws, clamp: float | None = None):
     s = v["synthesis"]
+
+    def bias_act(x, scope, act):  # fused_bias_act: act(x + b) * gain, then clamp (stylegan2-ada)
+        x = x + _t(s[f"{scope}/bias"])[None, :, None, None]
+        x = F.leaky_relu(x, 0.2) * SQRT2 if act else x
+        return x if clamp is None else x.clamp(-clamp, clamp)
 
     def layer(scope, x, idx, up=False):
         x = tf_modulated_conv(s, scope, x, ws[:, idx], up=up)
         x = x + _t(s[f"noise{idx}"]) * float(s[f"{scope}/noise_strength"])  # randomize_noise=False
-        return F.leaky_relu(x + _t(s[f"{scope}/bias"])[None, :, None, None], 0.2) * SQRT2
+        return bias_act(x, scope, act=True)
 
     def torgb(scope, x, idx):
-        return tf_modulated_conv(s, scope, x, ws[:, idx], demodulate=False) + _t(s[f"{scope}/bias"])[None, :, None,
-                                                                                                         None]
+        return bias_act(tf_modulated_conv(s, scope, x, ws[:, idx], demodulate=False), scope, act=False)
 
     x = _t(s["4x4/Const/const"]).repeat(ws.shape[0], 1, 1, 1)
     x = layer("4x4/Conv", x, 0)
@@ -141,6 +145,19 @@ def test_conditional_tf_pickles_match_the_tf_mapping(tmp_path, scheme):
     ws = g.ws_from_seed(3, batch_size=2, truncation_psi=0.5, c=c[:1])
     assert ws.shape == (2, g.num_ws, 32)
     assert torch.allclose(g.synthesis(ws).double(), tf_synthesis(v, ws.double()), atol=2e-4)
+
+
+def test_stylegan2_ada_tf_pickle_with_clamp_and_version_5(tmp_path):
+    v = tf_generator_variables(resolution=16, c_dim=3, label="embed", seed=5)
+    del v["Gs"]["lod"]  # ada's G_main has no lod
+    kwargs = tf_static_kwargs(v, fmap_base=16384, fmap_max=512, mapping_layers=2, num_fp16_res=4, conv_clamp=0.5,
+                              style_mixing_prob=None, architecture="skip")
+    g = load_generator(save_tf_pickle(v, tmp_path / "ada.pkl", kwargs, version=5), "cpu")
+    assert g.config.conv_clamp == 0.5
+    ws = torch.randn(2, g.num_ws, 32, generator=torch.Generator().manual_seed(4))
+    expected = tf_synthesis(v, ws.double(), clamp=0.5)
+    assert not torch.allclose(expected, tf_synthesis(v, ws.double()))  # the clamp is exercised
+    assert torch.allclose(g.synthesis(ws).double(), expected, atol=2e-4)
 
 
 def test_ada_pytorch_conditional_pickle_matches_the_ada_mapping(tmp_path):
