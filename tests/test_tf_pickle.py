@@ -349,6 +349,12 @@ def test_truncated_and_wrong_version_tf_pickles(tmp_path):
     (tmp_path / "parts.pkl").write_bytes(pickle.dumps((network({"version": 4, "components": {}}),) * 3))
     with pytest.raises(CheckpointError, match="no 'mapping' and 'synthesis' components"):
         load_generator(tmp_path / "parts.pkl", "cpu")
+    kwargs = tf_static_kwargs(v)
+    v["mapping"] = {(1, 2): np.zeros(3)}  # a variable list whose names are not strings
+    bad = save_tf_pickle(v, tmp_path / "malformed.pkl", kwargs)
+    with pytest.raises(CheckpointError, match="malformed TF network state") as error:
+        load_generator(bad, "cpu")
+    assert str(bad) in str(error.value)
 
 
 # -- CLI and node ------------------------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ class TFNetwork:
         out = {}
         for item in self.state.get("variables", []):
             if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
-                raise CheckpointError("malformed TF variable list")
+                raise ValueError("malformed TF variable list")
             out[item[0]] = np.asarray(item[1])
         return out
 
@@ -160,6 +160,14 @@ class _Variables:
 
 def convert(gs: TFNetwork, path: Path) -> tuple[GeneratorConfig, dict[str, torch.Tensor], torch.Tensor]:
     """Gs -> (config, state dict in our names, w_avg [w_dim])."""
+    try:
+        return _convert(gs, path)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError) as error:  # a malformed state
+        raise CheckpointError(f"malformed TF network state ({type(error).__name__}: {error})", path=path,
+                              fix="re-download the file") from error
+
+
+def _convert(gs: TFNetwork, path: Path) -> tuple[GeneratorConfig, dict[str, torch.Tensor], torch.Tensor]:
     kwargs = _kwargs(gs, path)
     top = _Variables(gs, "", path)
     mapping = _Variables(gs.state["components"]["mapping"], "mapping/", path)
