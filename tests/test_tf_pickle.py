@@ -91,7 +91,8 @@ def tf_synthesis(v: dict, ws, clamp: float | None = None):
 
     def layer(scope, x, idx, up=False):
         x = tf_modulated_conv(s, scope, x, ws[:, idx], up=up)
-        x = x + _t(s[f"noise{idx}"]) * float(s[f"{scope}/noise_strength"])  # randomize_noise=False
+        if f"noise{idx}" in s:  # stylegan2-ada with use_noise=False has neither noise nor strength
+            x = x + _t(s[f"noise{idx}"]) * float(s[f"{scope}/noise_strength"])  # randomize_noise=False
         return bias_act(x, scope, act=True)
 
     def torgb(scope, x, idx):
@@ -158,6 +159,15 @@ def test_stylegan2_ada_tf_pickle_with_clamp_and_version_5(tmp_path):
     expected = tf_synthesis(v, ws.double(), clamp=0.5)
     assert not torch.allclose(expected, tf_synthesis(v, ws.double()))  # the clamp is exercised
     assert torch.allclose(g.synthesis(ws).double(), expected, atol=2e-4)
+
+
+def test_stylegan2_ada_tf_pickle_without_noise(tmp_path):
+    v = tf_generator_variables(resolution=8, seed=6)
+    v["synthesis"] = {k: a for k, a in v["synthesis"].items() if "noise" not in k}
+    g = load_generator(save_tf_pickle(v, tmp_path / "quiet.pkl", tf_static_kwargs(v, use_noise=False), version=5),
+                       "cpu")
+    ws = torch.randn(2, g.num_ws, 32, generator=torch.Generator().manual_seed(4))
+    assert torch.allclose(g.synthesis(ws, noise_mode="random").double(), tf_synthesis(v, ws.double()), atol=2e-4)
 
 
 def test_ada_pytorch_conditional_pickle_matches_the_ada_mapping(tmp_path):

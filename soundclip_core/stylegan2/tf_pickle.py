@@ -56,7 +56,7 @@ IGNORED_KWARGS = {"truncation_psi", "truncation_cutoff", "truncation_psi_val", "
 # static kwargs accepted only at the value the math below implements
 REQUIRED_VALUES = {"num_channels": 3, "architecture": "skip", "nonlinearity": "lrelu",
                    "mapping_nonlinearity": "lrelu", "normalize_latents": True, "resample_kernel": [1, 3, 3, 1],
-                   "min_h": 4, "min_w": 4, "use_attention": False, "use_noise": True, "fmap_const": None,
+                   "min_h": 4, "min_w": 4, "use_attention": False, "use_noise": (True, False), "fmap_const": None,
                    "mapping_func": "G_mapping", "synthesis_func": ("G_synthesis_stylegan2", "G_synthesis")}
 VERSIONS = (4, 5)  # NVlabs/stylegan2 writes 4, stylegan2-ada TF 5
 
@@ -227,6 +227,7 @@ def _convert(gs: TFNetwork, path: Path) -> tuple[GeneratorConfig, dict[str, torc
         channels.append(int(synthesis.values[f"{res}x{res}/Conv1/weight"].shape[-1]))
         res *= 2
     sd["input.input"] = synthesis.get("4x4/Const/const", (1, channels[0], 4, 4))
+    use_noise = kwargs.get("use_noise", True)
 
     def layer(dst: str, scope: str, in_ch: int, out_ch: int, noise: int, up: bool) -> None:
         weight = synthesis.get(f"{scope}/weight", (3, 3, in_ch, out_ch))
@@ -235,10 +236,14 @@ def _convert(gs: TFNetwork, path: Path) -> tuple[GeneratorConfig, dict[str, torc
         sd[f"{dst}.conv.weight"] = weight.permute(3, 2, 0, 1)[None]
         sd[f"{dst}.conv.modulation.weight"] = synthesis.get(f"{scope}/mod_weight", (w_dim, in_ch)).t()
         sd[f"{dst}.conv.modulation.bias"] = synthesis.get(f"{scope}/mod_bias", (in_ch,)) + 1
-        sd[f"{dst}.noise.weight"] = synthesis.get(f"{scope}/noise_strength", ()).reshape(1)
         sd[f"{dst}.activate.bias"] = synthesis.get(f"{scope}/bias", (out_ch,))
         size = 4 * 2 ** ((noise + 1) // 2)
-        sd[f"noises.noise_{noise}"] = synthesis.get(f"noise{noise}", (1, 1, size, size))
+        if use_noise:
+            sd[f"{dst}.noise.weight"] = synthesis.get(f"{scope}/noise_strength", ()).reshape(1)
+            sd[f"noises.noise_{noise}"] = synthesis.get(f"noise{noise}", (1, 1, size, size))
+        else:  # stylegan2-ada's use_noise=False: no noise at all, i.e. zero strength
+            sd[f"{dst}.noise.weight"] = torch.zeros(1)
+            sd[f"noises.noise_{noise}"] = torch.zeros(1, 1, size, size)
 
     def torgb(dst: str, scope: str, in_ch: int) -> None:
         sd[f"{dst}.conv.weight"] = synthesis.get(f"{scope}/weight", (1, 1, in_ch, 3)).permute(3, 2, 0, 1)[None]
