@@ -63,8 +63,10 @@ class LabelEmbedding(nn.Module):
 class MappedGenerator(nn.Module):
     """Base of every generator: the mapping layers, the average latent and the latent helpers.
 
-    Subclasses set `self.config` (with z_dim, w_dim, mapping_layers, mapping_lr_multiplier), call
-    `build_mapping()` in their constructor, and define `num_ws` and `synthesis(ws, noise_mode)`.
+    Subclasses set `self.config` (with z_dim, w_dim, mapping_layers, mapping_lr_multiplier, and for
+    class-conditional generators c_dim, label_embedding, embed_dim, label_set as in `GeneratorConfig`),
+    call `build_mapping()` in their constructor, and define `num_ws` and `synthesis(ws, noise_mode)`.
+    `mapping(z, c=None, truncation_psi=1.0)` takes the label second: pass truncation_psi by keyword.
     """
 
     kind = "stylegan"
