@@ -158,7 +158,7 @@ def sound_edit_before_after(w: Workflow, sound: str, models: tuple, seed: int, p
     target, _ = w.node("SoundCLIP_AudioEncode", 1, 0, audio=audio, encoder=encoder, long_clip="average",
                        window_start=0.0)
     (source,) = w.node("SoundCLIP_LatentFromSeed", 1, 2, generator=generator, seed=seed, batch_size=1,
-                       truncation_psi=0.7)
+                       truncation_psi=0.7, label="")
     edited, _ = w.node("SoundCLIP_LatentOptimize", 2, 0, generator=generator, clip=clip, target=target,
                        latent=source, preset=preset, **OPTIMIZE_DEFAULTS)
     (before,) = w.node("SoundCLIP_Decode", 3, 2, generator=generator, latent=source, noise_mode="const")
@@ -174,16 +174,17 @@ def sound_to_landscape(w: Workflow) -> None:
 
 
 def music_to_painting(w: Workflow) -> None:
-    """Music (a piano piece) turns a WikiArt StyleGAN2 painting toward its mood; the text prompt is mixed in."""
+    """Music (a piano piece) turns a WikiArt StyleGAN2 painting toward its mood; the text prompt is mixed in.
+    Peter Baylies' WikiArt model is class-conditional: the latent is drawn for a genre and a style."""
     (audio,) = w.core("LoadAudio", 0, 0, ["piano.wav", None, None])
-    encoder, clip, generator = load_models(w, "wikiart.pt", first_row=1)
+    encoder, clip, generator = load_models(w, "network-snapshot-012052.pkl", first_row=1)
     sound, _ = w.node("SoundCLIP_AudioEncode", 1, 0, audio=audio, encoder=encoder, long_clip="average",
                       window_start=0.0)
     text, _ = w.node("SoundCLIP_TextEncode", 1, 1, clip=clip, text="an oil painting")
     target, _ = w.node("SoundCLIP_EmbeddingMix", 2, 0, embedding_a=sound, weight_a=1.0, embedding_b=text,
                        weight_b=0.3)
     (source,) = w.node("SoundCLIP_LatentFromSeed", 2, 2, generator=generator, seed=11, batch_size=1,
-                       truncation_psi=0.7)
+                       truncation_psi=0.7, label="genre=landscape, style=impressionism")
     edited, _ = w.node("SoundCLIP_LatentOptimize", 3, 0, generator=generator, clip=clip, target=target,
                        latent=source, preset="wikiart", **OPTIMIZE_DEFAULTS)
     (image,) = w.node("SoundCLIP_Decode", 4, 0, generator=generator, latent=edited, noise_mode="const")
@@ -199,7 +200,7 @@ def sound_text_face_mix(w: Workflow) -> None:
                       window_start=0.0)
     text, _ = w.node("SoundCLIP_TextEncode", 1, 1, clip=clip, text="a person with curly hair")
     (source,) = w.node("SoundCLIP_LatentFromSeed", 1, 3, generator=generator, seed=3, batch_size=1,
-                       truncation_psi=0.7)
+                       truncation_psi=0.7, label="")
     by_sound, _ = w.node("SoundCLIP_LatentOptimize", 2, 0, generator=generator, clip=clip, target=sound,
                          latent=source, preset="ffhq", arcface=arcface, **OPTIMIZE_DEFAULTS)
     by_text, _ = w.node("SoundCLIP_LatentOptimize", 2, 3, generator=generator, clip=clip, target=text,
@@ -221,7 +222,7 @@ def sounds_grid(w: Workflow) -> None:
     (batch,) = w.node("SoundCLIP_EmbeddingBatch", 3, 1, embedding_1=embeddings[0], embedding_2=embeddings[1],
                       embedding_3=embeddings[2], embedding_4=embeddings[3])
     (source,) = w.node("SoundCLIP_LatentFromSeed", 3, 3, generator=generator, seed=7, batch_size=1,
-                       truncation_psi=0.7)
+                       truncation_psi=0.7, label="")
     edited, _ = w.node("SoundCLIP_LatentOptimize", 4, 1, generator=generator, clip=clip, target=batch,
                        latent=source, preset="landscape", **OPTIMIZE_DEFAULTS)
     (images,) = w.node("SoundCLIP_Decode", 5, 1, generator=generator, latent=edited, noise_mode="const")

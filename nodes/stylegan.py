@@ -7,6 +7,7 @@ import torch
 from soundclip_core.image import to_comfy_image
 from soundclip_core.manipulate import default_mix_layers, style_mix
 from soundclip_core.stylegan2 import load_generator
+from soundclip_core.stylegan2.labels import describe, label_for
 
 from . import comfy_env
 from .types import CATEGORY, GENERATOR, WPLUS, WPlus, latent_for, make_wplus
@@ -15,9 +16,10 @@ NOISE_MODES = ["const", "random", "none"]
 
 
 class StyleGANLoad:
-    """A StyleGAN2 generator (rosinality .pt, NVIDIA .pkl, or soundclip .safetensors) from models/stylegan2.
+    """A StyleGAN2 generator (rosinality .pt, NVIDIA .pkl of the PyTorch or TensorFlow era, or soundclip
+    .safetensors) from models/stylegan2.
 
-    NVIDIA pickles are read with a restricted unpickler: no code inside the file ever runs.
+    Pickles are read with a restricted unpickler: no code inside the file ever runs.
     """
 
     @classmethod
@@ -35,6 +37,8 @@ class StyleGANLoad:
     def load(self, generator_name: str):
         generator = load_generator(comfy_env.resolve_model("stylegan2", generator_name), device=comfy_env.device())
         info = f"{generator.resolution} px, {generator.num_ws} W+ layers, w_dim {generator.w_dim}"
+        if generator.c_dim:
+            info += f"; class-conditional, labels: {describe(generator.c_dim, generator.config.label_set)}"
         return (generator, info)
 
 
@@ -49,6 +53,10 @@ class LatentFromSeed:
             "batch_size": ("INT", {"default": 1, "min": 1, "max": 64}),
             "truncation_psi": ("FLOAT", {"default": 0.7, "min": 0.0, "max": 1.5, "step": 0.05,
                                          "tooltip": "Below 1 trades variety for typical, cleaner images."}),
+            "label": ("STRING", {"default": "",
+                                 "tooltip": "Class-conditional generators only (empty otherwise): class indices such "
+                                            "as '3' or '3,7', or for WikiArt 'genre=landscape, style=impressionism' "
+                                            "(the loader's info output lists what a generator accepts)."}),
         }}
 
     RETURN_TYPES = (WPLUS,)
@@ -56,8 +64,9 @@ class LatentFromSeed:
     FUNCTION = "sample"
     CATEGORY = CATEGORY
 
-    def sample(self, generator, seed: int, batch_size: int, truncation_psi: float):
-        ws = generator.ws_from_seed(seed, batch_size=batch_size, truncation_psi=truncation_psi)
+    def sample(self, generator, seed: int, batch_size: int, truncation_psi: float, label: str = ""):
+        c = label_for(generator, label, source="LatentFromSeed label")
+        ws = generator.ws_from_seed(seed, batch_size=batch_size, truncation_psi=truncation_psi, c=c)
         return (make_wplus(ws, generator.source),)
 
 

@@ -13,14 +13,21 @@ import numpy as np
 import soundfile
 import torch
 from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
-from stylegan_formats import save_nvidia_pickle, tiny_generator
+from stylegan_formats import (
+    save_nvidia_pickle,
+    save_tf_pickle,
+    tf_generator_variables,
+    tf_static_kwargs,
+    tiny_generator,
+)
 
 from soundclip_core.arcface import build_arcface
 from soundclip_core.clip import ClipModel, save_clip, tiny_clip
 from soundclip_core.encoders import AudioEncoder, build_audio_encoder
 from soundclip_core.stylegan2 import save_generator
 
-GENERATOR_FILES = ("landscape.pt", "wikiart.pt", "stylegan2-ffhq-config-f.pt")
+GENERATOR_FILES = ("landscape.pt", "stylegan2-ffhq-config-f.pt")
+WIKIART_FILE = "network-snapshot-012052.pkl"
 AUDIOCLIP_FILE = "AudioCLIP-Full-Training.pt"
 TINY_DIM = 64
 
@@ -98,5 +105,15 @@ def write_workflow_models(models: Path, with_arcface: bool = True) -> None:
     save_clip(stand_in_clip(), models / "clip_soundclip" / "ViT-B-32.pt")
     write_audioclip(models / "audio_encoders" / AUDIOCLIP_FILE)
     save_nvidia_pickle(generator, models / "stylegan2" / "afhqdog.pkl")
+    write_wikiart_pickle(models / "stylegan2" / WIKIART_FILE)
     if with_arcface:
         torch.save(build_arcface(device="cpu").model.state_dict(), models / "arcface" / "model_ir_se50.pth")
+
+
+def write_wikiart_pickle(path: Path) -> Path:
+    """A tiny stand-in for Baylies' WikiArt snapshot in its real layout: a TF pickle (G, D, Gs), conditional
+    with LabelConcat over the 167-value artist/genre/style label, the fork's min_h/min_w/res_log2 settings."""
+    variables = tf_generator_variables(resolution=32, c_dim=167, label="concat", seed=7)
+    kwargs = tf_static_kwargs(variables, latent_size=32, dlatent_size=32, mapping_layers=2, min_h=4, min_w=4,
+                              res_log2=3)
+    return save_tf_pickle(variables, path, kwargs)

@@ -16,6 +16,7 @@ from ..latents import load_latent, save_latent
 from ..manipulate import MASK_MODES, PRESETS, optimize
 from ..runtime import pick_device
 from ..stylegan2 import load_generator
+from ..stylegan2.labels import label_for
 from ..weights import ensure, find_entry
 from .progress import step_bar
 
@@ -42,6 +43,8 @@ def register(subparsers) -> None:
     p.add_argument("--layers", help="with --mask freeze: the layers that may change, e.g. 0-8")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--truncation", type=float, default=0.7)
+    p.add_argument("--label", default="", help="class-conditional generators: class indices ('3', '3,7') or, for "
+                                               "WikiArt, e.g. 'genre=landscape, style=impressionism'")
     p.add_argument("--latent", help="start from this saved latent (.safetensors) instead of the seed")
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32")
     p.add_argument("--clip-input", choices=["area", "official"], default="area")
@@ -55,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("soundclip manipulate: give --audio and/or --text")
     device = pick_device(args.device)
     generator = load_generator(ensure(args.generator, kind="stylegan2"), device)
+    start, start_meta = load_latent(args.latent) if args.latent else (None, {})
+    # a saved latent remembers its label (used only if this generator takes one)
+    label_text = args.label or (start_meta.get("label", "") if generator.c_dim else "")
+    label = label_for(generator, label_text, source="--label")  # checked before any long work
     encoder = None
     if args.audio:
         if not args.encoder:
@@ -71,10 +78,10 @@ def run(args: argparse.Namespace) -> int:
         from ..arcface import load_arcface
 
         identity = load_arcface(ensure(args.arcface, kind="arcface"), device)
-    if args.latent:
-        w_source, _ = load_latent(args.latent)
+    if start is not None:
+        w_source = start
     else:
-        w_source = generator.ws_from_seed(args.seed, truncation_psi=args.truncation)
+        w_source = generator.ws_from_seed(args.seed, truncation_psi=args.truncation, c=label)
     bar, callback = step_bar(args.steps, "optimising")
     try:
         result = optimize(generator, clip, targets, w_source.to(device), preset=args.preset, steps=args.steps,
@@ -87,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         images = torch.cat([generator.synthesis(w_source.to(device)), generator.synthesis(result.w)], dim=-1)
     save_png(images, args.out)
     latent_path = save_latent(args.out.with_suffix(".safetensors"), result.w,
-                              {"generator": generator.source, "settings": result.settings})
+                              {"generator": generator.source, "settings": result.settings,
+                               **({"label": label_text} if label is not None else {})})
     print(result.report())
     print(f"wrote {args.out} (source | result) and {latent_path}")
     return 0

@@ -14,7 +14,7 @@ from .. import runtime
 from ..atomic import atomic_path
 from ..errors import CheckpointError
 from ..formats import sniff
-from . import nvidia_pickle, rosinality
+from . import nvidia_pickle, rosinality, tf_pickle
 from .config import GeneratorConfig
 from .networks import Generator
 
@@ -22,18 +22,21 @@ FORMAT_TAG = "soundclip-stylegan2"
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device | None = None) -> Generator:
-    """A frozen, eval-mode generator from a rosinality .pt, NVIDIA .pkl or soundclip .safetensors."""
+    """A frozen, eval-mode generator from a rosinality .pt, NVIDIA .pkl (PyTorch or TensorFlow era) or
+    soundclip .safetensors."""
     path = Path(path)
     kind = sniff(path)
-    w_avg = None
+    w_avg, per_label_avg = None, False
     if kind == "torch-zip":
         state, w_avg = rosinality.generator_state(rosinality.read_torch_checkpoint(path), path)
         config = rosinality.infer_config(state)
+    elif kind == "pickle" and tf_pickle.is_tf_pickle(path):
+        config, state, w_avg = tf_pickle.convert(tf_pickle.read_tf_pickle(path), path)
     elif kind == "pickle":
         config, state, w_avg = nvidia_pickle.convert(nvidia_pickle.read_nvidia_pickle(path), path)
     else:
-        config, state = read_safetensors(path)
-        w_avg = state.pop("latent_avg", None)
+        config, state, per_label_avg = read_safetensors(path)
+        w_avg = None if per_label_avg else state.pop("latent_avg", None)
     generator = Generator(config, source=str(path))
     missing, unexpected = generator.load_state_dict(state, strict=False)
     missing = [k for k in missing if k != "latent_avg"]
@@ -43,19 +46,21 @@ def load_generator(path: str | os.PathLike, device: str | torch.device | None = 
     generator = generator.to(runtime.pick_device(device)).eval().requires_grad_(False)
     if w_avg is not None:
         generator.latent_avg.copy_(w_avg.reshape(-1))
-    else:
+    else:  # a conditional generator without one averages per label, on demand
         generator.estimate_w_avg()
     return generator
 
 
-def read_safetensors(path: Path) -> tuple[GeneratorConfig, dict[str, torch.Tensor]]:
+def read_safetensors(path: Path) -> tuple[GeneratorConfig, dict[str, torch.Tensor], bool]:
+    """(config, state, whether truncation uses per-label average latents)."""
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
             if metadata.get("format") != FORMAT_TAG:
                 raise CheckpointError("this .safetensors file is not a soundclip StyleGAN2 export", path=path,
                                       fix="convert a generator with `soundclip convert IN OUT.safetensors`")
-            return GeneratorConfig.from_json(metadata["config"]), {k: f.get_tensor(k) for k in f.keys()}
+            return (GeneratorConfig.from_json(metadata["config"]), {k: f.get_tensor(k) for k in f.keys()},
+                    metadata.get("w_avg") == "per-label")
     except CheckpointError:
         raise
     except Exception as error:
@@ -64,9 +69,11 @@ def read_safetensors(path: Path) -> tuple[GeneratorConfig, dict[str, torch.Tenso
 
 
 def save_generator(generator: Generator, path: str | os.PathLike) -> Path:
-    """Write our .safetensors export (config JSON and w_avg included), atomically."""
+    """Write our .safetensors export (config JSON with the label scheme, embedding and w_avg included),
+    atomically."""
     state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata={"format": FORMAT_TAG, "config": generator.config.to_json(),
-                                            "source": json.dumps(generator.source)})
+                                            "source": json.dumps(generator.source),
+                                            "w_avg": "per-label" if generator.per_label_avg else "checkpoint"})
     return Path(path)
