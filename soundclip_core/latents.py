@@ -62,8 +62,7 @@ def _parse(payload: bytes, source: Path) -> Latent:
         tensors = load_bytes(payload)
     except Exception as error:
         raise SoundClipError(f"not a soundclip latent ({str(error)[:200]})", path=source,
-                             fix="use a latent written by `soundclip manipulate`, `soundclip invert` or `soundclip mix`",
-                             ) from error
+                             fix="use a latent written by soundclip (manipulate, invert or mix)") from error
     ws = tensors.get("ws")
     count = sum(1 for k in tensors if k.startswith("noise_"))
     noise = [tensors.get(f"noise_{k}") for k in range(count)]

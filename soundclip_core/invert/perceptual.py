@@ -85,7 +85,8 @@ def _stage_widths(shapes: list[tuple[int, ...]], path: Path) -> tuple[int, ...]:
             in_ch = shape[0]
         starts = [sum(STAGE_CONVS[:k]) for k in range(len(STAGE_CONVS))]
         widths = tuple(shapes[s][0] for s in starts)
-        if problem is None and [s[0] for s in shapes] != [w for w, c in zip(widths, STAGE_CONVS) for _ in range(c)]:
+        expected = [w for w, c in zip(widths, STAGE_CONVS, strict=True) for _ in range(c)]
+        if problem is None and [s[0] for s in shapes] != expected:
             problem = "conv widths do not follow VGG16's five stages"
     if problem:
         raise CheckpointError(f"not a VGG16 network ({problem})", path=path,

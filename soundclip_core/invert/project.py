@@ -142,7 +142,9 @@ def project(generator, images: torch.Tensor, perceptual, *, preset: str = "fast"
                                 None if w_start is None else w_start[i:i + chunk], device, callback, should_cancel,
                                 preview_every, (i // chunk, -(-targets.shape[0] // chunk)))
                  for i in range(0, targets.shape[0], chunk)]
-    noise = None if parts[0]["noise"] is None else [torch.cat(maps) for maps in zip(*[p["noise"] for p in parts])]
+    noise = None
+    if parts[0]["noise"] is not None:
+        noise = [torch.cat(maps) for maps in zip(*[p["noise"] for p in parts], strict=True)]
     cat = {k: torch.cat([p[k] for p in parts]) for k in ("w", "reconstruction", "lpips", "psnr", "start_lpips",
                                                           "start_psnr")}
     history = torch.stack([p["loss_history"] for p in parts]).mean(0)
