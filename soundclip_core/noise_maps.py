@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import torch
 
+from .errors import SoundClipError
+
 
 def noise_buffers(generator) -> list[torch.Tensor]:
     """The generator's const noise maps in layer order ([1, 1, H_k, W_k] each); [] if it has none."""
@@ -24,13 +26,14 @@ def noise_buffers(generator) -> list[torch.Tensor]:
 
 
 def check_noise(generator, noise: Sequence[torch.Tensor] | None) -> list[torch.Tensor] | None:
-    """`noise` if it fits this generator's noise inputs, else ValueError naming the mismatch; None stays None."""
+    """`noise` if it fits this generator's noise inputs, else a SoundClipError; None (or []) gives None."""
     if noise is None or len(noise) == 0:
         return None
     expected = [tuple(b.shape[1:]) for b in noise_buffers(generator)]
     got = [tuple(n.shape[1:]) for n in noise]
     if got != expected:
-        raise ValueError(f"noise maps {got} do not fit this generator's noise inputs {expected or 'none'}")
+        raise SoundClipError(f"the latent's noise maps {got} do not fit the noise inputs of {generator.source} "
+                             f"({expected or 'none'})", fix="use a latent made with this generator")
     return list(noise)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import WeightsError
 
-KINDS = ("stylegan2", "audio_encoder", "clip", "arcface")
+KINDS = ("stylegan2", "audio_encoder", "clip", "arcface", "perceptual", "e4e")
 DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "weights" / "manifest.json"
 
 
