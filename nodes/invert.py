@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 
-import torch
-
 from soundclip_core.errors import Cancelled, SoundClipError
 from soundclip_core.image import from_comfy_image, save_png, to_comfy_image
 from soundclip_core.invert import FITS, PRESETS, fit_square, load_e4e, load_image, load_perceptual, project
@@ -100,8 +98,7 @@ class InvertImage:
                 raise SoundClipError(f"the e4e encoder {e4e.source} makes {e4e.num_ws} x {e4e.w_dim} latents, the "
                                      f"generator needs {generator.num_ws} x {generator.w_dim}",
                                      fix="use the encoder trained for this generator (e4e_ffhq_encode.pt: FFHQ 1024)")
-            with torch.inference_mode(False):
-                w_start = e4e.encode(fit_square(pixels.clone(), generator.resolution, fit))
+            w_start = e4e.encode(fit_square(pixels, generator.resolution, fit))
         total = max(1, PRESETS[preset]["steps"] if steps is None else steps)
         progress = comfy_env.Progress(total)
         try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -138,7 +139,9 @@ def read_vgg_archive(path: Path) -> tuple[list[tuple[torch.Tensor, torch.Tensor]
     notice says it derives from them); the [0, 255] input scaling of NVIDIA's program is not read.
     """
     try:
-        state = torch.jit.load(str(path), map_location="cpu").state_dict()  # tensors only; nothing is run
+        with warnings.catch_warnings():  # torch.jit.load is deprecated for running programs; we only read tensors
+            warnings.simplefilter("ignore", FutureWarning)
+            state = torch.jit.load(str(path), map_location="cpu").state_dict()  # tensors only; nothing is run
     except Exception as error:
         raise CheckpointError(f"unreadable TorchScript archive ({type(error).__name__}: {str(error)[:160]})",
                               path=path) from error

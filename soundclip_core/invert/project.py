@@ -140,7 +140,7 @@ def project(generator, images: torch.Tensor, perceptual, *, preset: str = "fast"
         chunk = batch_size or targets.shape[0]
         parts = [_project_batch(generator, targets[i:i + chunk], perceptual, settings, w_std,
                                 None if w_start is None else w_start[i:i + chunk], device, callback, should_cancel,
-                                preview_every, (i // chunk, -(-targets.shape[0] // chunk)))
+                                preview_every, (i // chunk, -(-targets.shape[0] // chunk)), i)
                  for i in range(0, targets.shape[0], chunk)]
     noise = None
     if parts[0]["noise"] is not None:
@@ -154,11 +154,12 @@ def project(generator, images: torch.Tensor, perceptual, *, preset: str = "fast"
 
 
 def _project_batch(generator, targets, perceptual, settings, w_std, w_start, device, callback, should_cancel,
-                   preview_every, part) -> dict:
+                   preview_every, part, first_index) -> dict:
     b, num_ws = targets.shape[0], generator.num_ws
+    # one random stream per image (seed + its index in the batch): results do not depend on batch_size
+    streams = [torch.Generator().manual_seed(settings["seed"] + first_index + i) for i in range(b)]
     steps = settings["steps"]
     w_steps = 0 if w_start is not None else round(steps * settings["w_fraction"])
-    torch.manual_seed(settings["seed"])
     with torch.no_grad():
         target_small = _for_lpips(targets)
         target_features = perceptual.features(target_small)
@@ -217,7 +218,8 @@ def _project_batch(generator, targets, perceptual, settings, w_std, w_start, dev
 
         def w_space(t: float) -> torch.Tensor:
             scale = noise_scale * max(0.0, 1.0 - t / NOISE_RAMP_LENGTH) ** 2
-            return (w_opt + torch.randn_like(w_opt) * scale).expand(-1, num_ws, -1)
+            draw = torch.stack([torch.randn(1, generator.w_dim, generator=s) for s in streams]).to(device)
+            return (w_opt + draw * scale).expand(-1, num_ws, -1)
 
         step_loop([w_opt], w_steps, settings["lr"], w_space, lambda ws: 0.0)
         pivot = w_opt.detach().expand(-1, num_ws, -1)
