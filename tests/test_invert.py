@@ -402,3 +402,74 @@ def test_cli_refuses_bad_sources(files, capsys):
 def test_psnr_is_the_8bit_definition():
     a, b = torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 2 / 255)
     assert float(psnr(a, b)) == pytest.approx(10 * np.log10(255**2 / 1.0), rel=1e-4)
+
+
+# -- nodes, as ComfyUI runs them (under inference mode) ------------------------------------------------------
+@pytest.fixture(scope="module")
+def nodes(tmp_path_factory):
+    from test_pack import import_pack
+    from tiny_models import write_workflow_models
+
+    home = tmp_path_factory.mktemp("invert-home")
+    write_workflow_models(home, with_arcface=False)
+    (home / "input").mkdir()
+    patch = pytest.MonkeyPatch()
+    patch.setenv("SOUNDCLIP_HOME", str(home))
+    patch.chdir(home / "input")
+    yield {name.removeprefix("SoundCLIP_"): cls() for name, cls in import_pack().NODE_CLASS_MAPPINGS.items()}
+    patch.undo()
+
+
+def test_invert_nodes_under_inference_mode_feed_the_edit(nodes):
+    with torch.inference_mode():
+        generator, _ = nodes["StyleGANLoad"].load("landscape.pt")
+        (perceptual,) = nodes["PerceptualLoader"].load("vgg16-397923af.pth", "vgg.pth")
+        (clip,) = nodes["CLIPLoader"].load("ViT-B-32.pt", "ViT-B-32")
+        with torch.no_grad():
+            photos = generator.synthesis(torch.cat([generator.ws_from_seed(s) for s in (1, 2)]))
+        image = ((photos.permute(0, 2, 3, 1) + 1) / 2).clamp(0, 1)
+        image = torch.nn.functional.interpolate(image.permute(0, 3, 1, 2), size=(40, 56)).permute(0, 2, 3, 1)
+        latent, reconstruction, report = nodes["InvertImage"].run(image, generator, perceptual, "best", 6, "crop", 0,
+                                                                   1, 2)
+        assert latent["ws"].shape == (2, 8, 32) and len(latent["noise"]) == 7 and reconstruction.shape == (2, 32, 32, 3)
+        assert "LPIPS" in report
+        (decoded,) = nodes["Decode"].decode(generator, latent, "const")
+        torch.testing.assert_close(decoded, reconstruction)  # the latent gives back what was shown
+        text, _ = nodes["TextEncode"].encode(clip, "rain")
+        edited, _ = nodes["LatentOptimize"].run(generator, clip, text, latent, "landscape", 2, 0.05, -1.0, -1.0,
+                                                "learned", "", 0, "fp32", "area", 1)
+        assert edited["noise"] is latent["noise"] or all(
+            torch.equal(a, b) for a, b in zip(edited["noise"], latent["noise"], strict=True))
+        saved = nodes["SaveImageWithLatent"].save(decoded, latent, "soundclip/inverted")
+        assert len(saved["ui"]["images"]) == 2
+        first = saved["ui"]["images"][1]
+        relative = f"output/{first['subfolder']}/{first['filename']}"
+        loaded, picture = nodes["LoadLatentFromPNG"].load(relative)
+        assert torch.equal(loaded["ws"], latent["ws"][1:2]) and picture.shape == (1, 32, 32, 3)
+        assert all(torch.equal(a, b[1:2]) for a, b in zip(loaded["noise"], latent["noise"], strict=True))
+        (again,) = nodes["Decode"].decode(generator, loaded, "const")
+        torch.testing.assert_close(again, reconstruction[1:2])
+
+
+def test_invert_node_cancels_and_refuses_bad_inputs(nodes, monkeypatch):
+    import sys
+
+    comfy_env = sys.modules["soundclip_pack.nodes.comfy_env"]
+    with torch.inference_mode():
+        generator, _ = nodes["StyleGANLoad"].load("landscape.pt")
+        (perceptual,) = nodes["PerceptualLoader"].load("vgg16.pt", "none (unweighted VGG distance)")
+        image = torch.rand(1, 24, 24, 3)
+        calls = []
+        monkeypatch.setattr(comfy_env, "interrupted", lambda: len(calls) > 0 or calls.append(1) is not None)
+        with pytest.raises(Cancelled, match="cancelled at step 1"):
+            nodes["InvertImage"].run(image, generator, perceptual, "fast", 50, "crop", 0, 0, 1)
+        monkeypatch.setattr(comfy_env, "interrupted", lambda: False)
+        with pytest.raises(ImageInputError, match="only 4x4 pixels"):
+            nodes["InvertImage"].run(torch.rand(1, 4, 4, 3), generator, perceptual, "fast", 1, "crop", 0, 0, 1)
+        small = tiny_generator(resolution=16)
+        latent = {"ws": small.ws_from_seed(0), "num_ws": small.num_ws, "w_dim": small.w_dim, "generator": "small.pt"}
+        with pytest.raises(SoundClipError, match="small.pt"):
+            nodes["Decode"].decode(generator, latent, "const")
+        save_png(torch.zeros(1, 3, 16, 16), comfy_env.input_directory() / "plain.png")
+        with pytest.raises(SoundClipError, match="carries no soundclip latent"):
+            nodes["LoadLatentFromPNG"].load("plain.png")
