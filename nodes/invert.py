@@ -127,7 +127,8 @@ class SaveImageWithLatent:
             "filename_prefix": ("STRING", {"default": "soundclip/latent"}),
         }}
 
-    RETURN_TYPES = ()
+    RETURN_TYPES = ("IMAGE",)
+    RETURN_NAMES = ("images",)
     FUNCTION = "save"
     OUTPUT_NODE = True
     CATEGORY = CATEGORY
@@ -145,7 +146,7 @@ class SaveImageWithLatent:
             path = _next_free(folder, filename_prefix)
             save_png(picture[None], path, text=png_text(ws[row:row + 1], {"generator": latent["generator"]}, maps))
             saved.append({"filename": path.name, "subfolder": str(path.parent.relative_to(folder)), "type": "output"})
-        return {"ui": {"images": saved}}
+        return {"ui": {"images": saved}, "result": (images,)}
 
 
 def _next_free(folder, prefix: str):

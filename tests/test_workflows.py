@@ -111,7 +111,7 @@ def run_prompt(prompt: dict, classes: dict, core: dict) -> dict:
             else:
                 cls = classes[entry["class_type"]]
                 result = getattr(cls(), cls.FUNCTION)(**inputs)
-                outputs[node_id] = result if isinstance(result, tuple) else ()
+                outputs[node_id] = result if isinstance(result, tuple) else result.get("result", ())
         return outputs[node_id]
 
     with torch.inference_mode():

@@ -45,7 +45,7 @@ class VGG16LPIPS(nn.Module):
             for _ in range(count):
                 convs.append(nn.Conv2d(in_ch, width, 3, padding=1))
                 in_ch = width
-        self.convs = nn.ModuleList(convs)
+        self.convs = nn.ModuleList(convs).to(memory_format=torch.channels_last)  # no weight reorder per call
         for k, width in enumerate(self.widths):
             self.register_buffer(f"lin{k}", torch.ones(width))
         self.register_buffer("shift", torch.tensor(SHIFT)[None, :, None, None])
