@@ -11,7 +11,8 @@ vgg16.pt's call signature (img in [0, 255], return_lpips=True -> flattened weigh
 Speed: the same generator (config-f, --size px), target and step count; ours with the "best" preset
 (noise maps optimised, as NVIDIA does). Quality: a small generator (--quality-size px) inverting one of
 its own images, separate runs of 100 / 300 / 1000 steps; LPIPS (the stand-in) and PSNR of the
-reconstruction each side reports (NVIDIA's run_projection decodes its w with the generator's const noise).
+reconstruction each side reports (NVIDIA's run_projection decodes its w with the generator's const noise;
+"own noise": its w with the noise maps it optimised, which it does not save).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import types
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -100,7 +100,8 @@ def nvidia_generator(directory: str, g: Generator, channel_base: int, channel_ma
 
 
 def run_nvidia(directory: str, nvidia_g, target: torch.Tensor, steps: int, archive: Path):
-    """projector.project from the checkout; returns (final w [1, num_ws, w_dim], seconds per step)."""
+    """projector.project from the checkout; returns (final w [1, num_ws, w_dim], seconds per step, the image
+    its w gives with the noise maps it optimised, which run_projection does not keep)."""
     _use_checkout(directory)
     import dnnlib  # type: ignore
     import projector  # type: ignore
@@ -108,10 +109,17 @@ def run_nvidia(directory: str, nvidia_g, target: torch.Tensor, steps: int, archi
     stamps: list[float] = []
     projector.print = lambda *args: stamps.append(time.perf_counter())  # its per-step log line (verbose)
     dnnlib.util.open_url = lambda url, *a, **k: contextlib.nullcontext(open(archive, "rb"))
+    saved = {k: v.clone() for k, v in nvidia_g.state_dict().items()}
+    projector.copy = types.SimpleNamespace(deepcopy=lambda g: g)  # keep its optimised noise maps visible
     pixels = ((target[0] + 1) * 127.5).clamp(0, 255)
     w_out = projector.project(nvidia_g, pixels, num_steps=steps, device=torch.device("cpu"), verbose=True)
     step_times = [b - a for a, b in zip(stamps[-steps - 1:-1], stamps[-steps:], strict=True)]
-    return w_out[-1:].float(), statistics.median(step_times[1:] or step_times)
+    with torch.no_grad():
+        with_noise = nvidia_g.synthesis(w_out[-1:].detach(), noise_mode="const")  # [1, num_ws, w_dim]
+        for buf in nvidia_g.buffers():
+            buf.requires_grad_(False)
+        nvidia_g.load_state_dict(saved)
+    return w_out[-1:].detach().float(), statistics.median(step_times[1:] or step_times), with_noise
 
 
 def run_ours(g: Generator, target: torch.Tensor, vgg: VGG16LPIPS, steps: int):
@@ -149,7 +157,7 @@ def main() -> None:
         print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
         g = Generator(GeneratorConfig(resolution=args.size)).eval().requires_grad_(False)
         target = g.synthesis(g.ws_from_seed(1)).detach()
-        _, nvidia_s = run_nvidia(args.nvidia, nvidia_generator(args.nvidia, g, 32768, 512), target, args.steps,
+        _, nvidia_s, _ = run_nvidia(args.nvidia, nvidia_generator(args.nvidia, g, 32768, 512), target, args.steps,
                                  archive)
         _, ours_s = run_ours(g, target, vgg, args.steps)
         print(f"speed, {args.size} px config-f, {args.steps} steps: NVIDIA projector {nvidia_s:.3f} s/step "
@@ -161,15 +169,16 @@ def main() -> None:
         target = small.synthesis(small.ws_from_seed(3)).detach()
         nvidia_small = nvidia_generator(args.nvidia, small, base, top)
         print(f"quality, {args.quality_size} px generator (channels {config.channels}), its own image:")
-        print(f"{'steps':>6} {'NVIDIA LPIPS':>12} {'PSNR':>6} {'s/step':>7} | "
+        print(f"{'steps':>6} {'NVIDIA LPIPS':>12} {'PSNR':>6} {'(own noise)':>11} {'s/step':>7} | "
               f"{'ours LPIPS':>10} {'PSNR':>6} {'s/step':>7}")
         for steps in args.quality_steps:
-            w, n_s = run_nvidia(args.nvidia, nvidia_small, target, steps, archive)
+            w, n_s, with_noise = run_nvidia(args.nvidia, nvidia_small, target, steps, archive)
             with torch.no_grad():
                 theirs = small.synthesis(w.expand(-1, small.num_ws, -1) if w.shape[1] == 1 else w)
             result, o_s = run_ours(small, target, vgg, steps)
-            n_lpips = float(vgg.distance(F.interpolate(theirs, size=theirs.shape[-2:]), target))
-            print(f"{steps:6} {n_lpips:12.4f} {float(psnr(theirs, target)):6.2f} {n_s:7.3f} | "
+            n_lpips = float(vgg.distance(theirs, target))
+            print(f"{steps:6} {n_lpips:12.4f} {float(psnr(theirs, target)):6.2f} "
+                  f"{float(psnr(with_noise, target)):11.2f} {n_s:7.3f} | "
                   f"{float(result.lpips):10.4f} {float(result.psnr):6.2f} {o_s:7.3f}", flush=True)
 
 
