@@ -58,10 +58,11 @@ def own_image(generator):
 # -- the optimisation ----------------------------------------------------------------------------------
 def test_inverting_the_generators_own_image_recovers_it(generator, vgg, own_image):
     image, w_true = own_image
-    result = project(generator, image, vgg, preset="fast", steps=60)
+    result = project(generator, image, vgg, preset="fast")  # 100 steps
     assert result.w.shape == (1, generator.num_ws, generator.w_dim) and result.noise is None
+    # measured: PSNR 9.2 -> 20.3 dB, LPIPS 0.24 -> 0.013 (mean-latent start -> result)
     assert float(result.start_psnr) < 12 and float(result.psnr) > float(result.start_psnr) + 8
-    assert float(result.lpips) < 0.3 * float(result.start_lpips)
+    assert float(result.lpips) < 0.15 * float(result.start_lpips)
     assert result.loss_history[-5:].mean() < 0.3 * result.loss_history[:5].mean()
     # the latent alone (const noise) gives back exactly the reconstruction it reports
     with torch.no_grad():
