@@ -474,3 +474,57 @@ def test_invert_node_cancels_and_refuses_bad_inputs(nodes, monkeypatch):
         save_png(torch.zeros(1, 3, 16, 16), comfy_env.input_directory() / "plain.png")
         with pytest.raises(SoundClipError, match="carries no soundclip latent"):
             nodes["LoadLatentFromPNG"].load("plain.png")
+
+
+class NoiselessGenerator(torch.nn.Module):
+    """A generator with the public API and no noise inputs (as StyleGAN3): W+ -> image by a fixed linear map."""
+
+    def __init__(self, base):
+        super().__init__()
+        self.base = base  # borrows the mapping network and latent statistics
+        self.resolution, self.num_ws, self.w_dim, self.z_dim = base.resolution, base.num_ws, base.w_dim, base.z_dim
+        self.source = "noiseless test generator"
+        self.register_buffer("readout", torch.randn(base.num_ws * base.w_dim, 3 * 8 * 8) / 40)
+
+    @property
+    def w_avg(self):
+        return self.base.w_avg
+
+    def mapping(self, z, c=None):
+        return self.base.mapping(z)
+
+    def synthesis(self, ws, noise_mode="const"):
+        small = torch.tanh(ws.flatten(1) @ self.readout).reshape(-1, 3, 8, 8)
+        return F.interpolate(small, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False)
+
+
+def test_generators_without_noise_inputs_invert_and_edit(generator, vgg):
+    noiseless = NoiselessGenerator(generator)
+    w_true = generator.ws_from_seed(6)
+    with torch.no_grad():
+        image = noiseless.synthesis(w_true)
+    result = project(noiseless, image, vgg, preset="best", steps=30)  # "best" optimises noise where there is any
+    assert result.noise is None and not result.settings["optimize_noise"]
+    assert float(result.psnr) > float(result.start_psnr) + 3
+    torch.testing.assert_close(noiseless.synthesis(result.w), result.reconstruction)
+
+
+def test_cli_e4e_alone_is_the_inversion(files, capsys):
+    from soundclip_core.cli import main
+
+    m = files / "models"
+    write_e4e_checkpoint(files / "e4e.pt", 8, 32)
+    Image.new("RGB", (30, 20), (200, 120, 40)).save(files / "face.png")
+    out = files / "out" / "face.safetensors"
+    assert main(["invert", str(files / "face.png"), "--generator", str(m / "stylegan2" / "landscape.pt"),
+                 "--vgg", str(m / "perceptual" / "vgg16.pt"), "--e4e", str(files / "e4e.pt"), "--steps", "0",
+                 "--device", "cpu", "--out", str(out)]) == 0
+    assert "0 steps" in capsys.readouterr().out
+    encoder = load_e4e(files / "e4e.pt")
+    expected = encoder.encode(fit_square(load_image(files / "face.png"), 32))
+    torch.testing.assert_close(read_latent(out).ws, expected)
+    write_e4e_checkpoint(files / "e4e_small.pt", 6, 32)
+    assert main(["invert", str(files / "face.png"), "--generator", str(m / "stylegan2" / "landscape.pt"),
+                 "--vgg", str(m / "perceptual" / "vgg16.pt"), "--e4e", str(files / "e4e_small.pt"),
+                 "--device", "cpu", "--out", str(files / "out" / "never.safetensors")]) == 2
+    assert "e4e_small.pt" in capsys.readouterr().err
