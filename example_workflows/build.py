@@ -31,6 +31,8 @@ LOADER_FOLDERS = {
     "SoundCLIP_AudioEncoderLoader": "audio_encoders",
     "SoundCLIP_CLIPLoader": "clip_soundclip",
     "SoundCLIP_ArcFaceLoader": "arcface",
+    "SoundCLIP_PerceptualLoader": "perceptual",
+    "SoundCLIP_E4ELoader": "e4e",
 }
 
 # Core ComfyUI nodes used in the examples: (inputs, outputs, widget values).
@@ -38,6 +40,7 @@ CORE_NODES = {
     "LoadAudio": ([], [("AUDIO", "AUDIO")]),
     "SaveImage": ([("images", "IMAGE")], []),
     "PreviewImage": ([("images", "IMAGE")], []),
+    "LoadImage": ([], [("IMAGE", "IMAGE"), ("MASK", "MASK")]),
 }
 
 
@@ -127,6 +130,9 @@ class Workflow:
         lines += [f"- `{path}`" for path in expected]
         sounds = sorted({n["widgets_values"][0] for n in self.nodes if n["type"] == "LoadAudio"})
         lines.append(f"\nSounds (put them in ComfyUI's input folder or upload them): {', '.join(sounds)}")
+        pictures = sorted({n["widgets_values"][0] for n in self.nodes if n["type"] == "LoadImage"})
+        if pictures:
+            lines.append(f"\nPictures (your own photo; upload it in Load Image): {', '.join(pictures)}")
         self._add("MarkdownNote", 0, -2, [], [], ["\n".join(lines)])
 
     def to_json(self) -> dict:
@@ -237,17 +243,42 @@ def audioclip_sound_to_dog(w: Workflow) -> None:
                             seed=5, preset="lsun", prefix="audioclip_dog")
 
 
+def invert_photo_then_sound(w: Workflow) -> None:
+    """Your own photo: inverted into the landscape generator (VGG16-LPIPS), then edited by a sound (rain).
+    The reconstruction is previewed beside the edit; the edit is saved with its latent inside the PNG, so
+    Load Latent from PNG can continue from it later."""
+    photo, _ = w.core("LoadImage", 0, 0, ["photo.png", "image"])
+    (audio,) = w.core("LoadAudio", 0, 1, ["rain.wav", None, None])
+    encoder, clip, generator = load_models(w, "landscape.pt", first_row=2)
+    (perceptual,) = w.node("SoundCLIP_PerceptualLoader", 0, 5, vgg_name="vgg16-397923af.pth",
+                           lpips_weights="vgg.pth")
+    latent, reconstruction, _ = w.node("SoundCLIP_InvertImage", 1, 0, image=photo, generator=generator,
+                                       perceptual=perceptual, preset="fast", steps=-1, fit="crop", seed=0,
+                                       batch_size=0, preview_every=10)
+    target, _ = w.node("SoundCLIP_AudioEncode", 1, 2, audio=audio, encoder=encoder, long_clip="average",
+                       window_start=0.0)
+    edited, _ = w.node("SoundCLIP_LatentOptimize", 2, 0, generator=generator, clip=clip, target=target,
+                       latent=latent, preset="landscape", **OPTIMIZE_DEFAULTS)
+    w.core("PreviewImage", 2, 3, [], images=reconstruction)
+    (after,) = w.node("SoundCLIP_Decode", 3, 0, generator=generator, latent=edited, noise_mode="const")
+    w.core("SaveImage", 4, 0, ["soundclip/photo_rain"], images=after)
+    w.node("SoundCLIP_SaveImageWithLatent", 4, 1, images=after, latent=edited,
+           filename_prefix="soundclip/photo_rain_latent")
+
+
 WORKFLOWS = {
     "sound_to_landscape": sound_to_landscape,
     "music_to_painting": music_to_painting,
     "sound_text_style_mix_faces": sound_text_face_mix,
     "several_sounds_grid": sounds_grid,
     "audioclip_sound_to_dog": audioclip_sound_to_dog,
+    "invert_photo_then_sound": invert_photo_then_sound,
 }
 
 
 def display_names() -> dict[str, str]:
-    core = {"LoadAudio": "Load Audio", "SaveImage": "Save Image", "PreviewImage": "Preview Image"}
+    core = {"LoadAudio": "Load Audio", "SaveImage": "Save Image", "PreviewImage": "Preview Image",
+            "LoadImage": "Load Image"}
     return {**core, **sys.modules["soundclip_pack"].NODE_DISPLAY_NAME_MAPPINGS}
 
 
@@ -296,6 +327,7 @@ THUMBNAIL_TITLES = {
     "sound_text_style_mix_faces": "Sound + text style mix on faces",
     "several_sounds_grid": "Several sounds, one seed",
     "audioclip_sound_to_dog": "AudioCLIP: a bark -> a dog",
+    "invert_photo_then_sound": "Your photo -> inverted -> rain",
 }
 
 

@@ -6,11 +6,12 @@ import torch
 
 from soundclip_core.image import to_comfy_image
 from soundclip_core.manipulate import default_mix_layers, style_mix
+from soundclip_core.noise_maps import synthesize
 from soundclip_core.stylegan2 import load_generator
 from soundclip_core.stylegan2.labels import describe, label_for
 
 from . import comfy_env
-from .types import CATEGORY, GENERATOR, WPLUS, WPlus, latent_for, make_wplus
+from .types import CATEGORY, GENERATOR, WPLUS, WPlus, latent_for, make_wplus, noise_for
 
 NOISE_MODES = ["const", "random", "none"]
 
@@ -91,7 +92,8 @@ class StyleMix:
 
     def mix(self, latent_a: WPlus, latent_b: WPlus, layers_from_a: str):
         layers = layers_from_a.strip() or default_mix_layers(latent_a["num_ws"])
-        return (make_wplus(style_mix(latent_a["ws"], latent_b["ws"], layers), latent_a["generator"]),)
+        noise = latent_a.get("noise")  # noise maps (of an inverted photo) follow latent A
+        return (make_wplus(style_mix(latent_a["ws"], latent_b["ws"], layers), latent_a["generator"], noise),)
 
 
 class Decode:
@@ -102,7 +104,8 @@ class Decode:
         return {"required": {
             "generator": (GENERATOR,),
             "latent": (WPLUS,),
-            "noise_mode": (NOISE_MODES, {"tooltip": "const: the checkpoint's fixed noise (reproducible)."}),
+            "noise_mode": (NOISE_MODES, {"tooltip": "const: the checkpoint's fixed noise, or the latent's own noise "
+                                                    "maps when it has them (an inverted photo); reproducible."}),
         }}
 
     RETURN_TYPES = ("IMAGE",)
@@ -111,6 +114,15 @@ class Decode:
 
     def decode(self, generator, latent: WPlus, noise_mode: str):
         ws = latent_for(generator, latent)
+        noise = noise_for(generator, latent) if noise_mode == "const" else None
         with torch.no_grad():
-            images = torch.cat([generator.synthesis(chunk, noise_mode=noise_mode) for chunk in ws.split(4)])
+            images = torch.cat([synthesize(generator, ws[i:i + 4], _rows(noise, i, 4), noise_mode)
+                                for i in range(0, ws.shape[0], 4)])
         return (to_comfy_image(images),)
+
+
+def _rows(noise: list[torch.Tensor] | None, start: int, count: int) -> list[torch.Tensor] | None:
+    """Rows start..start+count of per-sample noise maps (shared [1, ...] maps pass whole)."""
+    if noise is None:
+        return None
+    return [n if n.shape[0] == 1 else n[start:start + count] for n in noise]

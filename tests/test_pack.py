@@ -55,7 +55,8 @@ def test_every_node_declares_a_callable_form(pack):
         for name, declaration in spec["required"].items():
             kind = declaration[0]
             assert isinstance(kind, (list, str)), (node_id, name)
-            uploads = len(declaration) > 1 and declaration[1].get("audio_upload")
+            options = declaration[1] if len(declaration) > 1 else {}
+            uploads = options.get("audio_upload") or options.get("image_upload")
             if isinstance(kind, list) and not uploads:  # an upload list is empty until a file is uploaded
                 assert kind, f"{node_id}.{name}: empty choice list"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import WeightsError
 
-KINDS = ("stylegan2", "audio_encoder", "clip", "arcface")
+KINDS = ("stylegan2", "audio_encoder", "clip", "arcface", "perceptual", "e4e")
 # A built wheel carries a copy of the checkout's `weights/manifest.json` inside the package (setup.py puts it
 # there); a checkout (ComfyUI custom_nodes clone, editable install) reads the one file in `weights/`.
 PACKAGED_MANIFEST = Path(__file__).with_name("manifest.json")
