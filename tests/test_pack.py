@@ -166,3 +166,18 @@ print(len(nodes))
                             env={"PATH": "", "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""})
     assert result.returncode == 0, result.stderr[-2000:]
     assert int(result.stdout.strip()) == len(import_pack("soundclip_pack_full").NODE_CLASS_MAPPINGS)
+
+
+def test_suite_runs_in_a_clone_whose_folder_is_no_package_name(tmp_path):
+    """GitHub's zip and many clones are named like `soundclip-main`: pytest then imports the pack's
+    `__init__.py` as a bare module, which must not fail (it once broke every test)."""
+    import shutil
+
+    clone = tmp_path / "soundclip-main"
+    ignore = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info", ".pytest_cache")
+    shutil.copytree(ROOT, clone, ignore=ignore)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "tests/test_audio_encoders.py::test_window_policy"],
+                            cwd=clone, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "1 passed" in result.stdout
