@@ -80,18 +80,24 @@ class CachedFeatures:
 
 
 class TextEmbeddings:
-    """Frozen CLIP text embeddings of captions, remembered (augmented captions repeat a lot)."""
+    """Frozen CLIP text embeddings of captions, remembered (augmented captions repeat a lot). New captions are
+    encoded in chunks of exactly CHUNK rows (padded): a row's result then does not depend on which other
+    captions share its batch (matrix kernels round differently for different batch sizes), so what the
+    cache holds, and thus a resumed run, cannot change a single bit of the embeddings."""
+
+    CHUNK = 64
 
     def __init__(self, clip: ClipModel, limit: int = 200_000):
         self.clip, self.limit, self.known = clip, limit, {}
 
     def __call__(self, captions: Sequence[str]) -> torch.Tensor:
         new = sorted({c for c in captions if c not in self.known})
-        if new:
-            vectors = self.clip.encode_text(new).vectors
-            if len(self.known) + len(new) > self.limit:
-                self.known.clear()
-            self.known.update(zip(new, vectors, strict=True))
+        if len(self.known) + len(new) > self.limit:
+            self.known.clear()
+        for first in range(0, len(new), self.CHUNK):
+            chunk = new[first:first + self.CHUNK]
+            vectors = self.clip.encode_text(chunk + [chunk[-1]] * (self.CHUNK - len(chunk))).vectors
+            self.known.update(zip(chunk, vectors, strict=False))
         return torch.stack([self.known[c] for c in captions])
 
 
@@ -251,7 +257,7 @@ def train(config: TrainConfig, clip: ClipModel | None = None, net: nn.Module | N
         seconds = time.perf_counter() - began
         row = {"epoch": epoch + 1, "loss": sums["total"] / steps, "audio_text": sums["audio_text"] / steps,
                "audio_audio": sums.get("audio_audio", 0.0) / steps, "audio_image": sums.get("audio_image", 0.0) / steps,
-               "lr": lr, "logit_scale": float(trainee.scale()), "val_zero_shot": accuracy, "seconds": seconds,
+               "lr": lr, "logit_scale": float(trainee.scale().detach()), "val_zero_shot": accuracy, "seconds": seconds,
                "clips_per_s": steps * config.batch_size / seconds}
         log.append(row)
         if node.main:
