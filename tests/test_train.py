@@ -195,8 +195,8 @@ def test_two_process_ddp_matches_one_process(esc, tmp_path):
     kwargs = {"data": str(esc), "out": str(tmp_path / "ddp"), "epochs": 2, "batch_size": 16, "recipe": "modern",
               "lr": 3e-3, "frontend": FRONTEND, "workers": 0, "progress": False, "prompt": "{}"}
     single = train(TrainConfig(**{**kwargs, "out": str(tmp_path / "one")}), clip=text_clip(), net=small_net())
-    results = mp.get_context("spawn").SimpleQueue()
-    mp.start_processes(ddp_worker, args=(2, free_port(), kwargs, results), nprocs=2, start_method="spawn")
+    results = mp.get_context("fork").SimpleQueue()  # fork: the children start without re-importing torch
+    mp.start_processes(ddp_worker, args=(2, free_port(), kwargs, results), nprocs=2, start_method="fork")
     losses = results.get()
     assert losses == pytest.approx([row["loss"] for row in single.log], rel=1e-4, abs=1e-5)
     a = torch.load(single.encoder, weights_only=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import inspect
 import json
 import time
 from collections.abc import Sequence
@@ -54,6 +55,12 @@ from .validate import class_text_embeddings, embed_features, zero_shot_accuracy
 
 LOG_FIELDS = ("epoch", "loss", "audio_text", "audio_audio", "audio_image", "lr", "logit_scale", "val_zero_shot",
               "seconds", "clips_per_s")
+
+
+# batch norm buffers are already equal on every process (global statistics): no per-forward broadcast
+NO_BUFFER_SYNC = ({"forward_sync_buffers": False}
+                  if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+                  else {"broadcast_buffers": False})
 
 
 @dataclass
@@ -200,7 +207,7 @@ def train(config: TrainConfig, clip: ClipModel | None = None, net: nn.Module | N
     model = trainee
     if node.active:
         model = DistributedDataParallel(trainee, device_ids=[device.index] if device.type == "cuda" else None,
-                                        broadcast_buffers=False)
+                                        **NO_BUFFER_SYNC)
     per_rank = config.batch_size // node.world
     dataset_items = TrainSet(CachedFeatures(cache, train_clips), [c.caption for c in train_clips], cfg,
                              config.seed, config.text_augment)
