@@ -16,8 +16,8 @@ import torch.multiprocessing as mp
 from sound_datasets import CLASSES, write_esc50, write_manifest
 from train_helpers import FRONTEND, ddp_worker, small_net, text_clip
 
-from soundclip_core.clip import save_clip
 from soundclip_core.cli import main
+from soundclip_core.clip import save_clip
 from soundclip_core.datasets import open_dataset
 from soundclip_core.encoders import build_audio_encoder, load_audio_encoder
 from soundclip_core.encoders.registry import metadata_path
@@ -206,10 +206,13 @@ def test_two_process_ddp_matches_one_process(esc, tmp_path):
 
 def test_exported_checkpoint_loads_and_image_term_is_used(tmp_path):
     manifest = write_manifest(tmp_path / "data")
+    (tmp_path / "data" / "clips" / "snore.png").write_bytes(b"\x89PNG broken")
     clip = text_clip()
     result = train(config(manifest, tmp_path / "run", epochs=1, batch_size=4, frontend={**FRONTEND}),
                    clip=clip)  # the real resnet18 (default network) on the reduced front end
-    assert result.log[0]["audio_image"] > 0  # every manifest clip has a picture
+    assert result.log[0]["audio_image"] > 0  # three of the four pictures are readable
+    listed = (tmp_path / "run" / "cache" / "unreadable_frames.txt").read_text()
+    assert listed.startswith(str(tmp_path / "data" / "clips" / "snore.png")) and len(listed.splitlines()) == 1
     state = torch.load(result.encoder, weights_only=True)
     assert all(isinstance(v, torch.Tensor) for v in state.values())  # a plain state dict, as resnet18_57.pth
     meta = json.loads(metadata_path(result.encoder).read_text())
@@ -246,7 +249,7 @@ def test_init_checks_kind_space_and_imagenet_weights(tmp_path):
     net, origin = build_network("soundclip", 64, tmp_path / "resnet18_imagenet.pth", "any")
     assert torch.equal(net.feature_extractor.layer3[0].conv1.weight, imagenet.layer3[0].conv1.weight)
     assert net.feature_extractor.fc.weight.shape == (64, 512) and origin.startswith("ImageNet")
-    (tmp_path / "junk.pth").write_bytes(b"\x80junk")
+    (tmp_path / "junk.pth").write_bytes(b"\x80\x02junk")
     with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
         build_network("soundclip", 64, tmp_path / "junk.pth", "any")
 

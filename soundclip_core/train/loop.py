@@ -197,8 +197,7 @@ def train(config: TrainConfig, clip: ClipModel | None = None, net: nn.Module | N
     if len(train_clips) < config.batch_size:
         raise DatasetError(f"{len(train_clips)} readable training clips: fewer than one batch of "
                            f"{config.batch_size}", path=dataset.root, fix="lower --batch-size")
-    images, has_image = frame_embeddings(train_clips, clip, cache.dir.parent, config.progress and node.main) \
-        if config.image_term else (torch.zeros(len(train_clips), clip.dim), torch.zeros(len(train_clips), dtype=bool))
+    images, has_image = _frames(train_clips, clip, cache.dir.parent, config, node)
     images, has_image = images.to(device), has_image.to(device)
 
     if node.active:
@@ -285,6 +284,25 @@ def train(config: TrainConfig, clip: ClipModel | None = None, net: nn.Module | N
                             "origin": origin})
         distributed.barrier()
     return TrainResult(encoder_path, state_path, log)
+
+
+def _frames(clips: list[Clip], clip: ClipModel, cache_dir: Path, config: TrainConfig,
+            node: distributed.Dist) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frame embeddings, computed by the main process first (the others then read its cache file)."""
+    if not config.image_term:
+        return torch.zeros(len(clips), clip.dim), torch.zeros(len(clips), dtype=torch.bool)
+    if node.main:
+        images, has_image, unreadable = frame_embeddings(clips, clip, cache_dir, config.progress)
+        if unreadable:
+            listing = cache_dir / "unreadable_frames.txt"
+            with atomic_path(listing) as tmp:
+                tmp.write_text("".join(f"{p}\t{r}\n" for p, r in unreadable))
+            print(f"frames: {len(unreadable)} unreadable pictures, those clips train without the image term "
+                  f"(listed in {listing})")
+    distributed.barrier()
+    if not node.main:
+        images, has_image, _ = frame_embeddings(clips, clip, cache_dir, False)
+    return images, has_image
 
 
 def _step_loss(model, trainee: Trainee, batch: dict, texts: TextEmbeddings, images: torch.Tensor,
