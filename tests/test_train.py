@@ -298,3 +298,11 @@ def test_cli_trains_and_reports_bad_folds(tmp_path, capsys):
     encoder = load_audio_encoder(out / "encoder.pth", device="cpu")
     assert encoder.space == text_clip().space and encoder.config["frames"] == 864  # the real front end
     assert len(CLASSES) == 4
+
+
+def test_gradient_accumulation_steps_once_per_group(esc, tmp_path):
+    result = train(config(esc, tmp_path / "acc", epochs=1, batch_size=8, accumulate=3), clip=text_clip(),
+                   net=small_net())
+    state = torch.load(result.state, weights_only=True)
+    assert state["scheduler"]["last_epoch"] == 3  # 8 batches of 8 clips in groups of 3: steps after 3, 6 and 8
+    assert state["epoch"] == 1 and state["config"]["accumulate"] == 3
