@@ -262,6 +262,7 @@ def test_bad_runs_fail_early_with_clear_errors(esc, tmp_path):
         ({"precision": "fp16"}, SoundClipError, "fp16 needs a CUDA device"),
         ({"recipe": "adam"}, SoundClipError, "unknown recipe"),
         ({"prompt": "a sound"}, SoundClipError, "has no {}"),
+        ({"frontend": {**FRONTEND, "resize": [63, 31]}}, SoundClipError, "cannot be reshaped to 32 mel rows"),
     ):
         with pytest.raises(error, match=message):
             train(config(esc, tmp_path / "bad"), clip=clip, net=net) if not kwargs else \

@@ -186,6 +186,9 @@ def train(config: TrainConfig, clip: ClipModel | None = None, net: nn.Module | N
     else:
         origin = "given network"
     cfg = {**encoder_config(config.kind), **config.frontend}
+    if (cfg["resize"][0] * cfg["resize"][1]) % cfg["n_mels"]:
+        raise SoundClipError(f"front end: a resized window of {cfg['resize']} cannot be reshaped to {cfg['n_mels']} "
+                             "mel rows", fix="choose resize = [H, n_mels] as the official (512, 128)")
     cache = FeatureCache(config.cache or out / "cache", config.kind, cfg)
     report = cache.build(train_set.clips + (held_out.clips if held_out else ()), config.workers, config.progress)
     if node.main:
@@ -237,7 +240,7 @@ def train(config: TrainConfig, clip: ClipModel | None = None, net: nn.Module | N
         dataset_items.epoch = epoch
         sampler.set_epoch(epoch)
         trainee.train()
-        sums: dict[str, float] = {}
+        sums: dict[str, torch.Tensor | float] = {}
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
                    disable=not (config.progress and node.main))
         for step, batch in enumerate(bar):
@@ -253,18 +256,20 @@ def train(config: TrainConfig, clip: ClipModel | None = None, net: nn.Module | N
                 optimizer.zero_grad(set_to_none=True)
                 if per_step:
                     scheduler.step()
-            for name, value in terms.items():
-                sums[name] = sums.get(name, 0.0) + float(value.detach())
-            bar.set_postfix(loss=f"{float(terms['total'].detach()):.4f}", refresh=False)
+            for name, value in terms.items():  # kept on the device: no GPU sync per step
+                sums[name] = sums.get(name, 0.0) + value.detach()
+            if bar.disable is False and step % 10 == 0:
+                bar.set_postfix(loss=f"{float(terms['total'].detach()):.4f}", refresh=False)
         lr = optimizer.param_groups[0]["lr"]
         if not per_step:
             scheduler.step()
         accuracy = _validate(trainee.net, val_clips, held_out, cache, class_texts, cfg, device) if val_clips else None
         seconds = time.perf_counter() - began
-        row = {"epoch": epoch + 1, "loss": sums["total"] / steps, "audio_text": sums["audio_text"] / steps,
-               "audio_audio": sums.get("audio_audio", 0.0) / steps, "audio_image": sums.get("audio_image", 0.0) / steps,
-               "lr": lr, "logit_scale": float(trainee.scale().detach()), "val_zero_shot": accuracy, "seconds": seconds,
-               "clips_per_s": steps * config.batch_size / seconds}
+        means = {name: float(value) / steps for name, value in sums.items()}
+        row = {"epoch": epoch + 1, "loss": means["total"], "audio_text": means["audio_text"],
+               "audio_audio": means.get("audio_audio", 0.0), "audio_image": means.get("audio_image", 0.0),
+               "lr": lr, "logit_scale": float(trainee.scale().detach()), "val_zero_shot": accuracy,
+               "seconds": seconds, "clips_per_s": steps * config.batch_size / seconds}
         log.append(row)
         if node.main:
             save_state(state_path, {"trainee": trainee.state_dict(), "optimizer": optimizer.state_dict(),
