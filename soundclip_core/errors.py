@@ -45,3 +45,7 @@ class MissingDependency(SoundClipError):
 
 class Cancelled(SoundClipError):
     """The user cancelled a long-running operation."""
+
+
+class DatasetError(SoundClipError):
+    """A dataset's folder, metadata or clips do not match the layout it claims."""
