@@ -48,6 +48,7 @@ def comfyui(tmp_path_factory):
     (base / "custom_nodes").mkdir()
     (base / "custom_nodes" / "soundclip").symlink_to(ROOT, target_is_directory=True)
     write_workflow_models(base / "models")
+    (base / "input").mkdir()
     for workflow in (ROOT / "example_workflows").glob("*.json"):
         for node in json.loads(workflow.read_text())["nodes"]:
             if node["type"] == "LoadAudio":
