@@ -234,11 +234,25 @@ def test_damaged_archives_give_clear_errors(assorted, tmp_path):
         read_torchscript_tensors(_rewrite(assorted, tmp_path / "short.pt", {"/data/1": b"ab"}))
     with pytest.raises(CheckpointError, match="class .*Linear has no declaration"):
         read_torchscript_tensors(_rewrite(assorted, tmp_path / "nocode.pt", {"nn/modules/linear.py": None}))
+    with pytest.raises(CheckpointError, match="damaged zip archive .*re-download"):
+        load_clip("ViT-B-32", tmp_path / "truncated.pt", device="cpu")
     (tmp_path / "text.pt").write_text("<html>not found</html>")
     with pytest.raises(CheckpointError, match="damaged"):
         read_torchscript_tensors(tmp_path / "text.pt")
     with pytest.raises(CheckpointError, match="not found"):
         read_torchscript_tensors(tmp_path / "absent.pt")
+
+
+def test_storages_saved_on_a_gpu_load_on_the_cpu(assorted, tmp_path):
+    """OpenAI's archives were saved from CUDA: persistent ids name 'cuda:0' (a location, not a device to use)."""
+    with zipfile.ZipFile(assorted) as archive:
+        data = archive.read(next(n for n in archive.namelist() if n.endswith("/data.pkl")))
+    cpu = b"X\x03\x00\x00\x00cpu"
+    assert cpu in data
+    moved = _rewrite(assorted, tmp_path / "cuda.pt", {"/data.pkl": data.replace(cpu, b"X\x06\x00\x00\x00cuda:0")})
+    ours = read_torchscript_tensors(moved)
+    _assert_same(ours, _jit_state(assorted))
+    assert all(t.device.type == "cpu" for t in ours.values())
 
 
 def test_big_endian_archive(tmp_path):
