@@ -161,7 +161,8 @@ def _root(archive: zipfile.ZipFile, path: Path) -> str:
 
 
 class _Declarations:
-    """Per class: is it a Module, and its `__parameters__` / `__buffers__` lists, read from `code/` as text."""
+    """Per class: is it a Module, and its `__parameters__` / `__buffers__` lists, read from `code/` as text
+    (each class is printed to `code/<qualifier as folders>.py`, e.g. `code/__torch__/torch/nn/modules/linear.py`)."""
 
     def __init__(self, archive: zipfile.ZipFile, root: str, path: Path):
         self.archive, self.root, self.path = archive, root, path
@@ -181,7 +182,8 @@ class _Declarations:
             text = self.archive.read(entry).decode("utf-8")
         except KeyError:
             raise _archive_error(f"class {qualified} has no declaration ({entry} is missing)", self.path) from None
-        header = re.search(rf"^class {re.escape(name)}\((\w+)\):[ \t]*\n((?:[ \t]+.*\n|[ \t]*\n)*)", text, re.M)
+        # `class Name(Module):` for modules, `class Name:` for script classes (not part of the state)
+        header = re.search(rf"^class {re.escape(name)}(?:\((\w+)\))?:[ \t]*\n((?:[ \t]+.*\n|[ \t]*\n)*)", text, re.M)
         if header is None:
             raise _archive_error(f"class {qualified} is not declared in {entry}", self.path)
         body = header.group(2)

@@ -46,9 +46,19 @@ class Assorted(torch.nn.Module):
         self.tensors = [torch.ones(2)]
         self.table = {"a": torch.ones(1)}
         self.name = "assorted"
+        self.holder = Holder(torch.ones(3))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.lin(x).sum() + self.tensors[0].sum() + self.table["a"].sum() + self.plain.sum()
+        extras = self.tensors[0].sum() + self.table["a"].sum() + self.plain.sum() + self.holder.tensor.sum()
+        return self.lin(x).sum() + extras
+
+
+@torch.jit.script
+class Holder:
+    """A TorchScript class (not a module): its tensors are not part of the state."""
+
+    def __init__(self, tensor: torch.Tensor):
+        self.tensor = tensor
 
 
 class Tripwire(torch.nn.Module):
@@ -121,7 +131,8 @@ def assorted(tmp_path_factory) -> Path:
 def test_scripted_module_with_every_kind_of_attribute(assorted):
     ours = read_torchscript_tensors(assorted)
     _assert_same(ours, _jit_state(assorted))
-    assert "scratch" in ours and "plain" not in ours and "missing" not in ours and "lin.bias" not in ours
+    assert "scratch" in ours and "plain" not in ours and "missing" not in ours and "lin.bias" not in ours \
+        and not any("holder" in name for name in ours)
     assert ours["rows"].untyped_storage().data_ptr() == ours["transposed"].untyped_storage().data_ptr()
 
 
