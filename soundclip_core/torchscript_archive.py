@@ -5,7 +5,7 @@ is compiled or run. The archive is a zip with one top folder holding `data.pkl` 
 `__torch__.<class>` objects built with NEWOBJ + BUILD of their attribute dict, tensors as
 `torch._utils._rebuild_tensor_v2` over persistent ids `('storage', torch.FloatStorage, key,
 location, numel)` whose bytes are the entry `data/<key>`), `constants.pkl`, `code/`, `version`
-and, since torch 1.10-ish, `byteorder`. `data.pkl` goes through the shared restricted unpickler
+and, from newer torch versions, `byteorder`. `data.pkl` goes through the shared restricted unpickler
 (`safe_pickle`): `__torch__` classes become inert `ScriptObject`s, storages are read from the zip,
 any other global is refused before anything runs.
 
@@ -193,8 +193,11 @@ class _Declarations:
         match = re.search(rf"^[ \t]+{field} = (\[[^\[\]\n]*\])[ \t]*$", body, re.M)
         if match is None:
             return []
-        names = ast.literal_eval(match.group(1))  # a flat list literal of strings, nothing evaluated
-        if not all(isinstance(n, str) for n in names):
+        try:
+            names = ast.literal_eval(match.group(1))  # a flat list literal of strings, nothing evaluated
+        except (ValueError, SyntaxError):
+            names = None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise _archive_error(f"malformed {field} declaration", self.path)
         return names
 

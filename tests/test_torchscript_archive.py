@@ -249,6 +249,10 @@ def test_damaged_archives_give_clear_errors(assorted, tmp_path):
         read_torchscript_tensors(_rewrite(assorted, tmp_path / "nocode.pt", {declaring: None}))
     with pytest.raises(CheckpointError, match="damaged zip archive .*re-download"):
         load_clip("ViT-B-32", tmp_path / "truncated.pt", device="cpu")
+    with zipfile.ZipFile(assorted) as archive:
+        code = archive.read(declaring).replace(b'__buffers__ = ["', b'__buffers__ = [+"')
+    with pytest.raises(CheckpointError, match="malformed __buffers__ declaration"):
+        read_torchscript_tensors(_rewrite(assorted, tmp_path / "badcode.pt", {declaring: code}))
     (tmp_path / "text.pt").write_text("<html>not found</html>")
     with pytest.raises(CheckpointError, match="damaged"):
         read_torchscript_tensors(tmp_path / "text.pt")
