@@ -10,7 +10,6 @@ shapes, so the same loader serves ViT-B-32, RN50 and the tiny self-test model.
 from __future__ import annotations
 
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +25,7 @@ from .encoders.registry import checkpoint_space
 from .errors import CheckpointError, SoundClipError
 from .formats import sniff
 from .optional import require
+from .torchscript_archive import is_torchscript_archive, read_torchscript_tensors
 
 if TYPE_CHECKING:
     from open_clip.model import CLIP
@@ -106,11 +106,11 @@ def official_resize(images: torch.Tensor, size: int = 224) -> torch.Tensor:
 
 def _read_state(path: Path) -> dict[str, torch.Tensor]:
     container = sniff(path)
+    if container == "torch-zip" and is_torchscript_archive(path):
+        return read_torchscript_tensors(path)  # OpenAI archive: its tensors, its program is never run
     try:
         if container == "safetensors":
             return load_file(str(path))
-        if container == "torch-zip" and any(n.endswith("constants.pkl") for n in zipfile.ZipFile(path).namelist()):
-            return torch.jit.load(str(path), map_location="cpu").state_dict()  # OpenAI archive: tensors only
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise CheckpointError(f"unreadable CLIP checkpoint ({type(error).__name__}: {str(error)[:200]})",
@@ -142,8 +142,8 @@ def load_clip(arch: str | None = "ViT-B-32", path: str | os.PathLike | None = No
     state = {k.removeprefix("module."): v for k, v in _read_state(path).items()}
     audioclip = any(k.startswith("audio.") for k in state)
     state = {k: v for k, v in state.items() if not k.startswith(("audio.", "logit_scale_a"))}
-    for key in ("input_resolution", "context_length", "vocab_size"):
-        state.pop(key, None)
+    for key in ("input_resolution", "context_length", "vocab_size", "attn_mask"):  # attn_mask: open_clip's
+        state.pop(key, None)  # non-persistent buffer, which the state of a TorchScript export includes
     has_visual = "visual.conv1.weight" in state or "visual.layer1.0.conv1.weight" in state
     if "text_projection" not in state or not has_visual:
         raise CheckpointError("this is not a CLIP checkpoint (no visual/text towers)", path=path)

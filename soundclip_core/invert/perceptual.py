@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
-import zipfile
 from pathlib import Path
 
 import torch
@@ -27,6 +25,7 @@ from torch import nn
 from .. import runtime
 from ..errors import CheckpointError
 from ..formats import sniff
+from ..torchscript_archive import is_torchscript_archive, read_torchscript_tensors
 
 STAGE_CONVS = (2, 2, 3, 3, 3)  # VGG16 ("configuration D"): 3x3 convs per stage, 2x2 max-pool between stages
 TORCHVISION_CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)  # in vgg16().features
@@ -138,13 +137,7 @@ def read_vgg_archive(path: Path) -> tuple[list[tuple[torch.Tensor, torch.Tensor]
     assumed to hold LPIPS v0.1's own VGG16 and channel weights for [-1, 1] inputs (NVIDIA's
     notice says it derives from them); the [0, 255] input scaling of NVIDIA's program is not read.
     """
-    try:
-        with warnings.catch_warnings():  # torch.jit.load is deprecated for running programs; we only read tensors
-            warnings.simplefilter("ignore", FutureWarning)
-            state = torch.jit.load(str(path), map_location="cpu").state_dict()  # tensors only; nothing is run
-    except Exception as error:
-        raise CheckpointError(f"unreadable TorchScript archive ({type(error).__name__}: {str(error)[:160]})",
-                              path=path) from error
+    state = read_torchscript_tensors(path)  # tensors only: the archive's program is never run
     items = [(k, v.detach().float()) for k, v in state.items()]
     used: set[str] = set()
     convs = []
@@ -180,7 +173,7 @@ def load_perceptual(path: str | os.PathLike, lpips_weights: str | os.PathLike | 
     """VGG16-LPIPS from NVIDIA's vgg16.pt, or a torchvision VGG16 state dict (+ LPIPS `vgg.pth`)."""
     path = Path(path)
     container = sniff(path)
-    if container == "torch-zip" and any(n.endswith("constants.pkl") for n in zipfile.ZipFile(path).namelist()):
+    if container == "torch-zip" and is_torchscript_archive(path):
         convs, lins = read_vgg_archive(path)
         if lpips_weights is not None:
             lins = read_lpips_weights(lpips_weights)
