@@ -41,3 +41,7 @@ class WeightsError(SoundClipError):
 
 class Cancelled(SoundClipError):
     """The user cancelled a long-running operation."""
+
+
+class DatasetError(SoundClipError):
+    """A dataset's folder, metadata or clips do not match the layout it claims."""
