@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import comfy_env
 from .audio import AudioEncode, AudioEncoderLoader, LoadAudio
+from .classify import ZeroShotClassify
 from .manipulate import ArcFaceLoader, LatentOptimize
 from .stylegan import Decode, LatentFromSeed, StyleGANLoad, StyleMix
 from .text import CLIPLoader, EmbeddingBatch, EmbeddingMix, TextEncode
@@ -28,6 +29,7 @@ _NODES = {
     "LatentOptimize": (LatentOptimize, "Sound-Guided Latent Optimize (SoundCLIP)"),
     "StyleMix": (StyleMix, "Style Mix W+ Layers (SoundCLIP)"),
     "Decode": (Decode, "StyleGAN Decode (SoundCLIP)"),
+    "ZeroShotClassify": (ZeroShotClassify, "Zero-shot Classify Audio (SoundCLIP)"),
 }
 
 NODE_CLASS_MAPPINGS = {f"SoundCLIP_{name}": cls for name, (cls, _) in _NODES.items()}
