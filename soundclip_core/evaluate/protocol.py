@@ -56,9 +56,9 @@ def plan(dataset: AudioDataset, folds: int | None = None, linear_probe: bool = F
     if have:
         wanted = folds or PROTOCOL_FOLDS.get(dataset.name, len(have))
         if len(have) < wanted:
-            asked = "asked for" if folds else f"{dataset.name}'s protocol has"
-            raise DatasetError(f"{wanted} folds {asked}, but this copy of the dataset has {len(have)} ({have})",
-                               path=dataset.root, fix=f"use the complete dataset, or pass --folds {len(have)}")
+            asked = f"{wanted} folds asked for" if folds else f"{dataset.name}'s protocol has {wanted} folds"
+            raise DatasetError(f"{asked}, but this copy of the dataset has {len(have)} ({have})", path=dataset.root,
+                               fix=f"use the complete dataset, or pass --folds {len(have)}")
         if linear_probe and len(have) < 2:
             raise DatasetError(f"the linear probe needs at least two folds, this dataset has {have}",
                                path=dataset.root, fix="add clips of another fold, or drop --linear-probe")
