@@ -56,10 +56,13 @@ def main() -> None:
     print(f"{args.clips} clips of {SECONDS:g} s at {RATE} Hz, {torch.get_num_threads()} torch threads")
     with tempfile.TemporaryDirectory() as folder:
         paths = write_clips(Path(folder), args.clips)
-        start = time.perf_counter()
-        for path in paths:
-            load_clip_audio(path)
-        report("decode only (soundfile)", len(paths), time.perf_counter() - start)
+        for threads in sorted({1, args.threads}):  # the worker threads decode with one torch thread each
+            torch.set_num_threads(threads)
+            start = time.perf_counter()
+            for path in paths:
+                load_clip_audio(path)
+            report(f"decode only, {threads} torch thread(s)", len(paths), time.perf_counter() - start)
+        torch.set_num_threads(args.threads)
         for kind in args.kinds:
             encoder = build_audio_encoder(kind, device="cpu")
             encoder.embed_inputs([encoder.prepare(load_clip_audio(paths[0]))])  # build the inference twin

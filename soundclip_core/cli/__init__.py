@@ -13,7 +13,7 @@ import sys
 
 from ..errors import SoundClipError
 
-COMMAND_MODULES = ("convert", "weights", "manipulate", "mix", "selftest", "evaluate")
+COMMAND_MODULES = ("convert", "weights", "manipulate", "mix", "selftest", "train", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:

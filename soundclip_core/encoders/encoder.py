@@ -16,7 +16,7 @@ from ..errors import CheckpointError, SoundClipError
 from .audioclip import ESResNeXtFBSP
 from .frontends import waveform_windows
 from .inference import inference_twin
-from .registry import ENCODER_KINDS, checkpoint_space, encoder_config
+from .registry import ENCODER_KINDS, checkpoint_metadata, checkpoint_space, encoder_config
 from .soundclip import SoundCLIPNet, soundclip_inputs
 from .wav2clip import Wav2CLIPNet
 
@@ -141,10 +141,16 @@ def load_audio_encoder(path: str | os.PathLike, kind: str | None = None, device:
     if not isinstance(state, dict):
         raise CheckpointError("expected a state dict", path=path)
     state = {k.removeprefix("module."): v for k, v in state.items() if k not in IGNORED_KEYS}
+    try:
+        meta = checkpoint_metadata(path)  # a sidecar written by `soundclip train`: kind, space, front end
+    except ValueError as error:
+        raise CheckpointError(str(error), fix="restore or delete the .json beside the checkpoint") from error
     kind = kind or detect_kind(state, path)
     if kind not in ENCODER_KINDS:
         raise CheckpointError(f"unknown encoder kind '{kind}'", path=path, fix=f"use one of {ENCODER_KINDS}")
-    config = encoder_config(kind)
+    if meta.get("kind", kind) != kind:
+        raise CheckpointError(f"its metadata says a {meta['kind']} encoder, not {kind}", path=path)
+    config = {**encoder_config(kind), **meta.get("frontend", {})}
     prefix = config.get("state_prefix", "")  # AudioCLIP: the whole model, audio head under `audio.`
     state = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
     try:
