@@ -305,7 +305,7 @@ def test_bad_metadata_is_one_error_before_any_work(files, tmp_path, capsys, case
     edits = {
         "missing column": lambda rows: [[c for i, c in enumerate(r) if i != 3] for r in rows],
         "bad fold": lambda rows: [rows[0], [rows[1][0], "x", *rows[1][2:]], *rows[2:]],
-        "one class": lambda rows: [rows[0]] + [r for r in rows[1:] if r[3] == "dog"],
+        "one class": lambda rows: [rows[0]] + [r for r in rows[1:] if r[3] == rows[1][3]],
         "three folds": lambda rows: [rows[0]] + [r for r in rows[1:] if int(r[1]) <= 3],
     }
     root = _esc50_variant(files, tmp_path, edits[case])
