@@ -16,8 +16,8 @@ import torch.multiprocessing as mp
 from sound_datasets import CLASSES, write_esc50, write_manifest
 from train_helpers import FRONTEND, ddp_worker, small_net, text_clip
 
-from soundclip_core.clip import save_clip
 from soundclip_core.cli import main
+from soundclip_core.clip import save_clip
 from soundclip_core.datasets import open_dataset
 from soundclip_core.encoders import build_audio_encoder, load_audio_encoder
 from soundclip_core.encoders.registry import metadata_path
@@ -195,8 +195,8 @@ def test_two_process_ddp_matches_one_process(esc, tmp_path):
     kwargs = {"data": str(esc), "out": str(tmp_path / "ddp"), "epochs": 2, "batch_size": 16, "recipe": "modern",
               "lr": 3e-3, "frontend": FRONTEND, "workers": 0, "progress": False, "prompt": "{}"}
     single = train(TrainConfig(**{**kwargs, "out": str(tmp_path / "one")}), clip=text_clip(), net=small_net())
-    results = mp.get_context("spawn").SimpleQueue()
-    mp.start_processes(ddp_worker, args=(2, free_port(), kwargs, results), nprocs=2, start_method="spawn")
+    results = mp.get_context("fork").SimpleQueue()  # fork: the children start without re-importing torch
+    mp.start_processes(ddp_worker, args=(2, free_port(), kwargs, results), nprocs=2, start_method="fork")
     losses = results.get()
     assert losses == pytest.approx([row["loss"] for row in single.log], rel=1e-4, abs=1e-5)
     a = torch.load(single.encoder, weights_only=True)
@@ -206,10 +206,13 @@ def test_two_process_ddp_matches_one_process(esc, tmp_path):
 
 def test_exported_checkpoint_loads_and_image_term_is_used(tmp_path):
     manifest = write_manifest(tmp_path / "data")
+    (tmp_path / "data" / "clips" / "snore.png").write_bytes(b"\x89PNG broken")
     clip = text_clip()
     result = train(config(manifest, tmp_path / "run", epochs=1, batch_size=4, frontend={**FRONTEND}),
                    clip=clip)  # the real resnet18 (default network) on the reduced front end
-    assert result.log[0]["audio_image"] > 0  # every manifest clip has a picture
+    assert result.log[0]["audio_image"] > 0  # three of the four pictures are readable
+    listed = (tmp_path / "run" / "cache" / "unreadable_frames.txt").read_text()
+    assert listed.startswith(str(tmp_path / "data" / "clips" / "snore.png")) and len(listed.splitlines()) == 1
     state = torch.load(result.encoder, weights_only=True)
     assert all(isinstance(v, torch.Tensor) for v in state.values())  # a plain state dict, as resnet18_57.pth
     meta = json.loads(metadata_path(result.encoder).read_text())
@@ -246,7 +249,7 @@ def test_init_checks_kind_space_and_imagenet_weights(tmp_path):
     net, origin = build_network("soundclip", 64, tmp_path / "resnet18_imagenet.pth", "any")
     assert torch.equal(net.feature_extractor.layer3[0].conv1.weight, imagenet.layer3[0].conv1.weight)
     assert net.feature_extractor.fc.weight.shape == (64, 512) and origin.startswith("ImageNet")
-    (tmp_path / "junk.pth").write_bytes(b"\x80junk")
+    (tmp_path / "junk.pth").write_bytes(b"\x80\x02junk")
     with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
         build_network("soundclip", 64, tmp_path / "junk.pth", "any")
 
@@ -259,6 +262,7 @@ def test_bad_runs_fail_early_with_clear_errors(esc, tmp_path):
         ({"precision": "fp16"}, SoundClipError, "fp16 needs a CUDA device"),
         ({"recipe": "adam"}, SoundClipError, "unknown recipe"),
         ({"prompt": "a sound"}, SoundClipError, "has no {}"),
+        ({"frontend": {**FRONTEND, "resize": [63, 31]}}, SoundClipError, "cannot be reshaped to 32 mel rows"),
     ):
         with pytest.raises(error, match=message):
             train(config(esc, tmp_path / "bad"), clip=clip, net=net) if not kwargs else \
@@ -295,3 +299,11 @@ def test_cli_trains_and_reports_bad_folds(tmp_path, capsys):
     encoder = load_audio_encoder(out / "encoder.pth", device="cpu")
     assert encoder.space == text_clip().space and encoder.config["frames"] == 864  # the real front end
     assert len(CLASSES) == 4
+
+
+def test_gradient_accumulation_steps_once_per_group(esc, tmp_path):
+    result = train(config(esc, tmp_path / "acc", epochs=1, batch_size=8, accumulate=3), clip=text_clip(),
+                   net=small_net())
+    state = torch.load(result.state, weights_only=True)
+    assert state["scheduler"]["last_epoch"] == 3  # 8 batches of 8 clips in groups of 3: steps after 3, 6 and 8
+    assert state["epoch"] == 1 and state["config"]["accumulate"] == 3

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..datasets import DATASET_KINDS
 from ..errors import SoundClipError
-from ..train import TrainConfig, train
+from ..train import TrainConfig, distributed, train
 from ..train.network import TRAINABLE_KINDS
 from ..train.recipes import RECIPES
 from ..train.validate import PROMPT
@@ -70,8 +70,12 @@ def run(args: argparse.Namespace) -> int:
         from ..runtime import pick_device
 
         clip = load_clip(args.clip_arch, config.clip, pick_device(args.device))
-    result = train(config, clip=clip)
-    if result.encoder is not None:
+    try:
+        result = train(config, clip=clip)
+        main_process = distributed.current().main
+    finally:
+        distributed.leave()
+    if result.encoder is not None and main_process:
         last = result.log[-1] if result.log else {}
         print(f"wrote {result.encoder} (+ .json: its CLIP space); final loss {last.get('loss', float('nan')):.4f}, "
               f"held-out zero-shot {last.get('val_zero_shot')}; log in {Path(config.out) / 'log.csv'}")

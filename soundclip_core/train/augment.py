@@ -41,13 +41,13 @@ def crop_or_pad(mel: np.ndarray, frames: int, rng: np.random.Generator | None) -
 def sample_bands(rng: np.random.Generator, rows: int, cols: int, masks: int = NUM_MASKS,
                  col_fraction: float = FREQ_FRACTION, row_fraction: float = TIME_FRACTION) -> np.ndarray:
     """[masks, 4] int64 (col start, col width, row start, row width) for the resized [rows x cols] array,
-    drawn as the official spec_augment: width = int(U(0, fraction) * size), start = randint(0, size - width)."""
+    drawn as the official spec_augment: width = int(U(0, fraction) * size), start = int(U(0, size - width))."""
     bands = np.zeros((masks, 4), dtype=np.int64)
     for m in range(masks):
         col_width = int(rng.uniform(0, col_fraction) * cols)
+        col_start = int(rng.uniform(0, cols - col_width))
         row_width = int(rng.uniform(0, row_fraction) * rows)
-        bands[m] = (int(rng.integers(0, cols - col_width + 1)), col_width,
-                    int(rng.integers(0, rows - row_width + 1)), row_width)
+        bands[m] = (col_start, col_width, int(rng.uniform(0, rows - row_width)), row_width)
     return bands
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from ..errors import SoundClipError
 from .network import TRAINABLE_KINDS
@@ -65,6 +66,8 @@ class TrainConfig:
     def compared(self) -> dict:
         """The settings as plain data (lists, not tuples), as stored in the training state."""
         described = asdict(self)
+        described["data"] = str(Path(self.data).expanduser().resolve())  # the same run from another folder
+        described["init"] = None if self.init is None else str(Path(self.init).expanduser().resolve())
         described["folds"] = None if self.folds is None else [int(f) for f in self.folds]
         described.pop("resume")
         return described

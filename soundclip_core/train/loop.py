@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import inspect
 import json
 import time
 from collections.abc import Sequence
@@ -54,6 +55,12 @@ from .validate import class_text_embeddings, embed_features, zero_shot_accuracy
 
 LOG_FIELDS = ("epoch", "loss", "audio_text", "audio_audio", "audio_image", "lr", "logit_scale", "val_zero_shot",
               "seconds", "clips_per_s")
+
+
+# batch norm buffers are already equal on every process (global statistics): no per-forward broadcast
+NO_BUFFER_SYNC = ({"forward_sync_buffers": False}
+                  if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+                  else {"broadcast_buffers": False})
 
 
 @dataclass
@@ -179,6 +186,9 @@ def train(config: TrainConfig, clip: ClipModel | None = None, net: nn.Module | N
     else:
         origin = "given network"
     cfg = {**encoder_config(config.kind), **config.frontend}
+    if (cfg["resize"][0] * cfg["resize"][1]) % cfg["n_mels"]:
+        raise SoundClipError(f"front end: a resized window of {cfg['resize']} cannot be reshaped to {cfg['n_mels']} "
+                             "mel rows", fix="choose resize = [H, n_mels] as the official (512, 128)")
     cache = FeatureCache(config.cache or out / "cache", config.kind, cfg)
     report = cache.build(train_set.clips + (held_out.clips if held_out else ()), config.workers, config.progress)
     if node.main:
@@ -190,8 +200,7 @@ def train(config: TrainConfig, clip: ClipModel | None = None, net: nn.Module | N
     if len(train_clips) < config.batch_size:
         raise DatasetError(f"{len(train_clips)} readable training clips: fewer than one batch of "
                            f"{config.batch_size}", path=dataset.root, fix="lower --batch-size")
-    images, has_image = frame_embeddings(train_clips, clip, cache.dir.parent, config.progress and node.main) \
-        if config.image_term else (torch.zeros(len(train_clips), clip.dim), torch.zeros(len(train_clips), dtype=bool))
+    images, has_image = _frames(train_clips, clip, cache.dir.parent, config, node)
     images, has_image = images.to(device), has_image.to(device)
 
     if node.active:
@@ -200,7 +209,7 @@ def train(config: TrainConfig, clip: ClipModel | None = None, net: nn.Module | N
     model = trainee
     if node.active:
         model = DistributedDataParallel(trainee, device_ids=[device.index] if device.type == "cuda" else None,
-                                        broadcast_buffers=False)
+                                        **NO_BUFFER_SYNC)
     per_rank = config.batch_size // node.world
     dataset_items = TrainSet(CachedFeatures(cache, train_clips), [c.caption for c in train_clips], cfg,
                              config.seed, config.text_augment)
@@ -231,7 +240,7 @@ def train(config: TrainConfig, clip: ClipModel | None = None, net: nn.Module | N
         dataset_items.epoch = epoch
         sampler.set_epoch(epoch)
         trainee.train()
-        sums: dict[str, float] = {}
+        sums: dict[str, torch.Tensor | float] = {}
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
                    disable=not (config.progress and node.main))
         for step, batch in enumerate(bar):
@@ -247,18 +256,20 @@ def train(config: TrainConfig, clip: ClipModel | None = None, net: nn.Module | N
                 optimizer.zero_grad(set_to_none=True)
                 if per_step:
                     scheduler.step()
-            for name, value in terms.items():
-                sums[name] = sums.get(name, 0.0) + float(value.detach())
-            bar.set_postfix(loss=f"{float(terms['total'].detach()):.4f}", refresh=False)
+            for name, value in terms.items():  # kept on the device: no GPU sync per step
+                sums[name] = sums.get(name, 0.0) + value.detach()
+            if bar.disable is False and step % 10 == 0:
+                bar.set_postfix(loss=f"{float(terms['total'].detach()):.4f}", refresh=False)
         lr = optimizer.param_groups[0]["lr"]
         if not per_step:
             scheduler.step()
         accuracy = _validate(trainee.net, val_clips, held_out, cache, class_texts, cfg, device) if val_clips else None
         seconds = time.perf_counter() - began
-        row = {"epoch": epoch + 1, "loss": sums["total"] / steps, "audio_text": sums["audio_text"] / steps,
-               "audio_audio": sums.get("audio_audio", 0.0) / steps, "audio_image": sums.get("audio_image", 0.0) / steps,
-               "lr": lr, "logit_scale": float(trainee.scale().detach()), "val_zero_shot": accuracy, "seconds": seconds,
-               "clips_per_s": steps * config.batch_size / seconds}
+        means = {name: float(value) / steps for name, value in sums.items()}
+        row = {"epoch": epoch + 1, "loss": means["total"], "audio_text": means["audio_text"],
+               "audio_audio": means.get("audio_audio", 0.0), "audio_image": means.get("audio_image", 0.0),
+               "lr": lr, "logit_scale": float(trainee.scale().detach()), "val_zero_shot": accuracy,
+               "seconds": seconds, "clips_per_s": steps * config.batch_size / seconds}
         log.append(row)
         if node.main:
             save_state(state_path, {"trainee": trainee.state_dict(), "optimizer": optimizer.state_dict(),
@@ -278,6 +289,25 @@ def train(config: TrainConfig, clip: ClipModel | None = None, net: nn.Module | N
                             "origin": origin})
         distributed.barrier()
     return TrainResult(encoder_path, state_path, log)
+
+
+def _frames(clips: list[Clip], clip: ClipModel, cache_dir: Path, config: TrainConfig,
+            node: distributed.Dist) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frame embeddings, computed by the main process first (the others then read its cache file)."""
+    if not config.image_term:
+        return torch.zeros(len(clips), clip.dim), torch.zeros(len(clips), dtype=torch.bool)
+    if node.main:
+        images, has_image, unreadable = frame_embeddings(clips, clip, cache_dir, config.progress)
+        if unreadable:
+            listing = cache_dir / "unreadable_frames.txt"
+            with atomic_path(listing) as tmp:
+                tmp.write_text("".join(f"{p}\t{r}\n" for p, r in unreadable))
+            print(f"frames: {len(unreadable)} unreadable pictures, those clips train without the image term "
+                  f"(listed in {listing})")
+    distributed.barrier()
+    if not node.main:
+        images, has_image, _ = frame_embeddings(clips, clip, cache_dir, False)
+    return images, has_image
 
 
 def _step_loss(model, trainee: Trainee, batch: dict, texts: TextEmbeddings, images: torch.Tensor,

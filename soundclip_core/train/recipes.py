@@ -1,7 +1,8 @@
 """Optimiser, learning-rate schedule and logit scale of the two recipes.
 
 official (soundclip/train.py): SGD lr 1e-3, momentum 0.9, weight decay 5e-4; CyclicLR(base 1e-3, max 0.1,
-step_size_up 5, 'triangular') stepped once per *epoch* (a 10-epoch cycle), with PyTorch's default
+step_size_up 5, 'triangular') stepped once per *epoch* (a 10-epoch cycle; with another --lr the
+peak stays 100 x the base), with PyTorch's default
 cycle_momentum=True, which also cycles the momentum between 0.9 and 0.8 (quirk, kept); logits =
 cosine * exp(0.07), fixed (quirk: the paper's tau = 0.07 would divide).
 modern: AdamW (lr 1e-3, weight decay 0.05 on weights only, betas 0.9/0.98), linear warm-up over the
