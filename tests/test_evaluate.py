@@ -385,3 +385,24 @@ def test_embedding_space_guard_in_scores():
 
     with pytest.raises(EmbeddingSpaceError):
         class_scores(Embedding(torch.randn(2, 4), "a"), Embedding(torch.randn(3, 4), "b"))
+
+
+def test_a_trained_encoder_pairs_with_the_clip_its_sidecar_names(files, tmp_path):
+    from soundclip_core.clip import load_clip, tiny_clip
+    from soundclip_core.encoders import load_audio_encoder
+    from soundclip_core.encoders.registry import metadata_path
+    from soundclip_core.evaluate import pair_models
+
+    trained = tmp_path / "mine.pth"
+    torch.save(build_audio_encoder("soundclip", embed_dim=TINY, device="cpu").net.state_dict(), trained)
+    metadata_path(trained).write_text(json.dumps({"kind": "soundclip", "space": "mine/tiny"}))
+    own = tiny_clip(device="cpu")
+    save_clip(ClipModel(own.model, "mine/tiny", "tiny"), tmp_path / "mine-clip.safetensors")
+    encoders = [("paper", load_audio_encoder(files / "models" / "resnet18_57.pth", device="cpu")),
+                ("mine", load_audio_encoder(trained, device="cpu"))]
+    clips = [load_clip(None, tmp_path / "mine-clip.safetensors", "cpu"),
+             load_clip(None, files / "models" / "ViT-B-32.safetensors", "cpu")]
+    pairs = pair_models(encoders, clips[:1] + clips)  # three CLIPs for two encoders: paired by space
+    assert [(p.name, p.clip.space) for p in pairs] == [("paper", "openai/ViT-B-32"), ("mine", "mine/tiny")]
+    with pytest.raises(EmbeddingSpaceError, match="encoder paper .* 'openai/ViT-B-32', but CLIP .* 'mine/tiny'"):
+        pair_models(encoders, clips)  # as many CLIPs as encoders: paired in order, and this order is wrong
