@@ -13,11 +13,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..datasets import load_clip_audio
 from ..errors import SoundClipError
+
+if TYPE_CHECKING:
+    from ..encoders import AudioEncoder
 
 BATCH_SIZE = 16  # clips per network pass (ESC-50: one 864-frame window each)
 WORKERS = 2
@@ -39,7 +43,7 @@ class ClipEmbeddings:
         return int(self.ok.sum()) / max(self.seconds.get("wall", 0.0), 1e-9)
 
 
-def _prepare(encoder, path: Path) -> tuple[torch.Tensor | str, float, float]:
+def _prepare(encoder: AudioEncoder, path: Path) -> tuple[torch.Tensor | str, float, float]:
     """(network inputs or the reason the clip is skipped, decode seconds, frontend seconds)."""
     start = time.perf_counter()
     try:
@@ -51,9 +55,9 @@ def _prepare(encoder, path: Path) -> tuple[torch.Tensor | str, float, float]:
     return inputs, decoded - start, time.perf_counter() - decoded
 
 
-def embed_clips(encoder, paths: Sequence[Path], *, batch_size: int = BATCH_SIZE, workers: int = WORKERS,
+def embed_clips(encoder: AudioEncoder, paths: Sequence[Path], *, batch_size: int = BATCH_SIZE, workers: int = WORKERS,
                 progress: Callable[[int, int], None] | None = None) -> ClipEmbeddings:
-    """Embed every file of `paths` with `encoder` (an AudioEncoder); `workers=0` decodes inline."""
+    """Embed every file of `paths` with `encoder`; `workers=0` decodes inline."""
     started = time.perf_counter()
     vectors = torch.zeros(len(paths), encoder.dim)
     ok = torch.zeros(len(paths), dtype=torch.bool)

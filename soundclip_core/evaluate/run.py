@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +23,10 @@ from .probe import linear_probe
 from .protocol import Plan
 from .zeroshot import LOGIT_SCALE, class_embeddings, class_scores
 
+if TYPE_CHECKING:
+    from ..clip import ClipModel
+    from ..encoders import AudioEncoder
+
 RELEVANCE = ("by class: audio->text ranks the class prompts for each clip (its own class relevant); "
              "text->audio ranks the fold's clips for each class prompt (that class's clips relevant)")
 SCORES = "zero-shot mAP and accuracy from softmax(100 * cosine) over the classes; probe from its softmax"
@@ -32,18 +37,18 @@ class ModelPair:
     """An audio encoder and the CLIP whose text tower lives in its space, under a display name."""
 
     name: str
-    encoder: object  # AudioEncoder
-    clip: object  # ClipModel
+    encoder: AudioEncoder
+    clip: ClipModel
 
 
-def _mismatch(name: str, encoder, clip) -> EmbeddingSpaceError:
+def _mismatch(name: str, encoder: AudioEncoder, clip: ClipModel) -> EmbeddingSpaceError:
     return EmbeddingSpaceError(
         f"encoder {name} ({encoder.source}) lives in CLIP space '{encoder.space}', but CLIP {clip.source} is "
         f"'{clip.space}'", fix="give a CLIP of the encoder's space (soundclip/wav2clip: ViT-B-32; AudioCLIP "
                                "Partial: RN50; AudioCLIP Full: its own file)")
 
 
-def pair_models(encoders: Sequence[tuple[str, object]], clips: Sequence[object]) -> list[ModelPair]:
+def pair_models(encoders: Sequence[tuple[str, AudioEncoder]], clips: Sequence[ClipModel]) -> list[ModelPair]:
     """As many CLIPs as encoders: paired in the order given, each pair must share its space. Otherwise each
     encoder takes the (first) CLIP of its space."""
     if not encoders or not clips:

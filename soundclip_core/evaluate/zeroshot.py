@@ -8,6 +8,7 @@ class name, the text the paper's encoder was trained with and AudioCLIP's evalua
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -16,6 +17,10 @@ from ..audio import Audio
 from ..datasets import clean_label
 from ..embedding import Embedding, check_same_space
 from ..errors import EmbeddingSpaceError, SoundClipError
+
+if TYPE_CHECKING:
+    from ..clip import ClipModel
+    from ..encoders import AudioEncoder
 
 DEFAULT_TEMPLATES = ("{}",)
 LOGIT_SCALE = 100.0  # CLIP's trained temperature (AudioCLIP clamps its own to the same 100)
@@ -34,6 +39,8 @@ def check_templates(templates: Sequence[str]) -> tuple[str, ...]:
 def check_labels(labels: Sequence[str]) -> tuple[str, ...]:
     """At least two distinct, non-empty class names (zero-shot over one class always answers it)."""
     cleaned = [label.strip() for label in labels]
+    if not cleaned:
+        raise SoundClipError("no labels given", fix="give the classes the sound could be, one per line")
     if any(not label for label in cleaned):
         raise SoundClipError("a class label is empty", fix="give one non-empty label per line")
     if len(set(cleaned)) != len(cleaned):
@@ -45,7 +52,7 @@ def check_labels(labels: Sequence[str]) -> tuple[str, ...]:
     return tuple(cleaned)
 
 
-def class_embeddings(clip, labels: Sequence[str], templates: Sequence[str] = DEFAULT_TEMPLATES) -> Embedding:
+def class_embeddings(clip: ClipModel, labels: Sequence[str], templates: Sequence[str] = DEFAULT_TEMPLATES) -> Embedding:
     """[K, D] unit text embeddings of K classes: normalise(mean_t normalise(text(template_t(clean(label)))))."""
     labels, templates = check_labels(labels), check_templates(templates)
     words = [clean_label(label) for label in labels]
@@ -69,7 +76,7 @@ def ranked_labels(scores: torch.Tensor, labels: Sequence[str]) -> list[list[tupl
     return rankings
 
 
-def classify(encoder, clip, sounds: Sequence[Audio], labels: Sequence[str],
+def classify(encoder: AudioEncoder, clip: ClipModel, sounds: Sequence[Audio], labels: Sequence[str],
              templates: Sequence[str] = DEFAULT_TEMPLATES) -> list[list[tuple[str, float]]]:
     """Rank `labels` for each sound: the encoder's embedding against the CLIP's class prompts (checked to share
     one space before anything is encoded); (label, softmax(100 * cosine)) pairs, most likely first."""
