@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import comfy_env
 from .audio import AudioEncode, AudioEncoderLoader, LoadAudio
+from .classify import ZeroShotClassify
 from .invert import E4ELoader, InvertImage, LoadLatentFromPNG, PerceptualLoader, SaveImageWithLatent
 from .manipulate import ArcFaceLoader, LatentOptimize
 from .stylegan import Decode, LatentFromSeed, StyleGANLoad, StyleMix
@@ -34,6 +35,7 @@ _NODES = {
     "InvertImage": (InvertImage, "Invert Image (SoundCLIP)"),
     "SaveImageWithLatent": (SaveImageWithLatent, "Save Image with Latent (SoundCLIP)"),
     "LoadLatentFromPNG": (LoadLatentFromPNG, "Load Latent from PNG (SoundCLIP)"),
+    "ZeroShotClassify": (ZeroShotClassify, "Zero-shot Classify Audio (SoundCLIP)"),
 }
 
 NODE_CLASS_MAPPINGS = {f"SoundCLIP_{name}": cls for name, (cls, _) in _NODES.items()}

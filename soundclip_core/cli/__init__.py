@@ -14,7 +14,7 @@ import sys
 
 from ..errors import SoundClipError
 
-COMMAND_MODULES = ("convert", "weights", "manipulate", "mix", "selftest", "invert", "train")
+COMMAND_MODULES = ("convert", "weights", "manipulate", "mix", "selftest", "invert", "train", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -73,20 +74,40 @@ class AudioEncoder:
     def encode(self, waveform: torch.Tensor, sample_rate: int, *, long_clip: str = "average",
                window_start: float = 0.0, source: str = "") -> Embedding:
         """waveform [C, T] or [B, C, T] -> Embedding [B, dim] (one row per batch item)."""
+        batch = waveform[None] if waveform.ndim == 2 else waveform
+        inputs = [self.prepare(validate_audio(Audio(item.float().cpu(), int(sample_rate), source)),
+                               long_clip=long_clip, window_start=window_start) for item in batch]
+        return Embedding(self.embed_inputs(inputs), self.space, f"{self.kind}: {source}" if source else self.kind)
+
+    def prepare(self, audio: Audio, *, long_clip: str = "average", window_start: float = 0.0) -> torch.Tensor:
+        """One (validated) clip -> the network's inputs for its windows [N_windows, ...] on the CPU: mono,
+        resampled to the encoder's rate, through the kind's frontend. Separate from `embed_inputs` so that
+        many clips can be prepared ahead (in threads) and batched through the network."""
         if long_clip not in LONG_CLIP_POLICIES:
             raise SoundClipError(f"long_clip must be one of {LONG_CLIP_POLICIES}")
-        batch = waveform[None] if waveform.ndim == 2 else waveform
-        to_inputs = IMPLEMENTATIONS[self.kind][1]
-        rows = []
-        for item in batch:
-            audio = validate_audio(Audio(item.float().cpu(), int(sample_rate), source))
-            audio = audio.mono().resample(self.sample_rate)
-            inputs = to_inputs(audio.waveform[0], self.config, long_clip, window_start).to(self.device)
-            with torch.no_grad():
-                windows = [nn.functional.normalize(self.runner(chunk).float(), dim=-1)
-                           for chunk in inputs.split(WINDOWS_PER_PASS)]
-            rows.append(torch.cat(windows).mean(0, keepdim=True))
-        return Embedding(torch.cat(rows), self.space, f"{self.kind}: {source}" if source else self.kind)
+        audio = audio.mono().resample(self.sample_rate)
+        return IMPLEMENTATIONS[self.kind][1](audio.waveform[0], self.config, long_clip, window_start)
+
+    def embed_inputs(self, inputs: Sequence[torch.Tensor], batch_size: int | None = None) -> torch.Tensor:
+        """Prepared inputs of K clips -> unit vectors [K, dim]: each clip's windows normalised and averaged.
+
+        Windows of equal shape, from any clips, run through the network together, `batch_size` at a time
+        (default WINDOWS_PER_PASS); windows of other shapes (raw-audio clips shorter than a window) run in
+        their own batches, never padded, so a clip's embedding does not depend on its batch mates."""
+        batch_size = batch_size or WINDOWS_PER_PASS
+        owners = torch.cat([torch.full((len(x),), i) for i, x in enumerate(inputs)])
+        windows = [w for x in inputs for w in x]
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for index, window in enumerate(windows):
+            by_shape.setdefault(tuple(window.shape), []).append(index)
+        out = torch.empty(len(windows), self.dim)
+        with torch.no_grad():
+            for indices in by_shape.values():
+                for chunk in torch.tensor(indices).split(batch_size):
+                    stacked = torch.stack([windows[i] for i in chunk.tolist()]).to(self.device)
+                    out[chunk] = nn.functional.normalize(self.runner(stacked).float(), dim=-1).cpu()
+        sums = torch.zeros(len(inputs), self.dim).index_add_(0, owners, out)
+        return nn.functional.normalize(sums, dim=-1)
 
     def encode_audio(self, audio: Audio, **kwargs) -> Embedding:
         return self.encode(audio.waveform, audio.sample_rate, source=audio.source, **kwargs)

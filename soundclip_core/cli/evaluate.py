@@ -1,0 +1,105 @@
+"""`soundclip evaluate`: the paper's Table 1 for any audio encoders (zero-shot, linear probe, retrieval).
+
+    soundclip evaluate --dataset esc50 ESC-50-master --dataset us8k UrbanSound8K \\
+        --encoder soundclip-resnet18 --clip clip-vit-b-32 --encoder audioclip-partial --clip clip-rn50 \\
+        --template "{}" --template "the sound of {}" --linear-probe --json table1.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..atomic import atomic_path
+from ..clip import load_clip
+from ..datasets import DATASET_KINDS, open_dataset
+from ..encoders import load_audio_encoder
+from ..evaluate import DEFAULT_TEMPLATES, check_templates, pair_models, plan, run_evaluation, tables
+from ..evaluate.embed import BATCH_SIZE, WORKERS
+from ..runtime import pick_device
+from ..weights import ensure
+from .manipulate import _clip_file
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("evaluate", help="zero-shot classification, linear probe and retrieval (Table 1)")
+    p.add_argument("--dataset", nargs=2, action="append", required=True, metavar=("KIND", "DIR"),
+                   help=f"a dataset: KIND is one of {', '.join(DATASET_KINDS)}; repeat for more columns")
+    p.add_argument("--encoder", action="append", required=True,
+                   help="audio encoder file or known id (repeat: one table row each)")
+    p.add_argument("--clip", action="append", required=True,
+                   help="CLIP file or id; one per --encoder in the same order, or any set: each encoder then "
+                        "takes the CLIP of its space")
+    p.add_argument("--folds", type=int, help="number of folds to evaluate (default: the dataset's protocol: "
+                                             "ESC-50 5, US8K 10; a folder is split into N stratified folds)")
+    p.add_argument("--template", action="append", help='prompt template with {} for the class name, e.g. "the '
+                                                       'sound of {}"; repeat to ensemble (default: "{}")')
+    p.add_argument("--linear-probe", action="store_true",
+                   help="also fit logistic regression on the embeddings of the other folds")
+    p.add_argument("--json", type=Path, help="write every number (per fold too) to this file")
+    p.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    p.add_argument("--workers", type=int, default=WORKERS, help="decoding threads (0: decode inline)")
+    p.add_argument("--device")
+    p.set_defaults(func=run)
+
+
+def _names(ids: list[str]) -> list[str]:
+    """Row names: the id or file stem, made unique."""
+    names = []
+    for model in ids:
+        name = Path(model).stem
+        while name in names:
+            name += "'"
+        names.append(name)
+    return names
+
+
+def _finite(value):
+    """NaN/inf (an undefined metric) as JSON null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    templates = check_templates(args.template or DEFAULT_TEMPLATES)
+    if args.folds is not None and args.folds < 1:
+        raise SystemExit("soundclip evaluate: --folds must be at least 1")
+    plans = [plan(open_dataset(kind, root), args.folds, args.linear_probe) for kind, root in args.dataset]
+    device = pick_device(args.device)
+    encoders = [load_audio_encoder(ensure(e, kind="audio_encoder"), device=device) for e in args.encoder]
+    clips = [load_clip(None, _clip_file(c), device) for c in args.clip]
+    pairs = pair_models(list(zip(_names(args.encoder), encoders, strict=True)), clips)
+    for p in plans:
+        print(f"{p.dataset.name} ({p.dataset.root}): {len(p.dataset.classes)} classes, {p.description}")
+    bars: dict[str, tqdm] = {}
+
+    def progress(label: str, done: int, total: int) -> None:
+        if label not in bars:
+            bars[label] = tqdm(total=total, desc=label, unit="clip")
+        bar = bars[label]
+        bar.n = done
+        bar.refresh()
+        if done == total:
+            bar.close()
+
+    try:
+        report = run_evaluation(plans, pairs, templates, args.linear_probe, args.batch_size, args.workers,
+                                progress, log=tqdm.write)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    print(tables(report))
+    if args.json:
+        with atomic_path(args.json) as tmp:
+            tmp.write_text(json.dumps(_finite(report), indent=2, allow_nan=False))
+        print(f"wrote {args.json}")
+    return 0
