@@ -44,7 +44,8 @@ def _rebuild_parameter(data, requires_grad, backward_hooks, *state):
     return torch.nn.Parameter(data, requires_grad=False)
 
 
-_NUMPY_SCALAR = (getattr(np, "_core", None) or np.core).multiarray.scalar  # np.float64 gains in the state
+_NUMPY_MULTIARRAY = (getattr(np, "_core", None) or np.core).multiarray
+_NUMPY_SCALAR = _NUMPY_MULTIARRAY.scalar  # np.float64 gains in the state
 
 ALLOWED = {
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): PersistentStub,
@@ -61,6 +62,10 @@ ALLOWED = {
     ("numpy.core.multiarray", "scalar"): _NUMPY_SCALAR,
     ("numpy._core.multiarray", "scalar"): _NUMPY_SCALAR,
     ("torch", "device"): torch.device,
+    # numpy arrays among plain attributes (StyleGAN3 layers keep in_size/out_size as ndarrays)
+    ("numpy.core.multiarray", "_reconstruct"): _NUMPY_MULTIARRAY._reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _NUMPY_MULTIARRAY._reconstruct,
+    ("numpy", "ndarray"): np.ndarray,
 }
 
 
@@ -107,7 +112,12 @@ def flatten(stub: PersistentStub, prefix: str = "") -> dict[str, torch.Tensor]:
 
 
 def convert(stub: PersistentStub, path: Path) -> tuple[GeneratorConfig, dict, torch.Tensor]:
-    """NVIDIA names -> rosinality names, plus the config from `_init_kwargs`."""
+    """NVIDIA names -> rosinality names, plus the config from `_init_kwargs`. StyleGAN3 networks
+    (recognised by structure) go to their own converter and come back with a `Stylegan3Config`."""
+    from ..stylegan3 import nvidia as stylegan3_pickle
+
+    if stylegan3_pickle.is_stylegan3(stub):
+        return stylegan3_pickle.convert(stub, path)
     kwargs = stub.state.get("_init_kwargs", {})
     synthesis_kwargs = kwargs.get("synthesis_kwargs", {}) or {}
     if kwargs.get("c_dim", 0):
@@ -115,8 +125,6 @@ def convert(stub: PersistentStub, path: Path) -> tuple[GeneratorConfig, dict, to
     if synthesis_kwargs.get("architecture", "skip") != "skip":
         raise CheckpointError(f"architecture '{synthesis_kwargs['architecture']}' is not supported (only 'skip')",
                               path=path)
-    if "synthesis.input.affine.weight" in flatten(stub):
-        raise CheckpointError("this is a StyleGAN3 network, which soundclip does not support", path=path)
     src = flatten(stub)
     resolution = int(kwargs.get("img_resolution", 0))
     levels = resolution.bit_length() - 2
