@@ -15,27 +15,18 @@ import numpy as np
 import torch
 from stylegan_formats import _fake_nvidia_modules, _Persistent
 
-from soundclip_core.stylegan3 import Stylegan3Generator, schedule
-from soundclip_core.stylegan3.filters import lowpass
+from soundclip_core.stylegan3 import Stylegan3Generator
 
-TINY = {"stylegan3-t": dict(channel_base=512, channel_max=16), "stylegan3-r": dict(channel_base=1024, channel_max=32)}
+TINY = {"stylegan3-t": dict(channel_base=512, channel_max=16, margin_size=4),
+        "stylegan3-r": dict(channel_base=512, channel_max=16, margin_size=4)}
 
 
 def tiny_sg3(kind: str = "stylegan3-t", resolution: int = 32, seed: int = 0, conv_clamp: float | None = 256,
              **overrides) -> Stylegan3Generator:
     """A random SG3 with trained-looking values: biases, input gains, a non-trivial input transform."""
     torch.manual_seed(seed)
-    config, designs = schedule(resolution, kind, conv_clamp=conv_clamp, z_dim=16, w_dim=16,
-                               **{**TINY[kind], **overrides})
-    filters = {}
-    for spec, design in zip(config.layers, designs):
-        for which in ("up", "down"):
-            d = design[which]
-            f = lowpass(d["taps"], d["cutoff"], d["half_width"], d["rate"], d.get("radial", False))
-            if f is not None:
-                filters[f"{spec.name}.{which}_filter"] = f
-    g = Stylegan3Generator(config, filters=filters).eval().requires_grad_(False)
-    g.designs = designs  # what NVIDIA's layers keep as plain attributes (cutoffs, rates)
+    g = Stylegan3Generator.from_schedule(resolution, kind, conv_clamp=conv_clamp, z_dim=16, w_dim=16,
+                                         **{**TINY[kind], **overrides}).eval().requires_grad_(False)
     with torch.no_grad():
         for layer in g.layers.values():
             layer.magnitude_ema.fill_(float(torch.rand(()) * 2 + 0.3))
@@ -83,7 +74,7 @@ def save_nvidia_sg3_pickle(g: Stylegan3Generator, path: Path, drop: str | None =
                              sampling_rate=np.float64(c.input_sampling_rate),
                              bandwidth=np.float64(c.input_bandwidth)))
     layers = {}
-    for i, (spec, design) in enumerate(zip(c.layers, g.designs)):
+    for i, (spec, design) in enumerate(zip(c.layers, g.designs, strict=True)):
         key = f"layers.{spec.name}"
         buffers = {"magnitude_ema": sd[f"{key}.magnitude_ema"],
                    "up_filter": sd.get(f"{key}.up_filter"), "down_filter": sd.get(f"{key}.down_filter")}
@@ -111,11 +102,12 @@ def save_nvidia_sg3_pickle(g: Stylegan3Generator, path: Path, drop: str | None =
             raise KeyError(drop)
     synthesis = _WithAttrs("SynthesisNetwork", {}, {}, {"input": inputs, **layers},
                            dict(w_dim=c.w_dim, num_ws=c.num_ws, img_resolution=c.resolution, img_channels=3,
-                                num_layers=len(c.layers) - 1, num_critical=2, margin_size=10,
+                                num_layers=len(c.layers) - 1, num_critical=2, margin_size=TINY[c.kind]["margin_size"],
                                 output_scale=c.output_scale, num_fp16_res=4, layer_names=[s.name for s in c.layers]))
     kwargs = easy(z_dim=c.z_dim, c_dim=0, w_dim=c.w_dim, img_resolution=c.resolution, img_channels=3,
                   mapping_kwargs=easy(num_layers=c.mapping_layers), channel_base=TINY[c.kind]["channel_base"],
-                  channel_max=TINY[c.kind]["channel_max"], magnitude_ema_beta=0.999)
+                  channel_max=TINY[c.kind]["channel_max"], margin_size=TINY[c.kind]["margin_size"],
+                  magnitude_ema_beta=0.999)
     if c.kind == "stylegan3-r":
         kwargs.update(conv_kernel=1, use_radial_filters=True)
     kwargs.update(kwarg_overrides)

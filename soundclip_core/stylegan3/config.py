@@ -77,8 +77,8 @@ class Stylegan3Config:
         object.__setattr__(self, "layers", layers)
         if not layers or not layers[-1].torgb or any(spec.torgb for spec in layers[:-1]):
             raise ValueError("a StyleGAN3 synthesis network needs layers ending in exactly one ToRGB layer")
-        chained = zip([(self.input_channels, self.input_size)] + [(s.out_channels, s.out_size) for s in layers],
-                      [(s.in_channels, s.in_size) for s in layers])
+        produced = [(self.input_channels, self.input_size)] + [(s.out_channels, s.out_size) for s in layers[:-1]]
+        chained = zip(produced, [(s.in_channels, s.in_size) for s in layers], strict=True)
         if any(out != nxt for out, nxt in chained) or layers[-1].out_size != self.resolution:
             raise ValueError("the layers' channels and sizes do not chain from the input to the image")
 

@@ -19,7 +19,8 @@ from ..stylegan2 import ops as sg2_ops
 from ..stylegan2.mapping import EqualLinear, MappedGenerator
 from ..stylegan2.networks import NOISE_MODES
 from . import ops, reference
-from .config import LayerSpec, Stylegan3Config
+from .config import LayerSpec, Stylegan3Config, schedule
+from .filters import lowpass
 
 SQRT2 = math.sqrt(2.0)
 
@@ -54,8 +55,8 @@ class SynthesisInput(nn.Module):
         amplitudes = (1 - (freqs.norm(dim=2) - self.bandwidth) / (self.sampling_rate / 2 - self.bandwidth)).clamp(0, 1)
         grid = ops.fourier_grid(self.size, self.sampling_rate, w.device)
         # phase of channel c at pixel (row, col): grid[col] f_x + grid[row] f_y + phase   [B, H, W, C]
-        x = (grid[None, None, :, None] * freqs[:, None, None, :, 0] + grid[None, :, None, None] * freqs[:, None, None, :, 1]
-             + phases[:, None, None, :])
+        x = (grid[None, None, :, None] * freqs[:, None, None, :, 0]
+             + grid[None, :, None, None] * freqs[:, None, None, :, 1] + phases[:, None, None, :])
         x = torch.sin(x * (2 * math.pi)) * amplitudes[:, None, None, :]
         x = x @ (self.weight / math.sqrt(self.weight.shape[0])).t()  # [B, H, W, C]
         return x.permute(0, 3, 1, 2)
@@ -131,6 +132,21 @@ class Stylegan3Generator(MappedGenerator):
             spec.name: SynthesisLayer(spec, config.w_dim, filters.get(f"{spec.name}.up_filter"),
                                       filters.get(f"{spec.name}.down_filter"))
             for spec in config.layers})
+
+    @classmethod
+    def from_schedule(cls, resolution: int, kind: str = "stylegan3-t", **schedule_kwargs) -> Stylegan3Generator:
+        """A random generator of the paper's layer schedule (see `config.schedule`), filters designed as
+        NVIDIA's code designs them; for tests and benchmarks (trained weights come from checkpoints)."""
+        config, designs = schedule(resolution, kind, **schedule_kwargs)
+        filters = {}
+        for spec, design in zip(config.layers, designs, strict=True):
+            for which, d in design.items():
+                f = lowpass(d["taps"], d["cutoff"], d["half_width"], d["rate"], d.get("radial", False))
+                if f is not None:
+                    filters[f"{spec.name}.{which}_filter"] = f
+        generator = cls(config, source=f"random {kind} {resolution} px", filters=filters)
+        generator.designs = designs
+        return generator
 
     @property
     def kind(self) -> str:
