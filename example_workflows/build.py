@@ -236,12 +236,22 @@ def audioclip_sound_to_dog(w: Workflow) -> None:
                             seed=5, preset="lsun", prefix="audioclip_dog")
 
 
+def sound_to_animal_stylegan3(w: Workflow) -> None:
+    """StyleGAN3: a cat's purr edits an animal from NVIDIA's StyleGAN3-T AFHQv2 512 px generator
+    (stylegan3-t-afhqv2-512x512.pkl, downloaded on first use; non-commercial licence). Its 16 W+
+    layers are the input transform, layers L0-L13 and ToRGB; the learned mask works the same."""
+    sound_edit_before_after(w, "cat_purring.wav",
+                            lambda w: load_models(w, "stylegan3-t-afhqv2-512x512.pkl", first_row=1), seed=4,
+                            preset="lsun", prefix="stylegan3_animal")
+
+
 WORKFLOWS = {
     "sound_to_landscape": sound_to_landscape,
     "music_to_painting": music_to_painting,
     "sound_text_style_mix_faces": sound_text_face_mix,
     "several_sounds_grid": sounds_grid,
     "audioclip_sound_to_dog": audioclip_sound_to_dog,
+    "stylegan3_sound_to_animal": sound_to_animal_stylegan3,
 }
 
 
@@ -295,6 +305,7 @@ THUMBNAIL_TITLES = {
     "sound_text_style_mix_faces": "Sound + text style mix on faces",
     "several_sounds_grid": "Several sounds, one seed",
     "audioclip_sound_to_dog": "AudioCLIP: a bark -> a dog",
+    "stylegan3_sound_to_animal": "StyleGAN3: a purr -> an animal",
 }
 
 

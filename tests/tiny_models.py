@@ -100,3 +100,15 @@ def write_workflow_models(models: Path, with_arcface: bool = True) -> None:
     save_nvidia_pickle(generator, models / "stylegan2" / "afhqdog.pkl")
     if with_arcface:
         torch.save(build_arcface(device="cpu").model.state_dict(), models / "arcface" / "model_ir_se50.pth")
+    write_stylegan3_models(models)
+
+
+STYLEGAN3_FILES = ("stylegan3-t-afhqv2-512x512.pkl",)
+
+
+def write_stylegan3_models(models: Path) -> None:
+    """Tiny StyleGAN3-T pickles, written as NVIDIA's code writes them, under the real file names."""
+    from stylegan3_formats import save_nvidia_sg3_pickle, tiny_sg3
+
+    for name in STYLEGAN3_FILES:
+        save_nvidia_sg3_pickle(tiny_sg3("stylegan3-t", resolution=32), models / "stylegan2" / name)
