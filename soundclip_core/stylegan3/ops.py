@@ -49,13 +49,15 @@ def _downsample(x: torch.Tensor, taps: torch.Tensor, down: int) -> torch.Tensor:
 
 
 class _LeakyClamp(torch.autograd.Function):
-    """leaky_relu(x, slope) clamped to +-clamp, keeping only the output for backward."""
+    """leaky_relu(x, slope) clamped to +-clamp, in place on `x` (a temporary the caller owns: a fresh
+    full-size tensor costs more in page faults than the arithmetic), keeping only the output for backward."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, slope: float, clamp: float | None) -> torch.Tensor:
-        out = F.leaky_relu(x, slope)
+        out = F.leaky_relu_(x, slope)
         if clamp is not None:
             out.clamp_(-clamp, clamp)
+        ctx.mark_dirty(out)
         ctx.save_for_backward(out)
         ctx.slope, ctx.clamp = slope, clamp
         return out
@@ -77,8 +79,7 @@ def filtered_lrelu(x: torch.Tensor, up_filter: torch.Tensor | None, down_filter:
     up_filter: separable [T] with gain `up` per axis applied here; down_filter: [T], [T, T] or None."""
     px0, px1, py0, py1 = padding
     if up_filter is None:  # ToRGB: no resampling
-        x = F.pad(x, [px0, px1, py0, py1])
-        x = x * gain if gain != 1 else x
+        x = F.pad(x, [px0, px1, py0, py1]) * gain  # a fresh tensor: the activation works in place
     else:
         x = _upsample_axis(x, up_filter * (up * gain), up, (px0, px1), 3)
         x = _upsample_axis(x, up_filter * up, up, (py0, py1), 2)
