@@ -66,6 +66,7 @@ def test_schedule_reproduces_the_paper_configs():
 # -- ops against their literal formulas -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("up,padding,radial,clamp", [(2, (9, 8, 9, 8), False, None), (4, (-6, -9, -6, -9), False, 0.5),
+                                                     (2, (5, 2, -4, 3), False, 1.0),
                                                      (2, (11, 10, 11, 10), True, 0.7), (2, (-3, -4, -3, -4), False,
                                                                                          None)])
 def test_filtered_lrelu_equals_zero_insertion_pad_fir_activate_clamp_fir_subsample(up, padding, radial, clamp):

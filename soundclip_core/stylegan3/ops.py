@@ -31,10 +31,14 @@ def _upsample_axis(x: torch.Tensor, taps: torch.Tensor, up: int, pad: tuple[int,
     The full transposed conv z[m] = sum_i x[i] f[m - i up] holds every output of the zero-inserted
     convolution; the padded, valid one is the window z[T - 1 - pad0 :][:length] (zeros outside z)."""
     stride = (1, up) if axis == 3 else (up, 1)
-    z = F.conv_transpose2d(x, _depthwise(x, taps, axis), stride=stride, groups=x.shape[1])
     length = x.shape[axis] * up + pad[0] + pad[1] - (taps.numel() - 1)
     start = taps.numel() - 1 - pad[0]
-    cut = [-start, length + start - z.shape[axis]]
+    end = (x.shape[axis] - 1) * up + taps.numel() - start - length  # cropped from the far side
+    if start == end >= 0:  # the paper's schedule: a symmetric crop, done by the conv itself
+        crop = (0, start) if axis == 3 else (start, 0)
+        return F.conv_transpose2d(x, _depthwise(x, taps, axis), stride=stride, padding=crop, groups=x.shape[1])
+    z = F.conv_transpose2d(x, _depthwise(x, taps, axis), stride=stride, groups=x.shape[1])
+    cut = [-start, -end]
     return F.pad(z, cut + [0, 0] if axis == 3 else [0, 0] + cut)
 
 
@@ -55,8 +59,12 @@ class _LeakyClamp(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, slope: float, clamp: float | None) -> torch.Tensor:
         out = F.leaky_relu_(x, slope)
-        if clamp is not None:
-            out.clamp_(-clamp, clamp)
+        if clamp is not None:  # trained nets rarely reach their clamp: one read decides if anything is cut
+            dense = out.permute(0, 2, 3, 1) if out.is_contiguous(memory_format=torch.channels_last) else out
+            low, high = torch.aminmax(dense.reshape(-1))  # over the storage order: no copy
+            clamp = clamp if bool(high >= clamp) or bool(low <= -clamp) else None
+            if clamp is not None:
+                out.clamp_(-clamp, clamp)
         ctx.mark_dirty(out)
         ctx.save_for_backward(out)
         ctx.slope, ctx.clamp = slope, clamp
@@ -66,7 +74,7 @@ class _LeakyClamp(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         (out,) = ctx.saved_tensors
         grad = torch.ops.aten.leaky_relu_backward(grad, out, ctx.slope, True)
-        if ctx.clamp is not None:
+        if ctx.clamp is not None:  # clamped outputs pass no gradient
             grad = grad.masked_fill_(out.abs() >= ctx.clamp, 0)
         return grad, None, None
 
@@ -118,12 +126,14 @@ class ModulatedConvFunction(torch.autograd.Function):
         if ctx.needs_input_grad[2]:  # sum(g * u) with u * d = out - bias
             grad_demod = (_spatial_dot(grad, out) - bias.float() * _pixel_sums(grad, None)[..., 0]) / demod
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
+            # the adjoint conv as a plain conv with the flipped, transposed weight: CPU backends run
+            # conv2d far faster than conv_transpose2d of the same size
+            flipped, padding = weight.flip([2, 3]), weight.shape[-1] - 1 - ctx.padding
             if x.shape[0] == 1:
-                h = F.conv_transpose2d(grad, _fold(weight, demod[0][:, None, None, None], dtype, False),
-                                       padding=ctx.padding)
+                h = F.conv2d(grad, _fold(flipped, demod[0][:, None, None, None], dtype, True), padding=padding)
             else:
-                shared = _fold(weight, weight.new_ones(1, 1, 1, 1), dtype, False)
-                h = F.conv_transpose2d(grad * demod.to(dtype)[:, :, None, None], shared, padding=ctx.padding)
+                shared = _fold(flipped, weight.new_ones(1, 1, 1, 1), dtype, True)
+                h = F.conv2d(grad * demod.to(dtype)[:, :, None, None], shared, padding=padding)
             if ctx.needs_input_grad[1]:
                 grad_styles = _spatial_dot(h, x).to(styles.dtype)
             if ctx.needs_input_grad[0]:
