@@ -25,6 +25,8 @@ def _ensure_core_importable() -> None:
 
 _ensure_core_importable()
 
-from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS  # noqa: E402
+if __package__:  # ComfyUI imports the folder as a package; pytest may import this file bare (a clone named
+    # e.g. "soundclip-main" is no valid package name), and then there is no pack to register
+    from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
 
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]
+    __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]

@@ -79,6 +79,12 @@ def nvidia_synthesis(directory: str, g: Generator):
 
     net = SynthesisNetwork(w_dim=g.w_dim, img_resolution=g.resolution, img_channels=3, channel_base=32768,
                            channel_max=512, num_fp16_res=0).eval().requires_grad_(False)
+    net.load_state_dict(nvidia_synthesis_state(g), strict=False)
+    return lambda ws: net(ws, noise_mode="const", force_fp32=True)
+
+
+def nvidia_synthesis_state(g: Generator) -> dict:
+    """Our generator's synthesis weights under NVIDIA's SynthesisNetwork names."""
     sd = g.state_dict()
     mapped = {"b4.const": sd["input.input"][0]}
 
@@ -101,8 +107,7 @@ def nvidia_synthesis(directory: str, g: Generator):
         layer(f"b{res}.conv0", f"convs.{2 * level - 2}", 2 * level - 1)
         layer(f"b{res}.conv1", f"convs.{2 * level - 1}", 2 * level)
         rgb(f"b{res}.torgb", f"to_rgbs.{level - 1}")
-    net.load_state_dict(mapped, strict=False)
-    return lambda ws: net(ws, noise_mode="const", force_fp32=True)
+    return mapped
 
 
 def nvidia_sg3_synthesis(directory: str, g: Stylegan3Generator):

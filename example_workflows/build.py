@@ -31,6 +31,8 @@ LOADER_FOLDERS = {
     "SoundCLIP_AudioEncoderLoader": "audio_encoders",
     "SoundCLIP_CLIPLoader": "clip_soundclip",
     "SoundCLIP_ArcFaceLoader": "arcface",
+    "SoundCLIP_PerceptualLoader": "perceptual",
+    "SoundCLIP_E4ELoader": "e4e",
 }
 
 # Core ComfyUI nodes used in the examples: (inputs, outputs, widget values).
@@ -38,6 +40,7 @@ CORE_NODES = {
     "LoadAudio": ([], [("AUDIO", "AUDIO")]),
     "SaveImage": ([("images", "IMAGE")], []),
     "PreviewImage": ([("images", "IMAGE")], []),
+    "LoadImage": ([], [("IMAGE", "IMAGE"), ("MASK", "MASK")]),
 }
 
 
@@ -127,6 +130,9 @@ class Workflow:
         lines += [f"- `{path}`" for path in expected]
         sounds = sorted({n["widgets_values"][0] for n in self.nodes if n["type"] == "LoadAudio"})
         lines.append(f"\nSounds (put them in ComfyUI's input folder or upload them): {', '.join(sounds)}")
+        pictures = sorted({n["widgets_values"][0] for n in self.nodes if n["type"] == "LoadImage"})
+        if pictures:
+            lines.append(f"\nPictures (your own photo; upload it in Load Image): {', '.join(pictures)}")
         self._add("MarkdownNote", 0, -2, [], [], ["\n".join(lines)])
 
     def to_json(self) -> dict:
@@ -158,7 +164,7 @@ def sound_edit_before_after(w: Workflow, sound: str, models: tuple, seed: int, p
     target, _ = w.node("SoundCLIP_AudioEncode", 1, 0, audio=audio, encoder=encoder, long_clip="average",
                        window_start=0.0)
     (source,) = w.node("SoundCLIP_LatentFromSeed", 1, 2, generator=generator, seed=seed, batch_size=1,
-                       truncation_psi=0.7)
+                       truncation_psi=0.7, label="")
     edited, _ = w.node("SoundCLIP_LatentOptimize", 2, 0, generator=generator, clip=clip, target=target,
                        latent=source, preset=preset, **OPTIMIZE_DEFAULTS)
     (before,) = w.node("SoundCLIP_Decode", 3, 2, generator=generator, latent=source, noise_mode="const")
@@ -174,16 +180,17 @@ def sound_to_landscape(w: Workflow) -> None:
 
 
 def music_to_painting(w: Workflow) -> None:
-    """Music (a piano piece) turns a WikiArt StyleGAN2 painting toward its mood; the text prompt is mixed in."""
+    """Music (a piano piece) turns a WikiArt StyleGAN2 painting toward its mood; the text prompt is mixed in.
+    Peter Baylies' WikiArt model is class-conditional: the latent is drawn for a genre and a style."""
     (audio,) = w.core("LoadAudio", 0, 0, ["piano.wav", None, None])
-    encoder, clip, generator = load_models(w, "wikiart.pt", first_row=1)
+    encoder, clip, generator = load_models(w, "network-snapshot-012052.pkl", first_row=1)
     sound, _ = w.node("SoundCLIP_AudioEncode", 1, 0, audio=audio, encoder=encoder, long_clip="average",
                       window_start=0.0)
     text, _ = w.node("SoundCLIP_TextEncode", 1, 1, clip=clip, text="an oil painting")
     target, _ = w.node("SoundCLIP_EmbeddingMix", 2, 0, embedding_a=sound, weight_a=1.0, embedding_b=text,
                        weight_b=0.3)
     (source,) = w.node("SoundCLIP_LatentFromSeed", 2, 2, generator=generator, seed=11, batch_size=1,
-                       truncation_psi=0.7)
+                       truncation_psi=0.7, label="genre=landscape, style=impressionism")
     edited, _ = w.node("SoundCLIP_LatentOptimize", 3, 0, generator=generator, clip=clip, target=target,
                        latent=source, preset="wikiart", **OPTIMIZE_DEFAULTS)
     (image,) = w.node("SoundCLIP_Decode", 4, 0, generator=generator, latent=edited, noise_mode="const")
@@ -199,7 +206,7 @@ def sound_text_face_mix(w: Workflow) -> None:
                       window_start=0.0)
     text, _ = w.node("SoundCLIP_TextEncode", 1, 1, clip=clip, text="a person with curly hair")
     (source,) = w.node("SoundCLIP_LatentFromSeed", 1, 3, generator=generator, seed=3, batch_size=1,
-                       truncation_psi=0.7)
+                       truncation_psi=0.7, label="")
     by_sound, _ = w.node("SoundCLIP_LatentOptimize", 2, 0, generator=generator, clip=clip, target=sound,
                          latent=source, preset="ffhq", arcface=arcface, **OPTIMIZE_DEFAULTS)
     by_text, _ = w.node("SoundCLIP_LatentOptimize", 2, 3, generator=generator, clip=clip, target=text,
@@ -221,7 +228,7 @@ def sounds_grid(w: Workflow) -> None:
     (batch,) = w.node("SoundCLIP_EmbeddingBatch", 3, 1, embedding_1=embeddings[0], embedding_2=embeddings[1],
                       embedding_3=embeddings[2], embedding_4=embeddings[3])
     (source,) = w.node("SoundCLIP_LatentFromSeed", 3, 3, generator=generator, seed=7, batch_size=1,
-                       truncation_psi=0.7)
+                       truncation_psi=0.7, label="")
     edited, _ = w.node("SoundCLIP_LatentOptimize", 4, 1, generator=generator, clip=clip, target=batch,
                        latent=source, preset="landscape", **OPTIMIZE_DEFAULTS)
     (images,) = w.node("SoundCLIP_Decode", 5, 1, generator=generator, latent=edited, noise_mode="const")
@@ -234,6 +241,29 @@ def audioclip_sound_to_dog(w: Workflow) -> None:
     audioclip = "AudioCLIP-Full-Training.pt"
     sound_edit_before_after(w, "dog_bark.wav", lambda w: load_models(w, "afhqdog.pkl", 1, audioclip, audioclip, "RN50"),
                             seed=5, preset="lsun", prefix="audioclip_dog")
+
+
+def invert_photo_then_sound(w: Workflow) -> None:
+    """Your own photo: inverted into the landscape generator (VGG16-LPIPS), then edited by a sound (rain).
+    The reconstruction is previewed beside the edit; the edit is saved with its latent inside the PNG, so
+    Load Latent from PNG can continue from it later."""
+    photo, _ = w.core("LoadImage", 0, 0, ["photo.png", "image"])
+    (audio,) = w.core("LoadAudio", 0, 1, ["rain.wav", None, None])
+    encoder, clip, generator = load_models(w, "landscape.pt", first_row=2)
+    (perceptual,) = w.node("SoundCLIP_PerceptualLoader", 0, 5, vgg_name="vgg16-397923af.pth",
+                           lpips_weights="vgg.pth")
+    latent, reconstruction, _ = w.node("SoundCLIP_InvertImage", 1, 0, image=photo, generator=generator,
+                                       perceptual=perceptual, preset="fast", steps=-1, fit="crop", seed=0,
+                                       batch_size=0, preview_every=10)
+    target, _ = w.node("SoundCLIP_AudioEncode", 1, 2, audio=audio, encoder=encoder, long_clip="average",
+                       window_start=0.0)
+    edited, _ = w.node("SoundCLIP_LatentOptimize", 2, 0, generator=generator, clip=clip, target=target,
+                       latent=latent, preset="landscape", **OPTIMIZE_DEFAULTS)
+    w.core("PreviewImage", 2, 3, [], images=reconstruction)
+    (after,) = w.node("SoundCLIP_Decode", 3, 0, generator=generator, latent=edited, noise_mode="const")
+    w.core("SaveImage", 4, 0, ["soundclip/photo_rain"], images=after)
+    w.node("SoundCLIP_SaveImageWithLatent", 4, 1, images=after, latent=edited,
+           filename_prefix="soundclip/photo_rain_latent")
 
 
 def sound_to_animal_stylegan3(w: Workflow) -> None:
@@ -251,12 +281,14 @@ WORKFLOWS = {
     "sound_text_style_mix_faces": sound_text_face_mix,
     "several_sounds_grid": sounds_grid,
     "audioclip_sound_to_dog": audioclip_sound_to_dog,
+    "invert_photo_then_sound": invert_photo_then_sound,
     "stylegan3_sound_to_animal": sound_to_animal_stylegan3,
 }
 
 
 def display_names() -> dict[str, str]:
-    core = {"LoadAudio": "Load Audio", "SaveImage": "Save Image", "PreviewImage": "Preview Image"}
+    core = {"LoadAudio": "Load Audio", "SaveImage": "Save Image", "PreviewImage": "Preview Image",
+            "LoadImage": "Load Image"}
     return {**core, **sys.modules["soundclip_pack"].NODE_DISPLAY_NAME_MAPPINGS}
 
 
@@ -305,6 +337,7 @@ THUMBNAIL_TITLES = {
     "sound_text_style_mix_faces": "Sound + text style mix on faces",
     "several_sounds_grid": "Several sounds, one seed",
     "audioclip_sound_to_dog": "AudioCLIP: a bark -> a dog",
+    "invert_photo_then_sound": "Your photo -> inverted -> rain",
     "stylegan3_sound_to_animal": "StyleGAN3: a purr -> an animal",
 }
 

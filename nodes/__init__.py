@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import comfy_env
 from .audio import AudioEncode, AudioEncoderLoader, LoadAudio
+from .invert import E4ELoader, InvertImage, LoadLatentFromPNG, PerceptualLoader, SaveImageWithLatent
 from .manipulate import ArcFaceLoader, LatentOptimize
 from .stylegan import Decode, LatentFromSeed, StyleGANLoad, StyleMix
 from .text import CLIPLoader, EmbeddingBatch, EmbeddingMix, TextEncode
@@ -28,6 +29,11 @@ _NODES = {
     "LatentOptimize": (LatentOptimize, "Sound-Guided Latent Optimize (SoundCLIP)"),
     "StyleMix": (StyleMix, "Style Mix W+ Layers (SoundCLIP)"),
     "Decode": (Decode, "StyleGAN Decode (SoundCLIP)"),
+    "PerceptualLoader": (PerceptualLoader, "Load VGG16-LPIPS (SoundCLIP)"),
+    "E4ELoader": (E4ELoader, "Load e4e Encoder (SoundCLIP)"),
+    "InvertImage": (InvertImage, "Invert Image (SoundCLIP)"),
+    "SaveImageWithLatent": (SaveImageWithLatent, "Save Image with Latent (SoundCLIP)"),
+    "LoadLatentFromPNG": (LoadLatentFromPNG, "Load Latent from PNG (SoundCLIP)"),
 }
 
 NODE_CLASS_MAPPINGS = {f"SoundCLIP_{name}": cls for name, (cls, _) in _NODES.items()}

@@ -94,6 +94,11 @@ def input_directory() -> Path:
     return Path(folder_paths.get_input_directory()) if folder_paths is not None else Path.cwd()
 
 
+def output_directory() -> Path:
+    """ComfyUI's output folder, else ./output."""
+    return Path(folder_paths.get_output_directory()) if folder_paths is not None else Path.cwd() / "output"
+
+
 def annotated_input_path(name: str) -> Path:
     """Resolve a file name from an upload widget (ComfyUI annotates e.g. 'x.wav [input]')."""
     if folder_paths is not None:

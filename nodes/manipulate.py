@@ -7,7 +7,7 @@ from soundclip_core.errors import Cancelled
 from soundclip_core.manipulate import MASK_MODES, PRESETS, optimize, parse_layer_weights
 
 from . import comfy_env
-from .types import ARCFACE, CATEGORY, CLIP, EMBEDDING, GENERATOR, WPLUS, WPlus, latent_for, make_wplus
+from .types import ARCFACE, CATEGORY, CLIP, EMBEDDING, GENERATOR, WPLUS, WPlus, latent_for, make_wplus, noise_for
 
 
 class ArcFaceLoader:
@@ -83,10 +83,11 @@ class LatentOptimize:
                 layers=(layers.strip() or None) if mask == "freeze" else None, mask_weights=mask_weights,
                 identity=arcface, clip_input=clip_input, precision=precision, seed=seed,
                 callback=lambda step, total, preview, info: progress.update(step, total, preview),
-                should_cancel=comfy_env.interrupted, preview_every=preview_every)
+                should_cancel=comfy_env.interrupted, preview_every=preview_every,
+                noise=noise_for(generator, latent))
         except Cancelled:
             comfy_env.raise_if_interrupted()
             raise
         finally:
             comfy_env.release_memory()
-        return (make_wplus(result.w, generator.source), result.report())
+        return (make_wplus(result.w, generator.source, result.noise), result.report())

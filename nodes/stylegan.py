@@ -6,19 +6,21 @@ import torch
 
 from soundclip_core.image import to_comfy_image
 from soundclip_core.manipulate import default_mix_layers, style_mix
+from soundclip_core.noise_maps import synthesize
 from soundclip_core.stylegan2 import load_generator
+from soundclip_core.stylegan2.labels import describe, label_for
 
 from . import comfy_env
-from .types import CATEGORY, GENERATOR, WPLUS, WPlus, latent_for, make_wplus
+from .types import CATEGORY, GENERATOR, WPLUS, WPlus, latent_for, make_wplus, noise_for
 
 NOISE_MODES = ["const", "random", "none"]
 
 
 class StyleGANLoad:
-    """A StyleGAN2 or StyleGAN3 (T/R) generator (rosinality .pt, NVIDIA .pkl, or soundclip .safetensors) from
-    models/stylegan2.
+    """A StyleGAN2 or StyleGAN3 (T/R) generator (rosinality .pt, NVIDIA .pkl of the PyTorch or TensorFlow era,
+    or soundclip .safetensors) from models/stylegan2.
 
-    NVIDIA pickles are read with a restricted unpickler: no code inside the file ever runs.
+    Pickles are read with a restricted unpickler: no code inside the file ever runs.
     """
 
     @classmethod
@@ -36,6 +38,8 @@ class StyleGANLoad:
     def load(self, generator_name: str):
         generator = load_generator(comfy_env.resolve_model("stylegan2", generator_name), device=comfy_env.device())
         info = f"{generator.kind}, {generator.resolution} px, {generator.num_ws} W+ layers, w_dim {generator.w_dim}"
+        if generator.c_dim:
+            info += f"; class-conditional, labels: {describe(generator.c_dim, generator.config.label_set)}"
         return (generator, info)
 
 
@@ -50,6 +54,10 @@ class LatentFromSeed:
             "batch_size": ("INT", {"default": 1, "min": 1, "max": 64}),
             "truncation_psi": ("FLOAT", {"default": 0.7, "min": 0.0, "max": 1.5, "step": 0.05,
                                          "tooltip": "Below 1 trades variety for typical, cleaner images."}),
+            "label": ("STRING", {"default": "",
+                                 "tooltip": "Class-conditional generators only (empty otherwise): class indices such "
+                                            "as '3' or '3,7', or for WikiArt 'genre=landscape, style=impressionism' "
+                                            "(the loader's info output lists what a generator accepts)."}),
         }}
 
     RETURN_TYPES = (WPLUS,)
@@ -57,8 +65,9 @@ class LatentFromSeed:
     FUNCTION = "sample"
     CATEGORY = CATEGORY
 
-    def sample(self, generator, seed: int, batch_size: int, truncation_psi: float):
-        ws = generator.ws_from_seed(seed, batch_size=batch_size, truncation_psi=truncation_psi)
+    def sample(self, generator, seed: int, batch_size: int, truncation_psi: float, label: str = ""):
+        c = label_for(generator, label, source="LatentFromSeed label")
+        ws = generator.ws_from_seed(seed, batch_size=batch_size, truncation_psi=truncation_psi, c=c)
         return (make_wplus(ws, generator.source),)
 
 
@@ -83,7 +92,8 @@ class StyleMix:
 
     def mix(self, latent_a: WPlus, latent_b: WPlus, layers_from_a: str):
         layers = layers_from_a.strip() or default_mix_layers(latent_a["num_ws"])
-        return (make_wplus(style_mix(latent_a["ws"], latent_b["ws"], layers), latent_a["generator"]),)
+        noise = latent_a.get("noise")  # noise maps (of an inverted photo) follow latent A
+        return (make_wplus(style_mix(latent_a["ws"], latent_b["ws"], layers), latent_a["generator"], noise),)
 
 
 class Decode:
@@ -94,7 +104,8 @@ class Decode:
         return {"required": {
             "generator": (GENERATOR,),
             "latent": (WPLUS,),
-            "noise_mode": (NOISE_MODES, {"tooltip": "const: the checkpoint's fixed noise (reproducible)."}),
+            "noise_mode": (NOISE_MODES, {"tooltip": "const: the checkpoint's fixed noise, or the latent's own noise "
+                                                    "maps when it has them (an inverted photo); reproducible."}),
         }}
 
     RETURN_TYPES = ("IMAGE",)
@@ -103,6 +114,15 @@ class Decode:
 
     def decode(self, generator, latent: WPlus, noise_mode: str):
         ws = latent_for(generator, latent)
+        noise = noise_for(generator, latent) if noise_mode == "const" else None
         with torch.no_grad():
-            images = torch.cat([generator.synthesis(chunk, noise_mode=noise_mode) for chunk in ws.split(4)])
+            images = torch.cat([synthesize(generator, ws[i:i + 4], _rows(noise, i, 4), noise_mode)
+                                for i in range(0, ws.shape[0], 4)])
         return (to_comfy_image(images),)
+
+
+def _rows(noise: list[torch.Tensor] | None, start: int, count: int) -> list[torch.Tensor] | None:
+    """Rows start..start+count of per-sample noise maps (shared [1, ...] maps pass whole)."""
+    if noise is None:
+        return None
+    return [n if n.shape[0] == 1 else n[start:start + count] for n in noise]

@@ -12,6 +12,7 @@ from typing import TypedDict
 import torch
 
 from soundclip_core.errors import SoundClipError
+from soundclip_core.noise_maps import check_noise
 
 GENERATOR = "SOUNDCLIP_GENERATOR"
 AUDIO_ENCODER = "SOUNDCLIP_AUDIO_ENCODER"
@@ -19,11 +20,12 @@ CLIP = "SOUNDCLIP_CLIP"
 EMBEDDING = "SOUNDCLIP_EMBEDDING"
 WPLUS = "SOUNDCLIP_WPLUS"
 ARCFACE = "SOUNDCLIP_ARCFACE"
+PERCEPTUAL = "SOUNDCLIP_PERCEPTUAL"
+E4E = "SOUNDCLIP_E4E"
 CATEGORY = "SoundCLIP"
 
 
-class WPlus(TypedDict):
-    """A batch of W+ latents and the generator shape they belong to."""
+class _WPlusRequired(TypedDict):
 
     ws: torch.Tensor  # [B, num_ws, w_dim], float32, CPU
     num_ws: int
@@ -31,9 +33,23 @@ class WPlus(TypedDict):
     generator: str  # the generator's source, for error messages
 
 
-def make_wplus(ws: torch.Tensor, generator_source: str) -> WPlus:
+class WPlus(_WPlusRequired, total=False):
+    """A batch of W+ latents and the generator shape they belong to (+ an inversion's noise maps)."""
+
+    noise: list[torch.Tensor]  # per-layer maps [B|1, 1, H_k, W_k], CPU; absent: the generator's const noise
+
+
+def make_wplus(ws: torch.Tensor, generator_source: str, noise: list[torch.Tensor] | None = None) -> WPlus:
     ws = ws.detach().float().cpu()
-    return WPlus(ws=ws, num_ws=int(ws.shape[1]), w_dim=int(ws.shape[2]), generator=generator_source)
+    latent = WPlus(ws=ws, num_ws=int(ws.shape[1]), w_dim=int(ws.shape[2]), generator=generator_source)
+    if noise:
+        latent["noise"] = [n.detach().float().cpu() for n in noise]
+    return latent
+
+
+def noise_for(generator, latent: WPlus) -> list[torch.Tensor] | None:
+    """The latent's own noise maps (checked against the generator), or None for the const noise."""
+    return check_noise(generator, latent.get("noise"))
 
 
 def latent_for(generator, latent: WPlus) -> torch.Tensor:

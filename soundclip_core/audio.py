@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile
-import soxr
 import torch
 
 from .errors import AudioError
+from .optional import require
 
 SILENCE_PEAK = 1e-4  # about -80 dBFS
 
@@ -41,6 +40,7 @@ class Audio:
         the encoders' front ends were trained on librosa/resampy-resampled audio, and soxr HQ is as clean."""
         if rate == self.sample_rate:
             return self
+        soxr = require("soxr", "resampling audio")
         samples = self.waveform.detach().float().cpu().numpy().T  # soxr takes [frames, channels]
         resampled = soxr.resample(np.ascontiguousarray(samples), self.sample_rate, rate, quality="HQ")
         return Audio(torch.from_numpy(np.ascontiguousarray(resampled.T)), rate, self.source)
@@ -72,6 +72,7 @@ def validate_audio(audio: Audio, allow_silence: bool = False) -> Audio:
 def load_audio(path: str | os.PathLike, *, start: float = 0.0, duration: float | None = None,
                max_seconds: float = 600.0, allow_silence: bool = False) -> Audio:
     """Read wav/flac/ogg/mp3 (any rate, any channels), only the requested span, as float32 [C, T]."""
+    soundfile = require("soundfile", "reading sound files")
     path = Path(path)
     if not path.is_file():
         raise AudioError("sound file not found", path=path, fix="check the file name")

@@ -13,11 +13,10 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import open_clip
 import torch
 import torch.nn.functional as F
-from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg, build_model_from_openai_state_dict
 from safetensors.torch import load_file, save_file
 
 from . import runtime
@@ -26,6 +25,10 @@ from .embedding import Embedding
 from .encoders.registry import checkpoint_space
 from .errors import CheckpointError, SoundClipError
 from .formats import sniff
+from .optional import require
+
+if TYPE_CHECKING:
+    from open_clip.model import CLIP
 
 MEAN = (0.48145466, 0.4578275, 0.40821073)
 STD = (0.26862954, 0.26130258, 0.27577711)
@@ -57,7 +60,7 @@ class ClipModel:
     def encode_text(self, texts: list[str]) -> Embedding:
         if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
             raise SoundClipError("text prompts must be non-empty strings")
-        tokens = open_clip.tokenize(texts).to(self.device)
+        tokens = require("open_clip", "CLIP text encoding").tokenize(texts).to(self.device)
         with torch.no_grad():
             vectors = self.model.encode_text(tokens).float()
         return Embedding(vectors, self.space, f"text: {' | '.join(texts)}"[:200])
@@ -152,8 +155,9 @@ def load_clip(arch: str | None = "ViT-B-32", path: str | os.PathLike | None = No
             raise CheckpointError(f"these weights have {dim}-d embeddings, not CLIP {arch}'s", path=path,
                                   fix="choose the matching architecture (RN50 for AudioCLIP checkpoints)")
         space = checkpoint_space("audioclip", path) if audioclip else f"openai/{arch}"
+    open_clip_model = require("open_clip.model", "CLIP")
     try:
-        model = build_model_from_openai_state_dict(state, quick_gelu=True, cast_dtype=torch.float32)
+        model = open_clip_model.build_model_from_openai_state_dict(state, quick_gelu=True, cast_dtype=torch.float32)
     except Exception as error:
         raise CheckpointError(f"CLIP weights do not build a model ({error})", path=path) from error
     model = model.float().eval().requires_grad_(False).to(runtime.pick_device(device))
@@ -163,8 +167,11 @@ def load_clip(arch: str | None = "ViT-B-32", path: str | os.PathLike | None = No
 def tiny_clip(seed: int = 0, device: str | torch.device | None = None, image_size: int = 32) -> ClipModel:
     """A tiny random CLIP (64-d, 4x4 patches of `image_size` px) for tests and `soundclip selftest`."""
     torch.manual_seed(seed)
-    model = CLIP(64, CLIPVisionCfg(layers=1, width=64, patch_size=image_size // 4, image_size=image_size),
-                 CLIPTextCfg(context_length=77, vocab_size=49408, width=64, heads=1, layers=1), quick_gelu=True)
+    open_clip_model = require("open_clip.model", "CLIP")
+    model = open_clip_model.CLIP(
+        64, open_clip_model.CLIPVisionCfg(layers=1, width=64, patch_size=image_size // 4, image_size=image_size),
+        open_clip_model.CLIPTextCfg(context_length=77, vocab_size=49408, width=64, heads=1, layers=1),
+        quick_gelu=True)
     model = model.float().eval().requires_grad_(False).to(runtime.pick_device(device))
     return ClipModel(model, TINY_SPACE, "tiny random CLIP")
 

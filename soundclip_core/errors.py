@@ -39,5 +39,13 @@ class WeightsError(SoundClipError):
     """A known checkpoint could not be found, downloaded or verified."""
 
 
+class MissingDependency(SoundClipError):
+    """A Python package that this feature needs is not installed (or cannot be imported)."""
+
+
 class Cancelled(SoundClipError):
     """The user cancelled a long-running operation."""
+
+
+class DatasetError(SoundClipError):
+    """A dataset's folder, metadata or clips do not match the layout it claims."""

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from .atomic import atomic_path
 
@@ -49,9 +50,12 @@ def grid(images: torch.Tensor, columns: int | None = None) -> torch.Tensor:
     return canvas[None]
 
 
-def save_png(images: torch.Tensor, path: str | os.PathLike) -> Path:
-    """Save a batch as one PNG (tiled when B > 1), written atomically."""
+def save_png(images: torch.Tensor, path: str | os.PathLike, text: dict[str, str] | None = None) -> Path:
+    """Save a batch as one PNG (tiled when B > 1), written atomically; `text` goes into tEXt chunks."""
     picture = to_pil(grid(images) if images.shape[0] > 1 else images)[0]
+    info = PngInfo()
+    for key, value in (text or {}).items():
+        info.add_text(key, value)
     with atomic_path(path) as tmp:
-        picture.save(tmp, format="PNG")
+        picture.save(tmp, format="PNG", pnginfo=info)
     return Path(path)

@@ -1,37 +1,121 @@
-"""W+ latents on disk (.safetensors with metadata), so runs can be continued and mixed."""
+"""W+ latents on disk (.safetensors with metadata, or inside a PNG), so runs can be continued and mixed.
+
+A latent may carry per-layer noise maps (an inversion that optimised them): they are stored with
+it as `noise_{k}` tensors and come back with `read_latent`. The same safetensors payload, base64
+encoded, sits in a PNG text chunk (`soundclip-latent`), so a picture can be re-opened and edited on.
+Files written before noise maps existed load unchanged.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import struct
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
+from PIL import Image
+from safetensors.torch import load as load_bytes
+from safetensors.torch import save as save_bytes
 
 from .atomic import atomic_path
 from .errors import SoundClipError
 
+FORMAT = "soundclip-wplus"
+PNG_KEY = "soundclip-latent"
+PNG_CHUNK = 512 * 1024
+MAX_PNG_PAYLOAD = 48 * 1024 * 1024  # PIL reads at most 64 MiB of text chunks
 
-def save_latent(path: str | os.PathLike, ws: torch.Tensor, meta: dict | None = None) -> Path:
-    """ws [B, num_ws, w_dim] -> path (atomic); meta (JSON-serialisable) goes in the header."""
+
+@dataclass
+class Latent:
+    """ws [B, num_ws, w_dim]; noise: per-layer maps [B|1, 1, H_k, W_k] or None (the generator's const noise)."""
+
+    ws: torch.Tensor
+    noise: list[torch.Tensor] | None = None
+    meta: dict = field(default_factory=dict)
+
+
+def latent_bytes(ws: torch.Tensor, meta: dict | None = None, noise: list[torch.Tensor] | None = None) -> bytes:
+    """The safetensors payload of a latent (the .safetensors file's content and the PNG chunk's)."""
+    tensors = {"ws": ws.detach().float().cpu().contiguous()}
+    for k, n in enumerate(noise or []):
+        tensors[f"noise_{k}"] = n.detach().float().cpu().contiguous()
+    return save_bytes(tensors, metadata={"format": FORMAT, "meta": json.dumps(meta or {})})
+
+
+def save_latent(path: str | os.PathLike, ws: torch.Tensor, meta: dict | None = None,
+                noise: list[torch.Tensor] | None = None) -> Path:
+    """ws [B, num_ws, w_dim] (+ noise maps) -> path (atomic); meta (JSON-serialisable) goes in the header."""
+    payload = latent_bytes(ws, meta, noise)
     with atomic_path(path) as tmp:
-        save_file({"ws": ws.detach().float().cpu().contiguous()}, str(tmp),
-                  metadata={"format": "soundclip-wplus", "meta": json.dumps(meta or {})})
+        tmp.write_bytes(payload)
     return Path(path)
 
 
-def load_latent(path: str | os.PathLike) -> tuple[torch.Tensor, dict]:
-    path = Path(path)
+def _parse(payload: bytes, source: Path) -> Latent:
     try:
-        with safe_open(str(path), framework="pt") as f:
-            header = f.metadata() or {}
-            ws = f.get_tensor("ws")
+        (length,) = struct.unpack("<Q", payload[:8])
+        header = json.loads(payload[8:8 + length]).get("__metadata__") or {}
+        tensors = load_bytes(payload)
     except Exception as error:
-        raise SoundClipError(f"not a soundclip latent file ({str(error)[:200]})", path=path,
-                             fix="use a .safetensors latent written by `soundclip manipulate` or `soundclip mix`",
-                             ) from error
-    if header.get("format") != "soundclip-wplus" or ws.ndim != 3 or not bool(torch.isfinite(ws).all()):
-        raise SoundClipError("not a valid W+ latent ([B, num_ws, w_dim], finite)", path=path)
-    return ws, json.loads(header.get("meta", "{}"))
+        raise SoundClipError(f"not a soundclip latent ({str(error)[:200]})", path=source,
+                             fix="use a latent written by soundclip (manipulate, invert or mix)") from error
+    ws = tensors.get("ws")
+    count = sum(1 for k in tensors if k.startswith("noise_"))
+    noise = [tensors.get(f"noise_{k}") for k in range(count)]
+    valid = (header.get("format") == FORMAT and ws is not None and ws.ndim == 3 and bool(torch.isfinite(ws).all())
+             and all(n is not None and n.ndim == 4 and bool(torch.isfinite(n).all()) for n in noise))
+    if not valid:
+        raise SoundClipError("not a valid W+ latent ([B, num_ws, w_dim], finite)", path=source)
+    return Latent(ws, noise or None, json.loads(header.get("meta", "{}")))
+
+
+def read_latent(path: str | os.PathLike) -> Latent:
+    """A latent (with its noise maps, if any) from a .safetensors file or a PNG written with one."""
+    path = Path(path)
+    if not path.is_file():
+        raise SoundClipError("latent file not found", path=path, fix="check the path")
+    with open(path, "rb") as f:
+        is_png = f.read(8) == b"\x89PNG\r\n\x1a\n"
+    if not is_png:
+        return _parse(path.read_bytes(), path)
+    try:
+        with Image.open(path) as picture:
+            chunks = picture.text  # reads the text chunks, not the pixels
+            text = chunks.get(PNG_KEY)
+            if text is not None:
+                text += "".join(chunks[f"{PNG_KEY}.{i}"] for i in range(1, int(chunks.get(f"{PNG_KEY}.parts", 1))))
+    except KeyError as error:
+        raise SoundClipError(f"the PNG's latent is incomplete (chunk {error} missing)", path=path) from error
+    except Exception as error:
+        raise SoundClipError(f"unreadable PNG ({str(error)[:200]})", path=path) from error
+    if text is None:
+        raise SoundClipError("this PNG carries no soundclip latent", path=path,
+                             fix="use a PNG saved by `soundclip invert`/`manipulate` or the Save Image with Latent "
+                                 "node; to edit any other picture, invert it first (`soundclip invert` / --image)")
+    if len(text) > MAX_PNG_PAYLOAD:
+        raise SoundClipError("the PNG's latent chunk is implausibly large", path=path)
+    try:
+        payload = base64.b64decode(text, validate=True)
+    except ValueError as error:
+        raise SoundClipError("the PNG's latent chunk is damaged (not base64)", path=path) from error
+    return _parse(payload, path)
+
+
+def load_latent(path: str | os.PathLike) -> tuple[torch.Tensor, dict]:
+    """(ws, meta) from a .safetensors latent or PNG (`read_latent` also gives its noise maps)."""
+    latent = read_latent(path)
+    return latent.ws, latent.meta
+
+
+def png_text(ws: torch.Tensor, meta: dict | None = None, noise: list[torch.Tensor] | None = None) -> dict[str, str]:
+    """The PNG text chunks that carry a latent: base64 of its safetensors payload under PNG_KEY, split
+    into PNG_KEY, PNG_KEY.1, ... of at most PNG_CHUNK characters (PIL refuses text chunks over 1 MiB)."""
+    text = base64.b64encode(latent_bytes(ws, meta, noise)).decode("ascii")
+    pieces = [text[i:i + PNG_CHUNK] for i in range(0, len(text), PNG_CHUNK)]
+    chunks = {PNG_KEY: pieces[0], f"{PNG_KEY}.parts": str(len(pieces))}
+    chunks.update({f"{PNG_KEY}.{i}": piece for i, piece in enumerate(pieces[1:], start=1)})
+    return chunks

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from comfy_workflow import to_api_prompt
+from PIL import Image
 from tiny_models import write_sound, write_workflow_models
 
 COMFYUI = os.environ.get("COMFYUI_PATH")
@@ -51,6 +52,8 @@ def comfyui(tmp_path_factory):
         for node in json.loads(workflow.read_text())["nodes"]:
             if node["type"] == "LoadAudio":
                 write_sound(base / "input" / node["widgets_values"][0])
+            if node["type"] == "LoadImage":  # a photo of another size and aspect than the generator's
+                Image.new("RGB", (48, 40), (90, 140, 200)).save(base / "input" / node["widgets_values"][0])
     port = free_port()
     log = open(base / "comfyui.log", "w")
     server = subprocess.Popen(
@@ -98,7 +101,7 @@ def test_example_workflow_runs(comfyui, name):
     definitions = {k: v["input"] for k, v in object_info.items()}
     prompt = to_api_prompt(workflow, definitions)
     for entry in prompt.values():
-        if entry["class_type"] == "SoundCLIP_LatentOptimize":
+        if entry["class_type"] in ("SoundCLIP_LatentOptimize", "SoundCLIP_InvertImage"):
             entry["inputs"]["steps"] = STEPS
             entry["inputs"]["preview_every"] = 1
     answer = request(f"{url}/prompt", {"prompt": prompt, "client_id": "soundclip-test"})
@@ -117,7 +120,7 @@ def test_example_workflow_runs(comfyui, name):
     saved = [image for output in history["outputs"].values() for image in output.get("images", [])
              if image["type"] == "output"]
     assert saved, history["outputs"]
-    expected = 4 if name == "several_sounds_grid" else 1
+    expected = {"several_sounds_grid": 4, "invert_photo_then_sound": 2}.get(name, 1)
     assert len(saved) == expected
     for image in saved:
         assert (base / "output" / image["subfolder"] / image["filename"]).stat().st_size > 0

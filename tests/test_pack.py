@@ -9,7 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import tomllib
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
@@ -51,7 +55,8 @@ def test_every_node_declares_a_callable_form(pack):
         for name, declaration in spec["required"].items():
             kind = declaration[0]
             assert isinstance(kind, (list, str)), (node_id, name)
-            uploads = len(declaration) > 1 and declaration[1].get("audio_upload")
+            options = declaration[1] if len(declaration) > 1 else {}
+            uploads = options.get("audio_upload") or options.get("image_upload")
             if isinstance(kind, list) and not uploads:  # an upload list is empty until a file is uploaded
                 assert kind, f"{node_id}.{name}: empty choice list"
 
@@ -84,3 +89,95 @@ def test_pyproject_installs_only_the_core_package():
     packages = find_packages(str(ROOT), include=find["include"])
     assert "nodes" not in packages and all(p.startswith("soundclip_core") for p in packages)
     assert "soundclip_core.cli" in packages
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _requirements(lines: list[str]) -> dict[str, str]:
+    """'name>=1.2' / 'name==1.2' lines (comments and markers aside) -> {normalised name: version}."""
+    out = {}
+    for line in lines:
+        line = line.split("#")[0].split(";")[0].strip()
+        if line:
+            name, _, version = line.replace("==", ">=").partition(">=")
+            release = version.strip().split(".")
+            while len(release) > 1 and release[-1] == "0":  # 2.4.0 and 2.4 are the same release
+                release.pop()
+            out[name.strip().lower().replace("-", "_")] = ".".join(release)
+    return out
+
+
+def test_requirements_txt_and_oldest_stack_agree_with_pyproject():
+    """ComfyUI-Manager installs requirements.txt, pip installs pyproject.toml, CI tests .ci/oldest.txt:
+    the same packages, the same lower bounds, and the oldest stack pins exactly those bounds."""
+    declared = _requirements(_pyproject()["project"]["dependencies"])
+    assert "torchaudio" not in declared
+    assert _requirements((ROOT / "requirements.txt").read_text().splitlines()) == declared
+    oldest = _requirements((ROOT / ".ci" / "oldest.txt").read_text().splitlines())
+    assert {name: oldest[name] for name in declared} == declared
+    assert set(oldest) - set(declared) == {"torchvision"}  # open_clip's, pinned to the torch it pairs with
+
+
+def test_ci_runs_the_readme_set_up_commands():
+    commands = subprocess.run(["bash", str(ROOT / ".ci" / "readme_commands.sh"), str(ROOT / "README.md")],
+                              capture_output=True, text=True, check=True).stdout.splitlines()
+    install = 'python3 -m venv .venv && . .venv/bin/activate && pip install -e ".[test]" && soundclip selftest'
+    assert commands == [install, "python -m pytest -q"]
+    assert 'commands=$(bash .ci/readme_commands.sh README.md)' in (ROOT / ".ci" / "run").read_text()
+
+
+def test_pack_imports_and_works_with_optional_packages_missing(tmp_path):
+    """A ComfyUI without open_clip, timm, soundfile, soxr or av (or with a broken build of one) still gets
+    every node; only the nodes that need a missing package fail, naming the pip command."""
+    code = f"""
+import importlib.util, sys
+for name in ("open_clip", "timm", "soundfile", "soxr", "av"):
+    sys.modules[name] = None  # `import name` raises ImportError
+spec = importlib.util.spec_from_file_location("pack", r"{ROOT / '__init__.py'}", submodule_search_locations=[r"{ROOT}"])
+pack = importlib.util.module_from_spec(spec); sys.modules["pack"] = pack; spec.loader.exec_module(pack)
+nodes = pack.NODE_CLASS_MAPPINGS
+for cls in nodes.values():
+    cls.INPUT_TYPES()
+from soundclip_core.stylegan2 import Generator, GeneratorConfig
+generator = Generator(GeneratorConfig(resolution=8, z_dim=16, w_dim=16, mapping_layers=2, channels=[8, 8]))
+(latent,) = nodes["SoundCLIP_LatentFromSeed"]().sample(generator, 1, 2, 0.7)
+(image,) = nodes["SoundCLIP_Decode"]().decode(generator, latent, "const")
+assert image.shape == (2, 8, 8, 3), image.shape
+from soundclip_core.errors import MissingDependency
+for node, args, package in [("SoundCLIP_LoadAudio", (r"{tmp_path / 'x.wav'}", 0.0, 0.0), "soundfile"),
+                            ("SoundCLIP_AudioEncoderLoader", None, "timm")]:
+    try:
+        if args is None:
+            from soundclip_core.encoders import build_audio_encoder
+            build_audio_encoder("soundclip")
+        else:
+            cls = nodes[node]
+            getattr(cls(), cls.FUNCTION)(*args)
+    except MissingDependency as error:
+        assert f"pip install {{package}}" in str(error), str(error)
+    else:
+        raise AssertionError(node + " did not report the missing package")
+print(len(nodes))
+"""
+    (tmp_path / "x.wav").write_bytes(b"RIFF")
+    result = subprocess.run([sys.executable, "-c", code], cwd=str(tmp_path), capture_output=True, text=True,
+                            env={"PATH": "", "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert int(result.stdout.strip()) == len(import_pack("soundclip_pack_full").NODE_CLASS_MAPPINGS)
+
+
+def test_suite_runs_in_a_clone_whose_folder_is_no_package_name(tmp_path):
+    """GitHub's zip and many clones are named like `soundclip-main`: pytest then imports the pack's
+    `__init__.py` as a bare module, which must not fail (it once broke every test)."""
+    import shutil
+
+    clone = tmp_path / "soundclip-main"
+    ignore = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info", ".pytest_cache")
+    shutil.copytree(ROOT, clone, ignore=ignore)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "tests/test_audio_encoders.py::test_window_policy"],
+                            cwd=clone, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "1 passed" in result.stdout

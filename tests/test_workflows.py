@@ -14,6 +14,7 @@ CORE_DEFINITIONS = {
     "LoadAudio": {"required": {"audio": (["x.wav"], {"audio_upload": True})}},
     "SaveImage": {"required": {"images": ("IMAGE",), "filename_prefix": ("STRING", {})}},
     "PreviewImage": {"required": {"images": ("IMAGE",)}},
+    "LoadImage": {"required": {"image": (["photo.png"], {"image_upload": True})}},
 }
 
 
@@ -29,7 +30,7 @@ def builder():
 
 def test_the_examples_exist():
     assert {p.stem for p in WORKFLOWS} == {"sound_to_landscape", "music_to_painting", "sound_text_style_mix_faces",
-                                           "several_sounds_grid", "audioclip_sound_to_dog",
+                                           "several_sounds_grid", "audioclip_sound_to_dog", "invert_photo_then_sound",
                                            "stylegan3_sound_to_animal"}
 
 
@@ -92,3 +93,70 @@ def test_each_workflow_has_its_thumbnail(path, builder):
                                      builder.display_names())
     assert np.abs(committed - np.asarray(fresh, dtype=np.float32)).mean() < 4, f"{thumbnail.name} is stale"
     assert committed.std() > 10  # a drawing, not a blank frame
+
+
+def run_prompt(prompt: dict, classes: dict, core: dict) -> dict:
+    """Execute an API-format prompt as ComfyUI does (each node once, inputs from upstream outputs), under
+    inference mode; `core` implements the core ComfyUI nodes the graph uses. Returns node id -> outputs."""
+    import torch
+
+    outputs: dict[str, tuple] = {}
+
+    def run(node_id: str) -> tuple:
+        if node_id not in outputs:
+            entry = prompt[node_id]
+            inputs = {name: run(value[0])[value[1]] if isinstance(value, list) else value
+                      for name, value in entry["inputs"].items()}
+            if entry["class_type"] in core:
+                outputs[node_id] = core[entry["class_type"]](**inputs)
+            else:
+                cls = classes[entry["class_type"]]
+                result = getattr(cls(), cls.FUNCTION)(**inputs)
+                outputs[node_id] = result if isinstance(result, tuple) else result.get("result", ())
+        return outputs[node_id]
+
+    with torch.inference_mode():
+        for node_id in prompt:
+            run(node_id)
+    return outputs
+
+
+def test_invert_workflow_runs_with_tiny_models(builder, tmp_path, monkeypatch):
+    """Load Image -> Invert -> Sound-Guided Latent Optimize -> Decode -> Save, on tiny models saved under the
+    file names the workflow expects."""
+    import numpy as np
+    import soundfile
+    import torch
+    from PIL import Image
+    from tiny_models import write_sound, write_workflow_models
+
+    write_workflow_models(tmp_path / "models", with_arcface=False)
+    write_sound(tmp_path / "rain.wav")
+    Image.new("RGB", (48, 40), (90, 140, 200)).save(tmp_path / "photo.png")
+    monkeypatch.setenv("SOUNDCLIP_HOME", str(tmp_path / "models"))
+    monkeypatch.chdir(tmp_path)
+    shown: dict[str, list] = {"saved": [], "previewed": []}
+
+    def load_image(image):
+        pixels = torch.from_numpy(np.asarray(Image.open(tmp_path / image).convert("RGB"), dtype=np.float32) / 255)
+        return pixels[None], torch.zeros(1, *pixels.shape[:2])
+
+    def load_audio(audio):
+        samples, rate = soundfile.read(tmp_path / audio, dtype="float32", always_2d=True)
+        return ({"waveform": torch.from_numpy(samples.T)[None], "sample_rate": rate},)
+
+    core = {"LoadImage": load_image, "LoadAudio": load_audio,
+            "SaveImage": lambda images, filename_prefix: shown["saved"].append(images) or (),
+            "PreviewImage": lambda images: shown["previewed"].append(images) or ()}
+    classes = builder.load_node_classes()
+    workflow = json.loads((ROOT / "example_workflows" / "invert_photo_then_sound.json").read_text())
+    definitions = {**CORE_DEFINITIONS, **{k: v.INPUT_TYPES() for k, v in classes.items()}}
+    prompt = to_api_prompt(workflow, definitions)
+    for entry in prompt.values():
+        if entry["class_type"] in ("SoundCLIP_LatentOptimize", "SoundCLIP_InvertImage"):
+            entry["inputs"]["steps"] = 3
+    run_prompt(prompt, classes, core)
+    (edit,), (reconstruction,) = shown["saved"], shown["previewed"]
+    assert edit.shape == reconstruction.shape == (1, 32, 32, 3)
+    assert not torch.equal(edit, reconstruction)  # the sound changed the inverted photo
+    assert len(list((tmp_path / "output" / "soundclip").glob("photo_rain_latent_*.png"))) == 1

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ..errors import SoundClipError
 
-COMMAND_MODULES = ("convert", "weights", "manipulate", "mix", "selftest")
+COMMAND_MODULES = ("convert", "weights", "manipulate", "mix", "selftest", "invert", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("soundclip: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`soundclip weights list | head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 0
 
 
 if __name__ == "__main__":

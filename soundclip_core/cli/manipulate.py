@@ -10,13 +10,17 @@ import torch
 from ..audio import load_audio
 from ..clip import load_clip
 from ..encoders import load_audio_encoder
-from ..errors import WeightsError
+from ..errors import SoundClipError, WeightsError
 from ..image import save_png
-from ..latents import load_latent, save_latent
+from ..invert import load_image
+from ..latents import png_text, read_latent, save_latent
 from ..manipulate import MASK_MODES, PRESETS, optimize
+from ..noise_maps import synthesize
 from ..runtime import pick_device
 from ..stylegan2 import load_generator
+from ..stylegan2.labels import label_for
 from ..weights import ensure, find_entry
+from .invert import add_inversion_args, invert_from_args
 from .progress import step_bar
 
 
@@ -42,7 +46,12 @@ def register(subparsers) -> None:
     p.add_argument("--layers", help="with --mask freeze: the layers that may change, e.g. 0-8")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--truncation", type=float, default=0.7)
-    p.add_argument("--latent", help="start from this saved latent (.safetensors) instead of the seed")
+    p.add_argument("--label", default="", help="class-conditional generators: class indices ('3', '3,7') or, for "
+                                               "WikiArt, e.g. 'genre=landscape, style=impressionism'")
+    p.add_argument("--latent", help="start from this saved latent (.safetensors, or a PNG with one embedded) "
+                                    "instead of the seed")
+    p.add_argument("--image", type=Path, help="start from this photo: it is inverted into the generator first")
+    add_inversion_args(p, steps_flag="--invert-steps")
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32")
     p.add_argument("--clip-input", choices=["area", "official"], default="area")
     p.add_argument("--device")
@@ -53,8 +62,16 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.audio and not args.text:
         raise SystemExit("soundclip manipulate: give --audio and/or --text")
+    if args.image and args.latent:
+        raise SystemExit("soundclip manipulate: give --image or --latent, not both")
+    source = read_latent(args.latent) if args.latent else None  # bad sources are refused before models load
+    photo = load_image(args.image) if args.image else None
     device = pick_device(args.device)
     generator = load_generator(ensure(args.generator, kind="stylegan2"), device)
+    # a conditional generator's seed needs a label; a saved latent remembers the one it was made with
+    label_text = args.label or (source.meta.get("label", "") if source is not None and generator.c_dim else "")
+    seeded = source is None and photo is None
+    label = label_for(generator, label_text, source="--label") if seeded or label_text else None  # checked early
     encoder = None
     if args.audio:
         if not args.encoder:
@@ -71,23 +88,34 @@ def run(args: argparse.Namespace) -> int:
         from ..arcface import load_arcface
 
         identity = load_arcface(ensure(args.arcface, kind="arcface"), device)
-    if args.latent:
-        w_source, _ = load_latent(args.latent)
+    noise = None
+    if source is not None:
+        w_source, noise = source.ws, source.noise
+        if w_source.shape[1:] != (generator.num_ws, generator.w_dim):
+            raise SoundClipError(f"this latent is {w_source.shape[1]} x {w_source.shape[2]}, the generator needs "
+                                 f"{generator.num_ws} x {generator.w_dim}", path=args.latent,
+                                 fix="use a latent made with this generator")
+    elif photo is not None:
+        inversion = invert_from_args(args, generator, photo, device, args.invert_steps)
+        print(inversion.report())
+        w_source, noise = inversion.w, inversion.noise
     else:
-        w_source = generator.ws_from_seed(args.seed, truncation_psi=args.truncation)
+        w_source = generator.ws_from_seed(args.seed, truncation_psi=args.truncation, c=label)
     bar, callback = step_bar(args.steps, "optimising")
     try:
         result = optimize(generator, clip, targets, w_source.to(device), preset=args.preset, steps=args.steps,
                           lr=args.lr, lam_sim=args.lam_sim, lam_id=args.lam_id, mask=args.mask, layers=args.layers,
                           identity=identity, clip_input=args.clip_input, precision=args.precision, seed=args.seed,
-                          callback=callback)
+                          callback=callback, noise=noise)
     finally:
         bar.close()
     with torch.no_grad():
-        images = torch.cat([generator.synthesis(w_source.to(device)), generator.synthesis(result.w)], dim=-1)
-    save_png(images, args.out)
-    latent_path = save_latent(args.out.with_suffix(".safetensors"), result.w,
-                              {"generator": generator.source, "settings": result.settings})
+        images = torch.cat([synthesize(generator, w_source.to(device), result.noise),
+                            synthesize(generator, result.w, result.noise)], dim=-1)
+    meta = {"generator": generator.source, "settings": result.settings,
+            **({"label": label_text} if label is not None else {})}
+    save_png(images, args.out, text=png_text(result.w, meta, result.noise))
+    latent_path = save_latent(args.out.with_suffix(".safetensors"), result.w, meta, result.noise)
     print(result.report())
     print(f"wrote {args.out} (source | result) and {latent_path}")
     return 0

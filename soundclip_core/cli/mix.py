@@ -11,6 +11,7 @@ from ..image import save_png
 from ..latents import load_latent, save_latent
 from ..manipulate import default_mix_layers, style_mix
 from ..stylegan2 import load_generator
+from ..stylegan2.labels import label_for
 from ..weights import ensure
 
 
@@ -20,6 +21,8 @@ def register(subparsers) -> None:
     p.add_argument("latent_b", help="e.g. the text-guided latent (.safetensors)")
     p.add_argument("--layers", help="layers from A, e.g. 0-8 (default: the coarse half, as in the paper)")
     p.add_argument("--generator", required=True)
+    p.add_argument("--label", default="", help="class-conditional generators: the label the latents were made "
+                                               "with (default: the one saved in latent A)")
     p.add_argument("--device")
     p.add_argument("--out", required=True, type=Path)
     p.set_defaults(func=run)
@@ -29,10 +32,13 @@ def run(args: argparse.Namespace) -> int:
     w_a, meta = load_latent(args.latent_a)
     w_b, _ = load_latent(args.latent_b)
     generator = load_generator(ensure(args.generator, kind="stylegan2"), args.device)
+    label_text = args.label or (meta.get("label", "") if generator.c_dim else "")
+    label = label_for(generator, label_text, source="--label")
     mixed = style_mix(w_a, w_b, args.layers or default_mix_layers(w_a.shape[1]))
     with torch.no_grad():
         images = generator.synthesis(mixed.to(generator.w_avg.device))
     save_png(images, args.out)
-    save_latent(args.out.with_suffix(".safetensors"), mixed, {"mixed_from": [args.latent_a, args.latent_b]})
+    save_latent(args.out.with_suffix(".safetensors"), mixed, {"mixed_from": [args.latent_a, args.latent_b],
+                                                               **({"label": label_text} if label is not None else {})})
     print(f"wrote {args.out}")
     return 0

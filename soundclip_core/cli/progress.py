@@ -6,12 +6,12 @@ from tqdm import tqdm
 
 
 def step_bar(total: int, description: str):
-    """A bar and an optimize() callback that advances it and shows loss and similarity."""
+    """A bar and an optimize()/project() callback that advances it and shows the step's numbers (loss, ...)."""
     bar = tqdm(total=total, desc=description, unit="step")
 
     def callback(step, total_steps, preview, info):
         bar.n = step
-        bar.set_postfix(loss=f"{float(info['loss']):.4f}", sim=f"{float(info['similarity']):.4f}", refresh=False)
+        bar.set_postfix({k: f"{float(v):.4f}" for k, v in info.items()}, refresh=False)
         bar.refresh()
 
     return bar, callback

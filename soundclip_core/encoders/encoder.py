@@ -12,10 +12,10 @@ from .. import runtime
 from ..audio import Audio, validate_audio
 from ..embedding import Embedding
 from ..errors import CheckpointError, SoundClipError
-from .audioclip import ESResNeXtFBSP
+from ..optional import require
 from .frontends import waveform_windows
 from .inference import inference_twin
-from .registry import ENCODER_KINDS, checkpoint_space, encoder_config
+from .registry import ENCODER_KINDS, checkpoint_metadata, checkpoint_space, encoder_config
 from .soundclip import SoundCLIPNet, soundclip_inputs
 from .wav2clip import Wav2CLIPNet
 
@@ -25,13 +25,17 @@ WINDOWS_PER_PASS = 8  # bounds activation memory on long clips (AudioCLIP: 8 win
 IMPLEMENTATIONS = {
     "soundclip": (SoundCLIPNet, soundclip_inputs, lambda sd: sd["feature_extractor.fc.weight"].shape[0]),
     "wav2clip": (Wav2CLIPNet, waveform_windows, lambda sd: sd["audio_transform.sequential.3.weight"].shape[0]),
-    "audioclip": (ESResNeXtFBSP, waveform_windows, lambda sd: sd["fc.weight"].shape[0]),
+    "audioclip": (None, waveform_windows, lambda sd: sd["fc.weight"].shape[0]),  # imported on first use
 }
 IGNORED_KEYS = ("audio_encoder.spectrogram.window",)  # constants recomputed at run time
 
 
 def _network(kind: str, embed_dim: int) -> nn.Module:
-    return IMPLEMENTATIONS[kind][0](embed_dim, **encoder_config(kind).get("network", {}))
+    network = IMPLEMENTATIONS[kind][0]
+    if network is None:  # AudioCLIP's head subclasses timm's ResNet, so its module needs timm to import
+        require("timm", "the AudioCLIP audio encoder")
+        from .audioclip import ESResNeXtFBSP as network
+    return network(embed_dim, **encoder_config(kind).get("network", {}))
 
 
 class AudioEncoder:
@@ -120,10 +124,16 @@ def load_audio_encoder(path: str | os.PathLike, kind: str | None = None, device:
     if not isinstance(state, dict):
         raise CheckpointError("expected a state dict", path=path)
     state = {k.removeprefix("module."): v for k, v in state.items() if k not in IGNORED_KEYS}
+    try:
+        meta = checkpoint_metadata(path)  # a sidecar written by `soundclip train`: kind, space, front end
+    except ValueError as error:
+        raise CheckpointError(str(error), fix="restore or delete the .json beside the checkpoint") from error
     kind = kind or detect_kind(state, path)
     if kind not in ENCODER_KINDS:
         raise CheckpointError(f"unknown encoder kind '{kind}'", path=path, fix=f"use one of {ENCODER_KINDS}")
-    config = encoder_config(kind)
+    if meta.get("kind", kind) != kind:
+        raise CheckpointError(f"its metadata says a {meta['kind']} encoder, not {kind}", path=path)
+    config = {**encoder_config(kind), **meta.get("frontend", {})}
     prefix = config.get("state_prefix", "")  # AudioCLIP: the whole model, audio head under `audio.`
     state = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
     try:

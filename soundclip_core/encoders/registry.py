@@ -23,6 +23,27 @@ def encoder_config(kind: str) -> dict:
 ENCODER_KINDS: tuple[str, ...] = tuple(sorted(p.stem for p in CONFIG_DIR.glob("*.json")))
 
 
+def metadata_path(path: str | os.PathLike) -> Path:
+    """The sidecar of an encoder checkpoint we trained: `<file>.json` beside it (the file itself stays a plain
+    state dict that the official code loads)."""
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
+def checkpoint_metadata(path: str | os.PathLike) -> dict:
+    """The sidecar's content ({"kind", "space", "frontend", ...}), {} when there is none."""
+    sidecar = metadata_path(path)
+    if not sidecar.is_file():
+        return {}
+    try:
+        meta = json.loads(sidecar.read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{sidecar}: unreadable encoder metadata ({error})") from error
+    if not isinstance(meta, dict):
+        raise ValueError(f"{sidecar}: encoder metadata must be a JSON object")
+    return meta
+
+
 @lru_cache(maxsize=16)
 def _sha256(path: str, size: int, mtime_ns: int) -> str:
     return sha256_of(Path(path))
@@ -34,7 +55,11 @@ def checkpoint_space(kind: str, path: str | os.PathLike) -> str:
     Files that share one layout but not one space (AudioCLIP Partial: vanilla OpenAI RN50; Full: its
     own fine-tuned towers) are told apart by content hash (`known_checkpoints`). Any other file of such
     a kind gets a space of its own, `<kind>/<12 hex digits of its sha256>`, which the CLIP towers in the
-    same file share, so its sounds are never mixed with another model's texts by mistake."""
+    same file share, so its sounds are never mixed with another model's texts by mistake. An encoder
+    trained here names its space in its sidecar (`checkpoint_metadata`)."""
+    space = checkpoint_metadata(path).get("space")
+    if space:
+        return str(space)
     config = encoder_config(kind)
     known = config.get("known_checkpoints")
     if not known:

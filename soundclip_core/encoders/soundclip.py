@@ -4,10 +4,10 @@ Module names (`conv`, `feature_extractor`) match the released `resnet18_57.pth`.
 
 from __future__ import annotations
 
-import timm
 import torch
 from torch import nn
 
+from ..optional import require
 from .frontends import soundclip_image, soundclip_mel, window_starts
 
 
@@ -15,6 +15,7 @@ class SoundCLIPNet(nn.Module):
     def __init__(self, embed_dim: int = 512):
         super().__init__()
         self.conv = nn.Conv2d(1, 3, (3, 3))
+        timm = require("timm", "the SoundCLIP audio encoder")
         self.feature_extractor = timm.create_model("resnet18", num_classes=embed_dim, pretrained=False)
         self.embed_dim = embed_dim
 

@@ -6,9 +6,10 @@ match the released `Wav2CLIP.pt`; its constant `audio_encoder.spectrogram.window
 
 from __future__ import annotations
 
-import timm
 import torch
 from torch import nn
+
+from ..optional import require
 
 
 class MLPTransform(nn.Module):
@@ -25,6 +26,7 @@ class MLPTransform(nn.Module):
 class Wav2CLIPNet(nn.Module):
     def __init__(self, embed_dim: int = 512, n_fft: int = 512, hop_length: int = 353):
         super().__init__()
+        timm = require("timm", "the Wav2CLIP audio encoder")
         self.audio_encoder = timm.create_model("resnet18", in_chans=1, num_classes=0, pretrained=False)
         self.audio_transform = MLPTransform(embed_dim)
         self.n_fft, self.hop_length = n_fft, hop_length

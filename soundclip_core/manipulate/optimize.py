@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from .. import runtime
 from ..embedding import Embedding, check_same_space, combine
 from ..errors import Cancelled, SoundClipError
+from ..noise_maps import check_noise, synthesize
 from .autograd_ready import make_autograd_ready, ordinary
 from .layers import parse_layers
 from .presets import PRESETS
@@ -43,6 +44,7 @@ class Result:
     source_similarity: torch.Tensor
     final_similarity: torch.Tensor
     settings: dict = field(default_factory=dict)
+    noise: list[torch.Tensor] | None = None  # the source latent's noise maps, unchanged (None: const noise)
 
     def report(self) -> str:
         mask = ", ".join(f"{v:.2f}" for v in self.mask.tolist())
@@ -71,9 +73,11 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
              mask: str = "learned", layers: str | None = None, mask_weights: Sequence[float] | None = None,
              identity=None, clip_input: str = "area", precision: str = "fp32", seed: int = 0,
              noise_mode: str = "const", callback: Callback | None = None,
-             should_cancel: Callable[[], bool] | None = None, preview_every: int = 10) -> Result:
+             should_cancel: Callable[[], bool] | None = None, preview_every: int = 10,
+             noise: Sequence[torch.Tensor] | None = None) -> Result:
     """Optimise `w_source` [B|1, num_ws, w_dim] toward `target` (an Embedding [B|1, D], or
-    [(Embedding, weight), ...] combined). Works when called under torch.inference_mode()."""
+    [(Embedding, weight), ...] combined). `noise`: the source latent's own noise maps (from an
+    inversion), held fixed and used for every render. Works when called under torch.inference_mode()."""
     if preset not in PRESETS:
         raise SoundClipError(f"unknown preset '{preset}'", fix=f"use one of {', '.join(PRESETS)}")
     if mask not in MASK_MODES or clip_input not in CLIP_INPUTS:
@@ -101,6 +105,8 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
                                  f"{tuple(w_source.shape)}", fix="use a latent made with this generator")
         w_src, goal_vectors = _broadcast(ordinary(w_source).to(device).float(), ordinary(goal.vectors).to(device))
         w_src, goal_vectors = w_src.contiguous(), goal_vectors.contiguous()
+        noise = check_noise(generator, noise)
+        noise = None if noise is None else [ordinary(n).to(device).float() for n in noise]
         scale = OFFICIAL_SCALE if clip_input == "official" else 1.0
 
         free = torch.ones(num_ws, dtype=torch.bool, device=device)
@@ -125,7 +131,7 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
 
         def render(ws: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             with runtime.autocast(device, precision):
-                images = generator.synthesis(ws, noise_mode=noise_mode)
+                images = synthesize(generator, ws, noise, noise_mode)
                 features = clip.image_features(clip.prepare_images(images, mode=clip_input))
             return images, F.cosine_similarity(features.float(), goal_vectors, dim=-1)
 
@@ -158,4 +164,4 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
             _, final_similarity = render(final_w)
             final_mask = layer_weights().detach()
     return Result(final_w, final_mask.cpu(), losses.cpu(), similarities.cpu(), source_similarity.cpu(),
-                  final_similarity.cpu(), settings)
+                  final_similarity.cpu(), settings, noise)

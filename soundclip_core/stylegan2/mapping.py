@@ -1,9 +1,16 @@
-"""The mapping network z -> w shared by every StyleGAN architecture, and the latent helpers built on it.
+"""The mapping network (z, c) -> w shared by every StyleGAN architecture, and the latent helpers built on it.
 
 StyleGAN2 (every format) and StyleGAN3 map latents with the same math: normalise z, then
 `mapping_layers` equalised-lr fully connected layers with leaky ReLU, then truncation toward
 the average latent. `MappedGenerator` holds those layers under rosinality's names (`style.{i}`,
 `latent_avg`) so each architecture only adds its synthesis network.
+
+Class-conditional generators embed a float label c [B, c_dim] (`embed.*`) and concatenate it
+after z, in one of the two ways trained files use (config `label_embedding`):
+- "concat", original TF StyleGAN2 `LabelConcat`: y = c @ W (raw weight, no bias), then
+  normalise [z, y] together over z_dim + embed_dim values;
+- "embed", stylegan2-ada TF `LabelEmbed` and ada-pytorch `mapping.embed`: y = c @ W / sqrt(c_dim) + b,
+  then [normalise(z), normalise(y)].
 """
 
 from __future__ import annotations
@@ -14,7 +21,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import SoundClipError
+
 SQRT2 = math.sqrt(2.0)
+PER_LABEL_SAMPLES = 1024  # latents averaged per label when a conditional checkpoint has no w_avg
+
+
+def normalize_2nd_moment(x: torch.Tensor) -> torch.Tensor:
+    return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + 1e-8)
 
 
 class EqualLinear(nn.Module):
@@ -32,22 +46,49 @@ class EqualLinear(nn.Module):
         return torch.addmm(self.bias * self.lr_mul, x, self.weight.t(), alpha=self.scale)
 
 
+class LabelEmbedding(nn.Module):
+    """c [B, c_dim] -> [B, embed_dim]: `weight` [embed_dim, c_dim] times `gain`, plus `bias` when it has one."""
+
+    def __init__(self, c_dim: int, embed_dim: int, bias: bool, gain: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(embed_dim, c_dim))
+        self.bias = nn.Parameter(torch.zeros(embed_dim)) if bias else None
+        self.gain = gain
+
+    def forward(self, c: torch.Tensor) -> torch.Tensor:
+        y = c @ (self.weight.t() * self.gain)
+        return y if self.bias is None else y + self.bias
+
+
 class MappedGenerator(nn.Module):
     """Base of every generator: the mapping layers, the average latent and the latent helpers.
 
-    Subclasses set `self.config` (with z_dim, w_dim, mapping_layers, mapping_lr_multiplier), call
-    `build_mapping()` in their constructor, and define `num_ws` and `synthesis(ws, noise_mode)`.
+    Subclasses set `self.config` (with z_dim, w_dim, mapping_layers, mapping_lr_multiplier, and for
+    class-conditional generators c_dim, label_embedding, embed_dim, label_set as in `GeneratorConfig`),
+    call `build_mapping()` in their constructor, and define `num_ws` and `synthesis(ws, noise_mode)`.
+    `mapping(z, c=None, truncation_psi=1.0)` takes the label second: pass truncation_psi by keyword.
     """
 
     kind = "stylegan"
 
     def build_mapping(self) -> None:
         config = self.config
+        # configs without label fields (an architecture that has none) are unconditional
+        self.c_dim = getattr(config, "c_dim", 0)
+        self.label_embedding = getattr(config, "label_embedding", "none")
+        embed_dim = getattr(config, "embed_dim", 0)
+        if self.c_dim:
+            concat = self.label_embedding == "concat"
+            self.embed = LabelEmbedding(self.c_dim, embed_dim, bias=not concat,
+                                        gain=1.0 if concat else 1 / math.sqrt(self.c_dim))
         self.style = nn.ModuleDict({
-            str(i + 1): EqualLinear(config.z_dim if i == 0 else config.w_dim, config.w_dim,
+            str(i + 1): EqualLinear(config.z_dim + embed_dim if i == 0 else config.w_dim, config.w_dim,
                                     lr_mul=config.mapping_lr_multiplier)
             for i in range(config.mapping_layers)})
         self.register_buffer("latent_avg", torch.zeros(config.w_dim))
+        # conditional checkpoints without an average latent truncate toward the mean of each label
+        self.per_label_avg = False
+        self._label_avgs: dict[tuple[float, ...], torch.Tensor] = {}
 
     @property
     def num_ws(self) -> int:
@@ -66,28 +107,84 @@ class MappedGenerator(nn.Module):
         """The average latent [w_dim] (the checkpoint's, or estimated by `estimate_w_avg`)."""
         return self.latent_avg
 
-    def mapping(self, z: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
-        """z [B, z_dim] -> w [B, w_dim], truncated toward w_avg by `truncation_psi`."""
-        x = z.float() * torch.rsqrt(z.float().square().mean(dim=1, keepdim=True) + 1e-8)
+    def _check_label(self, c: torch.Tensor | None, batch: int) -> torch.Tensor | None:
+        """c as float [batch, c_dim] (a single row is broadcast), or None for an unconditional generator."""
+        if c is not None and not isinstance(c, torch.Tensor):
+            raise TypeError(f"c must be a label tensor [B, c_dim] or None, got {type(c).__name__} "
+                            "(pass truncation_psi by keyword)")
+        if not self.c_dim:
+            if c is not None and c.numel():
+                raise SoundClipError(f"{getattr(self, 'source', 'this generator')} is not class-conditional: "
+                                     "it takes no label", fix="leave the label empty")
+            return None
+        if c is None:
+            from .labels import describe
+
+            raise SoundClipError(f"{getattr(self, 'source', 'this generator')} is class-conditional "
+                                 f"({self.c_dim} label values) and needs a label",
+                                 fix=f"give one: {describe(self.c_dim, getattr(self.config, 'label_set', ''))}")
+        if c.ndim != 2 or c.shape[1] != self.c_dim or c.shape[0] not in (1, batch):
+            raise ValueError(f"c must be [{batch} or 1, {self.c_dim}], got {tuple(c.shape)}")
+        return c.float().to(self.latent_avg.device).expand(batch, -1)
+
+    def _map(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        z = z.float()
+        if c is None:
+            x = normalize_2nd_moment(z)
+        elif self.label_embedding == "concat":
+            x = normalize_2nd_moment(torch.cat([z, self.embed(c)], dim=1))
+        else:
+            x = torch.cat([normalize_2nd_moment(z), normalize_2nd_moment(self.embed(c))], dim=1)
         for layer in self.style.values():
             x = F.leaky_relu(layer(x), 0.2) * SQRT2
+        return x
+
+    def mapping(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0) -> torch.Tensor:
+        """z [B, z_dim] (and, for a conditional generator, labels c [B or 1, c_dim]) -> w [B, w_dim],
+        truncated toward the average latent by `truncation_psi`."""
+        c = self._check_label(c, z.shape[0])
+        x = self._map(z, c)
         if truncation_psi != 1.0:
-            x = self.latent_avg + truncation_psi * (x - self.latent_avg)
+            avg = self.mean_latent(c)
+            x = avg + truncation_psi * (x - avg)
         return x
 
     @torch.no_grad()
+    def mean_latent(self, c: torch.Tensor | None = None) -> torch.Tensor:
+        """The truncation centre: w_avg [w_dim], or for a conditional generator whose checkpoint has no
+        average latent, the mean latent of each row's label [B, w_dim] (estimated once per label, cached)."""
+        if c is None or not self.per_label_avg:
+            return self.latent_avg
+        rows = []
+        for row in c:
+            key = tuple(row.tolist())
+            if key not in self._label_avgs:
+                z = torch.randn(PER_LABEL_SAMPLES, self.z_dim, generator=torch.Generator().manual_seed(0))
+                z = z.to(self.latent_avg.device)
+                self._label_avgs[key] = self._map(z, row[None].expand(PER_LABEL_SAMPLES, -1)).mean(0)
+            rows.append(self._label_avgs[key])
+        return torch.stack(rows)
+
+    @torch.no_grad()
     def estimate_w_avg(self, samples: int = 4096, seed: int = 0) -> None:
-        """Set w_avg to the mean of `samples` mapped latents (for checkpoints without one)."""
+        """Set w_avg to the mean of `samples` mapped latents (for checkpoints without one). A conditional
+        generator averages per label instead, on demand."""
+        if self.c_dim:
+            self.per_label_avg = True
+            return
         z = torch.randn(samples, self.z_dim, generator=torch.Generator().manual_seed(seed))
         self.latent_avg.copy_(self.mapping(z.to(self.latent_avg.device)).mean(0))
 
-    def ws_from_seed(self, seed: int, batch_size: int = 1, truncation_psi: float = 0.7) -> torch.Tensor:
-        """Deterministic W+ latents [B, num_ws, w_dim] for a seed, the same on every device."""
+    def ws_from_seed(self, seed: int, batch_size: int = 1, truncation_psi: float = 0.7,
+                     c: torch.Tensor | None = None) -> torch.Tensor:
+        """Deterministic W+ latents [B, num_ws, w_dim] for a seed (and label c [1 or B, c_dim] for a
+        conditional generator), the same on every device."""
         z = torch.randn(batch_size, self.z_dim, generator=torch.Generator().manual_seed(int(seed)))
         with torch.no_grad():
-            w = self.mapping(z.to(self.latent_avg.device), truncation_psi)
+            w = self.mapping(z.to(self.latent_avg.device), c, truncation_psi=truncation_psi)
         return w[:, None, :].repeat(1, self.num_ws, 1)
 
-    def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "const") -> torch.Tensor:
-        w = self.mapping(z, truncation_psi)
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
+                noise_mode: str = "const") -> torch.Tensor:
+        w = self.mapping(z, c, truncation_psi=truncation_psi)
         return self.synthesis(w[:, None].expand(-1, self.num_ws, -1), noise_mode)

@@ -9,6 +9,7 @@ styled conv in `styled_conv.py`; layers whose weights need gradients use the lit
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -140,7 +141,10 @@ class Generator(MappedGenerator):
         return self.config.num_ws
 
     # -- synthesis -----------------------------------------------------------------------------------
-    def _noise(self, k: int, mode: str, like: torch.Tensor) -> torch.Tensor | None:
+    def _noise(self, k: int, mode: str, like: torch.Tensor, override: Sequence[torch.Tensor] | None
+               ) -> torch.Tensor | None:
+        if override is not None:
+            return override[k]
         if mode == "none":
             return None
         buffer = getattr(self.noises, f"noise_{k}")
@@ -148,22 +152,30 @@ class Generator(MappedGenerator):
             return buffer
         return torch.randn(like.shape[0], 1, *buffer.shape[2:], device=buffer.device)
 
-    def synthesis(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+    def synthesis(self, ws: torch.Tensor, noise_mode: str = "const",
+                  noise: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         """ws [B, num_ws, w_dim] -> images [B, 3, H, W] float32. Layer i of W+ drives conv i; ToRGB
-        after conv i uses w[i + 1] (the indexing of both reference implementations)."""
+        after conv i uses w[i + 1] (the indexing of both reference implementations).
+
+        `noise`: per-layer maps [1|B, 1, H_k, W_k] that replace the const buffers `noises.noise_{k}` (an
+        inversion's optimised noise travels with its latent this way); given, it overrides `noise_mode`."""
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
             raise ValueError(f"ws must be [B, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
+        if noise is not None:
+            expected = [tuple(getattr(self.noises, f"noise_{k}").shape[2:]) for k in range(2 * self.config.levels - 1)]
+            if [tuple(n.shape[2:]) for n in noise] != expected:
+                raise ValueError(f"noise must be {len(expected)} maps of sizes {expected}")
         ws, blur = ws.float(), self.blur_filter
         # channels_last: the fastest layout for this CPU's convs and, by far, for the depthwise blur
         x = self.input.input.to(runtime.compute_dtype(ws.device)).expand(ws.shape[0], -1, -1, -1)
         x = x.contiguous(memory_format=torch.channels_last)
-        x = self.conv1(x, ws[:, 0], self._noise(0, noise_mode, ws), blur)
+        x = self.conv1(x, ws[:, 0], self._noise(0, noise_mode, ws, noise), blur)
         img = self.to_rgb1(x, ws[:, 1], None, blur)
         for level, to_rgb in enumerate(self.to_rgbs):
             i = 2 * level + 1
-            x = self.convs[2 * level](x, ws[:, i], self._noise(i, noise_mode, ws), blur)
-            x = self.convs[2 * level + 1](x, ws[:, i + 1], self._noise(i + 1, noise_mode, ws), blur)
+            x = self.convs[2 * level](x, ws[:, i], self._noise(i, noise_mode, ws, noise), blur)
+            x = self.convs[2 * level + 1](x, ws[:, i + 1], self._noise(i + 1, noise_mode, ws, noise), blur)
             img = to_rgb(x, ws[:, i + 2], img, blur)
         return img.contiguous()

@@ -1,11 +1,11 @@
 """NVIDIA stylegan2-ada-pytorch / stylegan3-repo StyleGAN2 pickles, read without running them.
 
 Those pickles embed the source code of their network classes and execute it when
-unpickled with `pickle.load`. Here a restricted unpickler resolves only an explicit
-allow-list of globals: the persistent network objects become inert holders of their
-state, tensor storages are read weights-only, and any other global (os.system, eval,
-an unknown class) stops the load before anything runs. The parameters are then renamed
-onto the rosinality layout used by our `Generator`.
+unpickled with `pickle.load`. Here the shared restricted unpickler (`safe_pickle`) resolves
+only this format's allow-list: the persistent network objects become inert holders of their
+state, tensor storages are read weights-only, numpy values (gains, StyleGAN3's sizes) are
+rebuilt as data, and any other global stops the load before anything runs. The parameters
+are then renamed onto the rosinality layout used by our `Generator`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ import io
 import pickle
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..errors import CheckpointError
+from ..safe_pickle import CONTAINERS_ALLOWED, NUMPY_ALLOWED, UNPICKLING_ERRORS, restricted_load
 from .config import GeneratorConfig
+from .labels import label_set_for_size
 
 
 class PersistentStub:
@@ -44,10 +45,9 @@ def _rebuild_parameter(data, requires_grad, backward_hooks, *state):
     return torch.nn.Parameter(data, requires_grad=False)
 
 
-_NUMPY_MULTIARRAY = (getattr(np, "_core", None) or np.core).multiarray
-_NUMPY_SCALAR = _NUMPY_MULTIARRAY.scalar  # np.float64 gains in the state
-
 ALLOWED = {
+    **NUMPY_ALLOWED,  # np.float64 gains; StyleGAN3 stores sizes as arrays
+    **CONTAINERS_ALLOWED,
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): PersistentStub,
     ("dnnlib.util", "EasyDict"): EasyDict,
     ("dnnlib", "EasyDict"): EasyDict,
@@ -56,36 +56,16 @@ ALLOWED = {
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
     ("collections", "OrderedDict"): collections.OrderedDict,
-    ("builtins", "set"): set,
-    ("builtins", "frozenset"): frozenset,
-    ("numpy", "dtype"): np.dtype,
-    ("numpy.core.multiarray", "scalar"): _NUMPY_SCALAR,
-    ("numpy._core.multiarray", "scalar"): _NUMPY_SCALAR,
     ("torch", "device"): torch.device,
-    # numpy arrays among plain attributes (StyleGAN3 layers keep in_size/out_size as ndarrays)
-    ("numpy.core.multiarray", "_reconstruct"): _NUMPY_MULTIARRAY._reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _NUMPY_MULTIARRAY._reconstruct,
-    ("numpy", "ndarray"): np.ndarray,
 }
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str):
-        target = ALLOWED.get((module, name))
-        if target is None:
-            raise pickle.UnpicklingError(f"refusing global '{module}.{name}'")
-        return target
-
-    def persistent_load(self, pid):
-        raise pickle.UnpicklingError("persistent ids are not used by NVIDIA pickles")
 
 
 def read_nvidia_pickle(path: Path) -> PersistentStub:
     """The G_ema network stub of an NVIDIA pickle."""
     try:
         with open(path, "rb") as f:
-            data = RestrictedUnpickler(f).load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, RuntimeError) as error:
+            data = restricted_load(f, ALLOWED)
+    except UNPICKLING_ERRORS as error:
         raise CheckpointError(f"unsafe or unreadable pickle: {error}", path=path,
                               fix="only NVIDIA stylegan2-ada-pytorch / stylegan3 StyleGAN2 pickles are accepted; "
                                   "nothing in the file was executed") from error
@@ -120,8 +100,6 @@ def convert(stub: PersistentStub, path: Path) -> tuple[GeneratorConfig, dict, to
         return stylegan3_pickle.convert(stub, path)
     kwargs = stub.state.get("_init_kwargs", {})
     synthesis_kwargs = kwargs.get("synthesis_kwargs", {}) or {}
-    if kwargs.get("c_dim", 0):
-        raise CheckpointError("class-conditional generators are not supported", path=path)
     if synthesis_kwargs.get("architecture", "skip") != "skip":
         raise CheckpointError(f"architecture '{synthesis_kwargs['architecture']}' is not supported (only 'skip')",
                               path=path)
@@ -134,6 +112,13 @@ def convert(stub: PersistentStub, path: Path) -> tuple[GeneratorConfig, dict, to
         sd[f"style.{i + 1}.weight"] = src[f"mapping.fc{i}.weight"]
         sd[f"style.{i + 1}.bias"] = src[f"mapping.fc{i}.bias"]
     sd["input.input"] = src["synthesis.b4.const"][None]
+    c_dim = int(kwargs.get("c_dim", 0) or 0)
+    embed_dim = 0
+    if c_dim:  # ada's MappingNetwork.embed: FullyConnectedLayer(c_dim, embed_features), normalised separately
+        if "mapping.embed.weight" not in src:
+            raise CheckpointError(f"c_dim is {c_dim} but the mapping has no 'embed' layer", path=path)
+        sd["embed.weight"], sd["embed.bias"] = src["mapping.embed.weight"], src["mapping.embed.bias"]
+        embed_dim = int(sd["embed.weight"].shape[0])
 
     def layer(dst: str, name: str, noise_index: int) -> None:
         sd[f"{dst}.conv.weight"] = src[f"{name}.weight"][None]
@@ -166,5 +151,7 @@ def convert(stub: PersistentStub, path: Path) -> tuple[GeneratorConfig, dict, to
         resolution=resolution, z_dim=int(kwargs.get("z_dim", 512)), w_dim=int(kwargs.get("w_dim", 512)),
         mapping_layers=len(mapping), channels=channels,
         mapping_lr_multiplier=float((kwargs.get("mapping_kwargs") or {}).get("lr_multiplier", 0.01)),
-        conv_clamp=None if clamp is None else float(clamp))
+        conv_clamp=None if clamp is None else float(clamp), c_dim=c_dim,
+        label_embedding="embed" if c_dim else "none", embed_dim=embed_dim,
+        label_set=label_set_for_size(c_dim) if c_dim else "")
     return config, sd, src["mapping.w_avg"]

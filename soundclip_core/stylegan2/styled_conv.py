@@ -7,7 +7,8 @@ most of a CPU step in elementwise passes over full activations, not in convoluti
 
 - forward at batch 1 folds s and d into the (small) weight, so the activations see only the
   conv, one noise add and the activation; larger batches scale activations (shared weight);
-- backward never forms a weight gradient (the weights are frozen): it needs the input gradient
+- backward never forms a weight gradient (the weights are frozen; an optimised noise map gets
+  the channel sum of the pre-activation gradient): it needs the input gradient
   of one conv, h = conv^T(g * d, W), from which  dL/dx = h * s  and  dL/ds = sum_pixels(h * x),
   and  dL/dd = sum_pixels(g * u)  with u the conv output before demodulation: u * d = pre - bias
   - noise, and g * pre = grad_out * leaky_relu(pre), so only the layer's output is kept (it is
@@ -112,7 +113,12 @@ class StyledConvFunction(torch.autograd.Function):
         if ctx.clamp is not None:  # clamped outputs pass no gradient
             grad_out = grad_out.masked_fill(out.abs() >= ctx.clamp, 0)
         grad = torch.ops.aten.leaky_relu_backward(grad_out, out, 0.2, True)  # w.r.t. pre, from the output's sign
-        grad_x = grad_styles = grad_demod = None
+        grad_x = grad_styles = grad_demod = grad_noise = None
+        if ctx.needs_input_grad[5]:  # an optimised noise map: it is added to `pre` on every channel
+            grad_noise = grad.sum(1, keepdim=True, dtype=torch.float32)
+            if noise.shape[0] == 1 < grad_noise.shape[0]:
+                grad_noise = grad_noise.sum(0, keepdim=True)
+            grad_noise = grad_noise.to(noise.dtype)
         if ctx.needs_input_grad[2]:
             # sum(g * u) * d, with u * d = pre - bias - noise and g * pre = grad_out * out
             sums = _pixel_sums(grad, noise)
@@ -131,7 +137,7 @@ class StyledConvFunction(torch.autograd.Function):
                 grad_styles = _spatial_dot(h, x).to(styles.dtype)
             if ctx.needs_input_grad[0]:
                 grad_x = h.mul_(styles.to(dtype)[:, :, None, None])
-        return grad_x, grad_styles, grad_demod, None, None, None, None, None, None
+        return grad_x, grad_styles, grad_demod, None, None, grad_noise, None, None, None
 
 
 def styled_conv(x: torch.Tensor, styles: torch.Tensor, demod: torch.Tensor, weight: torch.Tensor,

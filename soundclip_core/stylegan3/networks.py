@@ -153,10 +153,6 @@ class Stylegan3Generator(MappedGenerator):
         return self.config.kind
 
     @property
-    def c_dim(self) -> int:
-        return self.config.c_dim
-
-    @property
     def resolution(self) -> int:
         return self.config.resolution
 

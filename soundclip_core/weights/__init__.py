@@ -16,7 +16,7 @@ from .download import Progress, download, sha256_of
 from .manifest import KINDS, WeightEntry, find_entry, load_manifest
 
 KIND_FOLDERS = {"stylegan2": "stylegan2", "audio_encoder": "audio_encoders", "clip": "clip_soundclip",
-                "arcface": "arcface"}
+                "arcface": "arcface", "perceptual": "perceptual", "e4e": "e4e"}
 
 
 def cache_dir() -> Path:

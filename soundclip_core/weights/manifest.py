@@ -11,8 +11,11 @@ from pathlib import Path
 
 from ..errors import WeightsError
 
-KINDS = ("stylegan2", "audio_encoder", "clip", "arcface")
-DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "weights" / "manifest.json"
+KINDS = ("stylegan2", "audio_encoder", "clip", "arcface", "perceptual", "e4e")
+# A built wheel carries a copy of the checkout's `weights/manifest.json` inside the package (setup.py puts it
+# there); a checkout (ComfyUI custom_nodes clone, editable install) reads the one file in `weights/`.
+PACKAGED_MANIFEST = Path(__file__).with_name("manifest.json")
+CHECKOUT_MANIFEST = Path(__file__).resolve().parents[2] / "weights" / "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,10 @@ class WeightEntry:
 
 
 def manifest_path() -> Path:
-    return Path(os.environ.get("SOUNDCLIP_MANIFEST", DEFAULT_MANIFEST))
+    """$SOUNDCLIP_MANIFEST, else the checkout's `weights/manifest.json`, else the copy inside an installed wheel."""
+    if "SOUNDCLIP_MANIFEST" in os.environ:
+        return Path(os.environ["SOUNDCLIP_MANIFEST"])
+    return CHECKOUT_MANIFEST if CHECKOUT_MANIFEST.is_file() else PACKAGED_MANIFEST
 
 
 def load_manifest(path: str | os.PathLike | None = None) -> list[WeightEntry]:

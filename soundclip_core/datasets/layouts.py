@@ -1,0 +1,239 @@
+"""Readers for the published layouts (ESC-50, UrbanSound8K, VGGSound), a CSV manifest and a plain folder.
+
+ESC-50:        meta/esc50.csv (filename, fold, target, category, esc10, src_file, take), audio/<filename>
+UrbanSound8K:  metadata/UrbanSound8K.csv (slice_file_name, fsID, start, end, salience, fold, classID, class),
+               audio/fold<fold>/<slice_file_name>
+VGGSound:      vggsound.csv without a header (youtube id, start seconds, label, train|test) and the clips that
+               were downloaded, anywhere under the root, named `<id>_<start:06d>.<ext>` (the common downloader
+               convention), `<id>_<start>`, `<id>_<start ms>_<end ms>`, `<id>`, or the official curation's
+               `<label>_<row>`; rows without a file are listed in `missing` (downloads are always partial)
+folder:        <root>/<label>/<clip>.<wav|flac|ogg|mp3|mp4|...>, an image of the same stem beside a clip is its frame
+csv:           a manifest with a header: audio (or path/file/filename), caption (or text) and/or label,
+               optional fold and image (or video/frame); relative paths are relative to the CSV's folder
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import DatasetError
+from .dataset import AudioDataset, Clip, clean_label
+from .media import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+
+ESC50_CSV = Path("meta") / "esc50.csv"
+US8K_CSV = Path("metadata") / "UrbanSound8K.csv"
+VGGSOUND_CSV = Path("vggsound.csv")
+MEDIA_EXTENSIONS = AUDIO_EXTENSIONS + VIDEO_EXTENSIONS
+MANIFEST_COLUMNS = {"audio": ("audio", "path", "file", "filename", "audio_path"), "caption": ("caption", "text"),
+                    "label": ("label", "class", "category"), "fold": ("fold",),
+                    "image": ("image", "video", "frame", "image_path", "video_path")}
+
+
+def _read_rows(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
+    """The rows of a CSV with a header that must name `required` columns."""
+    if not path.is_file():
+        raise DatasetError("metadata file not found", path=path, fix="point at the dataset's root folder")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            header = [h.strip() for h in reader.fieldnames or []]
+            rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise DatasetError(f"not a readable CSV file ({error})", path=path) from error
+    absent = [c for c in required if c not in header]
+    if absent:
+        raise DatasetError(f"missing column(s) {absent}; the header has {header}", path=path,
+                           fix=f"the file needs the columns {list(required)}")
+    if not rows:
+        raise DatasetError("the metadata file has no rows", path=path)
+    return rows
+
+
+def _int(value: str, column: str, path: Path, line: int) -> int:
+    try:
+        return int(float(value))
+    except ValueError:
+        raise DatasetError(f"line {line}: column '{column}' must be a number, got '{value}'", path=path) from None
+
+
+def _require_files(clips: list[Clip], metadata: Path) -> None:
+    """Files the metadata promises must exist: say how many do not, and which, before any work starts."""
+    absent = [str(c.audio) for c in clips if not c.audio.is_file()]
+    if absent:
+        shown = ", ".join(absent[:3]) + (" ..." if len(absent) > 3 else "")
+        raise DatasetError(f"{len(absent)} of {len(clips)} listed sound files do not exist ({shown})", path=metadata,
+                           fix="download/extract the whole dataset, or point at its root folder")
+
+
+def _dataset(name: str, root: Path, clips: list[Clip], missing: tuple[str, ...] = ()) -> AudioDataset:
+    if not clips:
+        raise DatasetError(f"no clips found for a {name} dataset", path=root, fix="check the folder and its layout")
+    labels = {c.label for c in clips if c.label is not None}
+    if labels and len(labels) < 2:
+        raise DatasetError(f"the dataset has a single class ({labels.pop()}): contrastive training and zero-shot "
+                           "classification need at least two", path=root, fix="add clips of other classes")
+    return AudioDataset(name, root, tuple(clips), tuple(sorted(labels)), missing)
+
+
+def read_esc50(root: Path) -> AudioDataset:
+    metadata = root / ESC50_CSV
+    rows = _read_rows(metadata, ("filename", "fold", "category"))
+    clips = [Clip((root / "audio" / r["filename"]).resolve(), r["category"], clean_label(r["category"]),
+                  _int(r["fold"], "fold", metadata, i + 2)) for i, r in enumerate(rows)]
+    _require_files(clips, metadata)
+    return _dataset("esc50", root, clips)
+
+
+def read_us8k(root: Path) -> AudioDataset:
+    metadata = root / US8K_CSV
+    rows = _read_rows(metadata, ("slice_file_name", "fold", "class"))
+    clips = []
+    for i, r in enumerate(rows):
+        fold = _int(r["fold"], "fold", metadata, i + 2)
+        clips.append(Clip((root / "audio" / f"fold{fold}" / r["slice_file_name"]).resolve(), r["class"],
+                          clean_label(r["class"]), fold))
+    _require_files(clips, metadata)
+    return _dataset("us8k", root, clips)
+
+
+def _media_index(root: Path) -> dict[str, tuple[Path, Path | None]]:
+    """Stem -> (sound source, picture source) for every clip under `root`: a sound file is preferred for the
+    sound (it decodes faster than a video), a video for the picture (its middle frame), else an image file."""
+    found: dict[str, dict[str, Path]] = {}
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = Path(folder, name)
+            ext = path.suffix.lower()
+            role = ("audio" if ext in AUDIO_EXTENSIONS else "video" if ext in VIDEO_EXTENSIONS
+                    else "image" if ext in IMAGE_EXTENSIONS else None)
+            if role:
+                found.setdefault(path.stem, {}).setdefault(role, path.resolve())
+    index = {}
+    for stem, files in found.items():
+        sound = files.get("audio", files.get("video"))
+        if sound is not None:
+            index[stem] = (sound, files.get("video", files.get("image")))
+    return index
+
+
+def read_vggsound(root: Path) -> AudioDataset:
+    metadata = root / VGGSOUND_CSV
+    if not metadata.is_file():
+        raise DatasetError("vggsound.csv not found", path=root, fix="put vggsound.csv in the dataset's root folder")
+    with open(metadata, newline="", encoding="utf-8-sig") as f:
+        rows = [r for r in csv.reader(f) if r]
+    if rows and len(rows[0]) >= 2 and not rows[0][1].strip().lstrip("-").isdigit():
+        rows = rows[1:]  # a header line some copies add
+    media = _media_index(root)
+    clips, missing = [], []
+    for i, row in enumerate(rows):
+        if len(row) < 4:
+            raise DatasetError(f"line {i + 1}: expected 4 columns (youtube id, start seconds, label, split), "
+                               f"got {len(row)}", path=metadata)
+        ytid, label, split = row[0].strip(), row[2].strip(), row[3].strip()
+        start = _int(row[1].strip(), "start seconds", metadata, i + 1)
+        stems = (f"{ytid}_{start:06d}", f"{ytid}_{start}", f"{ytid}_{start * 1000}_{(start + 10) * 1000}", ytid,
+                 f"{label}_{i}")
+        found = next((s for s in stems if s in media), None)
+        if found is None:
+            missing.append(f"{ytid}_{start:06d}")
+            continue
+        audio, image = media[found]
+        clips.append(Clip(audio, label, clean_label(label), None, image, split))
+    if not clips:
+        raise DatasetError(f"none of the {len(rows)} clips listed in vggsound.csv was found under the folder",
+                           path=root, fix="name the downloaded clips <youtube id>_<start seconds, 6 digits>.wav/.mp4")
+    return _dataset("vggsound", root, clips, tuple(missing))
+
+
+def read_folder(root: Path) -> AudioDataset:
+    if not root.is_dir():
+        raise DatasetError("dataset folder not found", path=root)
+    clips = []
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not folders:
+        raise DatasetError("no class folders: expected <root>/<label>/<clip>.wav", path=root)
+    for folder in folders:
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in MEDIA_EXTENSIONS)
+        if not files:
+            raise DatasetError(f"class '{folder.name}' has no sound files", path=folder,
+                               fix=f"add clips ({', '.join(MEDIA_EXTENSIONS)}) or remove the folder")
+        pictures = {p.stem: p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS}
+        for path in files:
+            image = path if path.suffix.lower() in VIDEO_EXTENSIONS else pictures.get(path.stem)
+            clips.append(Clip(path.resolve(), folder.name, clean_label(folder.name), None,
+                              None if image is None else image.resolve()))
+    return _dataset("folder", root, clips)
+
+
+def read_manifest(path: Path) -> AudioDataset:
+    rows = _read_rows(path, ())
+    header = list(rows[0])
+    columns = {role: next((c for c in names if c in header), None) for role, names in MANIFEST_COLUMNS.items()}
+    if columns["audio"] is None or (columns["caption"] is None and columns["label"] is None):
+        raise DatasetError(f"a manifest needs an audio column ({'/'.join(MANIFEST_COLUMNS['audio'])}) and a caption "
+                           f"or label column; the header has {header}", path=path,
+                           fix="write a header line such as: audio,caption,image")
+    base = path.parent
+    clips = []
+    for i, row in enumerate(rows):
+        line = i + 2
+        audio = row.get(columns["audio"], "")
+        label = row.get(columns["label"], "") if columns["label"] else ""
+        caption = row.get(columns["caption"], "") if columns["caption"] else ""
+        if not audio or not (caption or label):
+            raise DatasetError(f"line {line}: empty audio path or text", path=path)
+        image = row.get(columns["image"], "") if columns["image"] else ""
+        fold = row.get(columns["fold"], "") if columns["fold"] else ""
+        clips.append(Clip((base / audio).resolve(), label or None, caption or clean_label(label),
+                          _int(fold, "fold", path, line) if fold else None,
+                          (base / image).resolve() if image else None))
+    _require_files(clips, path)
+    absent = [str(c.image) for c in clips if c.image is not None and not c.image.is_file()]
+    if absent:
+        raise DatasetError(f"{len(absent)} image/video files do not exist ({', '.join(absent[:3])})", path=path)
+    return _dataset("csv", path.parent, clips)
+
+
+READERS: dict[str, Callable[[Path], AudioDataset]] = {
+    "esc50": read_esc50, "us8k": read_us8k, "vggsound": read_vggsound, "folder": read_folder, "csv": read_manifest}
+DATASET_KINDS = (*READERS, "auto")
+
+
+def detect_kind(root: Path) -> str:
+    """The layout of `root`, from the metadata files it holds."""
+    if root.is_file():
+        if root.suffix.lower() == ".csv":
+            return "vggsound" if root.name == "vggsound.csv" else "csv"
+        raise DatasetError("a dataset is a folder or a CSV manifest", path=root)
+    for kind, marker in (("esc50", ESC50_CSV), ("us8k", US8K_CSV), ("vggsound", VGGSOUND_CSV)):
+        if (root / marker).is_file():
+            return kind
+    manifests = sorted(root.glob("*.csv"))
+    if len(manifests) == 1:
+        return "csv"
+    return "folder"
+
+
+def open_dataset(kind: str, root: str | os.PathLike) -> AudioDataset:
+    """Read a dataset of `kind` (esc50 | us8k | vggsound | folder | csv | auto) at `root` (a folder; for csv the
+    manifest file or a folder holding exactly one)."""
+    root = Path(root).expanduser()
+    if kind not in DATASET_KINDS:
+        raise DatasetError(f"unknown dataset kind '{kind}'", fix=f"use one of {', '.join(DATASET_KINDS)}")
+    if not root.exists():
+        raise DatasetError("dataset path does not exist", path=root, fix="check the path")
+    if kind == "auto":
+        kind = detect_kind(root)
+    if kind == "vggsound" and root.is_file():
+        root = root.parent
+    if kind == "csv" and root.is_dir():
+        manifests = sorted(root.glob("*.csv"))
+        if len(manifests) != 1:
+            raise DatasetError(f"expected one CSV manifest in the folder, found {len(manifests)}", path=root,
+                               fix="give the manifest file itself")
+        root = manifests[0]
+    return READERS[kind](root.resolve() if kind != "csv" else root)

@@ -1,0 +1,168 @@
+"""e4e, Encoder4Editing (Tov et al. 2021): one forward pass from a face to a W+ estimate.
+
+Rebuilt from the layout of `e4e_ffhq_encode.pt` (omertov/encoder4editing): an IR-SE-50 body (the
+ArcFace blocks of `arcface.py`), taps after body units 6, 20 and 23 (c1, c2, c3), a feature pyramid
+p2 = up(c3) + latlayer1(c2), p1 = up(p2) + latlayer2(c1) (bilinear, align_corners=True), and one
+GradualStyleBlock per W+ layer (log2(spatial) stride-2 3x3 convs + leaky ReLU, then an equalised
+linear layer) reading c3 (layers 0-2, 16 px), p2 (3-6, 32 px) or p1 (7+, 64 px). The code is
+  w_0 = style_0(c3) on every layer;  w_i += style_i(features) for i >= 1;  W+ = w + latent_avg.
+Input: the face resized to 256x256 in [-1, 1]. Widths are read off the tensors, so a small model
+with the same key names (as the tests build) loads the same way.
+
+The checkpoint is read weights-only: {'state_dict': {encoder.*, decoder.*}, 'latent_avg', 'opts'}
+where opts is a plain dict; a file whose opts is an argparse.Namespace is allowed that one class.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import runtime
+from ..arcface import STAGES, BottleneckIRSE
+from ..errors import CheckpointError
+from ..formats import sniff
+from ..stylegan2.mapping import EqualLinear
+
+TAPS = (6, 20, 23)  # c1, c2, c3: the last unit of the 2nd, 3rd and 4th IR-SE-50 stage
+COARSE, MIDDLE = 3, 7  # first layer reading p2, first reading p1
+INPUT_SIZE = 256
+
+
+class GradualStyleBlock(nn.Module):
+    def __init__(self, in_ch: int, out_ch: int, spatial: int):
+        super().__init__()
+        layers = []
+        for i in range(int(math.log2(spatial))):
+            layers += [nn.Conv2d(in_ch if i == 0 else out_ch, out_ch, 3, 2, 1), nn.LeakyReLU()]
+        self.convs = nn.Sequential(*layers)
+        self.linear = EqualLinear(out_ch, out_ch)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.convs(x).flatten(1))
+
+
+class Encoder4Editing(nn.Module):
+    """widths: IR-SE-50 stage depths (64, 128, 256, 512 in the released model); style_count: W+ layers."""
+
+    def __init__(self, widths: tuple[int, int, int, int] = (64, 128, 256, 512), style_count: int = 18,
+                 w_dim: int = 512):
+        super().__init__()
+        self.input_layer = nn.Sequential(nn.Conv2d(3, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]),
+                                         nn.PReLU(widths[0]))
+        units, in_ch = [], widths[0]
+        for (_, _, count), depth in zip(STAGES, widths, strict=True):
+            for unit in range(count):
+                units.append(BottleneckIRSE(in_ch, depth, 2 if unit == 0 else 1))
+                in_ch = depth
+        self.body = nn.Sequential(*units)
+        self.styles = nn.ModuleList([
+            GradualStyleBlock(widths[3], w_dim, 16 if i < COARSE else 32 if i < MIDDLE else 64)
+            for i in range(style_count)])
+        self.latlayer1 = nn.Conv2d(widths[2], w_dim, 1)
+        self.latlayer2 = nn.Conv2d(widths[1], w_dim, 1)
+
+    @staticmethod
+    def _upsample_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, size=y.shape[-2:], mode="bilinear", align_corners=True) + y
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x [B, 3, 256, 256] in [-1, 1] -> codes [B, style_count, w_dim] (before latent_avg)."""
+        x = self.input_layer(x)
+        taps = []
+        for i, unit in enumerate(self.body):
+            x = unit(x)
+            if i in TAPS:
+                taps.append(x)
+        c1, c2, c3 = taps
+        w = self.styles[0](c3)[:, None].repeat(1, len(self.styles), 1)
+        features = c3
+        deltas = []
+        for i in range(1, len(self.styles)):
+            if i == COARSE:
+                features = p2 = self._upsample_add(c3, self.latlayer1(c2))
+            elif i == MIDDLE:
+                features = self._upsample_add(p2, self.latlayer2(c1))
+            deltas.append(self.styles[i](features))
+        return w + torch.cat([w.new_zeros(w.shape[0], 1, w.shape[2]), torch.stack(deltas, 1)], 1)
+
+
+class E4EEncoder:
+    """A loaded e4e: images of any size in [-1, 1] -> W+ [B, num_ws, w_dim] for its generator."""
+
+    def __init__(self, net: Encoder4Editing, latent_avg: torch.Tensor, source: str):
+        self.net = net
+        self.latent_avg = latent_avg  # [num_ws, w_dim]
+        self.source = source
+
+    @property
+    def num_ws(self) -> int:
+        return len(self.net.styles)
+
+    @property
+    def w_dim(self) -> int:
+        return int(self.latent_avg.shape[-1])
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        device = self.latent_avg.device
+        x = images.float().to(device)
+        if x.shape[-2:] != (INPUT_SIZE, INPUT_SIZE):
+            x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bicubic", antialias=True, align_corners=False)
+        with torch.no_grad():
+            return self.net(x.clamp(-1, 1)) + self.latent_avg
+
+
+def _read(path: Path) -> dict:
+    sniff(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        if "argparse.Namespace" not in str(error):
+            raise CheckpointError(f"unreadable or unsafe e4e checkpoint ({type(error).__name__}: {str(error)[:200]})",
+                                  path=path, fix="use e4e_ffhq_encode.pt from omertov/encoder4editing") from error
+    with torch.serialization.safe_globals([argparse.Namespace]):  # older files: opts saved as a Namespace
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def load_e4e(path: str | os.PathLike, device: str | torch.device | None = None,
+             generator_w_avg: torch.Tensor | None = None) -> E4EEncoder:
+    """An e4e checkpoint's encoder (+ its latent_avg; else `generator_w_avg` on every layer)."""
+    path = Path(path)
+    ckpt = _read(path)
+    state = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
+    encoder = {k.removeprefix("encoder."): v for k, v in (state or {}).items() if k.startswith("encoder.")}
+    if not encoder or "styles.0.linear.weight" not in encoder:
+        raise CheckpointError("not an e4e checkpoint (no encoder.* Encoder4Editing weights in 'state_dict')",
+                              path=path, fix="use e4e_ffhq_encode.pt from omertov/encoder4editing")
+    style_count = sum(1 for k in encoder if k.endswith(".linear.weight") and k.startswith("styles."))
+    widths = tuple(int(encoder[f"body.{i}.res_layer.1.weight"].shape[0]) for i in (0, 3, 7, 21))
+    w_dim = int(encoder["styles.0.linear.weight"].shape[0])
+    net = Encoder4Editing(widths, style_count, w_dim)
+    try:
+        net.load_state_dict(encoder)
+    except RuntimeError as error:
+        raise CheckpointError(f"e4e weights do not match Encoder4Editing ({str(error)[:200]})", path=path) from error
+    latent_avg = ckpt.get("latent_avg")
+    if latent_avg is None:
+        if generator_w_avg is None:
+            raise CheckpointError("this e4e checkpoint has no latent_avg", path=path,
+                                  fix="load it with the generator it was trained for (its w_avg is used)")
+        latent_avg = generator_w_avg
+    opts = ckpt.get("opts")
+    opts = vars(opts) if isinstance(opts, argparse.Namespace) else opts if isinstance(opts, dict) else {}
+    latent_avg = latent_avg.detach().float().cpu().reshape(-1, w_dim)
+    if opts.get("start_from_latent_avg") is False:  # trained to output absolute codes
+        latent_avg = torch.zeros_like(latent_avg)
+    latent_avg = latent_avg.expand(style_count, -1) if latent_avg.shape[0] == 1 else latent_avg
+    if latent_avg.shape != (style_count, w_dim):
+        raise CheckpointError(f"latent_avg of shape {tuple(latent_avg.shape)} does not fit {style_count} styles",
+                              path=path)
+    device = runtime.pick_device(device)
+    net = net.eval().requires_grad_(False).to(device)
+    return E4EEncoder(net, latent_avg.contiguous().to(device), str(path))

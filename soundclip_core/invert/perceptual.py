@@ -1,0 +1,208 @@
+"""VGG16-LPIPS (Zhang et al. 2018, version 0.1), the perceptual distance of NVIDIA's projector.
+
+LPIPS compares unit-normalised VGG16 activations at relu1_2, relu2_2, relu3_3, relu4_3 and relu5_3
+through per-channel weights w_c:  d(x, y) = sum_layers mean_pixels sum_c w_c (f_x - f_y)^2.
+`features()` returns each layer's normalised activation scaled by sqrt(w_c / pixels), flattened and
+concatenated, so the distance is one squared L2 norm (the form NVIDIA's vgg16.pt gives with
+`return_lpips=True`), and a fixed target's features are computed once per inversion.
+
+Weights come from (a) a torchvision VGG16 state dict (`vgg16-397923af.pth`: features.{0,2,...,28})
+plus the lpips package's linear layers (`vgg.pth`: lin{k}.model.1.weight [1, C, 1, 1]); without those
+the channels weigh 1 (LPIPS's unweighted baseline), or (b) NVIDIA's `vgg16.pt`, a TorchScript archive
+holding both, whose tensors are read and whose program is never run (see `read_vgg_archive`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+import zipfile
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import runtime
+from ..errors import CheckpointError
+from ..formats import sniff
+
+STAGE_CONVS = (2, 2, 3, 3, 3)  # VGG16 ("configuration D"): 3x3 convs per stage, 2x2 max-pool between stages
+TORCHVISION_CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)  # in vgg16().features
+SHIFT = (-0.030, -0.088, -0.188)  # LPIPS ScalingLayer, for inputs in [-1, 1]
+SCALE = (0.458, 0.448, 0.450)
+
+
+class VGG16LPIPS(nn.Module):
+    """VGG16 conv trunk (any stage widths; the real one is 64, 128, 256, 512, 512) + LPIPS channel weights."""
+
+    def __init__(self, widths: tuple[int, ...] = (64, 128, 256, 512, 512)):
+        super().__init__()
+        self.widths = tuple(widths)
+        convs, in_ch = [], 3
+        for width, count in zip(self.widths, STAGE_CONVS, strict=True):
+            for _ in range(count):
+                convs.append(nn.Conv2d(in_ch, width, 3, padding=1))
+                in_ch = width
+        self.convs = nn.ModuleList(convs).to(memory_format=torch.channels_last)  # no weight reorder per call
+        for k, width in enumerate(self.widths):
+            self.register_buffer(f"lin{k}", torch.ones(width))
+        self.register_buffer("shift", torch.tensor(SHIFT)[None, :, None, None])
+        self.register_buffer("scale", torch.tensor(SCALE)[None, :, None, None])
+        self.weighted = False  # whether real LPIPS channel weights were loaded
+        self.source = "random init"
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """images [B, 3, H, W] in [-1, 1] -> [B, D]; ||features(x) - features(y)||^2 = LPIPS(x, y)."""
+        x = ((images.float() - self.shift) / self.scale).contiguous(memory_format=torch.channels_last)
+        taps, conv = [], iter(self.convs)
+        for stage, count in enumerate(STAGE_CONVS):
+            if stage:
+                x = F.max_pool2d(x, 2)
+            for _ in range(count):
+                x = F.relu(next(conv)(x))
+            unit = x * torch.rsqrt(x.square().sum(1, keepdim=True) + 1e-20)  # = x / (||x|| + 1e-10) up to 1e-10
+            weight = getattr(self, f"lin{stage}").clamp(min=0).sqrt() / math.sqrt(x.shape[2] * x.shape[3])
+            taps.append((unit * weight[None, :, None, None]).flatten(1))
+        return torch.cat(taps, 1)
+
+    def distance(self, images: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        """LPIPS [B] between two image batches in [-1, 1]."""
+        return (self.features(images) - self.features(reference)).square().sum(1)
+
+
+def _stage_widths(shapes: list[tuple[int, ...]], path: Path) -> tuple[int, ...]:
+    """The stage widths of 13 conv weight shapes [out, in, 3, 3] that chain as VGG16 does, or an error."""
+    problem = None
+    if len(shapes) != sum(STAGE_CONVS):
+        problem = f"{len(shapes)} 3x3 conv layers, VGG16 has {sum(STAGE_CONVS)}"
+    else:
+        in_ch = 3
+        for shape in shapes:
+            if len(shape) != 4 or shape[1] != in_ch or shape[2:] != (3, 3):
+                problem = f"a conv of shape {list(shape)} where VGG16 takes {in_ch} input channels"
+                break
+            in_ch = shape[0]
+        starts = [sum(STAGE_CONVS[:k]) for k in range(len(STAGE_CONVS))]
+        widths = tuple(shapes[s][0] for s in starts)
+        expected = [w for w, c in zip(widths, STAGE_CONVS, strict=True) for _ in range(c)]
+        if problem is None and [s[0] for s in shapes] != expected:
+            problem = "conv widths do not follow VGG16's five stages"
+    if problem:
+        raise CheckpointError(f"not a VGG16 network ({problem})", path=path,
+                              fix="use torchvision's vgg16-397923af.pth or NVIDIA's vgg16.pt "
+                                  "(`soundclip weights download vgg16`)")
+    return widths
+
+
+def _build(convs: list[tuple[torch.Tensor, torch.Tensor]], lins: list[torch.Tensor] | None, path: Path,
+           device) -> VGG16LPIPS:
+    net = VGG16LPIPS(_stage_widths([tuple(w.shape) for w, _ in convs], path))
+    with torch.no_grad():
+        for module, (weight, bias) in zip(net.convs, convs, strict=True):
+            module.weight.copy_(weight)
+            module.bias.copy_(bias.reshape(-1))
+        if lins is not None:
+            for k, (lin, width) in enumerate(zip(lins, net.widths, strict=True)):
+                if lin.numel() != width or not bool(torch.isfinite(lin).all()):
+                    raise CheckpointError(f"LPIPS weight {k} has {lin.numel()} values, layer {k} has {width} "
+                                          "channels", path=path, fix="use the lpips package's v0.1 vgg.pth")
+                getattr(net, f"lin{k}").copy_(lin.reshape(-1))
+    net.weighted = lins is not None
+    net.source = str(path)
+    return net.eval().requires_grad_(False).to(runtime.pick_device(device))
+
+
+def read_lpips_weights(path: str | os.PathLike) -> list[torch.Tensor]:
+    """The five channel-weight vectors of the lpips package's `vgg.pth` (keys lin{k}.model.1.weight)."""
+    path = Path(path)
+    sniff(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        return [state[f"lin{k}.model.1.weight"].float() for k in range(len(STAGE_CONVS))]
+    except Exception as error:
+        raise CheckpointError(f"not LPIPS linear-layer weights ({type(error).__name__}: {str(error)[:160]})",
+                              path=path, fix="use vgg.pth from the lpips package (lpips/weights/v0.1/vgg.pth)",
+                              ) from error
+
+
+def read_vgg_archive(path: Path) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], list[torch.Tensor]]:
+    """Conv weights/biases and LPIPS weights from a TorchScript archive such as NVIDIA's vgg16.pt.
+
+    Its internal names are not published, so this reads by structure and states what it expects:
+    in state-dict order, 13 tensors [out, in, 3, 3] chaining like VGG16 (each with a bias: the
+    same name ending in `bias`, else the next 1-d tensor of `out` values), and, among the other
+    tensors that are not fully-connected layers, five of 64, 128, 256, 512, 512 values (scaled to
+    the trunk's widths), [C] or [1, C, 1, 1], in order: the LPIPS channel weights. The archive is
+    assumed to hold LPIPS v0.1's own VGG16 and channel weights for [-1, 1] inputs (NVIDIA's
+    notice says it derives from them); the [0, 255] input scaling of NVIDIA's program is not read.
+    """
+    try:
+        with warnings.catch_warnings():  # torch.jit.load is deprecated for running programs; we only read tensors
+            warnings.simplefilter("ignore", FutureWarning)
+            state = torch.jit.load(str(path), map_location="cpu").state_dict()  # tensors only; nothing is run
+    except Exception as error:
+        raise CheckpointError(f"unreadable TorchScript archive ({type(error).__name__}: {str(error)[:160]})",
+                              path=path) from error
+    items = [(k, v.detach().float()) for k, v in state.items()]
+    used: set[str] = set()
+    convs = []
+    for i, (name, tensor) in enumerate(items):
+        if tensor.ndim != 4 or tuple(tensor.shape[2:]) != (3, 3):
+            continue
+        bias_name = name[: -len("weight")] + "bias" if name.endswith("weight") else None
+        bias = dict(items).get(bias_name) if bias_name else None
+        if bias is None:
+            bias_name, bias = next(((k, v) for k, v in items[i + 1:] if v.ndim == 1 and k not in used
+                                    and v.numel() == tensor.shape[0]), (None, None))
+        if bias is None:
+            raise CheckpointError(f"conv '{name}' has no bias in the archive", path=path)
+        used.update({name, bias_name})
+        convs.append((tensor, bias))
+    widths = _stage_widths([tuple(w.shape) for w, _ in convs], path)
+    lins, want = [], list(widths)
+    for name, tensor in items:
+        if want and name not in used and (tensor.ndim == 1 or (tensor.ndim == 4 and tensor.shape[2:] == (1, 1)
+                                                                and tensor.shape[0] == 1)) \
+                and tensor.numel() == want[0]:
+            lins.append(tensor)
+            want.pop(0)
+    if want:
+        raise CheckpointError(f"found the VGG16 trunk but not the five LPIPS channel-weight tensors "
+                              f"({len(lins)} of 5)", path=path,
+                              fix="use NVIDIA's vgg16.pt, or torchvision's vgg16 with --lpips-weights vgg.pth")
+    return convs, lins
+
+
+def load_perceptual(path: str | os.PathLike, lpips_weights: str | os.PathLike | None = None,
+                    device: str | torch.device | None = None, notify=print) -> VGG16LPIPS:
+    """VGG16-LPIPS from NVIDIA's vgg16.pt, or a torchvision VGG16 state dict (+ LPIPS `vgg.pth`)."""
+    path = Path(path)
+    container = sniff(path)
+    if container == "torch-zip" and any(n.endswith("constants.pkl") for n in zipfile.ZipFile(path).namelist()):
+        convs, lins = read_vgg_archive(path)
+        if lpips_weights is not None:
+            lins = read_lpips_weights(lpips_weights)
+        return _build(convs, lins, path, device)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(f"unreadable VGG16 checkpoint ({type(error).__name__}: {str(error)[:160]})",
+                              path=path, fix="use torchvision's vgg16-397923af.pth or NVIDIA's vgg16.pt") from error
+    if not isinstance(state, dict):
+        raise CheckpointError("expected a VGG16 state dict", path=path)
+    state = {k.removeprefix("module."): v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    convs = []
+    for index in TORCHVISION_CONV_INDICES:
+        weight, bias = state.get(f"features.{index}.weight"), state.get(f"features.{index}.bias")
+        if weight is None or bias is None:
+            raise CheckpointError(f"not a torchvision VGG16 state dict (no features.{index}.weight/bias)", path=path,
+                                  fix="use torchvision's vgg16-397923af.pth (not vgg16_bn or another network)")
+        convs.append((weight.float(), bias.float()))
+    lins = read_lpips_weights(lpips_weights) if lpips_weights is not None else None
+    if lins is None:
+        notify("soundclip: no LPIPS weights given: using the unweighted VGG16 feature distance (LPIPS's "
+               "baseline); pass the lpips package's vgg.pth for the learned LPIPS")
+    return _build(convs, lins, path, device)
+

@@ -1,0 +1,75 @@
+"""Training state (every epoch, for `--resume`) and the exported encoder.
+
+The state file holds the network, the learnable temperature, optimizer, scheduler, grad scaler, the
+epoch, the torch RNG states and the run's configuration; it is written atomically, so a run killed
+while saving keeps the previous epoch's state. It is read with `weights_only=True` (plain tensors and
+containers only). The exported encoder is what `resnet18_57.pth` holds, a plain state dict, plus a
+sidecar `<file>.json` naming its kind, its CLIP space and any front-end setting that differs from the
+kind's defaults; `load_audio_encoder` reads both.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..atomic import atomic_path
+from ..encoders import encoder_config
+from ..encoders.registry import metadata_path
+from ..errors import CheckpointError
+
+STATE_FILE = "train_state.pt"
+ENCODER_FILE = "encoder.pth"
+IGNORED_CONFIG = ("workers", "cache", "out", "device", "progress")  # may change between a run and its resume
+
+
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_state(path: Path, payload: dict) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_state(path: Path) -> dict:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(f"unreadable training state ({str(error)[:200]})", path=path,
+                              fix="start again without --resume, or restore the file") from error
+    if not isinstance(state, dict) or "config" not in state or "epoch" not in state:
+        raise CheckpointError("not a soundclip training state", path=path)
+    return state
+
+
+def config_differences(saved: dict, current: dict) -> list[str]:
+    """'key: saved -> now' for every setting that changed (the ones in IGNORED_CONFIG may)."""
+    keys = sorted((set(saved) | set(current)) - set(IGNORED_CONFIG))
+    return [f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
+
+
+def export_encoder(net: nn.Module, path: Path, kind: str, space: str, cfg: dict, info: dict) -> Path:
+    """Write the plain state dict (the official layout) and its sidecar; both atomically."""
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    defaults = encoder_config(kind)
+    frontend = {k: v for k, v in cfg.items() if k in defaults and k not in ("kind", "description",
+                                                                            "checkpoint_keys") and defaults[k] != v}
+    meta = {"kind": kind, "space": space, **({"frontend": frontend} if frontend else {}), **info}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    with atomic_path(metadata_path(path)) as tmp:
+        tmp.write_text(json.dumps(meta, indent=1, default=str))
+    return path

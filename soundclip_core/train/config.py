@@ -1,0 +1,73 @@
+"""`TrainConfig`: every setting of a training run (what `--resume` compares)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import SoundClipError
+from .network import TRAINABLE_KINDS
+from .recipes import DEFAULT_LR, RECIPES
+from .validate import PROMPT
+
+
+@dataclass
+class TrainConfig:
+    """data: a dataset folder or CSV manifest (`dataset_kind` auto-detected); clip: the CLIP weights file
+    (the Python API may pass a loaded CLIP instead); folds: training folds (default: all but the last,
+    which is held out for the per-epoch zero-shot check); batch_size: the global batch the contrastive
+    loss sees (split over the processes); accumulate: batches per optimiser step; frontend: overrides of
+    the kind's front-end settings (sample rate, n_fft, hop, n_mels, frames, resize)."""
+
+    data: str
+    clip: str = ""
+    dataset_kind: str = "auto"
+    kind: str = "soundclip"
+    init: str | None = None
+    folds: tuple[int, ...] | None = None
+    epochs: int = 50
+    batch_size: int = 320
+    accumulate: int = 1
+    recipe: str = "official"
+    lr: float | None = None
+    seed: int = 42
+    precision: str = "fp32"
+    self_term: bool = True
+    image_term: bool = True
+    text_augment: bool = True
+    prompt: str = PROMPT
+    frontend: dict = field(default_factory=dict)
+    out: str = "runs/soundclip"
+    cache: str | None = None
+    workers: int = 2
+    resume: bool = False
+    device: str | None = None
+    progress: bool = True
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR[self.recipe]
+
+    def check(self, world: int) -> None:
+        """Settings that cannot work, refused before any data is read."""
+        if self.recipe not in RECIPES:
+            raise SoundClipError(f"unknown recipe '{self.recipe}'", fix=f"use one of {', '.join(RECIPES)}")
+        if self.kind not in TRAINABLE_KINDS:
+            raise SoundClipError(f"training a '{self.kind}' encoder is not supported",
+                                 fix=f"use --kind {' or '.join(TRAINABLE_KINDS)}")
+        if self.epochs < 1 or self.accumulate < 1 or self.workers < 0:
+            raise SoundClipError("epochs and accumulate must be at least 1, workers at least 0")
+        if self.batch_size < 2 or self.batch_size % world:
+            raise SoundClipError(f"the batch size {self.batch_size} must be at least 2 and a multiple of the "
+                                 f"{world} processes", fix=f"use a multiple of {world}")
+        if "{}" not in self.prompt:
+            raise SoundClipError(f"the zero-shot prompt '{self.prompt}' has no {{}} for the class name")
+
+    def compared(self) -> dict:
+        """The settings as plain data (lists, not tuples), as stored in the training state."""
+        described = asdict(self)
+        described["data"] = str(Path(self.data).expanduser().resolve())  # the same run from another folder
+        described["init"] = None if self.init is None else str(Path(self.init).expanduser().resolve())
+        described["folds"] = None if self.folds is None else [int(f) for f in self.folds]
+        described.pop("resume")
+        return described

@@ -1,0 +1,41 @@
+"""The training set: cached log-mels -> (window, augmented caption, SpecAugment bands, frame row).
+
+Item i's randomness comes from a generator seeded by (seed, epoch, i) (`augment.sample_rng`), so the
+same global batch gets the same views whether one process or several draw it, and a resumed run
+redraws exactly what an uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .augment import crop_or_pad, sample_bands, sample_rng
+from .text_augment import eda
+
+
+class TrainSet(torch.utils.data.Dataset):
+    """features(i) -> log-mel [n_mels, w]; captions[i] the clip's text; items are dicts of tensors."""
+
+    def __init__(self, features: Callable[[int], np.ndarray], captions: Sequence[str], cfg: dict, seed: int,
+                 text_augment: bool = True):
+        self.features, self.captions, self.cfg, self.seed = features, list(captions), cfg, seed
+        self.text_augment = text_augment
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.captions)
+
+    def __getitem__(self, i: int) -> dict:
+        rng = sample_rng(self.seed, self.epoch, i)
+        window = crop_or_pad(self.features(i), self.cfg["frames"], rng)
+        height, width = self.cfg["resize"]
+        bands = sample_bands(rng, height, width)
+        caption = self.captions[i]
+        if self.text_augment:
+            caption = eda(caption, random.Random(int(rng.integers(2**62))))
+        return {"window": torch.from_numpy(np.ascontiguousarray(window)), "bands": torch.from_numpy(bands),
+                "caption": caption, "index": i}

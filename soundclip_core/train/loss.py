@@ -1,0 +1,47 @@
+"""The paper's objective: symmetric InfoNCE between audio and text, audio and image, audio and its
+SpecAugmented view, over the (global) batch.
+
+Official quirks (soundclip/train.py), reproduced by the "official" recipe: logits are the cosine
+multiplied by exp(0.07) = 1.0725 (the paper's temperature tau = 0.07 would *divide*: x 14.29), fixed;
+and the total is (a->t + t->a + a->a' + a'->a) / 4, the mean of the directional cross-entropies, with
+no image term. We keep that form when the image term is present: the total is the mean of every
+directional term computed (the paper's sum of L_nce terms differs from it only by a constant factor).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def info_nce(x: torch.Tensor, y: torch.Tensor, scale: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unit rows x, y [N, D] (row i of x matches row i of y) -> (x->y, y->x) mean cross-entropies of the
+    logits scale * x y^T over the batch."""
+    logits = scale * (x @ y.t())
+    labels = torch.arange(x.shape[0], device=x.device)
+    return F.cross_entropy(logits, labels), F.cross_entropy(logits.t(), labels)
+
+
+def contrastive_loss(audio: torch.Tensor, text: torch.Tensor, scale: torch.Tensor | float,
+                     augmented: torch.Tensor | None = None, image: torch.Tensor | None = None,
+                     has_image: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Embeddings [N, D] (any norm; normalised here) -> {"total", "audio_text", "audio_image", "audio_audio"}.
+
+    audio: the encoder's output on the plain view, augmented: on the SpecAugmented view, text: frozen CLIP
+    text embeddings of the (augmented) captions, image: frozen CLIP image embeddings of the clips' frames,
+    used for the rows where `has_image` [N] is true (the term is skipped with fewer than two such rows).
+    Each named term is the sum of its two directions (the paper's L_nce); "total" is their mean."""
+    audio, text = F.normalize(audio.float(), dim=-1), F.normalize(text.float(), dim=-1)
+    directional = list(info_nce(audio, text, scale))
+    terms = {"audio_text": directional[0] + directional[1]}
+    if augmented is not None:
+        pair = info_nce(audio, F.normalize(augmented.float(), dim=-1), scale)
+        directional += pair
+        terms["audio_audio"] = pair[0] + pair[1]
+    if image is not None and has_image is not None and int(has_image.sum()) >= 2:
+        rows = has_image.bool()
+        pair = info_nce(audio[rows], F.normalize(image[rows].float(), dim=-1), scale)
+        directional += pair
+        terms["audio_image"] = pair[0] + pair[1]
+    terms["total"] = torch.stack(directional).mean()
+    return terms

@@ -1,0 +1,74 @@
+"""The network to train: from scratch, ImageNet-initialised, or fine-tuned from an encoder checkpoint.
+
+`--init` takes either an audio encoder checkpoint of the kind being trained (fine-tuning; its embedding
+size and CLIP space must be the chosen CLIP's), or a timm/torchvision ResNet-18 ImageNet state dict
+(`conv1.weight`, `layer1.0.conv1.weight`, ..., `fc.weight` [1000, 512]): the official code starts from
+timm's ImageNet weights (pretrained=True); their backbone is loaded and the 512-d head starts fresh.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..encoders import ENCODER_KINDS, load_audio_encoder
+from ..encoders.encoder import detect_kind
+from ..encoders.soundclip import SoundCLIPNet
+from ..errors import CheckpointError
+
+TRAINABLE_KINDS = ("soundclip",)
+IMAGENET_KEYS = ("conv1.weight", "layer1.0.conv1.weight", "layer4.1.conv2.weight", "fc.weight")
+
+
+def _read(path: Path) -> dict:
+    if not path.is_file():
+        raise CheckpointError("--init file not found", path=path, fix="check the path")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(f"not a readable PyTorch checkpoint ({str(error)[:200]})", path=path) from error
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise CheckpointError("expected a state dict", path=path)
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def build_network(kind: str, embed_dim: int, init: str | os.PathLike | None, clip_space: str,
+                  ) -> tuple[nn.Module, str]:
+    """-> (network in train mode, a description of where its weights came from)."""
+    if kind not in TRAINABLE_KINDS:
+        raise CheckpointError(f"training a '{kind}' encoder is not supported",
+                              fix=f"use --kind {' or '.join(TRAINABLE_KINDS)}")
+    if init is None:
+        return SoundCLIPNet(embed_dim).train(), "random init"
+    path = Path(init)
+    state = _read(path)
+    if all(k in state for k in IMAGENET_KEYS) and tuple(state["fc.weight"].shape) == (1000, 512):
+        net = SoundCLIPNet(embed_dim)
+        backbone = {k: v for k, v in state.items() if not k.startswith("fc.")}
+        missing, unexpected = net.feature_extractor.load_state_dict(backbone, strict=False)
+        if unexpected or set(missing) - {"fc.weight", "fc.bias"}:
+            raise CheckpointError(f"not a ResNet-18 ImageNet state dict (missing {missing[:3]}, unexpected "
+                                  f"{unexpected[:3]})", path=path)
+        return net.train(), f"ImageNet backbone from {path}"
+    try:
+        found = detect_kind(state, path)
+    except CheckpointError:
+        raise CheckpointError("--init is neither an audio encoder checkpoint nor a ResNet-18 ImageNet state dict",
+                              path=path, fix=f"give a {kind} encoder (.pth) or timm's resnet18 ImageNet weights"
+                              ) from None
+    if found != kind:
+        raise CheckpointError(f"--init is a {found} encoder checkpoint, but a {kind} encoder is being trained",
+                              path=path, fix=f"use --kind {found} if supported, or a {kind} checkpoint "
+                                             f"(kinds: {', '.join(ENCODER_KINDS)})")
+    encoder = load_audio_encoder(path, kind=kind, device="cpu")
+    if encoder.space != clip_space:
+        raise CheckpointError(f"--init encoder lives in CLIP space '{encoder.space}', the chosen CLIP in "
+                              f"'{clip_space}'", path=path, fix="fine-tune with the CLIP it was trained with")
+    if encoder.dim != embed_dim:
+        raise CheckpointError(f"--init encoder gives {encoder.dim}-d embeddings, the CLIP {embed_dim}-d", path=path)
+    return encoder.net.train().requires_grad_(True), f"fine-tuned from {path}"

@@ -1,0 +1,52 @@
+"""Zero-shot accuracy on held-out clips, once per epoch: each clip goes to the class whose prompt's CLIP
+text embedding is nearest (cosine) to the clip's audio embedding.
+
+Kept to two small functions (`embed_features`, `zero_shot_accuracy`) so the evaluation package can
+take over the scoring without touching the training loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..clip import ClipModel
+from ..datasets import clean_label
+from ..encoders.frontends import window_starts
+from .augment import crop_or_pad, encoder_input, resize
+
+PROMPT = "the sound of {}"
+
+
+@torch.no_grad()
+def embed_features(net: nn.Module, mels: Sequence[np.ndarray], cfg: dict, device: torch.device,
+                   batch: int = 32) -> torch.Tensor:
+    """Log-mels [n_mels, w] -> unit audio embeddings [N, D]: the mean of the normalised embeddings of evenly
+    spaced windows (one left-aligned, zero-padded window for clips shorter than one), as `AudioEncoder`."""
+    windows, owner = [], []
+    for n, mel in enumerate(mels):
+        for start in window_starts(mel.shape[1], cfg["frames"], "average", 0):
+            windows.append(crop_or_pad(mel[:, start:], cfg["frames"], None))
+            owner.append(n)
+    outputs = []
+    for first in range(0, len(windows), batch):
+        chunk = torch.from_numpy(np.stack(windows[first:first + batch])).to(device)
+        inputs = encoder_input(resize(chunk, tuple(cfg["resize"])), cfg["n_mels"])
+        outputs.append(F.normalize(net(inputs).float(), dim=-1))
+    sums = torch.zeros(len(mels), outputs[0].shape[1], device=device).index_add_(
+        0, torch.tensor(owner, device=device), torch.cat(outputs))
+    return F.normalize(sums, dim=-1)
+
+
+def class_text_embeddings(clip: ClipModel, classes: Sequence[str], prompt: str = PROMPT) -> torch.Tensor:
+    return clip.encode_text([prompt.format(clean_label(c)) for c in classes]).vectors
+
+
+def zero_shot_accuracy(audio: torch.Tensor, text: torch.Tensor, targets: Sequence[int]) -> float:
+    """audio [N, D], text [C, D] (unit rows), targets: class index per clip -> top-1 accuracy in [0, 1]."""
+    predicted = (audio.float() @ text.float().to(audio.device).t()).argmax(dim=1).cpu()
+    return float((predicted == torch.as_tensor(list(targets))).float().mean())
