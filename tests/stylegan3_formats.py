@@ -63,9 +63,11 @@ def save_nvidia_sg3_pickle(g: Stylegan3Generator, path: Path, drop: str | None =
 
     mapping_fcs = {f"fc{i}": _fc(tensor(f"style.{i + 1}.weight"), tensor(f"style.{i + 1}.bias"), 0.01)
                    for i in range(c.mapping_layers)}
+    if c.c_dim:
+        mapping_fcs["embed"] = _fc(tensor("embed.weight"), tensor("embed.bias"))
     mapping = _WithAttrs("MappingNetwork", {}, {"w_avg": sd["latent_avg"]}, mapping_fcs,
-                         dict(z_dim=c.z_dim, c_dim=0, w_dim=c.w_dim, num_ws=c.num_ws, num_layers=c.mapping_layers,
-                              w_avg_beta=0.998, embed=None))
+                         dict(z_dim=c.z_dim, c_dim=c.c_dim, w_dim=c.w_dim, num_ws=c.num_ws,
+                              num_layers=c.mapping_layers, w_avg_beta=0.998, **({} if c.c_dim else {"embed": None})))
     inputs = _WithAttrs("SynthesisInput", {"weight": P(tensor("input.weight"))},
                         {k: sd[f"input.{k}"] for k in ("transform", "freqs", "phases")},
                         {"affine": _fc(tensor("input.affine.weight"), tensor("input.affine.bias"))},
@@ -104,7 +106,7 @@ def save_nvidia_sg3_pickle(g: Stylegan3Generator, path: Path, drop: str | None =
                            dict(w_dim=c.w_dim, num_ws=c.num_ws, img_resolution=c.resolution, img_channels=3,
                                 num_layers=len(c.layers) - 1, num_critical=2, margin_size=TINY[c.kind]["margin_size"],
                                 output_scale=c.output_scale, num_fp16_res=4, layer_names=[s.name for s in c.layers]))
-    kwargs = easy(z_dim=c.z_dim, c_dim=0, w_dim=c.w_dim, img_resolution=c.resolution, img_channels=3,
+    kwargs = easy(z_dim=c.z_dim, c_dim=c.c_dim, w_dim=c.w_dim, img_resolution=c.resolution, img_channels=3,
                   mapping_kwargs=easy(num_layers=c.mapping_layers), channel_base=TINY[c.kind]["channel_base"],
                   channel_max=TINY[c.kind]["channel_max"], margin_size=TINY[c.kind]["margin_size"],
                   magnitude_ema_beta=0.999)
@@ -112,8 +114,8 @@ def save_nvidia_sg3_pickle(g: Stylegan3Generator, path: Path, drop: str | None =
         kwargs.update(conv_kernel=1, use_radial_filters=True)
     kwargs.update(kwarg_overrides)
     generator = _WithAttrs("Generator", {}, {}, {"mapping": mapping, "synthesis": synthesis},
-                           dict(z_dim=c.z_dim, c_dim=0, w_dim=c.w_dim, img_resolution=c.resolution, img_channels=3,
-                                num_ws=c.num_ws), kwargs)
+                           dict(z_dim=c.z_dim, c_dim=c.c_dim, w_dim=c.w_dim, img_resolution=c.resolution,
+                                img_channels=3, num_ws=c.num_ws), kwargs)
     with open(path, "wb") as f:
         pickle.dump({"G": generator, "D": None, "G_ema": generator, "augment_pipe": None,
                      "training_set_kwargs": {}}, f)

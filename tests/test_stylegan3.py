@@ -211,6 +211,30 @@ def test_safetensors_export_round_trips_kind_and_config(tiny, tmp_path):
     assert torch.equal(g.synthesis(ws), tiny.synthesis(ws))
 
 
+def test_class_conditional_sg3_maps_labels_as_nvidia_does(tmp_path):
+    """MappingNetwork.embed: labels through FullyConnectedLayer(c_dim, w_dim), normalised, concatenated to z."""
+    g = tiny_sg3("stylegan3-t", resolution=16, c_dim=5, label_embedding="embed", embed_dim=16)
+    with torch.no_grad():
+        g.latent_avg.normal_()
+    loaded = load_generator(save_nvidia_sg3_pickle(g, tmp_path / "conditional.pkl"), device="cpu")
+    assert loaded.c_dim == 5 and loaded.config == g.config
+    z, c = torch.randn(3, 16), torch.eye(5)[[0, 2, 4]]
+
+    def normalise(x):
+        return x * torch.rsqrt(x.square().mean(1, keepdim=True) + 1e-8)
+
+    x = torch.cat([normalise(z), normalise(c @ (g.embed.weight / math.sqrt(5)).t() + g.embed.bias)], 1)
+    for layer in g.style.values():
+        x = F.leaky_relu(x @ (layer.weight * 0.01 / math.sqrt(layer.weight.shape[1])).t() + layer.bias * 0.01,
+                         0.2) * math.sqrt(2)
+    expected = g.latent_avg + 0.5 * (x - g.latent_avg)
+    assert torch.allclose(loaded.mapping(z, c, truncation_psi=0.5), expected, atol=1e-5)
+    ws = loaded.ws_from_seed(1, c=c[:1])
+    assert torch.equal(loaded.synthesis(ws), g.synthesis(ws))
+    round_trip = load_generator(save_generator(loaded, tmp_path / "conditional.safetensors"), device="cpu")
+    assert round_trip.c_dim == 5 and torch.equal(round_trip.mapping(z, c), loaded.mapping(z, c))
+
+
 def test_convert_cli_turns_an_sg3_pickle_into_our_export(tmp_path, capsys):
     from soundclip_core.cli import main
 
@@ -246,7 +270,7 @@ def test_bad_sg3_pickles_give_one_clear_error(tmp_path, problem):
         load_generator(path, device="cpu")
     assert str(path) in str(error.value)
     expected = {"truncated": "unreadable", "missing": "missing", "shape": "size mismatch|shape",
-                "conditional": "class-conditional", "channels": "RGB only", "layer-setting": "up_taps"}[problem]
+                "conditional": "no 'embed' layer", "channels": "RGB only", "layer-setting": "up_taps"}[problem]
     assert any(word in str(error.value) for word in expected.split("|"))
 
 

@@ -53,7 +53,8 @@ class LayerSpec:
 @dataclass(frozen=True)
 class Stylegan3Config:
     """resolution: output size; input_*: the Fourier features (channels, square size in pixels, sampling
-    rate and bandwidth in cycles per unit); layers: the synthesis layers in execution order (last = ToRGB)."""
+    rate and bandwidth in cycles per unit); layers: the synthesis layers in execution order (last = ToRGB);
+    c_dim > 0: a class-conditional mapping (labels embedded to embed_dim, normalised, concatenated to z)."""
 
     resolution: int
     kind: str = "stylegan3-t"
@@ -69,10 +70,18 @@ class Stylegan3Config:
     input_bandwidth: float = 2.0
     output_scale: float = 0.25
     layers: list[LayerSpec] = field(default_factory=list)
+    # class labels, as NVIDIA's MappingNetwork.embed (see stylegan2.config.GeneratorConfig)
+    label_embedding: str = "none"
+    embed_dim: int = 0
+    label_set: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if (self.c_dim > 0) != (self.label_embedding == "embed") or (self.c_dim > 0) != (self.embed_dim > 0) \
+                or self.label_embedding not in ("none", "embed"):
+            raise ValueError(f"inconsistent label settings: c_dim {self.c_dim}, label_embedding "
+                             f"{self.label_embedding!r}, embed_dim {self.embed_dim}")
         layers = [spec if isinstance(spec, LayerSpec) else LayerSpec(**spec) for spec in self.layers]
         object.__setattr__(self, "layers", layers)
         if not layers or not layers[-1].torgb or any(spec.torgb for spec in layers[:-1]):

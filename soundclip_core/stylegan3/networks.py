@@ -121,8 +121,6 @@ class Stylegan3Generator(MappedGenerator):
     def __init__(self, config: Stylegan3Config, source: str = "random init",
                  filters: dict[str, torch.Tensor] | None = None):
         super().__init__()
-        if config.c_dim:
-            raise ValueError("class-conditional StyleGAN3 generators are not supported")
         self.config = config
         self.source = source
         filters = filters or {}

@@ -60,12 +60,11 @@ def _layer_spec(name: str, state: dict, path: Path) -> LayerSpec:
 
 def convert(stub, path: Path) -> tuple[Stylegan3Config, dict[str, torch.Tensor], torch.Tensor]:
     """(config, state dict in our names, w_avg) of a StyleGAN3 G_ema stub."""
+    from ..stylegan2.labels import label_set_for_size
     from ..stylegan2.nvidia_pickle import flatten  # the stub walker shared with StyleGAN2 pickles
 
     kwargs = stub.state.get("_init_kwargs", {}) or {}
-    if kwargs.get("c_dim", 0):
-        raise CheckpointError(f"class-conditional StyleGAN3 (c_dim {kwargs['c_dim']}) is not supported", path=path,
-                              fix="use an unconditional StyleGAN3 pickle")
+    c_dim = int(kwargs.get("c_dim", 0) or 0)
     if int(kwargs.get("img_channels", 3)) != 3:
         raise CheckpointError(f"StyleGAN3 with {kwargs['img_channels']} image channels is not supported (RGB only)",
                               path=path)
@@ -82,6 +81,8 @@ def convert(stub, path: Path) -> tuple[Stylegan3Config, dict[str, torch.Tensor],
         if key.startswith("mapping.fc"):
             index, rest = key[len("mapping.fc"):].split(".", 1)
             state[f"style.{int(index) + 1}.{rest}"] = value
+        elif key.startswith("mapping.embed.") and c_dim:  # class labels: FullyConnectedLayer(c_dim, w_dim)
+            state[key[len("mapping."):]] = value
         elif key.startswith("synthesis.input."):
             state[key[len("synthesis."):]] = value
         elif key.startswith("synthesis."):
@@ -91,13 +92,18 @@ def convert(stub, path: Path) -> tuple[Stylegan3Config, dict[str, torch.Tensor],
                                   fix="only NVIDIA's unconditional configs T and R are supported")
     if "mapping.w_avg" not in source or "style.1.weight" not in state or "input.weight" not in state:
         raise CheckpointError("StyleGAN3 pickle lacks its mapping network, w_avg or input layer", path=path)
+    if c_dim and "embed.weight" not in state:
+        raise CheckpointError(f"c_dim is {c_dim} but the mapping has no 'embed' layer", path=path)
+    embed_dim = int(state["embed.weight"].shape[0]) if c_dim else 0
     inputs = _modules(synthesis)["input"].state
     mapping_layers = sum(1 for k in state if re.fullmatch(r"style\.\d+\.weight", k))
     radial = any(spec.down_radial for spec in layers) or any(spec.kernel == 1 for spec in layers[:-1])
     try:
         config = Stylegan3Config(
             resolution=int(kwargs.get("img_resolution", layers[-1].out_size)),
-            kind="stylegan3-r" if radial else "stylegan3-t", z_dim=int(state["style.1.weight"].shape[1]),
+            kind="stylegan3-r" if radial else "stylegan3-t", z_dim=int(state["style.1.weight"].shape[1]) - embed_dim,
+            c_dim=c_dim, label_embedding="embed" if c_dim else "none", embed_dim=embed_dim,
+            label_set=label_set_for_size(c_dim) if c_dim else "",
             w_dim=int(state["style.1.weight"].shape[0]), mapping_layers=mapping_layers,
             mapping_lr_multiplier=float((kwargs.get("mapping_kwargs") or {}).get("lr_multiplier", 0.01)),
             input_channels=int(inputs["channels"]), input_size=_square(inputs["size"], "input.size", path),
