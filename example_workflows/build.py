@@ -266,6 +266,15 @@ def invert_photo_then_sound(w: Workflow) -> None:
            filename_prefix="soundclip/photo_rain_latent")
 
 
+def sound_to_animal_stylegan3(w: Workflow) -> None:
+    """StyleGAN3: a cat's purr edits an animal from NVIDIA's StyleGAN3-T AFHQv2 512 px generator
+    (stylegan3-t-afhqv2-512x512.pkl, downloaded on first use; non-commercial licence). Its 16 W+
+    layers are the input transform, layers L0-L13 and ToRGB; the learned mask works the same."""
+    sound_edit_before_after(w, "cat_purring.wav",
+                            lambda w: load_models(w, "stylegan3-t-afhqv2-512x512.pkl", first_row=1), seed=4,
+                            preset="lsun", prefix="stylegan3_animal")
+
+
 WORKFLOWS = {
     "sound_to_landscape": sound_to_landscape,
     "music_to_painting": music_to_painting,
@@ -273,6 +282,7 @@ WORKFLOWS = {
     "several_sounds_grid": sounds_grid,
     "audioclip_sound_to_dog": audioclip_sound_to_dog,
     "invert_photo_then_sound": invert_photo_then_sound,
+    "stylegan3_sound_to_animal": sound_to_animal_stylegan3,
 }
 
 
@@ -328,6 +338,7 @@ THUMBNAIL_TITLES = {
     "several_sounds_grid": "Several sounds, one seed",
     "audioclip_sound_to_dog": "AudioCLIP: a bark -> a dog",
     "invert_photo_then_sound": "Your photo -> inverted -> rain",
+    "stylegan3_sound_to_animal": "StyleGAN3: a purr -> an animal",
 }
 
 

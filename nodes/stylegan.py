@@ -17,8 +17,8 @@ NOISE_MODES = ["const", "random", "none"]
 
 
 class StyleGANLoad:
-    """A StyleGAN2 generator (rosinality .pt, NVIDIA .pkl of the PyTorch or TensorFlow era, or soundclip
-    .safetensors) from models/stylegan2.
+    """A StyleGAN2 or StyleGAN3 (T/R) generator (rosinality .pt, NVIDIA .pkl of the PyTorch or TensorFlow era,
+    or soundclip .safetensors) from models/stylegan2.
 
     Pickles are read with a restricted unpickler: no code inside the file ever runs.
     """
@@ -37,7 +37,7 @@ class StyleGANLoad:
 
     def load(self, generator_name: str):
         generator = load_generator(comfy_env.resolve_model("stylegan2", generator_name), device=comfy_env.device())
-        info = f"{generator.resolution} px, {generator.num_ws} W+ layers, w_dim {generator.w_dim}"
+        info = f"{generator.kind}, {generator.resolution} px, {generator.num_ws} W+ layers, w_dim {generator.w_dim}"
         if generator.c_dim:
             info += f"; class-conditional, labels: {describe(generator.c_dim, generator.config.label_set)}"
         return (generator, info)

@@ -30,7 +30,8 @@ def builder():
 
 def test_the_examples_exist():
     assert {p.stem for p in WORKFLOWS} == {"sound_to_landscape", "music_to_painting", "sound_text_style_mix_faces",
-                                           "several_sounds_grid", "audioclip_sound_to_dog", "invert_photo_then_sound"}
+                                           "several_sounds_grid", "audioclip_sound_to_dog", "invert_photo_then_sound",
+                                           "stylegan3_sound_to_animal"}
 
 
 def test_committed_workflows_match_the_builder(builder):

@@ -109,6 +109,7 @@ def write_workflow_models(models: Path, with_arcface: bool = True) -> None:
     if with_arcface:
         torch.save(build_arcface(device="cpu").model.state_dict(), models / "arcface" / "model_ir_se50.pth")
     write_inversion_models(models)
+    write_stylegan3_models(models)
 
 
 def write_wikiart_pickle(path: Path) -> Path:
@@ -229,3 +230,14 @@ def write_inversion_models(models: Path) -> None:
     write_torchvision_vgg(net, models / "perceptual" / "vgg16-397923af.pth")
     write_lpips_weights(net, models / "perceptual" / "vgg.pth")
     write_nvidia_vgg_archive(net, models / "perceptual" / "vgg16.pt")
+
+
+STYLEGAN3_FILES = ("stylegan3-t-afhqv2-512x512.pkl",)
+
+
+def write_stylegan3_models(models: Path) -> None:
+    """Tiny StyleGAN3-T pickles, written as NVIDIA's code writes them, under the real file names."""
+    from stylegan3_formats import save_nvidia_sg3_pickle, tiny_sg3
+
+    for name in STYLEGAN3_FILES:
+        save_nvidia_sg3_pickle(tiny_sg3("stylegan3-t", resolution=32), models / "stylegan2" / name)

@@ -8,7 +8,7 @@ from ..stylegan2 import load_generator, save_generator
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("convert", help="convert a StyleGAN2 checkpoint to .safetensors")
+    parser = subparsers.add_parser("convert", help="convert a StyleGAN2/StyleGAN3 checkpoint to .safetensors")
     parser.add_argument("source", help="rosinality .pt, NVIDIA .pkl or soundclip .safetensors")
     parser.add_argument("target", help="output .safetensors path")
     parser.set_defaults(func=run)
@@ -17,5 +17,5 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     generator = load_generator(args.source, device="cpu")
     save_generator(generator, args.target)
-    print(f"wrote {args.target}: {generator.resolution} px, {generator.num_ws} W+ layers")
+    print(f"wrote {args.target}: {generator.kind}, {generator.resolution} px, {generator.num_ws} W+ layers")
     return 0

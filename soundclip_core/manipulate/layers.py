@@ -27,7 +27,12 @@ def parse_layers(spec: str, num_ws: int) -> list[int]:
 
 
 def default_mix_layers(num_ws: int) -> str:
-    """The paper's split (layers 1-9 of 18 from the sound, 10-18 from the text), scaled: the coarse half."""
+    """The paper's split (layers 1-9 of 18 from the sound, 10-18 from the text), scaled: the coarse half.
+
+    StyleGAN2: W+ layer i drives conv i (4x4 first), ToRGBs share the next conv's index.
+    StyleGAN3 (16 layers): ws[0] sets the input transform (rotation/translation of the Fourier
+    features), ws[1 + i] drives layer L_i in order of rising cutoff frequency, ws[15] the ToRGB
+    layer; "0-7" is the transform plus L0-L6 (coarse), the rest the fine, high-cutoff layers."""
     return f"0-{num_ws // 2 - 1}"
 
 

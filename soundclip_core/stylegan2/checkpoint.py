@@ -21,9 +21,25 @@ from .networks import Generator
 FORMAT_TAG = "soundclip-stylegan2"
 
 
+def _generator_class(config):
+    """StyleGAN2 `Generator` or StyleGAN3 `Stylegan3Generator`, by the config a reader returned."""
+    from ..stylegan3 import Stylegan3Config, Stylegan3Generator
+
+    return Stylegan3Generator if isinstance(config, Stylegan3Config) else Generator
+
+
+def _config_from_json(metadata: dict):
+    from ..stylegan3 import Stylegan3Config
+
+    if metadata.get("kind", "stylegan2").startswith("stylegan3"):
+        return Stylegan3Config.from_json(metadata["config"])
+    return GeneratorConfig.from_json(metadata["config"])
+
+
 def load_generator(path: str | os.PathLike, device: str | torch.device | None = None) -> Generator:
     """A frozen, eval-mode generator from a rosinality .pt, NVIDIA .pkl (PyTorch or TensorFlow era) or
-    soundclip .safetensors."""
+    soundclip .safetensors (StyleGAN2, or StyleGAN3 T/R from NVIDIA pickles and our export: `generator.kind`
+    says which)."""
     path = Path(path)
     kind = sniff(path)
     w_avg, per_label_avg = None, False
@@ -37,11 +53,15 @@ def load_generator(path: str | os.PathLike, device: str | torch.device | None = 
     else:
         config, state, per_label_avg = read_safetensors(path)
         w_avg = None if per_label_avg else state.pop("latent_avg", None)
-    generator = Generator(config, source=str(path))
-    missing, unexpected = generator.load_state_dict(state, strict=False)
+    generator = _generator_class(config)(config, source=str(path))
+    try:
+        missing, unexpected = generator.load_state_dict(state, strict=False)
+    except RuntimeError as error:  # wrongly shaped tensors
+        raise CheckpointError(f"checkpoint does not match a {generator.kind} generator of {config.resolution} px "
+                              f"({str(error).splitlines()[-1].strip()[:300]})", path=path) from error
     missing = [k for k in missing if k != "latent_avg"]
     if missing or unexpected:
-        raise CheckpointError(f"checkpoint does not match a StyleGAN2 generator of {config.resolution} px "
+        raise CheckpointError(f"checkpoint does not match a {generator.kind} generator of {config.resolution} px "
                               f"(missing {missing[:3]}, unexpected {unexpected[:3]})", path=path)
     generator = generator.to(runtime.pick_device(device)).eval().requires_grad_(False)
     if w_avg is not None:
@@ -51,7 +71,7 @@ def load_generator(path: str | os.PathLike, device: str | torch.device | None = 
     return generator
 
 
-def read_safetensors(path: Path) -> tuple[GeneratorConfig, dict[str, torch.Tensor], bool]:
+def read_safetensors(path: Path) -> tuple:
     """(config, state, whether truncation uses per-label average latents)."""
     try:
         with safe_open(str(path), framework="pt") as f:
@@ -59,7 +79,7 @@ def read_safetensors(path: Path) -> tuple[GeneratorConfig, dict[str, torch.Tenso
             if metadata.get("format") != FORMAT_TAG:
                 raise CheckpointError("this .safetensors file is not a soundclip StyleGAN2 export", path=path,
                                       fix="convert a generator with `soundclip convert IN OUT.safetensors`")
-            return (GeneratorConfig.from_json(metadata["config"]), {k: f.get_tensor(k) for k in f.keys()},
+            return (_config_from_json(metadata), {k: f.get_tensor(k) for k in f.keys()},
                     metadata.get("w_avg") == "per-label")
     except CheckpointError:
         raise
@@ -73,7 +93,8 @@ def save_generator(generator: Generator, path: str | os.PathLike) -> Path:
     atomically."""
     state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
     with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata={"format": FORMAT_TAG, "config": generator.config.to_json(),
+        save_file(state, str(tmp), metadata={"format": FORMAT_TAG, "kind": generator.kind,
+                                            "config": generator.config.to_json(),
                                             "source": json.dumps(generator.source),
                                             "w_avg": "per-label" if generator.per_label_avg else "checkpoint"})
     return Path(path)

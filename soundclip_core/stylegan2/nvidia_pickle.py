@@ -92,14 +92,17 @@ def flatten(stub: PersistentStub, prefix: str = "") -> dict[str, torch.Tensor]:
 
 
 def convert(stub: PersistentStub, path: Path) -> tuple[GeneratorConfig, dict, torch.Tensor]:
-    """NVIDIA names -> rosinality names, plus the config from `_init_kwargs`."""
+    """NVIDIA names -> rosinality names, plus the config from `_init_kwargs`. StyleGAN3 networks
+    (recognised by structure) go to their own converter and come back with a `Stylegan3Config`."""
+    from ..stylegan3 import nvidia as stylegan3_pickle
+
+    if stylegan3_pickle.is_stylegan3(stub):
+        return stylegan3_pickle.convert(stub, path)
     kwargs = stub.state.get("_init_kwargs", {})
     synthesis_kwargs = kwargs.get("synthesis_kwargs", {}) or {}
     if synthesis_kwargs.get("architecture", "skip") != "skip":
         raise CheckpointError(f"architecture '{synthesis_kwargs['architecture']}' is not supported (only 'skip')",
                               path=path)
-    if "synthesis.input.affine.weight" in flatten(stub):
-        raise CheckpointError("this is a StyleGAN3 network, which soundclip does not support", path=path)
     src = flatten(stub)
     resolution = int(kwargs.get("img_resolution", 0))
     levels = resolution.bit_length() - 2

@@ -1,0 +1,171 @@
+"""The StyleGAN3 generator (Karras et al. 2021, "Alias-Free Generative Adversarial Networks"), configs T and R.
+
+Parameter names follow NVIDIA's state dict below `synthesis.` (`input.*`, `layers.L{i}_{size}_{ch}.*`);
+the mapping network is the shared `MappedGenerator` one. W+ layers: ws[0] drives the input's
+rotation/translation of the Fourier features, ws[1 + i] drives layer L_i, the last drives ToRGB.
+A frozen generator runs the fast ops of `ops.py`; layers whose weights need gradients use the
+literal formulas of `reference.py`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .. import runtime
+from ..stylegan2 import ops as sg2_ops
+from ..stylegan2.mapping import EqualLinear, MappedGenerator
+from ..stylegan2.networks import NOISE_MODES
+from . import ops, reference
+from .config import LayerSpec, Stylegan3Config, schedule
+from .filters import lowpass
+
+SQRT2 = math.sqrt(2.0)
+
+
+def _needs_weight_grads(module: nn.Module) -> bool:
+    return torch.is_grad_enabled() and any(p.requires_grad for p in module.parameters())
+
+
+class SynthesisInput(nn.Module):
+    """Fourier features: C sinusoids of fixed frequencies `freqs` [C, 2] and `phases` [C], rotated and
+    translated by affine(w0), sampled on a `size`-pixel grid, then mixed by `weight` [C, C]."""
+
+    def __init__(self, config: Stylegan3Config):
+        super().__init__()
+        c = config.input_channels
+        self.size, self.sampling_rate, self.bandwidth = config.input_size, config.input_sampling_rate, \
+            config.input_bandwidth
+        self.weight = nn.Parameter(torch.randn(c, c))
+        self.affine = EqualLinear(config.w_dim, 4)
+        with torch.no_grad():
+            self.affine.bias.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0]))
+        self.register_buffer("transform", torch.eye(3))  # the user's inverse transform of the image
+        freqs = torch.randn(c, 2)
+        radii = freqs.norm(dim=1, keepdim=True)
+        self.register_buffer("freqs", freqs / (radii * radii.square().exp().pow(0.25)) * self.bandwidth)
+        self.register_buffer("phases", torch.rand(c) - 0.5)
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        """w [B, w_dim] -> features [B, C, size, size] (channels_last, float32)."""
+        freqs, phases = ops.transformed_frequencies(self.affine(w), self.freqs, self.phases, self.transform)
+        # out-of-band frequencies (possible under a user transform) fade out linearly up to Nyquist
+        amplitudes = (1 - (freqs.norm(dim=2) - self.bandwidth) / (self.sampling_rate / 2 - self.bandwidth)).clamp(0, 1)
+        grid = ops.fourier_grid(self.size, self.sampling_rate, w.device)
+        # phase of channel c at pixel (row, col): grid[col] f_x + grid[row] f_y + phase   [B, H, W, C]
+        x = (grid[None, None, :, None] * freqs[:, None, None, :, 0]
+             + grid[None, :, None, None] * freqs[:, None, None, :, 1] + phases[:, None, None, :])
+        x = torch.sin(x * (2 * math.pi)) * amplitudes[:, None, None, :]
+        x = x @ (self.weight / math.sqrt(self.weight.shape[0])).t()  # [B, H, W, C]
+        return x.permute(0, 3, 1, 2)
+
+
+class SynthesisLayer(nn.Module):
+    """Modulated conv (demodulated except in ToRGB, input scaled by magnitude_ema^-1/2 as trained) -> bias ->
+    filtered leaky ReLU (see `LayerSpec`)."""
+
+    def __init__(self, spec: LayerSpec, w_dim: int, up_filter: torch.Tensor | None = None,
+                 down_filter: torch.Tensor | None = None):
+        super().__init__()
+        self.spec = spec
+        self.affine = EqualLinear(w_dim, spec.in_channels, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(spec.out_channels, spec.in_channels, spec.kernel, spec.kernel))
+        self.bias = nn.Parameter(torch.zeros(spec.out_channels))
+        self.register_buffer("magnitude_ema", torch.ones([]))
+        for name, taps, radial, given in (("up_filter", spec.up_taps, False, up_filter),
+                                          ("down_filter", spec.down_taps, spec.down_radial, down_filter)):
+            if taps > 1:  # NVIDIA's None filters (one tap) are absent, as in its state dict
+                shape = (taps, taps) if radial else (taps,)
+                self.register_buffer(name, given if given is not None else torch.zeros(shape))
+            else:
+                setattr(self, name, None)
+
+    def styles_and_demod(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """-> (styles [B, in] with the input gain folded in, demodulation [B, out] or None for ToRGB,
+        weight [out, in, k, k] pre-normalised as NVIDIA's modulated_conv2d does)."""
+        styles = self.affine(w)
+        gain = self.magnitude_ema.rsqrt()
+        weight = self.weight
+        if self.spec.torgb:
+            return styles * (gain / math.sqrt(self.spec.in_channels * self.spec.kernel ** 2)), None, weight
+        # NVIDIA pre-normalises the weight per output channel and the styles over the whole batch:
+        # both cancel in demodulation except against its 1e-8, kept for float32 parity
+        weight = weight * weight.square().mean(dim=(1, 2, 3), keepdim=True).rsqrt()
+        styles = styles * styles.square().mean().rsqrt()
+        demod = sg2_ops.demodulation(weight, styles)
+        return styles * gain, demod, weight
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        spec = self.spec
+        if _needs_weight_grads(self):
+            return reference.layer_reference(self, x, w)
+        styles, demod, weight = self.styles_and_demod(w)
+        if spec.torgb:
+            x = sg2_ops.modulated_1x1(x, weight[:, :, 0, 0], styles) + self.bias.to(x.dtype)[:, None, None]
+            x = torch.nn.functional.pad(x, list(spec.padding)) if any(spec.padding) else x
+            return x.clamp(-spec.clamp, spec.clamp) if spec.clamp is not None else x
+        x = ops.modulated_conv(x, styles, demod, weight, self.bias, spec.kernel - 1)
+        return ops.filtered_lrelu(x, self.up_filter, self.down_filter, spec.up, spec.down, spec.padding, SQRT2, 0.2,
+                                  spec.clamp)
+
+
+class Stylegan3Generator(MappedGenerator):
+    """z -> mapping -> w; W+ [B, num_ws, w_dim] -> synthesis -> RGB [B, 3, H, W] in about [-1, 1].
+
+    W+ layers: ws[0] -> the input transform (rotation/translation of the Fourier features),
+    ws[1 + i] -> layer L_i (coarse, low-cutoff layers first), ws[num_ws - 1] -> ToRGB.
+    StyleGAN3 has no noise inputs: `noise_mode` is accepted and ignored."""
+
+    def __init__(self, config: Stylegan3Config, source: str = "random init",
+                 filters: dict[str, torch.Tensor] | None = None):
+        super().__init__()
+        self.config = config
+        self.source = source
+        filters = filters or {}
+        self.build_mapping()
+        self.input = SynthesisInput(config)
+        self.layers = nn.ModuleDict({
+            spec.name: SynthesisLayer(spec, config.w_dim, filters.get(f"{spec.name}.up_filter"),
+                                      filters.get(f"{spec.name}.down_filter"))
+            for spec in config.layers})
+
+    @classmethod
+    def from_schedule(cls, resolution: int, kind: str = "stylegan3-t", **schedule_kwargs) -> Stylegan3Generator:
+        """A random generator of the paper's layer schedule (see `config.schedule`), filters designed as
+        NVIDIA's code designs them; for tests and benchmarks (trained weights come from checkpoints)."""
+        config, designs = schedule(resolution, kind, **schedule_kwargs)
+        filters = {}
+        for spec, design in zip(config.layers, designs, strict=True):
+            for which, d in design.items():
+                f = lowpass(d["taps"], d["cutoff"], d["half_width"], d["rate"], d.get("radial", False))
+                if f is not None:
+                    filters[f"{spec.name}.{which}_filter"] = f
+        generator = cls(config, source=f"random {kind} {resolution} px", filters=filters)
+        generator.designs = designs
+        return generator
+
+    @property
+    def kind(self) -> str:
+        return self.config.kind
+
+    @property
+    def resolution(self) -> int:
+        return self.config.resolution
+
+    @property
+    def num_ws(self) -> int:
+        return self.config.num_ws
+
+    def synthesis(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        """ws [B, num_ws, w_dim] -> images [B, img_channels, H, W] float32."""
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
+            raise ValueError(f"ws must be [B, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
+        ws = ws.float()
+        x = self.input(ws[:, 0]).to(runtime.compute_dtype(ws.device))
+        for i, layer in enumerate(self.layers.values()):
+            x = layer(x, ws[:, i + 1])
+        return (x.float() * self.config.output_scale).contiguous()

@@ -1,0 +1,165 @@
+"""StyleGAN3's building-block ops in fast forms (the literal twins are in `reference.py`).
+
+- `modulated_conv`: one autograd Function for the modulated, demodulated conv of a frozen layer:
+  styles and demodulation fold into the small weight at batch 1, and the backward forms no
+  weight gradient: h = conv^T(g * d, W) gives dL/dx = h * s and dL/ds = sum_pixels(h * x), and
+  dL/dd = sum_pixels(g * u) with u the undemodulated conv output (StyleGAN2's trick, `styled_conv`).
+- `filtered_lrelu`: up-sampling as a stride-`up` transposed conv with the 1-D filter (polyphase:
+  the zeros of the zero-inserted image are never multiplied), the crop/pad as one slice, the
+  activation gain folded into the filter, leaky ReLU and clamp in one pass that keeps only its
+  output for backward, and the down-sampling FIR evaluated only at the kept pixels (strided conv),
+  each separable filter as two 1-D depthwise passes on channels_last tensors.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..stylegan2.styled_conv import _fold, _pixel_sums, _spatial_dot
+
+
+def _depthwise(x: torch.Tensor, taps: torch.Tensor, axis: int) -> torch.Tensor:
+    """A 1-D filter [T] as a depthwise kernel along `axis` (3 = width, 2 = height): [C, 1, 1, T] or [C, 1, T, 1]."""
+    shape = (1, 1, 1, -1) if axis == 3 else (1, 1, -1, 1)
+    return taps.to(x.dtype).reshape(shape).expand(x.shape[1], -1, -1, -1)
+
+
+def _upsample_axis(x: torch.Tensor, taps: torch.Tensor, up: int, pad: tuple[int, int], axis: int) -> torch.Tensor:
+    """Zero-insert by `up`, pad (negative: crop) by `pad`, convolve (valid) with `taps`, along one axis.
+
+    The full transposed conv z[m] = sum_i x[i] f[m - i up] holds every output of the zero-inserted
+    convolution; the padded, valid one is the window z[T - 1 - pad0 :][:length] (zeros outside z)."""
+    stride = (1, up) if axis == 3 else (up, 1)
+    length = x.shape[axis] * up + pad[0] + pad[1] - (taps.numel() - 1)
+    start = taps.numel() - 1 - pad[0]
+    end = (x.shape[axis] - 1) * up + taps.numel() - start - length  # cropped from the far side
+    if start == end >= 0:  # the paper's schedule: a symmetric crop, done by the conv itself
+        crop = (0, start) if axis == 3 else (start, 0)
+        return F.conv_transpose2d(x, _depthwise(x, taps, axis), stride=stride, padding=crop, groups=x.shape[1])
+    z = F.conv_transpose2d(x, _depthwise(x, taps, axis), stride=stride, groups=x.shape[1])
+    cut = [-start, -end]
+    return F.pad(z, cut + [0, 0] if axis == 3 else [0, 0] + cut)
+
+
+def _downsample(x: torch.Tensor, taps: torch.Tensor, down: int) -> torch.Tensor:
+    """Convolve (valid) with `taps` ([T] separable or [T, T]) and keep every `down`-th pixel: a strided conv."""
+    channels = x.shape[1]
+    if taps.ndim == 2:
+        return F.conv2d(x, taps.flip([0, 1]).to(x.dtype).expand(channels, 1, -1, -1), stride=down, groups=channels)
+    taps = taps.flip([0])
+    x = F.conv2d(x, _depthwise(x, taps, 3), stride=(1, down), groups=channels)
+    return F.conv2d(x, _depthwise(x, taps, 2), stride=(down, 1), groups=channels)
+
+
+class _LeakyClamp(torch.autograd.Function):
+    """leaky_relu(x, slope) clamped to +-clamp, in place on `x` (a temporary the caller owns: a fresh
+    full-size tensor costs more in page faults than the arithmetic), keeping only the output for backward."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, slope: float, clamp: float | None) -> torch.Tensor:
+        out = F.leaky_relu_(x, slope)
+        if clamp is not None:  # trained nets rarely reach their clamp: one read decides if anything is cut
+            dense = out.permute(0, 2, 3, 1) if out.is_contiguous(memory_format=torch.channels_last) else out
+            low, high = torch.aminmax(dense.reshape(-1))  # over the storage order: no copy
+            clamp = clamp if bool(high >= clamp) or bool(low <= -clamp) else None
+            if clamp is not None:
+                out.clamp_(-clamp, clamp)
+        ctx.mark_dirty(out)
+        ctx.save_for_backward(out)
+        ctx.slope, ctx.clamp = slope, clamp
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (out,) = ctx.saved_tensors
+        grad = torch.ops.aten.leaky_relu_backward(grad, out, ctx.slope, True)
+        if ctx.clamp is not None:  # clamped outputs pass no gradient
+            grad = grad.masked_fill_(out.abs() >= ctx.clamp, 0)
+        return grad, None, None
+
+
+def filtered_lrelu(x: torch.Tensor, up_filter: torch.Tensor | None, down_filter: torch.Tensor | None, up: int,
+                   down: int, padding: tuple[int, int, int, int], gain: float, slope: float,
+                   clamp: float | None) -> torch.Tensor:
+    """x [B, C, H, W] (bias already added) -> up-sample, pad, FIR, x gain, leaky ReLU, clamp, FIR, down-sample.
+
+    up_filter: separable [T] with gain `up` per axis applied here; down_filter: [T], [T, T] or None."""
+    px0, px1, py0, py1 = padding
+    if up_filter is None:  # ToRGB: no resampling
+        x = F.pad(x, [px0, px1, py0, py1]) * gain  # a fresh tensor: the activation works in place
+    else:
+        x = _upsample_axis(x, up_filter * (up * gain), up, (px0, px1), 3)
+        x = _upsample_axis(x, up_filter * up, up, (py0, py1), 2)
+    if slope != 1 or clamp is not None:
+        x = _LeakyClamp.apply(x, slope, clamp)
+    if down_filter is None:
+        return x[:, :, ::down, ::down] if down > 1 else x
+    return _downsample(x, down_filter, down)
+
+
+class ModulatedConvFunction(torch.autograd.Function):
+    """conv(x * s, W, padding) * d + bias, gradients for x, s and d only (W and bias frozen)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, styles: torch.Tensor, demod: torch.Tensor, weight: torch.Tensor,
+                bias: torch.Tensor, padding: int) -> torch.Tensor:
+        """x [B, in, H, W]; styles [B, in]; demod [B, out]; weight [out, in, k, k]; bias [out]."""
+        dtype = x.dtype
+        if x.shape[0] == 1:
+            folded = _fold(weight, styles[0][None, :, None, None] * demod[0][:, None, None, None], dtype, False)
+            out = F.conv2d(x, folded, bias.to(dtype), padding=padding)
+        else:
+            shared = _fold(weight, weight.new_ones(1, 1, 1, 1), dtype, False)
+            out = F.conv2d(x * styles.to(dtype)[:, :, None, None], shared, padding=padding)
+            out = torch.addcmul(bias.to(dtype)[:, None, None], out, demod.to(dtype)[:, :, None, None])
+        ctx.save_for_backward(x, styles, demod, weight, bias, out)
+        ctx.padding = padding
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, styles, demod, weight, bias, out = ctx.saved_tensors
+        dtype = out.dtype
+        grad = grad.to(dtype)
+        grad_x = grad_styles = grad_demod = None
+        if ctx.needs_input_grad[2]:  # sum(g * u) with u * d = out - bias
+            grad_demod = (_spatial_dot(grad, out) - bias.float() * _pixel_sums(grad, None)[..., 0]) / demod
+        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
+            # the adjoint conv as a plain conv with the flipped, transposed weight: CPU backends run
+            # conv2d far faster than conv_transpose2d of the same size
+            flipped, padding = weight.flip([2, 3]), weight.shape[-1] - 1 - ctx.padding
+            if x.shape[0] == 1:
+                h = F.conv2d(grad, _fold(flipped, demod[0][:, None, None, None], dtype, True), padding=padding)
+            else:
+                shared = _fold(flipped, weight.new_ones(1, 1, 1, 1), dtype, True)
+                h = F.conv2d(grad * demod.to(dtype)[:, :, None, None], shared, padding=padding)
+            if ctx.needs_input_grad[1]:
+                grad_styles = _spatial_dot(h, x).to(styles.dtype)
+            if ctx.needs_input_grad[0]:
+                grad_x = h.mul_(styles.to(dtype)[:, :, None, None])
+        return grad_x, grad_styles, grad_demod, None, None, None
+
+
+def modulated_conv(x: torch.Tensor, styles: torch.Tensor, demod: torch.Tensor, weight: torch.Tensor,
+                   bias: torch.Tensor, padding: int) -> torch.Tensor:
+    """`ModulatedConvFunction` for a frozen layer: weight and bias must not need gradients."""
+    return ModulatedConvFunction.apply(x, styles, demod, weight, bias, padding)
+
+
+def fourier_grid(size: int, sampling_rate: float, device: torch.device | None = None) -> torch.Tensor:
+    """Sample positions of a `size`-pixel axis in the input's units: (i + 0.5 - size / 2) / sampling_rate."""
+    return (torch.arange(size, device=device, dtype=torch.float32) + (0.5 - size / 2)) / sampling_rate
+
+
+def transformed_frequencies(t: torch.Tensor, freqs: torch.Tensor, phases: torch.Tensor,
+                            transform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rotate/translate the Fourier features by t = affine(w0) [B, 4] (r_c, r_s, t_x, t_y) after the user
+    transform [3, 3]: -> freqs [B, C, 2], phases [B, C]."""
+    t = t / t[:, :2].norm(dim=1, keepdim=True)
+    c, s, tx, ty = t.unbind(1)
+    zero, one = torch.zeros_like(c), torch.ones_like(c)
+    rotation = torch.stack([c, -s, zero, s, c, zero, zero, zero, one], 1).reshape(-1, 3, 3)
+    translation = torch.stack([one, zero, -tx, zero, one, -ty, zero, zero, one], 1).reshape(-1, 3, 3)
+    m = rotation @ translation @ transform
+    return freqs @ m[:, :2, :2], phases + (freqs @ m[:, :2, 2:]).squeeze(2)
