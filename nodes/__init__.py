@@ -11,6 +11,7 @@ from .audio import AudioEncode, AudioEncoderLoader, LoadAudio
 from .manipulate import ArcFaceLoader, LatentOptimize
 from .stylegan import Decode, LatentFromSeed, StyleGANLoad, StyleMix
 from .text import CLIPLoader, EmbeddingBatch, EmbeddingMix, TextEncode
+from .video import KeyframesToFrames, SoundKeyframes, WriteSoundVideo
 
 comfy_env.register_model_folders()
 
@@ -28,6 +29,9 @@ _NODES = {
     "LatentOptimize": (LatentOptimize, "Sound-Guided Latent Optimize (SoundCLIP)"),
     "StyleMix": (StyleMix, "Style Mix W+ Layers (SoundCLIP)"),
     "Decode": (Decode, "StyleGAN Decode (SoundCLIP)"),
+    "SoundKeyframes": (SoundKeyframes, "Sound to Keyframes (SoundCLIP)"),
+    "KeyframesToFrames": (KeyframesToFrames, "Keyframes to Frames (SoundCLIP)"),
+    "WriteSoundVideo": (WriteSoundVideo, "Write Sound Video (SoundCLIP)"),
 }
 
 NODE_CLASS_MAPPINGS = {f"SoundCLIP_{name}": cls for name, (cls, _) in _NODES.items()}

@@ -150,3 +150,8 @@ def _byte_progress() -> Callable[[int, int | None], None]:
             bar.update(done // 1024, max(1, total // 1024))
 
     return report
+
+
+def output_directory() -> Path:
+    """ComfyUI's output folder, else ./output."""
+    return Path(folder_paths.get_output_directory()) if folder_paths is not None else Path.cwd() / "output"

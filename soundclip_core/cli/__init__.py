@@ -13,7 +13,7 @@ import sys
 
 from ..errors import SoundClipError
 
-COMMAND_MODULES = ("convert", "weights", "manipulate", "mix", "selftest")
+COMMAND_MODULES = ("convert", "weights", "manipulate", "mix", "selftest", "video")
 
 
 def build_parser() -> argparse.ArgumentParser:
