@@ -3,8 +3,9 @@
 Two curves are computed per video frame with a small STFT of our own (torch.stft, no librosa):
 
 - loudness: the frame's RMS level in dB, mapped from (peak - 60 dB .. peak) to [0, 1];
-- onsets: spectral flux, the summed increase of log-compressed magnitudes from one STFT frame to the
-  next (how much new sound starts), the maximum over the video frame's span, divided by its track maximum.
+- onsets: spectral flux, the mean increase of log-compressed magnitudes from one STFT frame to the
+  next (how much new sound starts), the maximum over the video frame's span, divided by its track maximum
+  (after smoothing, so 1 is the song's strongest attack).
 
 Both are smoothed with a one-pole follower (time constant 80 ms, Lucid's 0.75 per frame at 43 fps) so the
 image breathes with the music instead of flickering. What they do to the latent:
@@ -88,8 +89,8 @@ def loudness_and_onsets(audio: Audio, fps: float, n_frames: int) -> tuple[torch.
     flux = _per_video_frame(flux, fps, n_frames, "amax")
     peak = float(level.max())
     loudness = ((level - (peak - LOUDNESS_RANGE_DB)) / LOUDNESS_RANGE_DB).clamp(0, 1)
-    onsets = flux / max(float(flux.max()), 1e-12)
-    return _smooth(loudness, fps).float(), _smooth(onsets, fps).float()
+    onsets = _smooth(flux, fps)
+    return _smooth(loudness, fps).float(), (onsets / max(float(onsets.max()), 1e-12)).float()
 
 
 @dataclass
