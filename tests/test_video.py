@@ -17,9 +17,21 @@ from soundclip_core.embedding import Embedding
 from soundclip_core.encoders import build_audio_encoder
 from soundclip_core.errors import AudioError, Cancelled, SoundClipError
 from soundclip_core.manipulate import optimize
-from soundclip_core.video import (Keyframes, check_image_batch_fits, cut_windows, encode_windows, frame_count,
-                                  frame_latents, hermite, load_keyframes, make_video, render_images, render_video,
-                                  sound_keyframes, write_mp4)
+from soundclip_core.video import (
+    Keyframes,
+    check_image_batch_fits,
+    cut_windows,
+    encode_windows,
+    frame_count,
+    frame_latents,
+    hermite,
+    load_keyframes,
+    make_video,
+    render_images,
+    render_video,
+    sound_keyframes,
+    write_mp4,
+)
 from soundclip_core.video import frames as frames_module
 from soundclip_core.video import reactive as reactive_module
 from soundclip_core.video import render as render_module
