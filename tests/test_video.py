@@ -289,7 +289,7 @@ def test_streaming_holds_at_most_one_batch_of_frames(generator, tmp_path, monkey
 
 def test_cancel_stops_within_one_step_or_batch_and_leaves_no_file(generator, tmp_path):
     clip = stand_in_clip()
-    encoder = build_audio_encoder("soundclip", embed_dim=TINY_DIM, device="cpu", space=clip.space)
+    encoder = BandEncoder(clip.space)
     calls = [0]
 
     def cancel_after(n):
@@ -337,3 +337,15 @@ def test_image_batches_that_would_not_fit_are_refused_with_the_fix(generator):
     images, audio = render_images(generator, still_keyframes(generator, 1.0), song(1.0), 12)
     assert images.shape == (12, 16, 16, 3) and audio.waveform.shape[-1] == RATE
     assert 0 <= float(images.min()) and float(images.max()) <= 1
+
+
+def test_progress_runs_over_the_whole_job_keyframes_then_frames(generator, tmp_path):
+    clip = stand_in_clip()
+    reports = []
+    keyframes, _ = make_video(tmp_path / "v.mp4", generator, clip, BandEncoder(clip.space), distinct_sounds(),
+                              generator.ws_from_seed(0), fps=5, window=1.0, hop=0.5, steps=3, batch_size=4,
+                              progress=lambda done, total, preview: reports.append((done, total)))
+    assert len(keyframes.times) == 5
+    done = [d for d, _ in reports]
+    assert {t for _, t in reports} == {3 + 15} and done == sorted(done) and done[-1] == 18
+    assert done[:3] == [1, 2, 3] and done[3:] == [7, 11, 15, 18]  # 3 steps, then 15 frames in batches of 4
