@@ -184,6 +184,7 @@ def test_windows_cover_the_whole_sound_and_refuse_bad_lengths():
     windows = cut_windows(song(7.0), window=2.0, hop=2.0)
     assert windows.starts == [0, 2 * RATE, 4 * RATE, 5 * RATE] and windows.ends[-1] == 7 * RATE
     assert windows.times == [1.0, 3.0, 5.0, 6.0]
+    assert cut_windows(song(2.0), window=2.0, hop=1.0).times == [1.0]  # exactly one window: one keyframe
     with pytest.raises(AudioError, match="shorter than one 5 s window.*--window"):
         cut_windows(song(3.0), window=5.0, hop=1.0)
     with pytest.raises(SoundClipError, match="positive"):
@@ -311,7 +312,7 @@ def test_cancel_stops_within_one_step_or_batch_and_leaves_no_file(generator, tmp
 
 def test_bad_input_is_refused_before_any_work(generator, tmp_path, monkeypatch):
     keyframes = still_keyframes(generator, 2.0)
-    for fps in (0, -5, float("nan"), 1000):
+    for fps in (0, -5, float("nan"), 1000, "fast"):
         with pytest.raises(SoundClipError, match="frame rate"):
             render_video(tmp_path / "v.mp4", generator, keyframes, song(), fps)
     blocker = tmp_path / "file.txt"

@@ -114,3 +114,57 @@ def test_cli_video_writes_mp4_and_keyframes(home, tmp_path, capsys):
     assert main([*common, "--window", "10", "--out", str(bad)]) == 2
     assert "shorter than one 10 s window" in capsys.readouterr().err
     assert not bad.exists()
+
+
+def test_the_song_to_video_example_runs_with_core_video_nodes_emulated(nodes, home, tmp_path):
+    """The example graph, executed node by node as ComfyUI would; core LoadAudio / CreateVideo / SaveVideo are
+    emulated as their ComfyUI implementations behave (SaveVideo: H.264 + AAC at the VIDEO's frame rate)."""
+    import json
+
+    from comfy_workflow import to_api_prompt
+    from test_workflows import CORE_DEFINITIONS, ROOT
+
+    from soundclip_core.audio import audio_from_comfy, load_audio
+    from soundclip_core.video import write_mp4
+    from soundclip_core.video.frames import to_uint8_frames
+
+    classes, _ = nodes
+    long_song = write_sound(tmp_path / "song.wav", seconds=6.0, rate=RATE)  # longer than one 5 s window
+    workflow = json.loads((ROOT / "example_workflows" / "song_to_video.json").read_text())
+    definitions = {**CORE_DEFINITIONS, **{f"SoundCLIP_{k}": v.INPUT_TYPES() for k, v in classes.items()}}
+    prompt = to_api_prompt(workflow, definitions)
+    saved = []
+
+    def create_video(images, fps, audio=None):
+        return ({"images": images, "fps": fps, "audio": audio},)
+
+    def save_video(video, filename_prefix, format, codec):
+        path = tmp_path / "output" / f"{filename_prefix}_00001_.mp4"
+        batches = (to_uint8_frames(chunk.permute(0, 3, 1, 2) * 2 - 1) for chunk in video["images"].split(8))
+        saved.append(write_mp4(path, batches, video["fps"], audio_from_comfy(video["audio"])[0]))
+        return ()
+
+    core = {"LoadAudio": lambda audio: (load_audio(long_song).to_comfy(),),
+            "CreateVideo": create_video, "SaveVideo": save_video}
+    results: dict[str, tuple] = {}
+
+    def run(node_id: str) -> tuple:
+        if node_id not in results:
+            entry = prompt[node_id]
+            inputs = {name: run(value[0])[value[1]] if isinstance(value, list) else value
+                      for name, value in entry["inputs"].items()}
+            if entry["class_type"] == "SoundCLIP_SoundKeyframes":
+                inputs["steps"] = 2
+            if entry["class_type"] in core:
+                results[node_id] = core[entry["class_type"]](**inputs)
+            else:
+                node = classes[entry["class_type"].removeprefix("SoundCLIP_")]
+                results[node_id] = getattr(node, type(node).FUNCTION)(**inputs)
+        return results[node_id]
+
+    with torch.inference_mode():
+        for node_id in prompt:
+            run(node_id)
+    (path,) = saved
+    frames, rate, seconds = frames_in(path)
+    assert (frames, rate) == (6 * 24, 24.0) and abs(seconds - 6.0) < 0.05

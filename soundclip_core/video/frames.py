@@ -29,7 +29,11 @@ FALLBACK_MEMORY = 4 * 1024**3  # when the free memory cannot be read
 
 def frame_rate(fps: float) -> Fraction:
     """fps as the exact fraction the video stream uses; refuses zero, negative, NaN or absurd rates."""
-    if not isinstance(fps, (int, float)) or not math.isfinite(fps) or not MIN_FPS <= fps <= MAX_FPS:
+    try:
+        fps = float(fps)
+    except (TypeError, ValueError):
+        fps = math.nan
+    if not math.isfinite(fps) or not MIN_FPS <= fps <= MAX_FPS:
         raise SoundClipError(f"frame rate {fps} is outside {MIN_FPS:g}-{MAX_FPS:g} fps", fix="use e.g. 24, 25 or 30")
     return Fraction(round(fps * 1000), 1000)
 
@@ -83,7 +87,8 @@ def decode_frames(generator, keyframes: Keyframes, fps: float, n_frames: int, re
 
 def to_uint8_frames(images: torch.Tensor) -> torch.Tensor:
     """[B, 3, H, W] in [-1, 1] -> uint8 [B, H, W, 3] on the CPU, rounded as the still-image path rounds."""
-    return ((images.detach().float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu()
+    pixels = ((images.detach().float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    return pixels.permute(0, 2, 3, 1).contiguous().cpu()
 
 
 def image_batch_bytes(n_frames: int, height: int, width: int) -> int:
