@@ -19,6 +19,7 @@ CLIP = "SOUNDCLIP_CLIP"
 EMBEDDING = "SOUNDCLIP_EMBEDDING"
 WPLUS = "SOUNDCLIP_WPLUS"
 ARCFACE = "SOUNDCLIP_ARCFACE"
+KEYFRAMES = "SOUNDCLIP_KEYFRAMES"  # soundclip_core.video.Keyframes: W+ [K, num_ws, w_dim] with times in seconds
 CATEGORY = "SoundCLIP"
 
 
@@ -44,4 +45,3 @@ def latent_for(generator, latent: WPlus) -> torch.Tensor:
             f"but the generator {generator.source} needs {generator.num_ws} x {generator.w_dim}",
             fix="connect a latent made with the same generator (same resolution)")
     return latent["ws"].to(generator.w_avg.device)
-KEYFRAMES = "SOUNDCLIP_KEYFRAMES"  # soundclip_core.video.Keyframes: W+ [K, num_ws, w_dim] with times in seconds

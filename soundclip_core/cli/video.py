@@ -13,7 +13,7 @@ from ..latents import load_latent
 from ..manipulate import MASK_MODES, PRESETS
 from ..runtime import pick_device
 from ..stylegan2 import load_generator
-from ..video import DEFAULT_HOP, DEFAULT_WINDOW, make_video
+from ..video import DEFAULT_HOP, DEFAULT_WINDOW, cut_windows, frame_rate, make_video
 from ..video.frames import DECODE_BATCH
 from ..weights import ensure
 from .manipulate import _clip_file
@@ -59,8 +59,10 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.chunk < 1 or args.batch < 1:
         raise SoundClipError("--chunk and --batch must be at least 1")
-    device = pick_device(args.device)
+    frame_rate(args.fps)  # refuse what can be known before loading any model
     audio = load_audio(args.audio, max_seconds=args.max_seconds)
+    cut_windows(audio, args.window, args.hop)
+    device = pick_device(args.device)
     generator = load_generator(ensure(args.generator, kind="stylegan2"), device)
     encoder = load_audio_encoder(ensure(args.encoder, kind="audio_encoder"), device=device)
     clip = load_clip(args.clip_arch, _clip_file(args.clip), device)
