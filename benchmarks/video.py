@@ -8,6 +8,7 @@ encoding to an mp4, next to the per-frame cost of the Decode node's way (a batch
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import tempfile
@@ -66,6 +67,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1)
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--no-steps", action="store_true", help="only time decoding and writing")
     args = parser.parse_args()
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; {args.keyframes} keyframes in chunks "
@@ -79,7 +81,8 @@ def main() -> None:
         for size in args.sizes:
             torch.manual_seed(0)
             g = Generator(GeneratorConfig(resolution=size)).eval().requires_grad_(False).to(device)
-            step = keyframe_step_seconds(g, clip, args.keyframes, args.chunk, args.steps, device)
+            step = math.nan if args.no_steps else keyframe_step_seconds(g, clip, args.keyframes, args.chunk,
+                                                                         args.steps, device)
             node_ms = decode_node_ms(g, device)
             fps = 8.0
             seconds = args.frames / fps
