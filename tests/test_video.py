@@ -278,14 +278,12 @@ def test_streaming_holds_at_most_one_batch_of_frames(generator, tmp_path, monkey
         weakref.finalize(tensor, lambda: alive.__setitem__(0, alive[0] - 1))
         return tensor
 
-    synthesis = generator.synthesis
-    monkeypatch.setattr(generator, "synthesis", lambda ws, noise_mode="const": track(synthesis(ws, noise_mode)))
-    to_uint8 = render_module.to_uint8_frames
-    monkeypatch.setattr(render_module, "to_uint8_frames", lambda images: track(to_uint8(images)))
+    to_uint8 = render_module.to_uint8_frames  # sees every decoded batch and makes its uint8 copy
+    monkeypatch.setattr(render_module, "to_uint8_frames", lambda images: track(to_uint8(track(images))))
     audio = song(6.0)
     render_video(tmp_path / "long.mp4", generator, still_keyframes(generator, 6.0), audio, 20, batch_size=4)
     assert read_mp4(tmp_path / "long.mp4")["frames"] == 120  # 30 batches went through ...
-    assert peak[0] <= 3  # ... but never more than one batch of images and its uint8 copy (+ the next) at once
+    assert 2 <= peak[0] <= 3  # ... but never more than one batch of images and its uint8 copy (+ the next) at once
 
 
 def test_cancel_stops_within_one_step_or_batch_and_leaves_no_file(generator, tmp_path):
