@@ -35,6 +35,7 @@ def register(subparsers) -> None:
     p.add_argument("--steps", type=int, default=300, help="optimisation steps (all keyframes at once)")
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--preset", choices=list(PRESETS), default="landscape")
+    p.add_argument("--arcface", help="ArcFace IR-SE50 file or id, for the identity loss (faces, --preset ffhq)")
     p.add_argument("--mask", choices=MASK_MODES, default="learned")
     p.add_argument("--layers", help="with --mask freeze: the layers that may change, e.g. 0-8")
     source = p.add_mutually_exclusive_group()
@@ -72,6 +73,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         w_source = generator.ws_from_seed(args.seed, truncation_psi=args.truncation)
     text = clip.encode_text([args.text]) if args.text else None
+    identity = None
+    if args.arcface:
+        from ..arcface import load_arcface
+
+        identity = load_arcface(ensure(args.arcface, kind="arcface"), device)
     bar, progress = job_bar("sound to video")
     try:
         keyframes, result = make_video(
@@ -79,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             hop=args.hop, steps=args.steps, text=text, text_weight=args.text_weight, pulse=args.pulse,
             motion=args.motion, batch_size=args.batch, crf=args.crf, keyframes_path=args.keyframes,
             progress=progress, preset=args.preset, lr=args.lr, mask=args.mask, layers=args.layers, seed=args.seed,
-            precision=args.precision, chunk_size=args.chunk)
+            precision=args.precision, chunk_size=args.chunk, identity=identity)
     finally:
         bar.close()
     print(result.report())
