@@ -137,13 +137,15 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
                 features = clip.image_features(clip.prepare_images(images, mode=clip_input))
             return images, F.cosine_similarity(features.float(), goal, dim=-1)
 
-        batch = w_src.shape[0]
+        batch, shared_source = w_src.shape[0], w_source.shape[0] == 1
         size = batch if chunk_size is None else min(int(chunk_size), batch)
         chunks = [slice(first, first + size) for first in range(0, batch, size)]
         with torch.no_grad():
             rendered = [render(w_src[part], goal_vectors[part]) for part in chunks]
             source_similarity = torch.cat([similarity for _, similarity in rendered])
-            source_images = [images for images, _ in rendered] if lam_id else None
+            # one source for every row (e.g. a song's keyframes): keep its image once, not once per row
+            source_images = ([rendered[0][0][:1].clone()] if shared_source else [images for images, _ in rendered]
+                             ) if lam_id else None
             del rendered
         losses = torch.zeros(steps, device=device)
         similarities = torch.zeros(steps, device=device)
@@ -162,7 +164,8 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
                 if lam_sim:
                     loss = loss + lam_sim * ((ws - w_src[part]).square().sum(-1) * layer_weights()).sum(-1)
                 if lam_id:
-                    loss = loss + lam_id * identity.loss(images, source_images[index])
+                    reference = source_images[0].expand_as(images) if shared_source else source_images[index]
+                    loss = loss + lam_id * identity.loss(images, reference)
                 loss.sum().backward()
                 losses[step] += loss.detach().sum() / batch
                 similarities[step] += similarity.detach().sum() / batch
