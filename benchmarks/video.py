@@ -88,11 +88,13 @@ def main() -> None:
             seconds = args.frames / fps
             ws = torch.cat([g.ws_from_seed(i) for i in range(3)]).cpu()
             keyframes = Keyframes(ws, torch.tensor([0.0, seconds / 2, seconds], dtype=torch.float64), seconds, {})
-            sync(device)
-            start = time.perf_counter()
-            for _ in decode_frames(g, keyframes, fps, args.frames, batch_size=args.batch):
+            decode = float("inf")
+            for _ in range(2):  # best of 2, as the Decode node's timing
                 sync(device)
-            decode = time.perf_counter() - start
+                start = time.perf_counter()
+                for _ in decode_frames(g, keyframes, fps, args.frames, batch_size=args.batch):
+                    sync(device)
+                decode = min(decode, time.perf_counter() - start)
             audio = Audio(torch.randn(1, int(seconds * 44100)) * 0.1, 44100)
             with tempfile.TemporaryDirectory() as folder:
                 start = time.perf_counter()

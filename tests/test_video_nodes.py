@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import av
@@ -72,7 +73,7 @@ def test_song_to_keyframes_to_frames_and_to_a_file_under_inference_mode(nodes, h
 
 
 def test_node_guards_memory_cancel_and_paths(nodes, monkeypatch):
-    nodes, pack = nodes
+    nodes, _ = nodes
     with torch.inference_mode():
         (song,) = nodes["LoadAudio"].load("song.wav", 0.0, 0.0)
         generator, _ = nodes["StyleGANLoad"].load("landscape.pt")
@@ -81,7 +82,8 @@ def test_node_guards_memory_cancel_and_paths(nodes, monkeypatch):
             nodes["KeyframesToFrames"].render(generator, keyframes, song, 24.0, 0.0, 0.0, "const", 4, 1e-6)
         with pytest.raises(SoundClipError, match="leaves the output folder"):
             nodes["WriteSoundVideo"].write(generator, keyframes, song, 8.0, 0.0, 0.0, "const", 4, 23, "../../x")
-        monkeypatch.setattr(pack.nodes.comfy_env, "interrupted", lambda: True)
+        video_nodes = importlib.import_module(type(nodes["KeyframesToFrames"]).__module__)
+        monkeypatch.setattr(video_nodes.comfy_env, "interrupted", lambda: True)
         with pytest.raises(Cancelled, match="frame 0"):
             nodes["KeyframesToFrames"].render(generator, keyframes, song, 24.0, 0.0, 0.0, "const", 4, 0.0)
 
