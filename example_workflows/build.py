@@ -24,7 +24,8 @@ THUMBNAIL_SIZE = (512, 384)
 # link colours by type, close to the frontend's palette
 LINK_COLOURS = {"AUDIO": "#5fb4ff", "IMAGE": "#64b5f6", "SOUNDCLIP_EMBEDDING": "#ffb74d",
                 "SOUNDCLIP_CLIP": "#ffd500", "SOUNDCLIP_GENERATOR": "#b39ddb", "SOUNDCLIP_LATENT": "#ff9cf9",
-                "SOUNDCLIP_AUDIO_ENCODER": "#81c784", "SOUNDCLIP_ARCFACE": "#e57373"}
+                "SOUNDCLIP_AUDIO_ENCODER": "#81c784", "SOUNDCLIP_ARCFACE": "#e57373", "SOUNDCLIP_KEYFRAMES": "#ff9cf9",
+                "VIDEO": "#ffa07a", "FLOAT": "#aaee88"}
 
 LOADER_FOLDERS = {
     "SoundCLIP_StyleGANLoad": "stylegan2",
@@ -35,12 +36,18 @@ LOADER_FOLDERS = {
     "SoundCLIP_E4ELoader": "e4e",
 }
 
-# Core ComfyUI nodes used in the examples: (inputs, outputs, widget values).
+# Core ComfyUI nodes used in the examples: (linked inputs, outputs); widget values are given per use.
+# An input of a widget type (CreateVideo's fps) is a widget converted to a socket: the frontend keeps its
+# widget value in widgets_values too. CreateVideo / SaveVideo as in comfy_extras/nodes_video.py: CreateVideo
+# (images IMAGE, fps FLOAT 1-120, audio AUDIO optional) -> VIDEO; SaveVideo (video VIDEO, filename_prefix,
+# format, codec) writes {prefix}_{counter:05}_.mp4.
 CORE_NODES = {
     "LoadAudio": ([], [("AUDIO", "AUDIO")]),
     "SaveImage": ([("images", "IMAGE")], []),
     "PreviewImage": ([("images", "IMAGE")], []),
     "LoadImage": ([], [("IMAGE", "IMAGE"), ("MASK", "MASK")]),
+    "CreateVideo": ([("images", "IMAGE"), ("fps", "FLOAT"), ("audio", "AUDIO")], [("VIDEO", "VIDEO")]),
+    "SaveVideo": ([("video", "VIDEO")], []),
 }
 
 
@@ -108,7 +115,8 @@ class Workflow:
         return self._wire(node_type, column, row, inputs, outputs, widgets, sources)
 
     def _wire(self, node_type, column, row, inputs, outputs, widgets, sources):
-        node_inputs = [{"name": n, "type": t, "link": None} for n, t in inputs]
+        node_inputs = [{"name": n, "type": t, "link": None, **({"widget": {"name": n}} if t in WIDGET_TYPES else {})}
+                       for n, t in inputs]
         node_outputs = [{"name": n, "type": t, "links": [], "slot_index": i} for i, (n, t) in enumerate(outputs)]
         handles = self._add(node_type, column, row, node_inputs, node_outputs, widgets)
         node_id = handles[0][0] if handles else len(self.nodes)
@@ -275,6 +283,27 @@ def sound_to_animal_stylegan3(w: Workflow) -> None:
                             preset="lsun", prefix="stylegan3_animal")
 
 
+def song_to_video(w: Workflow) -> None:
+    """A whole song becomes a video: one keyframe per 5 s window (each edited toward its window's sound, mixed
+    with a text prompt), a smooth path between them at 24 fps, then core Create Video + Save Video write an mp4
+    with the song. Keyframes to Frames holds every frame in memory and refuses songs that would not fit: for
+    long songs or large generators use Write Sound Video (SoundCLIP) instead, which streams to the file."""
+    (audio,) = w.core("LoadAudio", 0, 0, ["song.wav", None, None])
+    encoder, clip, generator = load_models(w, "landscape.pt", first_row=1)
+    text, _ = w.node("SoundCLIP_TextEncode", 1, 1, clip=clip, text="an oil painting, swirling colours")
+    (source,) = w.node("SoundCLIP_LatentFromSeed", 1, 2, generator=generator, seed=7, batch_size=1,
+                       truncation_psi=0.7, label="")
+    keyframes, _ = w.node("SoundCLIP_SoundKeyframes", 2, 0, audio=audio, encoder=encoder, clip=clip,
+                          generator=generator, latent=source, window=5.0, hop=2.5, preset="landscape", steps=300,
+                          lr=0.1, mask="learned", layers="", seed=0, chunk_size=8, precision="fp32", text=text,
+                          text_weight=0.5)
+    images, song, fps = w.node("SoundCLIP_KeyframesToFrames", 3, 0, generator=generator, keyframes=keyframes,
+                               audio=audio, fps=24.0, pulse=0.3, motion=0.2, noise_mode="const", batch_size=8,
+                               memory_budget_gb=0.0)
+    (video,) = w.core("CreateVideo", 4, 0, [24.0], images=images, fps=fps, audio=song)
+    w.core("SaveVideo", 5, 0, ["soundclip/song", "auto", "auto"], video=video)
+
+
 WORKFLOWS = {
     "sound_to_landscape": sound_to_landscape,
     "music_to_painting": music_to_painting,
@@ -283,12 +312,13 @@ WORKFLOWS = {
     "audioclip_sound_to_dog": audioclip_sound_to_dog,
     "invert_photo_then_sound": invert_photo_then_sound,
     "stylegan3_sound_to_animal": sound_to_animal_stylegan3,
+    "song_to_video": song_to_video,
 }
 
 
 def display_names() -> dict[str, str]:
     core = {"LoadAudio": "Load Audio", "SaveImage": "Save Image", "PreviewImage": "Preview Image",
-            "LoadImage": "Load Image"}
+            "LoadImage": "Load Image", "CreateVideo": "Create Video", "SaveVideo": "Save Video"}
     return {**core, **sys.modules["soundclip_pack"].NODE_DISPLAY_NAME_MAPPINGS}
 
 
@@ -339,6 +369,7 @@ THUMBNAIL_TITLES = {
     "audioclip_sound_to_dog": "AudioCLIP: a bark -> a dog",
     "invert_photo_then_sound": "Your photo -> inverted -> rain",
     "stylegan3_sound_to_animal": "StyleGAN3: a purr -> an animal",
+    "song_to_video": "A whole song -> a video with sound",
 }
 
 

@@ -13,6 +13,7 @@ from .invert import E4ELoader, InvertImage, LoadLatentFromPNG, PerceptualLoader,
 from .manipulate import ArcFaceLoader, LatentOptimize
 from .stylegan import Decode, LatentFromSeed, StyleGANLoad, StyleMix
 from .text import CLIPLoader, EmbeddingBatch, EmbeddingMix, TextEncode
+from .video import KeyframesToFrames, SoundKeyframes, WriteSoundVideo
 
 comfy_env.register_model_folders()
 
@@ -36,6 +37,9 @@ _NODES = {
     "SaveImageWithLatent": (SaveImageWithLatent, "Save Image with Latent (SoundCLIP)"),
     "LoadLatentFromPNG": (LoadLatentFromPNG, "Load Latent from PNG (SoundCLIP)"),
     "ZeroShotClassify": (ZeroShotClassify, "Zero-shot Classify Audio (SoundCLIP)"),
+    "SoundKeyframes": (SoundKeyframes, "Sound to Keyframes (SoundCLIP)"),
+    "KeyframesToFrames": (KeyframesToFrames, "Keyframes to Frames (SoundCLIP)"),
+    "WriteSoundVideo": (WriteSoundVideo, "Write Sound Video (SoundCLIP)"),
 }
 
 NODE_CLASS_MAPPINGS = {f"SoundCLIP_{name}": cls for name, (cls, _) in _NODES.items()}

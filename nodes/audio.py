@@ -12,17 +12,23 @@ from . import comfy_env
 from .types import AUDIO_ENCODER, CATEGORY, EMBEDDING
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3")
+MAX_SECONDS = 3600.0  # whole songs for the video nodes; an hour of 48 kHz stereo is 1.4 GB as float32
 
 
 class LoadAudio:
-    """A sound file from ComfyUI's input folder (with upload), trimmed, as core AUDIO."""
+    """A sound file from ComfyUI's input folder, trimmed, as core AUDIO.
+
+    It needs no torchaudio (core Load Audio does on some ComfyUI versions). No upload button: the
+    frontend's audio upload widget only works on core audio nodes' own player widget, and on any other
+    node it fails while the node is built. Upload with core Load Audio, or copy files into input/."""
 
     @classmethod
     def INPUT_TYPES(cls):
         files = sorted(p.name for p in comfy_env.input_directory().iterdir()
                        if p.suffix.lower() in AUDIO_SUFFIXES) if comfy_env.input_directory().is_dir() else []
         return {"required": {
-            "audio": (files, {"audio_upload": True}),
+            "audio": (files, {"tooltip": "Sound files in ComfyUI's input folder (upload them with core Load Audio "
+                                         "or copy them there; refresh to see new ones)."}),
             "start": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 36000.0, "step": 0.1,
                                 "tooltip": "Seconds to skip at the beginning."}),
             "duration": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 36000.0, "step": 0.1,
@@ -35,7 +41,8 @@ class LoadAudio:
     DESCRIPTION = "Reads wav, flac, ogg or mp3 at any sample rate; rejects empty, silent or corrupt files."
 
     def load(self, audio: str, start: float, duration: float):
-        clip = load_audio(comfy_env.annotated_input_path(audio), start=start, duration=duration or None)
+        clip = load_audio(comfy_env.annotated_input_path(audio), start=start, duration=duration or None,
+                          max_seconds=MAX_SECONDS)
         return (clip.to_comfy(),)
 
     @classmethod

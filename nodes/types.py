@@ -22,6 +22,7 @@ WPLUS = "SOUNDCLIP_WPLUS"
 ARCFACE = "SOUNDCLIP_ARCFACE"
 PERCEPTUAL = "SOUNDCLIP_PERCEPTUAL"
 E4E = "SOUNDCLIP_E4E"
+KEYFRAMES = "SOUNDCLIP_KEYFRAMES"  # soundclip_core.video.Keyframes: W+ [K, num_ws, w_dim] with times in seconds
 CATEGORY = "SoundCLIP"
 
 

@@ -32,6 +32,7 @@ def to_api_prompt(workflow: dict, definitions: dict) -> dict:
         spec = definitions[node["type"]]
         declared = {**spec.get("required", {}), **spec.get("optional", {})}
         linked = {i["name"]: links[i["link"]] for i in node.get("inputs", []) if i.get("link") is not None}
+        converted = {i["name"] for i in node.get("inputs", []) if i.get("widget")}
         values = list(node.get("widgets_values", []))
         inputs = {}
         for name, declaration in declared.items():
@@ -40,6 +41,9 @@ def to_api_prompt(workflow: dict, definitions: dict) -> dict:
             if name in linked:
                 link = linked[name]
                 inputs[name] = [str(link[1]), link[2]]
+                if name in converted:  # a widget turned into a socket keeps its (unused) value
+                    values.pop(0)
+                    del values[:extra_widget_values(name, kind, options)]
             elif isinstance(kind, list) or kind in WIDGET_TYPES:
                 inputs[name] = values.pop(0)
                 del values[:extra_widget_values(name, kind, options)]

@@ -15,6 +15,10 @@ CORE_DEFINITIONS = {
     "SaveImage": {"required": {"images": ("IMAGE",), "filename_prefix": ("STRING", {})}},
     "PreviewImage": {"required": {"images": ("IMAGE",)}},
     "LoadImage": {"required": {"image": (["photo.png"], {"image_upload": True})}},
+    "CreateVideo": {"required": {"images": ("IMAGE",), "fps": ("FLOAT", {"default": 30.0, "min": 1.0, "max": 120.0})},
+                    "optional": {"audio": ("AUDIO",)}},
+    "SaveVideo": {"required": {"video": ("VIDEO",), "filename_prefix": ("STRING", {}), "format": (["auto", "mp4"],),
+                               "codec": (["auto", "h264"],)}},
 }
 
 
@@ -31,7 +35,7 @@ def builder():
 def test_the_examples_exist():
     assert {p.stem for p in WORKFLOWS} == {"sound_to_landscape", "music_to_painting", "sound_text_style_mix_faces",
                                            "several_sounds_grid", "audioclip_sound_to_dog", "invert_photo_then_sound",
-                                           "stylegan3_sound_to_animal"}
+                                           "stylegan3_sound_to_animal", "song_to_video"}
 
 
 def test_committed_workflows_match_the_builder(builder):

@@ -14,7 +14,8 @@ import sys
 
 from ..errors import SoundClipError
 
-COMMAND_MODULES = ("convert", "weights", "manipulate", "mix", "selftest", "invert", "train", "evaluate")
+COMMAND_MODULES = ("convert", "weights", "manipulate", "mix", "selftest", "invert", "train", "evaluate",
+                   "video")
 
 
 def build_parser() -> argparse.ArgumentParser:

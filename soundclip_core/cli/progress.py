@@ -26,3 +26,15 @@ def byte_bar(description: str):
         bar.refresh()
 
     return bar, progress
+
+
+def job_bar(description: str):
+    """A bar for a whole multi-stage job and its `progress(done, total, preview)` callback."""
+    bar = tqdm(desc=description, unit="it")
+
+    def progress(done: int, total: int, preview=None) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return bar, progress

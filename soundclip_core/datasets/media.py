@@ -15,6 +15,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..audio import Audio, load_audio, validate_audio
 from ..errors import AudioError, DatasetError
+from ..optional import require
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4a")
@@ -32,7 +33,7 @@ def load_clip_audio(path: str | os.PathLike, max_seconds: float = 600.0) -> Audi
         return load_audio(path, max_seconds=max_seconds)
     if not path.is_file() or path.stat().st_size == 0:
         raise AudioError("video file not found or empty", path=path)
-    import av
+    av = require("av", "reading video files")
 
     try:
         with av.open(str(path)) as container:
@@ -79,7 +80,7 @@ def load_frame(path: str | os.PathLike) -> torch.Tensor:
 
 
 def _middle_frame(path: Path) -> Image.Image:
-    import av
+    av = require("av", "reading video files")
 
     try:
         with av.open(str(path)) as container:

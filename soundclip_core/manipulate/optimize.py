@@ -74,10 +74,15 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
              identity=None, clip_input: str = "area", precision: str = "fp32", seed: int = 0,
              noise_mode: str = "const", callback: Callback | None = None,
              should_cancel: Callable[[], bool] | None = None, preview_every: int = 10,
-             noise: Sequence[torch.Tensor] | None = None) -> Result:
+             noise: Sequence[torch.Tensor] | None = None, chunk_size: int | None = None) -> Result:
     """Optimise `w_source` [B|1, num_ws, w_dim] toward `target` (an Embedding [B|1, D], or
-    [(Embedding, weight), ...] combined). `noise`: the source latent's own noise maps (from an
-    inversion), held fixed and used for every render. Works when called under torch.inference_mode()."""
+    [(Embedding, weight), ...] combined). Works when called under torch.inference_mode().
+
+    `noise`: the source latent's own noise maps (from an inversion), held fixed and used for every render.
+    `chunk_size` bounds memory for large batches (e.g. one keyframe per window of a song): each step
+    renders and back-propagates the batch `chunk_size` rows at a time and sums their gradients before
+    the one Adam step, so the result equals the unchunked optimisation (the shared learned mask sees
+    the whole batch's gradient). Previews show the first chunk; Cancel is checked before each chunk."""
     if preset not in PRESETS:
         raise SoundClipError(f"unknown preset '{preset}'", fix=f"use one of {', '.join(PRESETS)}")
     if mask not in MASK_MODES or clip_input not in CLIP_INPUTS:
@@ -89,6 +94,8 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
                              fix="load model_ir_se50.pth (Load ArcFace / --arcface), or set lam_id to 0")
     if steps < 1:
         raise SoundClipError("steps must be at least 1")
+    if chunk_size is not None and chunk_size < 1:
+        raise SoundClipError("chunk_size must be at least 1")
     lr = 0.1 if lr is None else float(lr)
     num_ws = generator.num_ws
     device = generator.w_avg.device
@@ -129,39 +136,52 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
         def current_w() -> torch.Tensor:
             return torch.where(free[None, :, None], w, w_src) if mask == "freeze" else w
 
-        def render(ws: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        def render(ws: torch.Tensor, goal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             with runtime.autocast(device, precision):
                 images = synthesize(generator, ws, noise, noise_mode)
                 features = clip.image_features(clip.prepare_images(images, mode=clip_input))
-            return images, F.cosine_similarity(features.float(), goal_vectors, dim=-1)
+            return images, F.cosine_similarity(features.float(), goal, dim=-1)
 
+        batch, shared_source = w_src.shape[0], w_source.shape[0] == 1
+        size = batch if chunk_size is None else min(int(chunk_size), batch)
+        chunks = [slice(first, first + size) for first in range(0, batch, size)]
         with torch.no_grad():
-            source_images, source_similarity = render(w_src)
+            rendered = [render(w_src[part], goal_vectors[part]) for part in chunks]
+            source_similarity = torch.cat([similarity for _, similarity in rendered])
+            # one source for every row (e.g. a song's keyframes): keep its image once, not once per row
+            source_images = ([rendered[0][0][:1].clone()] if shared_source else [images for images, _ in rendered]
+                             ) if lam_id else None
+            del rendered
         losses = torch.zeros(steps, device=device)
         similarities = torch.zeros(steps, device=device)
         for step in range(steps):
-            if should_cancel is not None and should_cancel():
-                raise Cancelled(f"optimisation cancelled at step {step} of {steps}")
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step / steps, lr)
-            ws = current_w()
-            images, similarity = render(ws)
-            loss = 1 - similarity * scale
-            if lam_sim:
-                loss = loss + lam_sim * ((ws - w_src).square().sum(-1) * layer_weights()).sum(-1)
-            if lam_id:
-                loss = loss + lam_id * identity.loss(images, source_images)
             optimizer.zero_grad(set_to_none=True)
-            loss.sum().backward()
+            due = callback is not None and ((step + 1) % preview_every == 0 or step + 1 == steps)
+            preview = None
+            for index, part in enumerate(chunks):
+                if should_cancel is not None and should_cancel():
+                    raise Cancelled(f"optimisation cancelled at step {step} of {steps}")
+                ws = current_w()[part]
+                images, similarity = render(ws, goal_vectors[part])
+                loss = 1 - similarity * scale
+                if lam_sim:
+                    loss = loss + lam_sim * ((ws - w_src[part]).square().sum(-1) * layer_weights()).sum(-1)
+                if lam_id:
+                    reference = source_images[0].expand_as(images) if shared_source else source_images[index]
+                    loss = loss + lam_id * identity.loss(images, reference)
+                loss.sum().backward()
+                losses[step] += loss.detach().sum() / batch
+                similarities[step] += similarity.detach().sum() / batch
+                if due and index == 0:
+                    preview = images.detach()
             optimizer.step()
-            losses[step] = loss.detach().mean()
-            similarities[step] = similarity.detach().mean()
             if callback is not None:
-                preview = images.detach() if (step + 1) % preview_every == 0 or step + 1 == steps else None
                 callback(step + 1, steps, preview, {"loss": losses[step], "similarity": similarities[step]})
         with torch.no_grad():
             final_w = current_w().detach()
-            _, final_similarity = render(final_w)
+            final_similarity = torch.cat([render(final_w[part], goal_vectors[part])[1] for part in chunks])
             final_mask = layer_weights().detach()
     return Result(final_w, final_mask.cpu(), losses.cpu(), similarities.cpu(), source_similarity.cpu(),
                   final_similarity.cpu(), settings, noise)

@@ -1,0 +1,109 @@
+"""Video speed on random config-f weights: seconds per keyframe optimisation step (all keyframes batched,
+chunked), and frames per second of decoding (spline + synthesis, in batches) and of decoding + H.264
+encoding to an mp4, next to the per-frame cost of the Decode node's way (a batch of 8 in chunks of 4).
+
+    python benchmarks/video.py [--sizes 256 1024] [--keyframes 4] [--chunk 4] [--steps 1] [--frames 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import open_clip
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from soundclip_core.audio import Audio  # noqa: E402
+from soundclip_core.clip import ClipModel  # noqa: E402
+from soundclip_core.embedding import Embedding  # noqa: E402
+from soundclip_core.manipulate import optimize  # noqa: E402
+from soundclip_core.stylegan2 import Generator, GeneratorConfig  # noqa: E402
+from soundclip_core.video import Keyframes, decode_frames, render_video  # noqa: E402
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def keyframe_step_seconds(g, clip, keyframes: int, chunk: int, steps: int, device) -> float:
+    """Median seconds of one optimisation step over `keyframes` targets (the first steps warm up)."""
+    targets = Embedding(torch.randn(keyframes, 512, generator=torch.Generator().manual_seed(0)), clip.space)
+    stamps: list[float] = []
+
+    def stamp(step, total, preview, info):
+        sync(device)
+        stamps.append(time.perf_counter())
+
+    optimize(g, clip, targets, g.ws_from_seed(0), steps=steps + 2, chunk_size=chunk, callback=stamp)
+    return statistics.median(b - a for a, b in zip(stamps[1:], stamps[2:], strict=False))
+
+
+def decode_node_ms(g, device) -> float:
+    """ms per frame the way the Decode node decodes a batch of 8 latents (chunks of 4), best of 2."""
+    ws = g.ws_from_seed(0, batch_size=8).to(device)
+    best = float("inf")
+    for _ in range(2):
+        sync(device)
+        start = time.perf_counter()
+        with torch.no_grad():
+            torch.cat([g.synthesis(chunk) for chunk in ws.split(4)])
+        sync(device)
+        best = min(best, time.perf_counter() - start)
+    return best * 1000 / 8
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024])
+    parser.add_argument("--keyframes", type=int, default=4)
+    parser.add_argument("--chunk", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=1)
+    parser.add_argument("--frames", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--no-steps", action="store_true", help="only time decoding and writing")
+    args = parser.parse_args()
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; {args.keyframes} keyframes in chunks "
+          f"of {args.chunk}, {args.frames} frames in batches of {args.batch}")
+    print(f"{'device':6} {'px':>5} {'s/step':>8} {'s/keyframe-step':>16} {'Decode ms/frame':>16} "
+          f"{'ours ms/frame':>14} {'decode fps':>11} {'+mp4 fps':>9}")
+    for device in devices:
+        torch.manual_seed(0)
+        model = open_clip.create_model("ViT-B-32-quickgelu").eval().requires_grad_(False).to(device)
+        clip = ClipModel(model, "openai/ViT-B-32", "random ViT-B-32")
+        for size in args.sizes:
+            torch.manual_seed(0)
+            g = Generator(GeneratorConfig(resolution=size)).eval().requires_grad_(False).to(device)
+            step = math.nan if args.no_steps else keyframe_step_seconds(g, clip, args.keyframes, args.chunk,
+                                                                         args.steps, device)
+            node_ms = decode_node_ms(g, device)
+            fps = 8.0
+            seconds = args.frames / fps
+            ws = torch.cat([g.ws_from_seed(i) for i in range(3)]).cpu()
+            keyframes = Keyframes(ws, torch.tensor([0.0, seconds / 2, seconds], dtype=torch.float64), seconds, {})
+            decode = float("inf")
+            for _ in range(2):  # best of 2, as the Decode node's timing
+                sync(device)
+                start = time.perf_counter()
+                for _ in decode_frames(g, keyframes, fps, args.frames, batch_size=args.batch):
+                    sync(device)
+                decode = min(decode, time.perf_counter() - start)
+            audio = Audio(torch.randn(1, int(seconds * 44100)) * 0.1, 44100)
+            with tempfile.TemporaryDirectory() as folder:
+                start = time.perf_counter()
+                render_video(Path(folder) / "v.mp4", g, keyframes, audio, fps, batch_size=args.batch)
+                written = time.perf_counter() - start
+            print(f"{device.type:6} {size:5} {step:8.2f} {step / args.keyframes:16.2f} {node_ms:16.0f} "
+                  f"{decode * 1000 / args.frames:14.0f} {args.frames / decode:11.2f} {args.frames / written:9.2f}",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""`soundclip video`: a whole song -> an H.264 mp4 with the song, whose imagery follows what it hears."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..audio import load_audio
+from ..clip import load_clip
+from ..encoders import load_audio_encoder
+from ..errors import SoundClipError
+from ..latents import load_latent
+from ..manipulate import MASK_MODES, PRESETS
+from ..runtime import pick_device
+from ..stylegan2 import load_generator
+from ..video import DEFAULT_HOP, DEFAULT_WINDOW, cut_windows, frame_rate, make_video
+from ..video.frames import DECODE_BATCH
+from ..weights import ensure
+from .manipulate import _clip_file
+from .progress import job_bar
+
+SONG_MAX_SECONDS = 4 * 3600.0  # songs are long: far above load_audio's 600 s default for single edits
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("video", help="turn a whole song into a video that follows the sound")
+    p.add_argument("--audio", required=True, help="the song (wav, flac, ogg, mp3)")
+    p.add_argument("--generator", required=True, help="StyleGAN2 file or known id")
+    p.add_argument("--encoder", required=True, help="audio encoder file or known id")
+    p.add_argument("--clip", required=True, help="CLIP weights file or known id (AudioCLIP ids give their towers)")
+    p.add_argument("--clip-arch", choices=["ViT-B-32", "RN50"])
+    p.add_argument("--fps", type=float, default=24.0, help="frames per second (1-120)")
+    p.add_argument("--window", type=float, default=DEFAULT_WINDOW, help="seconds of sound per keyframe")
+    p.add_argument("--hop", type=float, default=DEFAULT_HOP, help="seconds between keyframes")
+    p.add_argument("--steps", type=int, default=300, help="optimisation steps (all keyframes at once)")
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--preset", choices=list(PRESETS), default="landscape")
+    p.add_argument("--arcface", help="ArcFace IR-SE50 file or id, for the identity loss (faces, --preset ffhq)")
+    p.add_argument("--mask", choices=MASK_MODES, default="learned")
+    p.add_argument("--layers", help="with --mask freeze: the layers that may change, e.g. 0-8")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--seed", type=int, default=0, help="start every keyframe from this seed's latent")
+    source.add_argument("--latent", help="start from this saved W+ latent (.safetensors) instead")
+    p.add_argument("--truncation", type=float, default=0.7)
+    p.add_argument("--text", help="text mixed into every window's sound embedding")
+    p.add_argument("--text-weight", type=float, default=0.5, help="weight of --text next to the sound's 1.0")
+    p.add_argument("--pulse", type=float, default=0.0, help="loudness pushes the image's features (0 = off)")
+    p.add_argument("--motion", type=float, default=0.0, help="onsets move the image along a loop (0 = off)")
+    p.add_argument("--chunk", type=int, default=8, help="keyframes optimised at once (memory bound)")
+    p.add_argument("--batch", type=int, default=DECODE_BATCH, help="frames decoded at once")
+    p.add_argument("--crf", type=int, default=18, help="H.264 quality (lower is better, 18 is visually lossless)")
+    p.add_argument("--max-seconds", type=float, default=SONG_MAX_SECONDS, help="longest song accepted")
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32")
+    p.add_argument("--device")
+    p.add_argument("--out", required=True, type=Path, help="output video (.mp4)")
+    p.add_argument("--keyframes", type=Path, help="also write the keyframe latents [K, num_ws, w_dim] with their times")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.chunk < 1 or args.batch < 1:
+        raise SoundClipError("--chunk and --batch must be at least 1")
+    frame_rate(args.fps)  # refuse what can be known before loading any model
+    audio = load_audio(args.audio, max_seconds=args.max_seconds)
+    cut_windows(audio, args.window, args.hop)
+    device = pick_device(args.device)
+    generator = load_generator(ensure(args.generator, kind="stylegan2"), device)
+    encoder = load_audio_encoder(ensure(args.encoder, kind="audio_encoder"), device=device)
+    clip = load_clip(args.clip_arch, _clip_file(args.clip), device)
+    if args.latent:
+        w_source, _ = load_latent(args.latent)
+        w_source = w_source[:1]
+    else:
+        w_source = generator.ws_from_seed(args.seed, truncation_psi=args.truncation)
+    text = clip.encode_text([args.text]) if args.text else None
+    identity = None
+    if args.arcface:
+        from ..arcface import load_arcface
+
+        identity = load_arcface(ensure(args.arcface, kind="arcface"), device)
+    bar, progress = job_bar("sound to video")
+    try:
+        keyframes, result = make_video(
+            args.out, generator, clip, encoder, audio, w_source.to(device), fps=args.fps, window=args.window,
+            hop=args.hop, steps=args.steps, text=text, text_weight=args.text_weight, pulse=args.pulse,
+            motion=args.motion, batch_size=args.batch, crf=args.crf, keyframes_path=args.keyframes,
+            progress=progress, preset=args.preset, lr=args.lr, mask=args.mask, layers=args.layers, seed=args.seed,
+            precision=args.precision, chunk_size=args.chunk, identity=identity)
+    finally:
+        bar.close()
+    print(result.report())
+    print(f"wrote {args.out} ({len(keyframes.times)} keyframes, {audio.duration:.1f} s at {args.fps:g} fps)"
+          + (f" and {args.keyframes}" if args.keyframes else ""))
+    return 0

@@ -1,0 +1,103 @@
+"""The whole job: a song -> keyframes -> frames -> an mp4 with the song, or an IMAGE batch.
+
+Progress is reported over the whole job in one count: optimisation steps first, then frames
+(`progress(done, total, preview_or_None)`); Cancel (`should_cancel`) is honoured within one step
+or one frame batch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from ..audio import Audio
+from ..image import to_comfy_image
+from .frames import DECODE_BATCH, check_image_batch_fits, decode_frames, frame_count, frame_rate, to_uint8_frames
+from .keyframes import Keyframes, sound_keyframes
+from .reactive import build_reactive
+from .windows import DEFAULT_HOP, DEFAULT_WINDOW, cut_windows
+from .writer import DEFAULT_CRF, check_output, write_mp4
+
+Progress = Callable[[int, int, "torch.Tensor | None"], None]
+
+
+def matched_audio(audio: Audio, n_frames: int, fps: float) -> Audio:
+    """The sound cut or padded with silence to exactly the video's length, n_frames / fps."""
+    rate = frame_rate(fps)
+    samples = round(n_frames * audio.sample_rate / rate)
+    waveform = audio.waveform[:, :samples]
+    if waveform.shape[1] < samples:
+        waveform = torch.nn.functional.pad(waveform, (0, samples - waveform.shape[1]))
+    return Audio(waveform, audio.sample_rate, audio.source)
+
+
+def render_video(path: str | os.PathLike, generator, keyframes: Keyframes, audio: Audio, fps: float = 24.0, *,
+                 pulse: float = 0.0, motion: float = 0.0, batch_size: int = DECODE_BATCH, noise_mode: str = "const",
+                 crf: int = DEFAULT_CRF, progress: Progress | None = None, done: int = 0,
+                 should_cancel: Callable[[], bool] | None = None, checked: bool = False) -> Path:
+    """Frames along the keyframes (plus pulse/motion) streamed into an mp4 at `path` with the sound.
+    `done` offsets the progress count (steps already reported); `checked`: check_output already ran."""
+    n_frames = frame_count(audio.waveform.shape[-1], audio.sample_rate, fps)
+    size = generator.resolution
+    if not checked:
+        check_output(path, n_frames, size, size, frame_rate(fps))
+    reactive = build_reactive(generator, audio, fps, n_frames, pulse, motion)
+    total = done + n_frames
+
+    def report(frames: int, _: int) -> None:
+        if progress is not None:
+            progress(done + frames, total, None)
+
+    batches = decode_frames(generator, keyframes, fps, n_frames, reactive, batch_size=batch_size,
+                            noise_mode=noise_mode, callback=report, should_cancel=should_cancel)
+    return write_mp4(path, (to_uint8_frames(images) for images in batches), frame_rate(fps), audio, crf=crf)
+
+
+def render_images(generator, keyframes: Keyframes, audio: Audio, fps: float = 24.0, *, pulse: float = 0.0,
+                  motion: float = 0.0, batch_size: int = DECODE_BATCH, noise_mode: str = "const",
+                  memory_budget: int | None = None, progress: Progress | None = None,
+                  should_cancel: Callable[[], bool] | None = None) -> tuple[torch.Tensor, Audio]:
+    """All frames as one ComfyUI IMAGE [N, H, W, 3] and the sound matched to its length. The batch is
+    refused before decoding when it would not fit in `memory_budget` bytes (default: half the free RAM)."""
+    n_frames = frame_count(audio.waveform.shape[-1], audio.sample_rate, fps)
+    size = generator.resolution
+    check_image_batch_fits(n_frames, size, size, memory_budget)
+    reactive = build_reactive(generator, audio, fps, n_frames, pulse, motion)
+    out = torch.empty(n_frames, size, size, 3)  # filled in place: no second copy of the video
+    first = 0
+    for images in decode_frames(generator, keyframes, fps, n_frames, reactive, batch_size=batch_size,
+                                noise_mode=noise_mode, should_cancel=should_cancel,
+                                callback=None if progress is None else lambda d, n: progress(d, n, None)):
+        out[first:first + images.shape[0]] = to_comfy_image(images)
+        first += images.shape[0]
+    return out, matched_audio(audio, n_frames, fps)
+
+
+def make_video(path: str | os.PathLike, generator, clip, encoder, audio: Audio, w_source: torch.Tensor, *,
+               fps: float = 24.0, window: float = DEFAULT_WINDOW, hop: float = DEFAULT_HOP, steps: int = 300,
+               text=None, pulse: float = 0.0, motion: float = 0.0, batch_size: int = DECODE_BATCH,
+               crf: int = DEFAULT_CRF,
+               keyframes_path: str | os.PathLike | None = None, progress: Progress | None = None,
+               should_cancel: Callable[[], bool] | None = None, **optimize_kwargs) -> tuple[Keyframes, object]:
+    """Song -> keyframes (one batched optimisation) -> mp4 with the song. Every input problem that can be
+    known in advance (fps, window vs the sound's length, output folder, free disk) is refused first."""
+    rate = frame_rate(fps)
+    cut_windows(audio, window, hop)
+    n_frames = frame_count(audio.waveform.shape[-1], audio.sample_rate, fps)
+    check_output(path, n_frames, generator.resolution, generator.resolution, rate)
+    total = steps + n_frames
+
+    def on_step(step: int, _steps: int, preview, info) -> None:
+        if progress is not None:
+            progress(step, total, preview)
+
+    keyframes, result = sound_keyframes(generator, clip, encoder, audio, w_source, window=window, hop=hop, text=text,
+                                        steps=steps, callback=on_step, should_cancel=should_cancel, **optimize_kwargs)
+    if keyframes_path is not None:
+        keyframes.save(keyframes_path, generator.source)
+    render_video(path, generator, keyframes, audio, fps, pulse=pulse, motion=motion, batch_size=batch_size, crf=crf,
+                 progress=progress, done=steps, should_cancel=should_cancel, checked=True)
+    return keyframes, result

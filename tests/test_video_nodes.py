@@ -1,0 +1,172 @@
+"""The video nodes as ComfyUI runs them (under inference mode) and `soundclip video` end to end."""
+
+from __future__ import annotations
+
+import importlib
+import math
+
+import av
+import pytest
+import torch
+from test_pack import import_pack
+from tiny_models import write_sound, write_workflow_models
+
+from soundclip_core.cli import main
+from soundclip_core.errors import Cancelled, SoundClipError
+from soundclip_core.video import load_keyframes
+
+SECONDS, RATE = 3.0, 22050
+
+
+def frames_in(path) -> tuple[int, float, float]:
+    """(video frames, frame rate, audio seconds) read back from an mp4."""
+    with av.open(str(path)) as container:
+        rate = float(container.streams.video[0].average_rate)
+        frames = sum(1 for _ in container.decode(video=0))
+    with av.open(str(path)) as container:
+        samples = sum(f.samples for f in container.decode(audio=0))
+        seconds = samples / container.streams.audio[0].rate
+    return frames, rate, seconds
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    write_workflow_models(home, with_arcface=False)
+    write_sound(home / "input" / "song.wav", seconds=SECONDS, rate=RATE)
+    return home
+
+
+@pytest.fixture(scope="module")
+def nodes(home):
+    patch = pytest.MonkeyPatch()
+    patch.setenv("SOUNDCLIP_HOME", str(home))
+    patch.chdir(home / "input")
+    pack = import_pack()
+    yield {name.removeprefix("SoundCLIP_"): cls() for name, cls in pack.NODE_CLASS_MAPPINGS.items()}, pack
+    patch.undo()
+
+
+def test_song_to_keyframes_to_frames_and_to_a_file_under_inference_mode(nodes, home):
+    nodes, _ = nodes
+    with torch.inference_mode():
+        (song,) = nodes["LoadAudio"].load("song.wav", 0.0, 0.0)
+        (encoder,) = nodes["AudioEncoderLoader"].load("resnet18_57.pth", "auto")
+        (clip,) = nodes["CLIPLoader"].load("ViT-B-32.pt", "ViT-B-32")
+        generator, _ = nodes["StyleGANLoad"].load("landscape.pt")
+        (source,) = nodes["LatentFromSeed"].sample(generator, 7, 1, 0.7)
+        text, _ = nodes["TextEncode"].encode(clip, "an oil painting")
+        keyframes, report = nodes["SoundKeyframes"].run(song, encoder, clip, generator, source, 1.5, 1.5, "landscape",
+                                                        3, 0.1, "learned", "", 0, 1, "fp32", text, 0.5)
+        images, audio, fps = nodes["KeyframesToFrames"].render(generator, keyframes, song, 10.0, 0.3, 0.3, "const",
+                                                               4, 0.0)
+        result = nodes["WriteSoundVideo"].write(generator, keyframes, song, 8.0, 0.0, 0.0, "const", 4, 23,
+                                                "soundclip/song")
+    assert report.startswith("2 keyframes at 0.8, 2.2 s") and keyframes.ws.shape == (2, 8, 32)
+    n = math.ceil(SECONDS * 10)
+    assert images.shape == (n, 32, 32, 3) and fps == 10.0
+    assert audio["waveform"].shape == (1, 1, round(n / 10 * RATE)) and audio["sample_rate"] == RATE
+    (path,) = result["result"]
+    assert path.endswith("soundclip/song_00001_.mp4") and result["ui"]["images"][0]["subfolder"] == "soundclip"
+    frames, rate, seconds = frames_in(path)
+    assert (frames, rate) == (math.ceil(SECONDS * 8), 8.0) and abs(seconds - SECONDS) < 0.05
+
+
+def test_node_guards_memory_cancel_and_paths(nodes, monkeypatch):
+    nodes, _ = nodes
+    with torch.inference_mode():
+        (song,) = nodes["LoadAudio"].load("song.wav", 0.0, 0.0)
+        generator, _ = nodes["StyleGANLoad"].load("landscape.pt")
+        keyframes = load_keyframes_for(generator)
+        with pytest.raises(SoundClipError, match="memory budget.*Write Sound Video"):
+            nodes["KeyframesToFrames"].render(generator, keyframes, song, 24.0, 0.0, 0.0, "const", 4, 1e-6)
+        with pytest.raises(SoundClipError, match="leaves the output folder"):
+            nodes["WriteSoundVideo"].write(generator, keyframes, song, 8.0, 0.0, 0.0, "const", 4, 23, "../../x")
+        video_nodes = importlib.import_module(type(nodes["KeyframesToFrames"]).__module__)
+        monkeypatch.setattr(video_nodes.comfy_env, "interrupted", lambda: True)
+        with pytest.raises(Cancelled, match="frame 0"):
+            nodes["KeyframesToFrames"].render(generator, keyframes, song, 24.0, 0.0, 0.0, "const", 4, 0.0)
+
+
+def load_keyframes_for(generator):
+    from soundclip_core.video import Keyframes
+
+    ws = torch.cat([generator.ws_from_seed(1), generator.ws_from_seed(2)])
+    return Keyframes(ws, torch.tensor([0.5, 2.5], dtype=torch.float64), SECONDS, {})
+
+
+def test_cli_video_writes_mp4_and_keyframes(home, tmp_path, capsys):
+    m = home
+    out, kf = tmp_path / "song.mp4", tmp_path / "song.safetensors"
+    common = ["video", "--audio", str(home / "input" / "song.wav"),
+              "--generator", str(m / "stylegan2" / "landscape.pt"),
+              "--encoder", str(m / "audio_encoders" / "resnet18_57.pth"),
+              "--clip", str(m / "clip_soundclip" / "ViT-B-32.pt"), "--device", "cpu"]
+    assert main([*common, "--fps", "8", "--window", "1.5", "--hop", "1.5", "--steps", "2", "--seed", "3",
+                 "--text", "a storm", "--pulse", "0.3", "--motion", "0.3", "--out", str(out),
+                 "--keyframes", str(kf)]) == 0
+    frames, rate, seconds = frames_in(out)
+    assert (frames, rate) == (24, 8.0) and abs(seconds - SECONDS) < 0.05
+    keyframes = load_keyframes(kf)
+    assert keyframes.ws.shape == (2, 8, 32) and keyframes.times.tolist() == [0.75, 2.25]
+    assert keyframes.settings["text"] and "wrote" in capsys.readouterr().out
+    bad = tmp_path / "bad.mp4"
+    assert main([*common, "--fps", "0", "--out", str(bad)]) == 2
+    assert "frame rate 0.0 is outside" in capsys.readouterr().err
+    assert main([*common, "--window", "10", "--out", str(bad)]) == 2
+    assert "shorter than one 10 s window" in capsys.readouterr().err
+    assert not bad.exists()
+
+
+def test_the_song_to_video_example_runs_with_core_video_nodes_emulated(nodes, home, tmp_path):
+    """The example graph, executed node by node as ComfyUI would; core LoadAudio / CreateVideo / SaveVideo are
+    emulated as their ComfyUI implementations behave (SaveVideo: H.264 + AAC at the VIDEO's frame rate)."""
+    import json
+
+    from comfy_workflow import to_api_prompt
+    from test_workflows import CORE_DEFINITIONS, ROOT
+
+    from soundclip_core.audio import audio_from_comfy, load_audio
+    from soundclip_core.video import write_mp4
+    from soundclip_core.video.frames import to_uint8_frames
+
+    classes, _ = nodes
+    long_song = write_sound(tmp_path / "song.wav", seconds=6.0, rate=RATE)  # longer than one 5 s window
+    workflow = json.loads((ROOT / "example_workflows" / "song_to_video.json").read_text())
+    definitions = {**CORE_DEFINITIONS, **{f"SoundCLIP_{k}": v.INPUT_TYPES() for k, v in classes.items()}}
+    prompt = to_api_prompt(workflow, definitions)
+    saved = []
+
+    def create_video(images, fps, audio=None):
+        return ({"images": images, "fps": fps, "audio": audio},)
+
+    def save_video(video, filename_prefix, format, codec):
+        path = tmp_path / "output" / f"{filename_prefix}_00001_.mp4"
+        batches = (to_uint8_frames(chunk.permute(0, 3, 1, 2) * 2 - 1) for chunk in video["images"].split(8))
+        saved.append(write_mp4(path, batches, video["fps"], audio_from_comfy(video["audio"])[0]))
+        return ()
+
+    core = {"LoadAudio": lambda audio: (load_audio(long_song).to_comfy(),),
+            "CreateVideo": create_video, "SaveVideo": save_video}
+    results: dict[str, tuple] = {}
+
+    def run(node_id: str) -> tuple:
+        if node_id not in results:
+            entry = prompt[node_id]
+            inputs = {name: run(value[0])[value[1]] if isinstance(value, list) else value
+                      for name, value in entry["inputs"].items()}
+            if entry["class_type"] == "SoundCLIP_SoundKeyframes":
+                inputs["steps"] = 2
+            if entry["class_type"] in core:
+                results[node_id] = core[entry["class_type"]](**inputs)
+            else:
+                node = classes[entry["class_type"].removeprefix("SoundCLIP_")]
+                results[node_id] = getattr(node, type(node).FUNCTION)(**inputs)
+        return results[node_id]
+
+    with torch.inference_mode():
+        for node_id in prompt:
+            run(node_id)
+    (path,) = saved
+    frames, rate, seconds = frames_in(path)
+    assert (frames, rate) == (6 * 24, 24.0) and abs(seconds - 6.0) < 0.05
