@@ -12,7 +12,7 @@ from soundclip_core.video.frames import DECODE_BATCH, MAX_FPS, MIN_FPS, frame_co
 from soundclip_core.video.writer import DEFAULT_CRF
 
 from . import comfy_env
-from .types import AUDIO_ENCODER, CATEGORY, CLIP, EMBEDDING, GENERATOR, KEYFRAMES, WPLUS, WPlus, latent_for
+from .types import AUDIO_ENCODER, CATEGORY, CLIP, EMBEDDING, GENERATOR, KEYFRAMES, WPLUS, WPlus, latent_for, noise_for
 
 NOISE_MODES = ["const", "none"]  # "random" noise would flicker from frame to frame
 
@@ -98,7 +98,7 @@ class SoundKeyframes:
         def work():
             return sound_keyframes(
                 generator, clip, encoder, song, source, window=window, hop=hop, text=text, text_weight=text_weight,
-                chunk_size=chunk_size, preset=preset, steps=steps, lr=lr, mask=mask,
+                chunk_size=chunk_size, noise=noise_for(generator, latent), preset=preset, steps=steps, lr=lr, mask=mask,
                 layers=(layers.strip() or None) if mask == "freeze" else None,
                 mask_weights=parse_layer_weights(layers, generator.num_ws) if fixed else None, seed=seed,
                 precision=precision, callback=lambda step, total, preview, info: progress.update(step, total, preview),

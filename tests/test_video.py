@@ -267,6 +267,28 @@ def test_keyframes_round_trip_with_their_times(generator, tmp_path):
     assert again.duration == 3.0
 
 
+def test_an_inverted_sources_noise_maps_travel_to_every_keyframe_and_frame(generator, tmp_path):
+    """A source latent with its own noise maps (an inversion's) keeps them: the keyframes carry them (also
+    through a file) and every frame is decoded with them, not with the generator's const noise."""
+    from soundclip_core.noise_maps import noise_buffers, synthesize
+
+    noise = [torch.randn(b.shape, generator=torch.Generator().manual_seed(k)) for k, b in
+             enumerate(noise_buffers(generator))]
+    clip, encoder = stand_in_clip(), build_audio_encoder("soundclip", embed_dim=TINY_DIM, device="cpu")
+    keyframes, _ = sound_keyframes(generator, clip, encoder, song(3.0), generator.ws_from_seed(1), window=1.0,
+                                   hop=1.0, steps=1, noise=noise)
+    assert keyframes.noise is not None and all(torch.equal(a, b) for a, b in zip(keyframes.noise, noise,
+                                                                                   strict=True))
+    keyframes.save(tmp_path / "k.safetensors", "tiny")
+    again = load_keyframes(tmp_path / "k.safetensors")
+    assert all(torch.equal(a, b) for a, b in zip(again.noise, noise, strict=True))
+    images, _ = render_images(generator, again, song(3.0), fps=2.0)
+    first = ((synthesize(generator, again.ws[:1], noise) + 1) * 127.5).round().clamp(0, 255)
+    const = ((generator.synthesis(again.ws[:1]) + 1) * 127.5).round().clamp(0, 255)
+    assert not torch.equal(first, const)  # the maps matter at all
+    assert (images[0] * 255 - first[0].permute(1, 2, 0)).abs().max() <= 1.0  # frame 0 holds keyframe 0
+
+
 # -- streaming, cancel, bad input -----------------------------------------------------------------------------
 
 def test_streaming_holds_at_most_one_batch_of_frames(generator, tmp_path, monkeypatch):

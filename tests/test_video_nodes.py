@@ -116,6 +116,16 @@ def test_cli_video_writes_mp4_and_keyframes(home, tmp_path, capsys):
     assert main([*common, "--window", "10", "--out", str(bad)]) == 2
     assert "shorter than one 10 s window" in capsys.readouterr().err
     assert not bad.exists()
+    from PIL import Image
+
+    Image.new("RGB", (40, 30), (90, 140, 200)).save(tmp_path / "photo.png")  # your picture as the source
+    photo_video = tmp_path / "photo.mp4"
+    assert main([*common, "--image", str(tmp_path / "photo.png"), "--vgg", str(m / "perceptual" / "vgg16-397923af.pth"),
+                 "--lpips-weights", str(m / "perceptual" / "vgg.pth"), "--invert-steps", "2", "--fps", "4",
+                 "--window", "1.5", "--hop", "1.5", "--steps", "1", "--out", str(photo_video)]) == 0
+    assert frames_in(photo_video)[0] == 12
+    assert main([*common, "--image", str(tmp_path / "missing.png"), "--window", "1.5", "--out", str(bad)]) == 2
+    assert "missing.png" in capsys.readouterr().err and not bad.exists()
 
 
 def test_the_song_to_video_example_runs_with_core_video_nodes_emulated(nodes, home, tmp_path):

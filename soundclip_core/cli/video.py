@@ -9,13 +9,16 @@ from ..audio import load_audio
 from ..clip import load_clip
 from ..encoders import load_audio_encoder
 from ..errors import SoundClipError
-from ..latents import load_latent
+from ..invert import load_image
+from ..latents import read_latent
 from ..manipulate import MASK_MODES, PRESETS
 from ..runtime import pick_device
 from ..stylegan2 import load_generator
+from ..stylegan2.labels import label_for
 from ..video import DEFAULT_HOP, DEFAULT_WINDOW, cut_windows, frame_rate, make_video
 from ..video.frames import DECODE_BATCH
 from ..weights import ensure
+from .invert import add_inversion_args, invert_from_args
 from .manipulate import _clip_file
 from .progress import job_bar
 
@@ -40,7 +43,10 @@ def register(subparsers) -> None:
     p.add_argument("--layers", help="with --mask freeze: the layers that may change, e.g. 0-8")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--seed", type=int, default=0, help="start every keyframe from this seed's latent")
-    source.add_argument("--latent", help="start from this saved W+ latent (.safetensors) instead")
+    source.add_argument("--latent", help="start from this saved W+ latent (.safetensors, or a PNG with one) instead")
+    source.add_argument("--image", type=Path, help="start from this photo: it is inverted into the generator first")
+    add_inversion_args(p, steps_flag="--invert-steps")
+    p.add_argument("--label", default="", help="class-conditional generators: class indices or names (see manipulate)")
     p.add_argument("--truncation", type=float, default=0.7)
     p.add_argument("--text", help="text mixed into every window's sound embedding")
     p.add_argument("--text-weight", type=float, default=0.5, help="weight of --text next to the sound's 1.0")
@@ -63,15 +69,27 @@ def run(args: argparse.Namespace) -> int:
     frame_rate(args.fps)  # refuse what can be known before loading any model
     audio = load_audio(args.audio, max_seconds=args.max_seconds)
     cut_windows(audio, args.window, args.hop)
+    source = read_latent(args.latent) if args.latent else None  # bad sources are refused before models load
+    photo = load_image(args.image) if args.image else None
     device = pick_device(args.device)
     generator = load_generator(ensure(args.generator, kind="stylegan2"), device)
+    seeded = source is None and photo is None
+    label = label_for(generator, args.label, source="--label") if seeded or args.label else None
     encoder = load_audio_encoder(ensure(args.encoder, kind="audio_encoder"), device=device)
     clip = load_clip(args.clip_arch, _clip_file(args.clip), device)
-    if args.latent:
-        w_source, _ = load_latent(args.latent)
-        w_source = w_source[:1]
+    noise = None
+    if source is not None:
+        w_source, noise = source.ws[:1], source.noise
+        if w_source.shape[1:] != (generator.num_ws, generator.w_dim):
+            raise SoundClipError(f"this latent is {w_source.shape[1]} x {w_source.shape[2]}, the generator needs "
+                                 f"{generator.num_ws} x {generator.w_dim}", path=args.latent,
+                                 fix="use a latent made with this generator")
+    elif photo is not None:
+        inversion = invert_from_args(args, generator, photo, device, args.invert_steps)
+        print(inversion.report())
+        w_source, noise = inversion.w, inversion.noise
     else:
-        w_source = generator.ws_from_seed(args.seed, truncation_psi=args.truncation)
+        w_source = generator.ws_from_seed(args.seed, truncation_psi=args.truncation, c=label)
     text = clip.encode_text([args.text]) if args.text else None
     identity = None
     if args.arcface:
@@ -85,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
             hop=args.hop, steps=args.steps, text=text, text_weight=args.text_weight, pulse=args.pulse,
             motion=args.motion, batch_size=args.batch, crf=args.crf, keyframes_path=args.keyframes,
             progress=progress, preset=args.preset, lr=args.lr, mask=args.mask, layers=args.layers, seed=args.seed,
-            precision=args.precision, chunk_size=args.chunk, identity=identity)
+            precision=args.precision, chunk_size=args.chunk, identity=identity, noise=noise)
     finally:
         bar.close()
     print(result.report())

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from ..errors import Cancelled, SoundClipError
+from ..noise_maps import synthesize
 from .keyframes import Keyframes
 from .motion import hermite, tangents
 from .reactive import Reactive
@@ -82,7 +83,7 @@ def decode_frames(generator, keyframes: Keyframes, fps: float, n_frames: int, re
         if should_cancel is not None and should_cancel():
             raise Cancelled(f"rendering cancelled at frame {first} of {n_frames}")
         with torch.no_grad():
-            images = torch.cat([generator.synthesis(chunk, noise_mode=noise_mode)
+            images = torch.cat([synthesize(generator, chunk, keyframes.noise, noise_mode)
                                 for chunk in ws.to(device).split(SYNTHESIS_CHUNK)])
         yield images
         if callback is not None:

@@ -16,7 +16,7 @@ import torch
 from ..audio import Audio
 from ..embedding import Embedding, combine
 from ..errors import SoundClipError
-from ..latents import load_latent, save_latent
+from ..latents import read_latent, save_latent
 from ..manipulate import optimize
 from .windows import DEFAULT_HOP, DEFAULT_WINDOW, cut_windows, encode_windows
 
@@ -26,12 +26,14 @@ DEFAULT_CHUNK = 8  # keyframes rendered and back-propagated at once
 @dataclass(frozen=True)
 class Keyframes:
     """ws: float32 [K, num_ws, w_dim] on the CPU; times: keyframe times in seconds [K] (window centres,
-    increasing); duration: the sound's length in seconds; settings: how they were made."""
+    increasing); duration: the sound's length in seconds; settings: how they were made; noise: the source
+    latent's own noise maps (an inversion's), used for every frame, or None for the generator's const noise."""
 
     ws: torch.Tensor
     times: torch.Tensor
     duration: float
     settings: dict
+    noise: list[torch.Tensor] | None = None
 
     def __post_init__(self) -> None:
         if self.ws.ndim != 3 or self.times.shape != (self.ws.shape[0],) or self.ws.shape[0] == 0:
@@ -43,27 +45,29 @@ class Keyframes:
     def save(self, path: str | os.PathLike, generator_source: str = "") -> Path:
         meta = {"kind": "keyframes", "times": self.times.tolist(), "duration": self.duration,
                 "generator": generator_source, "settings": self.settings}
-        return save_latent(path, self.ws, meta)
+        return save_latent(path, self.ws, meta, self.noise)
 
 
 def load_keyframes(path: str | os.PathLike) -> Keyframes:
-    ws, meta = load_latent(path)
+    latent = read_latent(path)
+    ws, meta = latent.ws, latent.meta
     if meta.get("kind") != "keyframes" or len(meta.get("times", [])) != ws.shape[0]:
         raise SoundClipError("this latent file holds no keyframe times", path=path,
                              fix="use a file written by `soundclip video --keyframes`")
     return Keyframes(ws, torch.tensor(meta["times"], dtype=torch.float64), float(meta["duration"]),
-                     meta.get("settings", {}))
+                     meta.get("settings", {}), latent.noise)
 
 
 def sound_keyframes(generator, clip, encoder, audio: Audio, w_source: torch.Tensor, *,
                     window: float = DEFAULT_WINDOW, hop: float = DEFAULT_HOP, text: Embedding | None = None,
                     sound_weight: float = 1.0, text_weight: float = 1.0, chunk_size: int = DEFAULT_CHUNK,
-                    callback=None, should_cancel: Callable[[], bool] | None = None,
-                    **optimize_kwargs) -> tuple[Keyframes, object]:
+                    noise: list[torch.Tensor] | None = None, callback=None,
+                    should_cancel: Callable[[], bool] | None = None, **optimize_kwargs) -> tuple[Keyframes, object]:
     """Keyframes for `audio` from `w_source` [1, num_ws, w_dim] -> (Keyframes, optimize's Result).
 
     Each window's sound embedding is the target; with `text`, each target is the weighted sum
     sound_weight * sound + text_weight * text (renormalised), as the single edit mixes them.
+    `noise`: the source latent's own noise maps (an inversion's), kept for every keyframe and frame.
     `optimize_kwargs` are optimize()'s (preset, steps, lr, mask, layers, seed, precision, ...)."""
     if w_source.ndim != 3 or w_source.shape[0] != 1:
         raise SoundClipError(f"the source must be one W+ latent [1, num_ws, w_dim], got {tuple(w_source.shape)}",
@@ -72,9 +76,10 @@ def sound_keyframes(generator, clip, encoder, audio: Audio, w_source: torch.Tens
     sounds = encode_windows(encoder, audio, windows, should_cancel)
     targets = sounds if text is None else combine([(sounds, sound_weight), (text, text_weight)])
     result = optimize(generator, clip, targets, w_source, chunk_size=chunk_size, callback=callback,
-                      should_cancel=should_cancel, **optimize_kwargs)
+                      should_cancel=should_cancel, noise=noise, **optimize_kwargs)
     settings = {**result.settings, "window": window, "hop": hop, "text": text.source if text is not None else None,
                 "sound_weight": sound_weight, "text_weight": text_weight}
+    kept_noise = None if result.noise is None else [n.detach().float().cpu() for n in result.noise]
     keyframes = Keyframes(result.w.detach().float().cpu(), torch.tensor(windows.times, dtype=torch.float64),
-                          audio.duration, settings)
+                          audio.duration, settings, kept_noise)
     return keyframes, result
