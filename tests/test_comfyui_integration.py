@@ -42,6 +42,20 @@ def request(url: str, payload: dict | None = None) -> dict:
     return json.loads(body) if body else {}
 
 
+def api_prompt(workflow: dict, object_info: dict) -> dict:
+    """The workflow as the frontend would queue it. ComfyUI's own audio nodes need torchaudio, which has no
+    build for torch >= 2.12: where this ComfyUI could not load them, the same file goes through our Load
+    Audio, which needs none (the rest of the graph is unchanged)."""
+    definitions = {k: v["input"] for k, v in object_info.items()}
+    core_audio = "LoadAudio" in object_info
+    definitions.setdefault("LoadAudio", {"required": {"audio": [["x.wav"], {"audio_upload": True}]}})
+    prompt = to_api_prompt(workflow, definitions)
+    for entry in prompt.values():
+        if entry["class_type"] == "LoadAudio" and not core_audio:
+            entry.update(class_type="SoundCLIP_LoadAudio", inputs={**entry["inputs"], "start": 0.0, "duration": 0.0})
+    return prompt
+
+
 @pytest.fixture(scope="module")
 def comfyui(tmp_path_factory):
     base = tmp_path_factory.mktemp("comfyui")
@@ -100,15 +114,7 @@ def test_template_browser_lists_the_examples_with_thumbnails(comfyui):
 def test_example_workflow_runs(comfyui, name):
     url, object_info, base = comfyui
     workflow = json.loads((ROOT / "example_workflows" / f"{name}.json").read_text())
-    definitions = {k: v["input"] for k, v in object_info.items()}
-    core_audio = "LoadAudio" in object_info
-    definitions.setdefault("LoadAudio", {"required": {"audio": [["x.wav"], {"audio_upload": True}]}})
-    prompt = to_api_prompt(workflow, definitions)
-    if not core_audio:  # ComfyUI's own audio nodes need torchaudio, which has no build for torch >= 2.12:
-        for entry in prompt.values():  # the same file goes through our Load Audio, which needs none
-            if entry["class_type"] == "LoadAudio":
-                entry.update(class_type="SoundCLIP_LoadAudio", inputs={**entry["inputs"], "start": 0.0,
-                                                                       "duration": 0.0})
+    prompt = api_prompt(workflow, object_info)
     for entry in prompt.values():
         if entry["class_type"] in ("SoundCLIP_LatentOptimize", "SoundCLIP_InvertImage"):
             entry["inputs"]["steps"] = STEPS
@@ -140,7 +146,7 @@ def test_example_workflow_runs(comfyui, name):
 def test_cancel_stops_the_optimisation_promptly(comfyui):
     url, object_info, base = comfyui
     workflow = json.loads((ROOT / "example_workflows" / "sound_to_landscape.json").read_text())
-    prompt = to_api_prompt(workflow, {k: v["input"] for k, v in object_info.items()})
+    prompt = api_prompt(workflow, object_info)
     for entry in prompt.values():
         if entry["class_type"] == "SoundCLIP_LatentOptimize":
             entry["inputs"]["steps"] = 10000  # the widget maximum: far longer than the test waits
