@@ -10,7 +10,7 @@ import torch
 from ..audio import load_audio
 from ..clip import load_clip
 from ..encoders import load_audio_encoder
-from ..errors import SoundClipError, WeightsError
+from ..errors import WeightsError
 from ..image import save_png
 from ..invert import load_image
 from ..latents import png_text, read_latent, save_latent
@@ -20,7 +20,7 @@ from ..runtime import pick_device
 from ..stylegan2 import load_generator
 from ..stylegan2.labels import label_for
 from ..weights import ensure, find_entry
-from .invert import add_inversion_args, invert_from_args
+from .invert import add_inversion_args, start_latent
 from .progress import step_bar
 
 
@@ -88,19 +88,7 @@ def run(args: argparse.Namespace) -> int:
         from ..arcface import load_arcface
 
         identity = load_arcface(ensure(args.arcface, kind="arcface"), device)
-    noise = None
-    if source is not None:
-        w_source, noise = source.ws, source.noise
-        if w_source.shape[1:] != (generator.num_ws, generator.w_dim):
-            raise SoundClipError(f"this latent is {w_source.shape[1]} x {w_source.shape[2]}, the generator needs "
-                                 f"{generator.num_ws} x {generator.w_dim}", path=args.latent,
-                                 fix="use a latent made with this generator")
-    elif photo is not None:
-        inversion = invert_from_args(args, generator, photo, device, args.invert_steps)
-        print(inversion.report())
-        w_source, noise = inversion.w, inversion.noise
-    else:
-        w_source = generator.ws_from_seed(args.seed, truncation_psi=args.truncation, c=label)
+    w_source, noise = start_latent(args, generator, source, photo, device, label)
     bar, callback = step_bar(args.steps, "optimising")
     try:
         result = optimize(generator, clip, targets, w_source.to(device), preset=args.preset, steps=args.steps,

@@ -18,7 +18,7 @@ from ..stylegan2.labels import label_for
 from ..video import DEFAULT_HOP, DEFAULT_WINDOW, cut_windows, frame_rate, make_video
 from ..video.frames import DECODE_BATCH
 from ..weights import ensure
-from .invert import add_inversion_args, invert_from_args
+from .invert import add_inversion_args, start_latent
 from .manipulate import _clip_file
 from .progress import job_bar
 
@@ -77,19 +77,8 @@ def run(args: argparse.Namespace) -> int:
     label = label_for(generator, args.label, source="--label") if seeded or args.label else None
     encoder = load_audio_encoder(ensure(args.encoder, kind="audio_encoder"), device=device)
     clip = load_clip(args.clip_arch, _clip_file(args.clip), device)
-    noise = None
-    if source is not None:
-        w_source, noise = source.ws[:1], source.noise
-        if w_source.shape[1:] != (generator.num_ws, generator.w_dim):
-            raise SoundClipError(f"this latent is {w_source.shape[1]} x {w_source.shape[2]}, the generator needs "
-                                 f"{generator.num_ws} x {generator.w_dim}", path=args.latent,
-                                 fix="use a latent made with this generator")
-    elif photo is not None:
-        inversion = invert_from_args(args, generator, photo, device, args.invert_steps)
-        print(inversion.report())
-        w_source, noise = inversion.w, inversion.noise
-    else:
-        w_source = generator.ws_from_seed(args.seed, truncation_psi=args.truncation, c=label)
+    w_source, noise = start_latent(args, generator, source, photo, device, label)
+    w_source = w_source[:1]  # every keyframe starts from one latent
     text = clip.encode_text([args.text]) if args.text else None
     identity = None
     if args.arcface:

@@ -63,9 +63,9 @@ class LabelEmbedding(nn.Module):
 class MappedGenerator(nn.Module):
     """Base of every generator: the mapping layers, the average latent and the latent helpers.
 
-    Subclasses set `self.config` (with z_dim, w_dim, mapping_layers, mapping_lr_multiplier, and for
-    class-conditional generators c_dim, label_embedding, embed_dim, label_set as in `GeneratorConfig`),
-    call `build_mapping()` in their constructor, and define `num_ws` and `synthesis(ws, noise_mode)`.
+    Subclasses set `self.config` (with resolution, num_ws, z_dim, w_dim, mapping_layers,
+    mapping_lr_multiplier, and for class-conditional generators c_dim, label_embedding, embed_dim, label_set
+    as in `GeneratorConfig`), call `build_mapping()` in their constructor, and define `synthesis(ws, noise_mode)`.
     `mapping(z, c=None, truncation_psi=1.0)` takes the label second: pass truncation_psi by keyword.
     """
 
@@ -91,8 +91,12 @@ class MappedGenerator(nn.Module):
         self._label_avgs: dict[tuple[float, ...], torch.Tensor] = {}
 
     @property
+    def resolution(self) -> int:
+        return self.config.resolution
+
+    @property
     def num_ws(self) -> int:
-        raise NotImplementedError
+        return self.config.num_ws
 
     @property
     def w_dim(self) -> int:

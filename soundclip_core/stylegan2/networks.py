@@ -132,14 +132,6 @@ class Generator(MappedGenerator):
         # a buffer, so it lives on the generator's device: no host-to-device copy per layer call
         self.register_buffer("blur_filter", ops.blur_kernel(), persistent=False)
 
-    @property
-    def resolution(self) -> int:
-        return self.config.resolution
-
-    @property
-    def num_ws(self) -> int:
-        return self.config.num_ws
-
     # -- synthesis -----------------------------------------------------------------------------------
     def _noise(self, k: int, mode: str, like: torch.Tensor, override: Sequence[torch.Tensor] | None
                ) -> torch.Tensor | None:

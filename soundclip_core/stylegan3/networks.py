@@ -150,14 +150,6 @@ class Stylegan3Generator(MappedGenerator):
     def kind(self) -> str:
         return self.config.kind
 
-    @property
-    def resolution(self) -> int:
-        return self.config.resolution
-
-    @property
-    def num_ws(self) -> int:
-        return self.config.num_ws
-
     def synthesis(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
         """ws [B, num_ws, w_dim] -> images [B, img_channels, H, W] float32."""
         if noise_mode not in NOISE_MODES:
