@@ -259,6 +259,40 @@ def test_each_keyframe_is_closest_to_its_own_window(generator):
         assert gain[k, k] > 0.02 and gain[k, k] == gain[:, k].max(), gain
 
 
+def test_each_keyframe_image_is_closer_to_its_own_window_than_to_the_others(generator):
+    """The issue's wording, row by row: keyframe k's image is closer in CLIP space to window k's embedding than
+    to any other window's. The stand-in encoder hears which of three sounds a window holds (a hum, noise, a
+    chirp) and answers with the CLIP look of one of three other generator images, so every target is one an
+    image can reach (the tiny random CLIP's image features fill a narrow cone)."""
+    clip = stand_in_clip()
+    with torch.no_grad():
+        sources = torch.cat([generator.ws_from_seed(seed, truncation_psi=1.0) for seed in (11, 12, 13)])
+        looks = torch.nn.functional.normalize(clip.image_features(clip.prepare_images(generator.synthesis(sources))),
+                                              dim=-1)
+
+    class HearingEncoder:
+        kind, space = "hearing", clip.space
+
+        def encode(self, waveform, sample_rate, source="", **_):
+            power = torch.fft.rfft(waveform.mean(0)).abs().square()  # 1 Hz bins for one second
+            hum = power[:200].sum() > 0.5 * power.sum()
+            which = 0 if hum else 1 if power[:2500].sum() > 0.1 * power.sum() else 2  # noise reaches low bands
+            return Embedding(looks[which][None], clip.space, source)
+
+    audio = distinct_sounds()
+    targets = encode_windows(HearingEncoder(), audio, cut_windows(audio, 1.0, 1.0)).vectors
+    assert torch.allclose(targets, looks, atol=1e-6)  # the three windows were told apart
+    keyframes, _ = sound_keyframes(generator, clip, HearingEncoder(), audio, generator.ws_from_seed(1), window=1.0,
+                                   hop=1.0, steps=25, lr=0.1, preset="custom", chunk_size=2)
+    with torch.no_grad():
+        features = torch.nn.functional.normalize(
+            clip.image_features(clip.prepare_images(generator.synthesis(keyframes.ws))), dim=-1)
+    similarity = features @ targets.T  # [keyframe, window]
+    for k in range(3):
+        others = torch.cat([similarity[k, :k], similarity[k, k + 1:]])
+        assert similarity[k, k] > others.max() + 1e-3, similarity
+
+
 def test_keyframes_round_trip_with_their_times(generator, tmp_path):
     keyframes = still_keyframes(generator, 3.0)
     keyframes.save(tmp_path / "k.safetensors", "tiny")
