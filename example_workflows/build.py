@@ -12,6 +12,7 @@ LoadAudio's upload widget.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -379,7 +380,7 @@ def build_all() -> dict[str, dict]:
     for name, recipe in WORKFLOWS.items():
         workflow = Workflow(classes)
         recipe(workflow)
-        workflow.add_model_note(recipe.__doc__)
+        workflow.add_model_note(inspect.cleandoc(recipe.__doc__))  # Python 3.13 dedents docstrings itself
         built[name] = workflow.to_json()
     return built
 
