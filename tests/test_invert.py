@@ -377,6 +377,12 @@ def test_cli_invert_then_manipulate_the_png(files, capsys):
                  str(m / "stylegan2" / "landscape.pt"), "--clip", str(m / "clip_soundclip" / "ViT-B-32.pt"),
                  "--steps", "2", "--device", "cpu", "--out", str(edited)]) == 0
     assert read_latent(edited).noise is not None  # the photo's noise maps stay with the edit
+    mixed = files / "out" / "mixed.png"
+    assert main(["mix", str(edited), str(out), "--layers", "0-3", "--generator", str(m / "stylegan2" / "landscape.pt"),
+                 "--device", "cpu", "--out", str(mixed)]) == 0
+    both = read_latent(mixed)  # the mix follows latent A's noise maps, in its .safetensors and in its PNG
+    assert all(torch.equal(x, y) for x, y in zip(both.noise, read_latent(edited).noise, strict=True))
+    assert torch.equal(read_latent(mixed.with_suffix(".safetensors")).ws, both.ws)
     assert main(["manipulate", "--text", "rain", "--image", str(files / "photo.png"), "--generator",
                  str(m / "stylegan2" / "landscape.pt"), "--clip", str(m / "clip_soundclip" / "ViT-B-32.pt"),
                  "--vgg", str(m / "perceptual" / "vgg16-397923af.pth"), "--lpips-weights",

@@ -8,8 +8,9 @@ from pathlib import Path
 import torch
 
 from ..image import save_png
-from ..latents import load_latent, save_latent
+from ..latents import png_text, read_latent, save_latent
 from ..manipulate import default_mix_layers, style_mix
+from ..noise_maps import check_noise, synthesize
 from ..stylegan2 import load_generator
 from ..stylegan2.labels import label_for
 from ..weights import ensure
@@ -29,16 +30,17 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    w_a, meta = load_latent(args.latent_a)
-    w_b, _ = load_latent(args.latent_b)
+    a, b = read_latent(args.latent_a), read_latent(args.latent_b)
+    w_a, w_b, meta = a.ws, b.ws, a.meta
     generator = load_generator(ensure(args.generator, kind="stylegan2"), args.device)
     label_text = args.label or (meta.get("label", "") if generator.c_dim else "")
     label = label_for(generator, label_text, source="--label")
     mixed = style_mix(w_a, w_b, args.layers or default_mix_layers(w_a.shape[1]))
+    noise = check_noise(generator, a.noise)  # noise maps (of an inverted photo) follow latent A, as in the node
     with torch.no_grad():
-        images = generator.synthesis(mixed.to(generator.w_avg.device))
-    save_png(images, args.out)
-    save_latent(args.out.with_suffix(".safetensors"), mixed, {"mixed_from": [args.latent_a, args.latent_b],
-                                                               **({"label": label_text} if label is not None else {})})
+        images = synthesize(generator, mixed.to(generator.w_avg.device), noise)
+    meta = {"mixed_from": [args.latent_a, args.latent_b], **({"label": label_text} if label is not None else {})}
+    save_png(images, args.out, text=png_text(mixed, meta, noise))
+    save_latent(args.out.with_suffix(".safetensors"), mixed, meta, noise)
     print(f"wrote {args.out}")
     return 0
