@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from soundclip_core import runtime
-from soundclip_core.errors import CheckpointError
+from soundclip_core.errors import CheckpointError, SoundClipError
 from soundclip_core.image import to_pil
 from soundclip_core.weights import KIND_FOLDERS, cache_dir, ensure, load_manifest
 
@@ -155,3 +155,17 @@ def _byte_progress() -> Callable[[int, int | None], None]:
             bar.update(done // 1024, max(1, total // 1024))
 
     return report
+
+
+def output_file(prefix: str, suffix: str) -> Path:
+    """`<output>/<prefix>_<counter:05>_<suffix>`, the counter one past the highest taken (as ComfyUI's savers
+    name files), its folder made; a prefix that would leave the output folder is refused."""
+    root = output_directory().resolve()
+    base = (root / prefix.strip().lstrip("/\\")).resolve()
+    if root not in base.parents:
+        raise SoundClipError(f"filename_prefix '{prefix}' leaves the output folder",
+                             fix="use a relative prefix such as soundclip/result")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    taken = [p.name[len(base.name) + 1:-len(suffix) - 1] for p in base.parent.glob(f"{base.name}_*_{suffix}")]
+    counter = 1 + max((int(n) for n in taken if n.isdigit()), default=0)
+    return base.parent / f"{base.name}_{counter:05}_{suffix}"

@@ -138,26 +138,17 @@ class SaveImageWithLatent:
         if ws.shape[0] not in (1, images.shape[0]):
             raise SoundClipError(f"{images.shape[0]} images but {ws.shape[0]} latents",
                                  fix="connect the latent the images were decoded from")
-        folder = comfy_env.output_directory()
+        folder = comfy_env.output_directory().resolve()
         saved = []
         for i, picture in enumerate(from_comfy_image(images)):
             row = min(i, ws.shape[0] - 1)
             maps = None if noise is None else [n[min(row, n.shape[0] - 1)][None] for n in noise]
-            path = _next_free(folder, filename_prefix)
+            path = comfy_env.output_file(filename_prefix, ".png")
             save_png(picture[None], path, text=png_text(ws[row:row + 1], {"generator": latent["generator"]}, maps))
             saved.append({"filename": path.name, "subfolder": str(path.parent.relative_to(folder)), "type": "output"})
         return {"ui": {"images": saved}, "result": (images,)}
 
 
-def _next_free(folder, prefix: str):
-    """folder/prefix_00001_.png with the first unused counter (ComfyUI's naming)."""
-    base = (folder / prefix).resolve()
-    if folder.resolve() not in base.parents:
-        raise SoundClipError(f"filename_prefix '{prefix}' leaves the output folder")
-    base.parent.mkdir(parents=True, exist_ok=True)
-    counter = 1 + max((int(p.stem.rsplit("_", 2)[-2]) for p in base.parent.glob(f"{base.name}_*_.png")
-                       if p.stem.rsplit("_", 2)[-2].isdigit()), default=0)
-    return base.parent / f"{base.name}_{counter:05}_.png"
 
 
 class LoadLatentFromPNG:

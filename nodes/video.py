@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from soundclip_core.audio import audio_from_comfy
 from soundclip_core.errors import Cancelled, SoundClipError
 from soundclip_core.manipulate import MASK_MODES, PRESETS, parse_layer_weights
@@ -142,14 +140,6 @@ class KeyframesToFrames:
         return (images, matched.to_comfy(), float(fps))
 
 
-def _free_name(folder: Path, prefix: str) -> Path:
-    """`{prefix}_{counter:05}_.mp4`, the first counter not taken (as ComfyUI's savers name files)."""
-    counter = 1
-    while (folder / f"{prefix}_{counter:05}_.mp4").exists():
-        counter += 1
-    return folder / f"{prefix}_{counter:05}_.mp4"
-
-
 class WriteSoundVideo:
     """Keyframes -> an H.264 mp4 with the song in ComfyUI's output folder, frames streamed to the file in
     batches: memory stays flat however long the song."""
@@ -175,12 +165,7 @@ class WriteSoundVideo:
               noise_mode: str, batch_size: int, crf: int, filename_prefix: str):
         song = _song(audio)
         root = comfy_env.output_directory().resolve()
-        target = (root / filename_prefix.strip().lstrip("/\\")).resolve()
-        if root not in target.parents and target != root:
-            raise SoundClipError(f"filename_prefix '{filename_prefix}' leaves the output folder",
-                                 fix="use a relative prefix such as soundclip/video")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        path = _free_name(target.parent, target.name)
+        path = comfy_env.output_file(filename_prefix, ".mp4")
         progress = comfy_env.Progress(frame_count(song.waveform.shape[-1], song.sample_rate, fps))
         _run_cancellable(lambda: render_video(
             path, generator, keyframes, song, fps, pulse=pulse, motion=motion, batch_size=batch_size,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 from test_pack import import_pack
@@ -70,3 +72,17 @@ def test_node_errors_are_clear(nodes):
             text, _ = nodes["TextEncode"].encode(clip, "x")
             nodes["LatentOptimize"].run(generator, clip, text, source, "custom", 1, 0.1, -1, -1, "fixed", "1,a", 0,
                                         "fp32", "area", 1)
+
+
+def test_output_files_are_numbered_as_comfyui_does_and_stay_in_the_output_folder(tmp_path, monkeypatch):
+    import_pack()
+    comfy_env = sys.modules["soundclip_pack.nodes.comfy_env"]
+    monkeypatch.chdir(tmp_path)  # outside ComfyUI the output folder is ./output
+    first = comfy_env.output_file("soundclip/video", ".mp4")
+    assert first == (tmp_path / "output" / "soundclip" / "video_00001_.mp4").resolve() and first.parent.is_dir()
+    first.write_bytes(b"x")
+    (first.parent / "video_00007_.mp4").write_bytes(b"x")
+    assert comfy_env.output_file("soundclip/video", ".mp4").name == "video_00008_.mp4"  # one past the highest
+    assert comfy_env.output_file("soundclip/video", ".png").name == "video_00001_.png"
+    with pytest.raises(SoundClipError, match="leaves the output folder"):
+        comfy_env.output_file("../escape", ".png")
