@@ -69,6 +69,36 @@ def test_vggsound_finds_downloaded_clips_lists_missing_and_reads_video(layouts):
     assert abs(float(frame.mean()) - (80 / 127.5 - 1)) < 0.05  # frame 2 of 5, grey level 80
 
 
+@pytest.mark.parametrize("codec, layout, fmt", [("pcm_s16le", "stereo", "s16"), ("pcm_s32le", "mono", "s32"),
+                                                ("pcm_u8", "mono", "u8"), ("pcm_f32le", "stereo", "flt")])
+def test_video_sound_in_any_sample_format_comes_out_at_full_scale(tmp_path, codec, layout, fmt):
+    """Integer PCM tracks (16/32-bit signed, 8-bit offset) are scaled by their own full scale, float ones kept."""
+    import av
+
+    t = np.arange(RATE) / RATE
+    tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    channels = 2 if layout == "stereo" else 1
+    path = tmp_path / f"clip_{fmt}.mov"
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream(codec, rate=RATE, layout=layout)
+        if fmt == "flt":
+            data = np.repeat(tone, channels)[None]  # interleaved
+        else:
+            info = np.iinfo({"s16": np.int16, "s32": np.int32, "u8": np.uint8}[fmt])
+            half = (int(info.max) + 1) // 2 if info.min == 0 else -int(info.min)
+            offset = half if info.min == 0 else 0
+            data = np.repeat(np.round(tone * half + offset).astype(info.dtype), channels)[None]  # interleaved
+        frame = av.AudioFrame.from_ndarray(data, format=fmt, layout=layout)
+        frame.sample_rate = RATE
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    sound = load_clip_audio(path)
+    assert sound.sample_rate == RATE and sound.waveform.shape == (channels, RATE)
+    assert np.abs(sound.waveform.numpy() - tone[None]).max() < 1e-2  # u8 quantises to 1/128
+
+
 def test_folder_and_manifest(layouts):
     ds = open_dataset("auto", layouts["folder"])
     assert ds.name == "folder" and len(ds) == 8 and ds.folds() == []

@@ -40,14 +40,18 @@ def load_clip_audio(path: str | os.PathLike, max_seconds: float = 600.0) -> Audi
             if not container.streams.audio:
                 raise AudioError("the video has no audio track", path=path, fix="use a clip with sound")
             stream = container.streams.audio[0]
-            chunks, rate = [], stream.rate
+            chunks, rate, samples_read, full_scale = [], stream.rate, 0, 1.0
             for frame in container.decode(stream):
                 array = frame.to_ndarray()
-                if frame.format.is_planar:
-                    chunks.append(array.astype(np.float32))  # [C, n]
-                else:
-                    chunks.append(array.reshape(-1, len(frame.layout.channels)).T.astype(np.float32))
-                if sum(c.shape[1] for c in chunks) > max_seconds * rate:
+                if np.issubdtype(array.dtype, np.integer):  # integer PCM (s16, s32, u8): to [-1, 1]
+                    info = np.iinfo(array.dtype)
+                    full_scale = (info.max + 1) / 2 if info.min == 0 else -float(info.min)
+                    array = array.astype(np.float32) - (full_scale if info.min == 0 else 0.0)  # u8 is offset
+                if not frame.format.is_planar:
+                    array = array.reshape(-1, len(frame.layout.channels)).T
+                chunks.append(array.astype(np.float32))  # [C, n]
+                samples_read += array.shape[1]
+                if samples_read > max_seconds * rate:
                     raise AudioError(f"the sound is over the {max_seconds:.0f} s limit", path=path)
     except AudioError:
         raise
@@ -55,9 +59,7 @@ def load_clip_audio(path: str | os.PathLike, max_seconds: float = 600.0) -> Audi
         raise AudioError(f"cannot decode the video's sound ({str(error)[:200]})", path=path) from error
     if not chunks:
         raise AudioError("the video's audio track is empty", path=path)
-    samples = np.concatenate(chunks, axis=1)
-    if np.issubdtype(chunks[0].dtype, np.integer) or np.abs(samples).max() > 1.5:  # integer PCM formats
-        samples = samples / 32768.0
+    samples = np.concatenate(chunks, axis=1) / full_scale
     return validate_audio(Audio(torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)), int(rate),
                                 str(path)))
 
