@@ -60,8 +60,9 @@ class TrainConfig:
         if self.batch_size < 2 or self.batch_size % world:
             raise SoundClipError(f"the batch size {self.batch_size} must be at least 2 and a multiple of the "
                                  f"{world} processes", fix=f"use a multiple of {world}")
-        if "{}" not in self.prompt:
-            raise SoundClipError(f"the zero-shot prompt '{self.prompt}' has no {{}} for the class name")
+        if (holes := self.prompt.count("{}")) != 1:  # as the evaluation's templates: exactly one class name
+            raise SoundClipError(f"the zero-shot prompt '{self.prompt}' has {holes or 'no'} {{}} for the class name",
+                                 fix='write it like "the sound of {}"')
 
     def compared(self) -> dict:
         """The settings as plain data (lists, not tuples), as stored in the training state."""

@@ -31,6 +31,8 @@ from ..clip import ClipModel, load_clip
 from ..datasets import AudioDataset, Clip, open_dataset, require_classes
 from ..encoders import encoder_config
 from ..errors import CheckpointError, DatasetError, SoundClipError
+from ..evaluate.metrics import topk_accuracy
+from ..evaluate.zeroshot import class_embeddings
 from . import distributed
 from .augment import encoder_input, resize, spec_augment
 from .checkpoint import (
@@ -51,7 +53,7 @@ from .frames import frame_embeddings
 from .loss import contrastive_loss
 from .network import build_network
 from .recipes import Trainee, make_optimizer, make_scheduler
-from .validate import class_text_embeddings, embed_features, zero_shot_accuracy
+from .validate import embed_features
 
 LOG_FIELDS = ("epoch", "loss", "audio_text", "audio_audio", "audio_image", "lr", "logit_scale", "val_zero_shot",
               "seconds", "clips_per_s")
@@ -232,7 +234,7 @@ def train(config: TrainConfig, clip: ClipModel | None = None, net: nn.Module | N
         set_rng_state(saved["rng"])
         start_epoch, log = int(saved["epoch"]), list(saved["log"])
     texts = TextEmbeddings(clip)
-    class_texts = class_text_embeddings(clip, held_out.classes, config.prompt) if val_clips else None
+    class_texts = class_embeddings(clip, held_out.classes, [config.prompt]).vectors if val_clips else None
     height_width, n_mels = tuple(cfg["resize"]), cfg["n_mels"]
     last_epoch = config.epochs if stop_after is None else min(config.epochs, stop_after)
     for epoch in range(start_epoch, last_epoch):
@@ -337,9 +339,9 @@ def _validate(net: nn.Module, clips: list[Clip], held_out: AudioDataset, cache: 
     correct = torch.zeros(2, device=device)
     if mine:
         audio = embed_features(net, CachedFeatures(cache, mine), cfg, device)
-        targets = [held_out.class_index(c.label) for c in mine]
-        correct += torch.tensor([zero_shot_accuracy(audio, class_texts, targets) * len(mine), len(mine)],
-                                device=device)
+        targets = torch.tensor([held_out.class_index(c.label) for c in mine], device=device)
+        accuracy = topk_accuracy(audio @ class_texts.to(device).t(), targets)
+        correct += torch.tensor([accuracy * len(mine), len(mine)], device=device)
     if node.active:
         torch.distributed.all_reduce(correct)
     net.train()

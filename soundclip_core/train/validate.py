@@ -1,8 +1,8 @@
 """Zero-shot accuracy on held-out clips, once per epoch: each clip goes to the class whose prompt's CLIP
 text embedding is nearest (cosine) to the clip's audio embedding.
 
-Kept to two small functions (`embed_features`, `zero_shot_accuracy`) so the evaluation package can
-take over the scoring without touching the training loop.
+The audio side is embedded here straight from the feature cache (`embed_features`); the class prompts
+and the scoring are the evaluation package's (`class_embeddings`, `topk_accuracy`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..clip import ClipModel
-from ..datasets import clean_label
 from ..encoders.frontends import window_starts
 from .augment import crop_or_pad, encoder_input, resize
 
@@ -40,13 +38,3 @@ def embed_features(net: nn.Module, mels: Sequence[np.ndarray], cfg: dict, device
     sums = torch.zeros(len(mels), outputs[0].shape[1], device=device).index_add_(
         0, torch.tensor(owner, device=device), torch.cat(outputs))
     return F.normalize(sums, dim=-1)
-
-
-def class_text_embeddings(clip: ClipModel, classes: Sequence[str], prompt: str = PROMPT) -> torch.Tensor:
-    return clip.encode_text([prompt.format(clean_label(c)) for c in classes]).vectors
-
-
-def zero_shot_accuracy(audio: torch.Tensor, text: torch.Tensor, targets: Sequence[int]) -> float:
-    """audio [N, D], text [C, D] (unit rows), targets: class index per clip -> top-1 accuracy in [0, 1]."""
-    predicted = (audio.float() @ text.float().to(audio.device).t()).argmax(dim=1).cpu()
-    return float((predicted == torch.as_tensor(list(targets))).float().mean())
