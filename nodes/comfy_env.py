@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
 from soundclip_core import runtime
-from soundclip_core.errors import CheckpointError, SoundClipError
+from soundclip_core.errors import Cancelled, CheckpointError, SoundClipError
 from soundclip_core.image import to_pil
 from soundclip_core.weights import KIND_FOLDERS, cache_dir, ensure, load_manifest
 
@@ -27,6 +28,7 @@ try:  # Inside ComfyUI.
 except ImportError:  # Plain Python (tests, scripts).
     model_management = comfy_utils = folder_paths = None
 
+T = TypeVar("T")
 MODEL_EXTENSIONS = {".pt", ".pth", ".pkl", ".bin", ".safetensors", ".ckpt"}
 PREVIEW_MAX_SIZE = 512
 
@@ -124,6 +126,18 @@ def release_memory() -> None:
 def interrupted() -> bool:
     """True when the user pressed Cancel in ComfyUI."""
     return model_management is not None and model_management.processing_interrupted()
+
+
+def run_long(work: Callable[[], T]) -> T:
+    """Run an optimisation or render: its Cancel becomes ComfyUI's own interrupt, and cached GPU memory is
+    given back afterwards, whatever happened."""
+    try:
+        return work()
+    except Cancelled:
+        raise_if_interrupted()
+        raise
+    finally:
+        release_memory()
 
 
 def raise_if_interrupted() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from soundclip_core.errors import Cancelled, SoundClipError
+from soundclip_core.errors import SoundClipError
 from soundclip_core.image import from_comfy_image, save_png, to_comfy_image
 from soundclip_core.invert import FITS, PRESETS, fit_square, load_e4e, load_image, load_perceptual, project
 from soundclip_core.latents import png_text, read_latent
@@ -101,16 +101,11 @@ class InvertImage:
             w_start = e4e.encode(fit_square(pixels, generator.resolution, fit))
         total = max(1, PRESETS[preset]["steps"] if steps is None else steps)
         progress = comfy_env.Progress(total)
-        try:
-            result = project(generator, pixels, perceptual, preset=preset, steps=steps, w_start=w_start, fit=fit,
-                             seed=seed, batch_size=batch_size or None, preview_every=preview_every,
-                             callback=lambda step, count, preview, info: progress.update(step, count, preview),
-                             should_cancel=comfy_env.interrupted)
-        except Cancelled:
-            comfy_env.raise_if_interrupted()
-            raise
-        finally:
-            comfy_env.release_memory()
+        result = comfy_env.run_long(lambda: project(
+            generator, pixels, perceptual, preset=preset, steps=steps, w_start=w_start, fit=fit, seed=seed,
+            batch_size=batch_size or None, preview_every=preview_every,
+            callback=lambda step, count, preview, info: progress.update(step, count, preview),
+            should_cancel=comfy_env.interrupted))
         return (make_wplus(result.w, generator.source, result.noise), to_comfy_image(result.reconstruction),
                 result.report())
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from soundclip_core.arcface import load_arcface
-from soundclip_core.errors import Cancelled
 from soundclip_core.manipulate import MASK_MODES, PRESETS, optimize, parse_layer_weights
 
 from . import comfy_env
@@ -76,18 +75,11 @@ class LatentOptimize:
         progress = comfy_env.Progress(steps)
         fixed = mask == "fixed" and layers.strip()
         mask_weights = parse_layer_weights(layers, generator.num_ws) if fixed else None
-        try:
-            result = optimize(
-                generator, clip, target, latent_for(generator, latent), preset=preset, steps=steps, lr=lr,
-                lam_sim=None if lam_sim < 0 else lam_sim, lam_id=None if lam_id < 0 else lam_id, mask=mask,
-                layers=(layers.strip() or None) if mask == "freeze" else None, mask_weights=mask_weights,
-                identity=arcface, clip_input=clip_input, precision=precision, seed=seed,
-                callback=lambda step, total, preview, info: progress.update(step, total, preview),
-                should_cancel=comfy_env.interrupted, preview_every=preview_every,
-                noise=noise_for(generator, latent))
-        except Cancelled:
-            comfy_env.raise_if_interrupted()
-            raise
-        finally:
-            comfy_env.release_memory()
+        result = comfy_env.run_long(lambda: optimize(
+            generator, clip, target, latent_for(generator, latent), preset=preset, steps=steps, lr=lr,
+            lam_sim=None if lam_sim < 0 else lam_sim, lam_id=None if lam_id < 0 else lam_id, mask=mask,
+            layers=(layers.strip() or None) if mask == "freeze" else None, mask_weights=mask_weights,
+            identity=arcface, clip_input=clip_input, precision=precision, seed=seed,
+            callback=lambda step, total, preview, info: progress.update(step, total, preview),
+            should_cancel=comfy_env.interrupted, preview_every=preview_every, noise=noise_for(generator, latent)))
         return (make_wplus(result.w, generator.source, result.noise), result.report())

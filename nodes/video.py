@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from soundclip_core.audio import audio_from_comfy
-from soundclip_core.errors import Cancelled, SoundClipError
+from soundclip_core.errors import SoundClipError
 from soundclip_core.manipulate import MASK_MODES, PRESETS, parse_layer_weights
 from soundclip_core.video import DEFAULT_HOP, DEFAULT_WINDOW, Keyframes, render_images, render_video, sound_keyframes
 from soundclip_core.video.frames import DECODE_BATCH, MAX_FPS, MIN_FPS, frame_count
@@ -23,7 +23,11 @@ def _song(audio: dict):
 
 
 def _frame_inputs() -> dict:
+    """The inputs both frame nodes share: what to render and how."""
     return {
+        "generator": (GENERATOR,),
+        "keyframes": (KEYFRAMES,),
+        "audio": ("AUDIO",),
         "fps": ("FLOAT", {"default": 24.0, "min": MIN_FPS, "max": MAX_FPS, "step": 1.0}),
         "pulse": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 2.0, "step": 0.05,
                             "tooltip": "Loudness pushes the image's features away from the average image; 0 = off."}),
@@ -32,16 +36,6 @@ def _frame_inputs() -> dict:
         "noise_mode": (NOISE_MODES, {"tooltip": "const: the checkpoint's fixed noise (no flicker)."}),
         "batch_size": ("INT", {"default": DECODE_BATCH, "min": 1, "max": 64, "tooltip": "Frames decoded at once."}),
     }
-
-
-def _run_cancellable(work):
-    try:
-        return work()
-    except Cancelled:
-        comfy_env.raise_if_interrupted()
-        raise
-    finally:
-        comfy_env.release_memory()
 
 
 class SoundKeyframes:
@@ -102,7 +96,7 @@ class SoundKeyframes:
                 precision=precision, callback=lambda step, total, preview, info: progress.update(step, total, preview),
                 should_cancel=comfy_env.interrupted)
 
-        keyframes, result = _run_cancellable(work)
+        keyframes, result = comfy_env.run_long(work)
         times = ", ".join(f"{t:.1f}" for t in keyframes.times.tolist()[:8])
         return (keyframes, f"{len(keyframes.times)} keyframes at {times}{' ...' if len(keyframes.times) > 8 else ''} "
                            f"s; {result.report()}")
@@ -116,9 +110,6 @@ class KeyframesToFrames:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "generator": (GENERATOR,),
-            "keyframes": (KEYFRAMES,),
-            "audio": ("AUDIO",),
             **_frame_inputs(),
             "memory_budget_gb": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 4096.0, "step": 0.5,
                                            "tooltip": "Largest IMAGE batch allowed; 0 = half the free RAM."}),
@@ -134,7 +125,7 @@ class KeyframesToFrames:
         song = _song(audio)
         progress = comfy_env.Progress(frame_count(song.waveform.shape[-1], song.sample_rate, fps))
         budget = int(memory_budget_gb * 1024**3) if memory_budget_gb > 0 else None
-        images, matched = _run_cancellable(lambda: render_images(
+        images, matched = comfy_env.run_long(lambda: render_images(
             generator, keyframes, song, fps, pulse=pulse, motion=motion, batch_size=batch_size, noise_mode=noise_mode,
             memory_budget=budget, progress=progress.update, should_cancel=comfy_env.interrupted))
         return (images, matched.to_comfy(), float(fps))
@@ -147,9 +138,6 @@ class WriteSoundVideo:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "generator": (GENERATOR,),
-            "keyframes": (KEYFRAMES,),
-            "audio": ("AUDIO",),
             **_frame_inputs(),
             "crf": ("INT", {"default": DEFAULT_CRF, "min": 0, "max": 51, "tooltip": "H.264 quality: lower is better."}),
             "filename_prefix": ("STRING", {"default": "soundclip/video"}),
@@ -167,7 +155,7 @@ class WriteSoundVideo:
         root = comfy_env.output_directory().resolve()
         path = comfy_env.output_file(filename_prefix, ".mp4")
         progress = comfy_env.Progress(frame_count(song.waveform.shape[-1], song.sample_rate, fps))
-        _run_cancellable(lambda: render_video(
+        comfy_env.run_long(lambda: render_video(
             path, generator, keyframes, song, fps, pulse=pulse, motion=motion, batch_size=batch_size,
             noise_mode=noise_mode, crf=crf, progress=progress.update, should_cancel=comfy_env.interrupted))
         subfolder = str(path.parent.relative_to(root)) if path.parent != root else ""

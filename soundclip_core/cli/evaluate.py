@@ -22,7 +22,7 @@ from ..evaluate import DEFAULT_TEMPLATES, check_templates, pair_models, plan, ru
 from ..evaluate.embed import BATCH_SIZE, WORKERS
 from ..runtime import pick_device
 from ..weights import ensure
-from .manipulate import _clip_file
+from .manipulate import clip_file
 
 
 def register(subparsers) -> None:
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     plans = [plan(open_dataset(kind, root), args.folds, args.linear_probe) for kind, root in args.dataset]
     device = pick_device(args.device)
     encoders = [load_audio_encoder(ensure(e, kind="audio_encoder"), device=device) for e in args.encoder]
-    clips = [load_clip(None, _clip_file(c), device) for c in args.clip]
+    clips = [load_clip(None, clip_file(c), device) for c in args.clip]
     pairs = pair_models(list(zip(_names(args.encoder), encoders, strict=True)), clips)
     for p in plans:
         print(f"{p.dataset.name} ({p.dataset.root}): {len(p.dataset.classes)} classes, {p.description}")

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.encoder:
             raise SystemExit("soundclip manipulate: --audio needs --encoder")
         encoder = load_audio_encoder(ensure(args.encoder, kind="audio_encoder"), device=device)
-    clip = load_clip(args.clip_arch, _clip_file(args.clip), device)  # arch None: read off the weights
+    clip = load_clip(args.clip_arch, clip_file(args.clip), device)  # arch None: read off the weights
     targets = []
     if encoder is not None:
         targets.append((encoder.encode_audio(load_audio(args.audio)), args.audio_weight))
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _clip_file(model: str) -> Path:
+def clip_file(model: str) -> Path:
     """A CLIP file or id; AudioCLIP ids are accepted too (their checkpoints hold CLIP RN50 towers)."""
     try:
         if find_entry(model).format == "audioclip-pt":

@@ -11,7 +11,7 @@ from ..train import TrainConfig, distributed, train
 from ..train.network import TRAINABLE_KINDS
 from ..train.recipes import RECIPES
 from ..train.validate import PROMPT
-from ..weights import ensure
+from .manipulate import clip_file
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -54,7 +54,7 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
     except ValueError:
         raise SoundClipError(f"--folds must be numbers separated by commas, got '{args.folds}'") from None
     return TrainConfig(
-        data=args.data, clip=str(ensure(args.clip, kind="clip")), dataset_kind=args.dataset_kind, kind=args.kind,
+        data=args.data, clip=str(clip_file(args.clip)), dataset_kind=args.dataset_kind, kind=args.kind,
         init=args.init, folds=folds, epochs=args.epochs, batch_size=args.batch_size, accumulate=args.accumulate,
         recipe=args.recipe, lr=args.lr, seed=args.seed, precision=args.precision, self_term=not args.no_self,
         image_term=not args.no_image, text_augment=not args.no_text_augment, prompt=args.prompt,

@@ -19,7 +19,7 @@ from ..video import DEFAULT_HOP, DEFAULT_WINDOW, cut_windows, frame_rate, make_v
 from ..video.frames import DECODE_BATCH
 from ..weights import ensure
 from .invert import add_inversion_args, start_latent
-from .manipulate import _clip_file
+from .manipulate import clip_file
 from .progress import job_bar
 
 SONG_MAX_SECONDS = 4 * 3600.0  # songs are long: far above load_audio's 600 s default for single edits
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     seeded = source is None and photo is None
     label = label_for(generator, args.label, source="--label") if seeded or args.label else None
     encoder = load_audio_encoder(ensure(args.encoder, kind="audio_encoder"), device=device)
-    clip = load_clip(args.clip_arch, _clip_file(args.clip), device)
+    clip = load_clip(args.clip_arch, clip_file(args.clip), device)
     w_source, noise = start_latent(args, generator, source, photo, device, label)
     w_source = w_source[:1]  # every keyframe starts from one latent
     text = clip.encode_text([args.text]) if args.text else None
