@@ -99,6 +99,18 @@ def test_video_sound_in_any_sample_format_comes_out_at_full_scale(tmp_path, code
     assert np.abs(sound.waveform.numpy() - tone[None]).max() < 1e-2  # u8 quantises to 1/128
 
 
+def test_frames_read_any_picture_a_user_has(tmp_path):
+    """A 16-bit greyscale PNG keeps its level (a plain RGB conversion saturates it to white) and a transparent
+    picture is composited onto white, as the inversion reads pictures."""
+    from PIL import Image
+
+    Image.fromarray(np.full((12, 20), 16384, dtype=np.uint16)).save(tmp_path / "grey16.png")
+    frame = load_frame(tmp_path / "grey16.png")
+    assert frame.shape == (3, 12, 20) and abs(float(frame.mean()) - (2 * 16384 / 65535 - 1)) < 1e-3
+    Image.new("RGBA", (10, 10), (0, 0, 0, 0)).save(tmp_path / "clear.png")
+    assert float(load_frame(tmp_path / "clear.png").min()) == 1.0
+
+
 def test_folder_and_manifest(layouts):
     ds = open_dataset("auto", layouts["folder"])
     assert ds.name == "folder" and len(ds) == 8 and ds.folds() == []

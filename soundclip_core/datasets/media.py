@@ -65,18 +65,20 @@ def load_clip_audio(path: str | os.PathLike, max_seconds: float = 600.0) -> Audi
 
 
 def load_frame(path: str | os.PathLike) -> torch.Tensor:
-    """An image file, or the middle frame of a video, as float [3, H, W] in [-1, 1]."""
+    """An image file, or the middle frame of a video, as float [3, H, W] in [-1, 1]. Image files are read
+    as every picture a user brings is (`invert.load_image`: 16-bit, CMYK, alpha, EXIF, huge-file guard)."""
+    from ..invert.prepare import ImageInputError, load_image
+
     path = Path(path)
     if not path.is_file():
         raise DatasetError("image or video file not found", path=path)
     try:
-        if is_video(path):
-            picture = _middle_frame(path)
-        else:
-            with Image.open(path) as image:
-                picture = image.convert("RGB")
-    except (OSError, UnidentifiedImageError, ValueError) as error:
-        raise DatasetError(f"cannot read a picture from this file ({str(error)[:200]})", path=path) from error
+        if not is_video(path):
+            return load_image(path)[0]
+        picture = _middle_frame(path)
+    except (OSError, UnidentifiedImageError, ValueError, ImageInputError) as error:
+        reason = error.problem if isinstance(error, ImageInputError) else str(error)[:200]
+        raise DatasetError(f"cannot read a picture from this file ({reason})", path=path) from error
     array = torch.from_numpy(np.asarray(picture, dtype=np.float32).copy())
     return array.permute(2, 0, 1) / 127.5 - 1.0
 

@@ -19,15 +19,14 @@ from ..atomic import atomic_path
 from ..clip import ClipModel
 from ..datasets import Clip, load_frame
 from ..errors import DatasetError
+from ..invert.prepare import ImageInputError, fit_square
 
 BATCH = 32
 
 
 def square(frame: torch.Tensor) -> torch.Tensor:
-    """[3, H, W] -> the centred [3, S, S] crop, S = min(H, W)."""
-    h, w = frame.shape[-2:]
-    s = min(h, w)
-    return frame[:, (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+    """[3, H, W] -> the centred [3, S, S] crop, S = min(H, W) (the inversion's centre crop, no resize)."""
+    return fit_square(frame[None], min(frame.shape[-2:]), "crop", name="the frame")[0]
 
 
 def frame_embeddings(clips: Sequence[Clip], clip_model: ClipModel, cache_dir: Path | None,
@@ -58,7 +57,7 @@ def frame_embeddings(clips: Sequence[Clip], clip_model: ClipModel, cache_dir: Pa
                 pictures.append(clip_model.prepare_images(square(load_frame(clips[i].image))[None].to(
                     clip_model.device))[0])
                 batch.append(i)
-            except DatasetError as error:
+            except (DatasetError, ImageInputError) as error:  # also a frame too small to use
                 unreadable.append((str(clips[i].image), error.problem))
                 has[i] = False
         if pictures:
