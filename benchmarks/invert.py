@@ -1,6 +1,6 @@
 """Inversion: seconds per step side by side with NVIDIA's projector, and the quality reached.
 
-    python benchmarks/invert.py --nvidia DIR [--size 256] [--steps 6] [--quality-steps 100 300 1000]
+    python benchmarks/invert.py --nvidia DIR [--size 256] [--steps 6] [--rounds 3] [--quality-steps 100 300 1000]
                                 [--quality-size 64] [--threads 2]
 
 DIR is an NVlabs/stylegan2-ada-pytorch checkout (never vendored): its projector.project runs with its
@@ -8,7 +8,8 @@ own networks (reference CPU ops) on our generator's weights, converted as benchm
 Its vgg16.pt cannot be downloaded here, so both sides use the same stand-in: torchvision's VGG16
 (random weights) + random LPIPS channel weights, given to NVIDIA's code as a TorchScript module with
 vgg16.pt's call signature (img in [0, 255], return_lpips=True -> flattened weighted features).
-Speed: the same generator (config-f, --size px), target and step count; ours with the "best" preset
+Speed: the same generator (config-f, --size px), target and step count, the two sides in alternating
+rounds (a shared machine drifts in speed), medians of the step times; ours with the "best" preset
 (noise maps optimised, as NVIDIA does). Quality: a small generator (--quality-size px) inverting one of
 its own images, separate runs of 100 / 300 / 1000 steps; LPIPS (the stand-in) and PSNR of the
 reconstruction each side reports (NVIDIA's run_projection decodes its w with the generator's const noise;
@@ -100,7 +101,8 @@ def nvidia_generator(directory: str, g: Generator, channel_base: int, channel_ma
 
 
 def run_nvidia(directory: str, nvidia_g, target: torch.Tensor, steps: int, archive: Path):
-    """projector.project from the checkout; returns (final w [1, num_ws, w_dim], seconds per step, the image
+    """projector.project from the checkout; returns (final w [1, num_ws, w_dim], step times in s (the first
+    dropped), the image
     its w gives with the noise maps it optimised, which run_projection does not keep)."""
     _use_checkout(directory)
     import dnnlib  # type: ignore
@@ -119,14 +121,14 @@ def run_nvidia(directory: str, nvidia_g, target: torch.Tensor, steps: int, archi
         for buf in nvidia_g.buffers():
             buf.requires_grad_(False)
         nvidia_g.load_state_dict(saved)
-    return w_out[-1:].detach().float(), statistics.median(step_times[1:] or step_times), with_noise
+    return w_out[-1:].detach().float(), step_times[1:] or step_times, with_noise
 
 
 def run_ours(g: Generator, target: torch.Tensor, vgg: VGG16LPIPS, steps: int):
     stamps: list[float] = []
     result = project(g, target, vgg, preset="best", steps=steps, callback=lambda *a: stamps.append(time.perf_counter()))
     step_times = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
-    return result, statistics.median(step_times[1:] or step_times)
+    return result, step_times[1:] or step_times
 
 
 def small_config(size: int) -> tuple[GeneratorConfig, int, int]:
@@ -140,6 +142,7 @@ def main() -> None:
     parser.add_argument("--nvidia", required=True, help="an NVlabs/stylegan2-ada-pytorch checkout")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of --steps steps per side")
     parser.add_argument("--quality-size", type=int, default=64)
     parser.add_argument("--quality-steps", type=int, nargs="*", default=[100, 300, 1000])
     parser.add_argument("--threads", type=int, default=2)
@@ -157,12 +160,15 @@ def main() -> None:
         print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
         g = Generator(GeneratorConfig(resolution=args.size)).eval().requires_grad_(False)
         target = g.synthesis(g.ws_from_seed(1)).detach()
-        _, nvidia_s, _ = run_nvidia(args.nvidia, nvidia_generator(args.nvidia, g, 32768, 512), target, args.steps,
-                                 archive)
-        _, ours_s = run_ours(g, target, vgg, args.steps)
-        print(f"speed, {args.size} px config-f, {args.steps} steps: NVIDIA projector {nvidia_s:.3f} s/step "
-              f"({1 / nvidia_s:.2f} steps/s), soundclip {ours_s:.3f} s/step ({1 / ours_s:.2f} steps/s): "
-              f"{ours_s / nvidia_s:.2f}x the time")
+        nvidia_g = nvidia_generator(args.nvidia, g, 32768, 512)
+        nvidia_times, our_times = [], []
+        for _ in range(args.rounds):  # alternating rounds: a shared machine's drifting speed hits both sides
+            nvidia_times += run_nvidia(args.nvidia, nvidia_g, target, args.steps, archive)[1]
+            our_times += run_ours(g, target, vgg, args.steps)[1]
+        nvidia_s, ours_s = statistics.median(nvidia_times), statistics.median(our_times)
+        print(f"speed, {args.size} px config-f, {args.rounds} x {args.steps} steps each: NVIDIA projector "
+              f"{nvidia_s:.3f} s/step ({1 / nvidia_s:.2f} steps/s), soundclip {ours_s:.3f} s/step "
+              f"({1 / ours_s:.2f} steps/s): {ours_s / nvidia_s:.2f}x the time (medians)")
         config, base, top = small_config(args.quality_size)
         small = Generator(config).eval().requires_grad_(False)
         small.estimate_w_avg()
@@ -178,8 +184,8 @@ def main() -> None:
             result, o_s = run_ours(small, target, vgg, steps)
             n_lpips = float(vgg.distance(theirs, target))
             print(f"{steps:6} {n_lpips:12.4f} {float(psnr(theirs, target)):6.2f} "
-                  f"{float(psnr(with_noise, target)):11.2f} {n_s:7.3f} | "
-                  f"{float(result.lpips):10.4f} {float(result.psnr):6.2f} {o_s:7.3f}", flush=True)
+                  f"{float(psnr(with_noise, target)):11.2f} {statistics.median(n_s):7.3f} | "
+                  f"{float(result.lpips):10.4f} {float(result.psnr):6.2f} {statistics.median(o_s):7.3f}", flush=True)
 
 
 if __name__ == "__main__":

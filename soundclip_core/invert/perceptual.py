@@ -26,6 +26,7 @@ from .. import runtime
 from ..errors import CheckpointError
 from ..formats import sniff
 from ..torchscript_archive import is_torchscript_archive, read_torchscript_tensors
+from ..winograd import frozen_conv3x3
 
 STAGE_CONVS = (2, 2, 3, 3, 3)  # VGG16 ("configuration D"): 3x3 convs per stage, 2x2 max-pool between stages
 TORCHVISION_CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)  # in vgg16().features
@@ -60,7 +61,7 @@ class VGG16LPIPS(nn.Module):
             if stage:
                 x = F.max_pool2d(x, 2)
             for _ in range(count):
-                x = F.relu(next(conv)(x))
+                x = F.relu(frozen_conv3x3(x, next(conv)))
             unit = x * torch.rsqrt(x.square().sum(1, keepdim=True) + 1e-20)  # = x / (||x|| + 1e-10) up to 1e-10
             weight = getattr(self, f"lin{stage}").clamp(min=0).sqrt() / math.sqrt(x.shape[2] * x.shape[3])
             taps.append((unit * weight[None, :, None, None]).flatten(1))

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .. import runtime
+from .. import runtime, winograd
+from ..derived import derived
 from . import ops
 from .config import GeneratorConfig
 from .mapping import EqualLinear, MappedGenerator
@@ -81,10 +82,14 @@ class StyledConv(nn.Module):
         if _needs_weight_grads(self):
             return ops.styled_conv_reference(x, weight, styles, self.activate.bias, noise, self.conv.up, self.clamp)
         # the activation's sqrt(2) gain folds into demodulation, bias and noise (leaky ReLU is homogeneous)
-        demod = ops.demodulation(weight, styles) * ops.SQRT2
+        demod = ops.demodulation(weight, styles, derived(self.conv, "norms", weight, ops.squared_norms)) * ops.SQRT2
         noise = None if noise is None else noise * ops.SQRT2
+        kernels = None  # Winograd where a gradient is being taken (optimisation loops); decodes stay direct
+        if (not self.conv.up and torch.is_grad_enabled() and (x.requires_grad or styles.requires_grad)
+                and winograd.applies(x, weight)):
+            kernels = winograd.kernels(self.conv, weight)
         return styled_conv(x, styles, demod, weight, self.activate.bias * ops.SQRT2, noise, blur, self.conv.up,
-                           self.clamp)
+                           self.clamp, kernels)
 
 
 class ToRGB(nn.Module):

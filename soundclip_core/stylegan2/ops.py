@@ -29,13 +29,18 @@ def blur_kernel(device: torch.device | None = None, dtype: torch.dtype = torch.f
     return k / k.sum()
 
 
-def demodulation(weight: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
+def squared_norms(weight: torch.Tensor) -> torch.Tensor:
+    """sum_k W^2 per output and input channel, fp32: [out, in] (constant for a frozen layer)."""
+    return weight.float().square().sum(dim=(2, 3))
+
+
+def demodulation(weight: torch.Tensor, styles: torch.Tensor, norms: torch.Tensor | None = None) -> torch.Tensor:
     """1 / ||W * s|| per sample and output channel: [B, out]. Computed in fp32 under any autocast.
 
-    weight: [out, in, k, k] (already scaled); styles: [B, in].
+    weight: [out, in, k, k] (already scaled); styles: [B, in]; norms: `squared_norms(weight)` if at hand.
     """
     with torch.autocast(device_type=styles.device.type, enabled=False):
-        w2 = weight.float().square().sum(dim=(2, 3))  # [out, in]
+        w2 = squared_norms(weight) if norms is None else norms  # [out, in]
         return torch.rsqrt(styles.float().square() @ w2.t() + 1e-8)
 
 

@@ -7,6 +7,9 @@ most of a CPU step in elementwise passes over full activations, not in convoluti
 
 - forward at batch 1 folds s and d into the (small) weight, so the activations see only the
   conv, one noise add and the activation; larger batches scale activations (shared weight);
+- a plain (not up-sampling) conv whose gradient is being taken may come with Winograd kernels
+  (`winograd.py`): its forward and input-gradient convs then run as F(4x4, 3x3) matmuls, the styles,
+  demodulation and bias riding on that op's copies;
 - backward never forms a weight gradient (the weights are frozen; an optimised noise map gets
   the channel sum of the pre-activation gradient): it needs the input gradient
   of one conv, h = conv^T(g * d, W), from which  dL/dx = h * s  and  dL/ds = sum_pixels(h * x),
@@ -22,6 +25,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import winograd
 from . import ops
 
 
@@ -83,11 +87,14 @@ class StyledConvFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, styles: torch.Tensor, demod: torch.Tensor, weight: torch.Tensor,
                 bias: torch.Tensor, noise: torch.Tensor | None, blur: torch.Tensor, up: bool,
-                clamp: float | None) -> torch.Tensor:
+                clamp: float | None, kernels: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
         """x [B, in, H, W] in the compute dtype; styles [B, in]; demod [B, out]; weight [out, in, k, k];
-        bias [out]; noise [1|B, 1, H', W'] or None; blur the 4x4 filter."""
+        bias [out]; noise [1|B, 1, H', W'] or None; blur the 4x4 filter; kernels: `winograd.kernels` of
+        the weight (fp32, not `up`) or None."""
         dtype = x.dtype
-        if x.shape[0] == 1:
+        if kernels is not None:
+            pre = winograd.conv3x3(x, kernels[0], styles, demod, bias)
+        elif x.shape[0] == 1:
             folded = _fold(weight, styles[0][None, :, None, None] * demod[0][:, None, None, None], dtype, up)
             pre = _conv(x, folded, up, blur.to(dtype), None if up else bias.to(dtype))
             if up:
@@ -102,7 +109,7 @@ class StyledConvFunction(torch.autograd.Function):
         if clamp is not None:
             out.clamp_(-clamp, clamp)
         ctx.save_for_backward(x, styles, demod, weight, bias, noise, blur, out)
-        ctx.up, ctx.clamp = up, clamp
+        ctx.up, ctx.clamp, ctx.adjoint = up, clamp, None if kernels is None else kernels[1]
         return out
 
     @staticmethod
@@ -127,7 +134,9 @@ class StyledConvFunction(torch.autograd.Function):
                 grad_u_d -= sums[..., 1]
             grad_demod = grad_u_d / demod
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
-            if x.shape[0] == 1:
+            if ctx.adjoint is not None:
+                h = winograd.conv3x3(grad, ctx.adjoint, in_scale=demod)
+            elif x.shape[0] == 1:
                 folded = _fold(weight, demod[0][:, None, None, None], dtype, ctx.up)
                 h = _conv_input_grad(grad, folded, ctx.up, blur.to(dtype))
             else:
@@ -137,11 +146,11 @@ class StyledConvFunction(torch.autograd.Function):
                 grad_styles = _spatial_dot(h, x).to(styles.dtype)
             if ctx.needs_input_grad[0]:
                 grad_x = h.mul_(styles.to(dtype)[:, :, None, None])
-        return grad_x, grad_styles, grad_demod, None, None, grad_noise, None, None, None
+        return grad_x, grad_styles, grad_demod, None, None, grad_noise, None, None, None, None
 
 
 def styled_conv(x: torch.Tensor, styles: torch.Tensor, demod: torch.Tensor, weight: torch.Tensor,
                 bias: torch.Tensor, noise: torch.Tensor | None, blur: torch.Tensor, up: bool,
-                clamp: float | None) -> torch.Tensor:
+                clamp: float | None, kernels: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """`StyledConvFunction` for a frozen layer (see the module docstring for the contract)."""
-    return StyledConvFunction.apply(x, styles, demod, weight, bias, noise, blur, up, clamp)
+    return StyledConvFunction.apply(x, styles, demod, weight, bias, noise, blur, up, clamp, kernels)

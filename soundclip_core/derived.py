@@ -1,0 +1,30 @@
+"""Values derived from a frozen weight (Winograd kernels, squared norms), computed once and kept until it changes.
+
+An optimisation step recomputes nothing that depends on frozen weights alone; the value lives on the
+owning module as a plain attribute (never a parameter or buffer, so never saved), keyed by the
+weight's storage, version counter (bumped by every in-place write, e.g. a state-dict load), device,
+dtype and shape. A weight that needs gradients is never cached (it changes every step), nor is an
+inference-mode tensor (ComfyUI's loaders make those): it has no version counter to key on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import torch
+
+T = TypeVar("T")
+
+
+def derived(owner: object, name: str, weight: torch.Tensor, compute: Callable[[torch.Tensor], T]) -> T:
+    """compute(weight), cached on `owner` under `name` while `weight` is unchanged and frozen."""
+    if weight.requires_grad or weight.is_inference():
+        return compute(weight)
+    key = (weight.data_ptr(), weight._version, weight.device, weight.dtype, tuple(weight.shape))
+    attribute = f"_derived_{name}"
+    cached = owner.__dict__.get(attribute)
+    if cached is None or cached[0] != key:
+        cached = (key, compute(weight))
+        object.__setattr__(owner, attribute, cached)  # bypasses nn.Module's registration on purpose
+    return cached[1]
