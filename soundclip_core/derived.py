@@ -25,6 +25,7 @@ def derived(owner: object, name: str, weight: torch.Tensor, compute: Callable[[t
     attribute = f"_derived_{name}"
     cached = owner.__dict__.get(attribute)
     if cached is None or cached[0] != key:
-        cached = (key, compute(weight))
+        # the weight is held too, so that its memory cannot be reused by another tensor with the same key
+        cached = (key, compute(weight), weight)
         object.__setattr__(owner, attribute, cached)  # bypasses nn.Module's registration on purpose
     return cached[1]

@@ -10,10 +10,12 @@ rows, so every buffer stays cache-sized (and small enough that the allocator reu
 mapping and page-faulting fresh memory on every call). Per-channel input and output scales (a styled
 conv's modulation and demodulation) and a bias ride on the copies the bands make anyway.
 
-Where: fp32 on CPU, both channel counts >= WINOGRAD_MIN_CHANNELS (with fewer, the transforms cost
-more than they save), and only where a gradient is being taken: its error is about 1e-5 of the
-output's scale (direct: about 2e-6), harmless for a descent direction, but decodes and reported images
-stay on the direct conv, `F.conv2d`, which is this op's reference twin in the tests.
+Where: fp32 on CPU, both channel counts >= WINOGRAD_MIN_CHANNELS and channels x pixels >=
+WINOGRAD_MIN_WORK (narrower or smaller, the transforms and per-call costs outweigh the saving), and
+only where a gradient is being taken: its error is about 1e-5 of the output's scale (direct: about
+2e-6), harmless for a descent direction (inversions reach the same LPIPS and PSNR either way), but
+decodes and reported images stay on the direct conv, `F.conv2d`, this op's reference twin in the tests.
+On CUDA, cuDNN picks its own algorithms (Winograd among them).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import torch.nn.functional as F
 from .derived import derived
 
 WINOGRAD_MIN_CHANNELS = 128
+WINOGRAD_MIN_WORK = 128 * 16 * 16  # channels x pixels: below it (e.g. 512 channels at 4x4) per-call costs win
 BAND_BYTES = 4 << 20  # transformed tiles per band
 
 # F(4x4, 3x3) with interpolation points 0, +-1, +-2 (Lavin & Gray, section 4.2)
@@ -45,8 +48,9 @@ def _tile_transforms(device: torch.device, dtype: torch.dtype) -> tuple[torch.Te
 
 def applies(x: torch.Tensor, weight: torch.Tensor) -> bool:
     """Whether the fast path serves conv2d(x, weight, padding=1): fp32 CPU, 3x3, wide enough."""
+    channels = min(weight.shape[0], weight.shape[1])
     return (x.device.type == "cpu" and x.dtype == torch.float32 and weight.shape[-2:] == (3, 3)
-            and min(weight.shape[0], weight.shape[1]) >= WINOGRAD_MIN_CHANNELS)
+            and channels >= WINOGRAD_MIN_CHANNELS and channels * x.shape[2] * x.shape[3] >= WINOGRAD_MIN_WORK)
 
 
 def transform_kernel(weight: torch.Tensor) -> torch.Tensor:

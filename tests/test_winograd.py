@@ -16,6 +16,12 @@ from soundclip_core.stylegan2.reference import synthesis_reference
 from soundclip_core.stylegan2.styled_conv import styled_conv
 
 
+def everywhere(monkeypatch) -> None:
+    """The fast path on every 3x3 conv, however narrow or small (the tiny test models)."""
+    monkeypatch.setattr(winograd, "WINOGRAD_MIN_CHANNELS", 1)
+    monkeypatch.setattr(winograd, "WINOGRAD_MIN_WORK", 1)
+
+
 def _relative_error(value: torch.Tensor, expected: torch.Tensor) -> float:
     return float((value.double() - expected).abs().max() / expected.abs().max())
 
@@ -53,10 +59,12 @@ def test_adjoint_kernel_gives_the_input_gradient(padding):
     assert torch.allclose(adjoint, expected, atol=1e-10)
 
 
-def test_only_wide_fp32_cpu_3x3_convs_qualify():
-    x, wide, narrow = torch.randn(1, 128, 8, 8), torch.randn(128, 128, 3, 3), torch.randn(64, 128, 3, 3)
+def test_only_wide_fp32_cpu_3x3_convs_on_enough_pixels_qualify():
+    x, wide, narrow = torch.randn(1, 128, 16, 16), torch.randn(128, 128, 3, 3), torch.randn(64, 128, 3, 3)
     assert winograd.applies(x, wide)
     assert not winograd.applies(x, narrow)  # transforms would cost more than they save
+    assert not winograd.applies(x[:, :, :8, :8], wide)  # so would the per-call costs
+    assert winograd.applies(torch.randn(1, 512, 8, 8), torch.randn(512, 512, 3, 3))
     assert not winograd.applies(x.bfloat16(), wide.bfloat16())
     assert not winograd.applies(x, torch.randn(128, 128, 1, 1))
 
@@ -74,7 +82,7 @@ def test_kernels_are_cached_until_the_weight_changes():
 
 
 def test_frozen_conv_takes_winograd_only_while_a_gradient_is_taken(monkeypatch):
-    monkeypatch.setattr(winograd, "WINOGRAD_MIN_CHANNELS", 1)
+    everywhere(monkeypatch)
     calls = []
     original = winograd.conv3x3
     monkeypatch.setattr(winograd, "conv3x3", lambda *a, **k: calls.append(1) or original(*a, **k))
@@ -112,7 +120,7 @@ def test_styled_conv_with_winograd_kernels_passes_gradcheck(batch, clamp):
 
 
 def test_synthesis_gradient_with_winograd_equals_the_literal_formulas(monkeypatch):
-    monkeypatch.setattr(winograd, "WINOGRAD_MIN_CHANNELS", 1)  # the tiny generator's narrow layers too
+    everywhere(monkeypatch)  # the tiny generator's narrow layers too
     calls = []
     original = winograd.conv3x3
     monkeypatch.setattr(winograd, "conv3x3", lambda *a, **k: calls.append(1) or original(*a, **k))
@@ -133,8 +141,9 @@ def test_lpips_gradient_with_winograd_equals_the_direct_one(monkeypatch):
     image = torch.rand(1, 3, 32, 32) * 2 - 1
     target = vgg.features(torch.rand(1, 3, 32, 32) * 2 - 1)
     grads = []
-    for min_channels in (10 ** 9, 1):
-        monkeypatch.setattr(winograd, "WINOGRAD_MIN_CHANNELS", min_channels)
+    for fast in (False, True):
+        monkeypatch.setattr(winograd, "WINOGRAD_MIN_CHANNELS", 1 if fast else 10 ** 9)
+        monkeypatch.setattr(winograd, "WINOGRAD_MIN_WORK", 1)
         x = image.clone().requires_grad_(True)
         (vgg.features(x) - target).square().sum().backward()
         grads.append(x.grad)
@@ -158,3 +167,24 @@ def test_derived_values_follow_the_weight_and_skip_what_cannot_be_keyed():
         frozen_in_comfyui = torch.randn(3, 3)
     assert torch.equal(derived(owner, "sq", frozen_in_comfyui, square), frozen_in_comfyui.square())
     assert len(calls) == 4
+
+
+def test_stylegan3_gradient_with_winograd_equals_the_literal_composition(monkeypatch):
+    from stylegan3_formats import tiny_sg3
+
+    from soundclip_core.stylegan3.reference import synthesis_reference as sg3_reference
+
+    everywhere(monkeypatch)
+    calls = []
+    original = winograd.conv3x3
+    monkeypatch.setattr(winograd, "conv3x3", lambda *a, **k: calls.append(k.get("padding")) or original(*a, **k))
+    g = tiny_sg3()
+    ws = g.ws_from_seed(2) + 0.3 * torch.randn(1, g.num_ws, g.w_dim)
+    weights = torch.randn(1, 3, g.resolution, g.resolution)
+    grads = []
+    for synthesis in (g.synthesis, lambda w: sg3_reference(g, w)):
+        w = ws.clone().requires_grad_(True)
+        (synthesis(w) * weights).sum().backward()
+        grads.append(w.grad)
+    assert calls and set(calls) == {0, 2}  # forward with the layers' full padding, backward its adjoint
+    assert (grads[0] - grads[1]).norm() < 1e-4 * grads[1].norm()

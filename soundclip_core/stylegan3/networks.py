@@ -14,7 +14,8 @@ import math
 import torch
 from torch import nn
 
-from .. import runtime
+from .. import runtime, winograd
+from ..derived import derived
 from ..stylegan2 import ops as sg2_ops
 from ..stylegan2.mapping import EqualLinear, MappedGenerator
 from ..stylegan2.networks import NOISE_MODES
@@ -23,6 +24,11 @@ from .config import LayerSpec, Stylegan3Config, schedule
 from .filters import lowpass
 
 SQRT2 = math.sqrt(2.0)
+
+
+def _normalized(weight: torch.Tensor) -> torch.Tensor:
+    """The weight scaled to unit mean square per output channel (NVIDIA's pre-normalisation)."""
+    return weight * weight.square().mean(dim=(1, 2, 3), keepdim=True).rsqrt()
 
 
 def _needs_weight_grads(module: nn.Module) -> bool:
@@ -92,9 +98,9 @@ class SynthesisLayer(nn.Module):
             return styles * (gain / math.sqrt(self.spec.in_channels * self.spec.kernel ** 2)), None, weight
         # NVIDIA pre-normalises the weight per output channel and the styles over the whole batch:
         # both cancel in demodulation except against its 1e-8, kept for float32 parity
-        weight = weight * weight.square().mean(dim=(1, 2, 3), keepdim=True).rsqrt()
+        weight = derived(self, "normalized", weight, _normalized)
         styles = styles * styles.square().mean().rsqrt()
-        demod = sg2_ops.demodulation(weight, styles)
+        demod = sg2_ops.demodulation(weight, styles, derived(self, "norms", weight, sg2_ops.squared_norms))
         return styles * gain, demod, weight
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -106,7 +112,10 @@ class SynthesisLayer(nn.Module):
             x = sg2_ops.modulated_1x1(x, weight[:, :, 0, 0], styles) + self.bias.to(x.dtype)[:, None, None]
             x = torch.nn.functional.pad(x, list(spec.padding)) if any(spec.padding) else x
             return x.clamp(-spec.clamp, spec.clamp) if spec.clamp is not None else x
-        x = ops.modulated_conv(x, styles, demod, weight, self.bias, spec.kernel - 1)
+        kernels = None  # Winograd where a gradient is being taken (optimisation loops); decodes stay direct
+        if torch.is_grad_enabled() and (x.requires_grad or styles.requires_grad) and winograd.applies(x, weight):
+            kernels = winograd.kernels(self, weight)
+        x = ops.modulated_conv(x, styles, demod, weight, self.bias, spec.kernel - 1, kernels)
         return ops.filtered_lrelu(x, self.up_filter, self.down_filter, spec.up, spec.down, spec.padding, SQRT2, 0.2,
                                   spec.clamp)
 

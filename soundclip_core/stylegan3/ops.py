@@ -3,7 +3,8 @@
 - `modulated_conv`: one autograd Function for the modulated, demodulated conv of a frozen layer:
   styles and demodulation fold into the small weight at batch 1, and the backward forms no
   weight gradient: h = conv^T(g * d, W) gives dL/dx = h * s and dL/ds = sum_pixels(h * x), and
-  dL/dd = sum_pixels(g * u) with u the undemodulated conv output (StyleGAN2's trick, `styled_conv`).
+  dL/dd = sum_pixels(g * u) with u the undemodulated conv output (StyleGAN2's trick, `styled_conv`);
+  where a gradient is being taken, wide 3x3 convs may come with Winograd kernels (`winograd.py`).
 - `filtered_lrelu`: up-sampling as a stride-`up` transposed conv with the 1-D filter (polyphase:
   the zeros of the zero-inserted image are never multiplied), the crop/pad as one slice, the
   activation gain folded into the filter, leaky ReLU and clamp in one pass that keeps only its
@@ -16,6 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import winograd
 from ..stylegan2.styled_conv import _fold, _pixel_sums, _spatial_dot
 
 
@@ -103,10 +105,13 @@ class ModulatedConvFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, styles: torch.Tensor, demod: torch.Tensor, weight: torch.Tensor,
-                bias: torch.Tensor, padding: int) -> torch.Tensor:
-        """x [B, in, H, W]; styles [B, in]; demod [B, out]; weight [out, in, k, k]; bias [out]."""
+                bias: torch.Tensor, padding: int, kernels: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+        """x [B, in, H, W]; styles [B, in]; demod [B, out]; weight [out, in, k, k]; bias [out];
+        kernels: `winograd.kernels` of the weight (fp32, 3x3) or None."""
         dtype = x.dtype
-        if x.shape[0] == 1:
+        if kernels is not None:
+            out = winograd.conv3x3(x, kernels[0], styles, demod, bias, padding=padding)
+        elif x.shape[0] == 1:
             folded = _fold(weight, styles[0][None, :, None, None] * demod[0][:, None, None, None], dtype, False)
             out = F.conv2d(x, folded, bias.to(dtype), padding=padding)
         else:
@@ -114,7 +119,7 @@ class ModulatedConvFunction(torch.autograd.Function):
             out = F.conv2d(x * styles.to(dtype)[:, :, None, None], shared, padding=padding)
             out = torch.addcmul(bias.to(dtype)[:, None, None], out, demod.to(dtype)[:, :, None, None])
         ctx.save_for_backward(x, styles, demod, weight, bias, out)
-        ctx.padding = padding
+        ctx.padding, ctx.adjoint = padding, None if kernels is None else kernels[1]
         return out
 
     @staticmethod
@@ -129,7 +134,9 @@ class ModulatedConvFunction(torch.autograd.Function):
             # the adjoint conv as a plain conv with the flipped, transposed weight: CPU backends run
             # conv2d far faster than conv_transpose2d of the same size
             flipped, padding = weight.flip([2, 3]), weight.shape[-1] - 1 - ctx.padding
-            if x.shape[0] == 1:
+            if ctx.adjoint is not None:
+                h = winograd.conv3x3(grad, ctx.adjoint, in_scale=demod, padding=padding)
+            elif x.shape[0] == 1:
                 h = F.conv2d(grad, _fold(flipped, demod[0][:, None, None, None], dtype, True), padding=padding)
             else:
                 shared = _fold(flipped, weight.new_ones(1, 1, 1, 1), dtype, True)
@@ -138,13 +145,14 @@ class ModulatedConvFunction(torch.autograd.Function):
                 grad_styles = _spatial_dot(h, x).to(styles.dtype)
             if ctx.needs_input_grad[0]:
                 grad_x = h.mul_(styles.to(dtype)[:, :, None, None])
-        return grad_x, grad_styles, grad_demod, None, None, None
+        return grad_x, grad_styles, grad_demod, None, None, None, None
 
 
 def modulated_conv(x: torch.Tensor, styles: torch.Tensor, demod: torch.Tensor, weight: torch.Tensor,
-                   bias: torch.Tensor, padding: int) -> torch.Tensor:
+                   bias: torch.Tensor, padding: int,
+                   kernels: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """`ModulatedConvFunction` for a frozen layer: weight and bias must not need gradients."""
-    return ModulatedConvFunction.apply(x, styles, demod, weight, bias, padding)
+    return ModulatedConvFunction.apply(x, styles, demod, weight, bias, padding, kernels)
 
 
 def fourier_grid(size: int, sampling_rate: float, device: torch.device | None = None) -> torch.Tensor:
