@@ -2,9 +2,9 @@
 
 LPIPS compares unit-normalised VGG16 activations at relu1_2, relu2_2, relu3_3, relu4_3 and relu5_3
 through per-channel weights w_c:  d(x, y) = sum_layers mean_pixels sum_c w_c (f_x - f_y)^2.
-`features()` returns each layer's normalised activation scaled by sqrt(w_c / pixels), flattened and
-concatenated, so the distance is one squared L2 norm (the form NVIDIA's vgg16.pt gives with
-`return_lpips=True`), and a fixed target's features are computed once per inversion.
+`taps()` returns each layer's normalised activation scaled by sqrt(w_c / pixels), so the distance is a
+sum of squared L2 norms, and a fixed target's taps are computed once per inversion; `features()`
+flattens and concatenates them (the form NVIDIA's vgg16.pt gives with `return_lpips=True`).
 
 Weights come from (a) a torchvision VGG16 state dict (`vgg16-397923af.pth`: features.{0,2,...,28})
 plus the lpips package's linear layers (`vgg.pth`: lin{k}.model.1.weight [1, C, 1, 1]); without those
@@ -53,8 +53,9 @@ class VGG16LPIPS(nn.Module):
         self.weighted = False  # whether real LPIPS channel weights were loaded
         self.source = "random init"
 
-    def features(self, images: torch.Tensor) -> torch.Tensor:
-        """images [B, 3, H, W] in [-1, 1] -> [B, D]; ||features(x) - features(y)||^2 = LPIPS(x, y)."""
+    def taps(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """images [B, 3, H, W] in [-1, 1] -> per VGG stage, the unit-normalised activation scaled by
+        sqrt(w_c / pixels) ([B, C_k, H_k, W_k], channels_last): sum_k ||taps_k(x) - taps_k(y)||^2 = LPIPS."""
         x = ((images.float() - self.shift) / self.scale).contiguous(memory_format=torch.channels_last)
         taps, conv = [], iter(self.convs)
         for stage, count in enumerate(STAGE_CONVS):
@@ -64,12 +65,22 @@ class VGG16LPIPS(nn.Module):
                 x = F.relu(frozen_conv3x3(x, next(conv)))
             unit = x * torch.rsqrt(x.square().sum(1, keepdim=True) + 1e-20)  # = x / (||x|| + 1e-10) up to 1e-10
             weight = getattr(self, f"lin{stage}").clamp(min=0).sqrt() / math.sqrt(x.shape[2] * x.shape[3])
-            taps.append((unit * weight[None, :, None, None]).flatten(1))
-        return torch.cat(taps, 1)
+            taps.append(unit * weight[None, :, None, None])
+        return taps
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """images [B, 3, H, W] in [-1, 1] -> [B, D]; ||features(x) - features(y)||^2 = LPIPS(x, y)."""
+        return torch.cat([tap.flatten(1) for tap in self.taps(images)], 1)
+
+    def distance_to_taps(self, images: torch.Tensor, reference_taps: list[torch.Tensor]) -> torch.Tensor:
+        """LPIPS [B] between `images` and the images whose `taps` are given (a fixed target's, computed
+        once): tap by tap, without the flattened copies and concatenation `features` makes."""
+        return sum((tap - ref).square().sum((1, 2, 3)) for tap, ref in zip(self.taps(images), reference_taps,
+                                                                         strict=True))
 
     def distance(self, images: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
         """LPIPS [B] between two image batches in [-1, 1]."""
-        return (self.features(images) - self.features(reference)).square().sum(1)
+        return self.distance_to_taps(images, self.taps(reference))
 
 
 def _stage_widths(shapes: list[tuple[int, ...]], path: Path) -> tuple[int, ...]:

@@ -162,7 +162,7 @@ def _project_batch(generator, targets, perceptual, settings, w_std, w_start, dev
     w_steps = 0 if w_start is not None else round(steps * settings["w_fraction"])
     with torch.no_grad():
         target_small = _for_lpips(targets)
-        target_features = perceptual.features(target_small)
+        target_taps = perceptual.taps(target_small)
     noise = None
     if settings["optimize_noise"]:
         noise = [buf.detach().expand(b, -1, -1, -1).clone().requires_grad_(True) for buf in noise_buffers(generator)]
@@ -171,7 +171,7 @@ def _project_batch(generator, targets, perceptual, settings, w_std, w_start, dev
         """Per-sample loss [B] (distance + pixel + noise regulariser) and the rendered images."""
         images = synthesize(generator, ws, noise)
         small = _for_lpips(images)
-        loss = (perceptual.features(small) - target_features).square().sum(1)
+        loss = perceptual.distance_to_taps(small, target_taps)
         if settings["pixel_weight"]:
             loss = loss + settings["pixel_weight"] * (small - target_small).square().mean((1, 2, 3))
         if noise is not None:
