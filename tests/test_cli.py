@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from PIL import Image
-from tiny_models import write_sound, write_workflow_models
+from tiny_models import write_cli_files
 
 from soundclip_core.cli import main
 from soundclip_core.latents import load_latent
@@ -13,10 +13,7 @@ from soundclip_core.latents import load_latent
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cli")
-    write_workflow_models(root / "models", with_arcface=False)
-    write_sound(root / "rain.wav")
-    return root
+    return write_cli_files(tmp_path_factory.mktemp("cli"))
 
 
 def test_manipulate_writes_image_and_latent_then_mix(files, capsys):

@@ -342,12 +342,9 @@ def test_png_latent_round_trip_with_noise(generator, tmp_path):
 # -- CLI -----------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    from tiny_models import write_sound, write_workflow_models
+    from tiny_models import write_cli_files
 
-    root = tmp_path_factory.mktemp("invert-cli")
-    write_workflow_models(root / "models", with_arcface=False)
-    write_sound(root / "rain.wav")
-    return root
+    return write_cli_files(tmp_path_factory.mktemp("invert-cli"))
 
 
 def test_cli_invert_then_manipulate_the_png(files, capsys):
@@ -414,17 +411,13 @@ def test_psnr_is_the_8bit_definition():
 # -- nodes, as ComfyUI runs them (under inference mode) ------------------------------------------------------
 @pytest.fixture(scope="module")
 def nodes(tmp_path_factory):
-    from test_pack import import_pack
+    from test_pack import pack_nodes
     from tiny_models import write_workflow_models
 
     home = tmp_path_factory.mktemp("invert-home")
     write_workflow_models(home, with_arcface=False)
-    (home / "input").mkdir()
-    patch = pytest.MonkeyPatch()
-    patch.setenv("SOUNDCLIP_HOME", str(home))
-    patch.chdir(home / "input")
-    yield {name.removeprefix("SoundCLIP_"): cls() for name, cls in import_pack().NODE_CLASS_MAPPINGS.items()}
-    patch.undo()
+    with pack_nodes(home) as (nodes, _):
+        yield nodes
 
 
 def test_invert_nodes_under_inference_mode_feed_the_edit(nodes):

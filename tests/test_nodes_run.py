@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from test_pack import import_pack
+from test_pack import import_pack, pack_nodes
 from tiny_models import write_sound, write_workflow_models
 
 from soundclip_core.errors import CheckpointError, SoundClipError
@@ -18,11 +18,8 @@ def nodes(tmp_path_factory):
     write_workflow_models(home, with_arcface=False)
     write_sound(home / "input" / "rain.wav")
     write_sound(home / "input" / "fire.wav", seed=1)
-    patch = pytest.MonkeyPatch()
-    patch.setenv("SOUNDCLIP_HOME", str(home))
-    patch.chdir(home / "input")
-    yield {name.removeprefix("SoundCLIP_"): cls() for name, cls in import_pack().NODE_CLASS_MAPPINGS.items()}
-    patch.undo()
+    with pack_nodes(home) as (nodes, _):
+        yield nodes
 
 
 def test_a_whole_graph_under_inference_mode(nodes):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import subprocess
@@ -27,6 +28,21 @@ def import_pack(name: str = "soundclip_pack"):
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@contextlib.contextmanager
+def pack_nodes(home: Path):
+    """(nodes by name without the `SoundCLIP_` prefix, the pack module), instantiated as ComfyUI does,
+    with SOUNDCLIP_HOME at `home` and the working directory its input folder; both undone on exit."""
+    (home / "input").mkdir(parents=True, exist_ok=True)
+    patch = pytest.MonkeyPatch()
+    patch.setenv("SOUNDCLIP_HOME", str(home))
+    patch.chdir(home / "input")
+    try:
+        pack = import_pack()
+        yield {name.removeprefix("SoundCLIP_"): cls() for name, cls in pack.NODE_CLASS_MAPPINGS.items()}, pack
+    finally:
+        patch.undo()
 
 
 @pytest.fixture(scope="module")

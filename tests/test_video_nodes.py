@@ -8,7 +8,7 @@ import math
 import av
 import pytest
 import torch
-from test_pack import import_pack
+from test_pack import pack_nodes
 from tiny_models import write_sound, write_workflow_models
 
 from soundclip_core.cli import main
@@ -39,12 +39,8 @@ def home(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def nodes(home):
-    patch = pytest.MonkeyPatch()
-    patch.setenv("SOUNDCLIP_HOME", str(home))
-    patch.chdir(home / "input")
-    pack = import_pack()
-    yield {name.removeprefix("SoundCLIP_"): cls() for name, cls in pack.NODE_CLASS_MAPPINGS.items()}, pack
-    patch.undo()
+    with pack_nodes(home) as nodes_and_pack:
+        yield nodes_and_pack
 
 
 def test_song_to_keyframes_to_frames_and_to_a_file_under_inference_mode(nodes, home):

@@ -42,6 +42,13 @@ def write_sound(path: Path, seconds: float = 2.0, rate: int = 22050, seed: int =
     return path
 
 
+def write_cli_files(root: Path) -> Path:
+    """`root` holding the workflow's tiny models under models/ and a rain sound, for the CLI tests."""
+    write_workflow_models(root / "models", with_arcface=False)
+    write_sound(root / "rain.wav")
+    return root
+
+
 def randomize_batch_norms(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     """Give every batch norm non-trivial statistics and affine terms, as trained networks have
     (fresh ones are the identity, which would hide a wrong fold or a missing normalisation)."""
