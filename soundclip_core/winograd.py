@@ -71,6 +71,15 @@ def kernels(owner: object, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     return derived(owner, "winograd", weight, lambda w: (transform_kernel(w), transform_adjoint_kernel(w)))
 
 
+def gradient_kernels(owner: object, weight: torch.Tensor, x: torch.Tensor,
+                     *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """`kernels(owner, weight)` when a gradient w.r.t. x or `inputs` is being taken and the fast path
+    `applies`; None otherwise (decodes stay on the direct conv)."""
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (x, *inputs)) and applies(x, weight):
+        return kernels(owner, weight)
+    return None
+
+
 def conv3x3(x: torch.Tensor, u: torch.Tensor, in_scale: torch.Tensor | None = None,
             out_scale: torch.Tensor | None = None, bias: torch.Tensor | None = None, padding: int = 1) -> torch.Tensor:
     """conv2d(x * in_scale, w, padding=padding) * out_scale + bias for U = transform_kernel(w).
@@ -134,8 +143,7 @@ class _FrozenConv3x3(torch.autograd.Function):
 def frozen_conv3x3(x: torch.Tensor, conv: torch.nn.Conv2d) -> torch.Tensor:
     """`conv(x)` for a frozen 3x3, stride-1, padding-1 conv; Winograd when a gradient w.r.t. x is being
     taken and the shapes pay (see the module docstring), else the direct conv."""
-    frozen = not any(p.requires_grad for p in conv.parameters())
-    if frozen and torch.is_grad_enabled() and x.requires_grad and applies(x, conv.weight):
-        u, u_adjoint = kernels(conv, conv.weight)
-        return _FrozenConv3x3.apply(x, u, u_adjoint, None if conv.bias is None else conv.bias.detach())
+    fast = None if any(p.requires_grad for p in conv.parameters()) else gradient_kernels(conv, conv.weight, x)
+    if fast is not None:
+        return _FrozenConv3x3.apply(x, *fast, None if conv.bias is None else conv.bias.detach())
     return F.conv2d(x, conv.weight, conv.bias, padding=1)

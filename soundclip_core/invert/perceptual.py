@@ -2,9 +2,9 @@
 
 LPIPS compares unit-normalised VGG16 activations at relu1_2, relu2_2, relu3_3, relu4_3 and relu5_3
 through per-channel weights w_c:  d(x, y) = sum_layers mean_pixels sum_c w_c (f_x - f_y)^2.
-`taps()` returns each layer's normalised activation scaled by sqrt(w_c / pixels), so the distance is a
-sum of squared L2 norms, and a fixed target's taps are computed once per inversion; `features()`
-flattens and concatenates them (the form NVIDIA's vgg16.pt gives with `return_lpips=True`).
+`taps()` returns each layer's normalised activation scaled by sqrt(w_c / pixels) (flattened and
+concatenated, that is what NVIDIA's vgg16.pt returns with `return_lpips=True`), so the distance is a
+sum of squared L2 norms, and a fixed target's taps are computed once per inversion.
 
 Weights come from (a) a torchvision VGG16 state dict (`vgg16-397923af.pth`: features.{0,2,...,28})
 plus the lpips package's linear layers (`vgg.pth`: lin{k}.model.1.weight [1, C, 1, 1]); without those
@@ -68,13 +68,9 @@ class VGG16LPIPS(nn.Module):
             taps.append(unit * weight[None, :, None, None])
         return taps
 
-    def features(self, images: torch.Tensor) -> torch.Tensor:
-        """images [B, 3, H, W] in [-1, 1] -> [B, D]; ||features(x) - features(y)||^2 = LPIPS(x, y)."""
-        return torch.cat([tap.flatten(1) for tap in self.taps(images)], 1)
-
     def distance_to_taps(self, images: torch.Tensor, reference_taps: list[torch.Tensor]) -> torch.Tensor:
         """LPIPS [B] between `images` and the images whose `taps` are given (a fixed target's, computed
-        once): tap by tap, without the flattened copies and concatenation `features` makes."""
+        once): tap by tap, with no flattened, concatenated copy of them."""
         return sum((tap - ref).square().sum((1, 2, 3)) for tap, ref in zip(self.taps(images), reference_taps,
                                                                          strict=True))
 

@@ -182,7 +182,7 @@ def _project_batch(generator, targets, perceptual, settings, w_std, w_start, dev
     start = w_start if w_start is not None else w_avg[None, None].expand(b, num_ws, -1)
     with torch.no_grad():
         start_images = synthesize(generator, start, noise)
-        start_lpips = perceptual.distance(_for_lpips(start_images), target_small)
+        start_lpips = perceptual.distance_to_taps(_for_lpips(start_images), target_taps)
         start_psnr = psnr(start_images, targets)
     history = torch.zeros(steps)
     done = 0
@@ -233,7 +233,7 @@ def _project_batch(generator, targets, perceptual, settings, w_std, w_start, dev
         w = w_plus.detach()
         noise = None if noise is None else [n.detach() for n in noise]
         reconstruction = synthesize(generator, w, noise)
-        lpips = perceptual.distance(_for_lpips(reconstruction), target_small)
+        lpips = perceptual.distance_to_taps(_for_lpips(reconstruction), target_taps)
         final_psnr = psnr(reconstruction, targets)
     return dict(w=w, noise=noise, reconstruction=reconstruction, lpips=lpips.cpu(), psnr=final_psnr.cpu(),
                 start_lpips=start_lpips.cpu(), start_psnr=start_psnr.cpu(), loss_history=history, w_steps=w_steps)

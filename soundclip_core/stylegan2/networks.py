@@ -84,10 +84,7 @@ class StyledConv(nn.Module):
         # the activation's sqrt(2) gain folds into demodulation, bias and noise (leaky ReLU is homogeneous)
         demod = ops.demodulation(weight, styles, derived(self.conv, "norms", weight, ops.squared_norms)) * ops.SQRT2
         noise = None if noise is None else noise * ops.SQRT2
-        kernels = None  # Winograd where a gradient is being taken (optimisation loops); decodes stay direct
-        if (not self.conv.up and torch.is_grad_enabled() and (x.requires_grad or styles.requires_grad)
-                and winograd.applies(x, weight)):
-            kernels = winograd.kernels(self.conv, weight)
+        kernels = None if self.conv.up else winograd.gradient_kernels(self.conv, weight, x, styles)
         return styled_conv(x, styles, demod, weight, self.activate.bias * ops.SQRT2, noise, blur, self.conv.up,
                            self.clamp, kernels)
 

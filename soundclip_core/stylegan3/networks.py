@@ -112,9 +112,7 @@ class SynthesisLayer(nn.Module):
             x = sg2_ops.modulated_1x1(x, weight[:, :, 0, 0], styles) + self.bias.to(x.dtype)[:, None, None]
             x = torch.nn.functional.pad(x, list(spec.padding)) if any(spec.padding) else x
             return x.clamp(-spec.clamp, spec.clamp) if spec.clamp is not None else x
-        kernels = None  # Winograd where a gradient is being taken (optimisation loops); decodes stay direct
-        if torch.is_grad_enabled() and (x.requires_grad or styles.requires_grad) and winograd.applies(x, weight):
-            kernels = winograd.kernels(self, weight)
+        kernels = winograd.gradient_kernels(self, weight, x, styles)
         x = ops.modulated_conv(x, styles, demod, weight, self.bias, spec.kernel - 1, kernels)
         return ops.filtered_lrelu(x, self.up_filter, self.down_filter, spec.up, spec.down, spec.padding, SQRT2, 0.2,
                                   spec.clamp)
