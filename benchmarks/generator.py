@@ -23,10 +23,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from soundclip_core import runtime  # noqa: E402
-from soundclip_core.stylegan2 import Generator, GeneratorConfig  # noqa: E402
-from soundclip_core.stylegan2.reference import synthesis_reference  # noqa: E402
-from soundclip_core.stylegan3 import Stylegan3Generator  # noqa: E402
-from soundclip_core.stylegan3.reference import synthesis_reference as sg3_synthesis_reference  # noqa: E402
+from soundclip_core.generators.stylegan2 import Generator, GeneratorConfig  # noqa: E402
+from soundclip_core.generators.stylegan2.reference import synthesis_reference  # noqa: E402
+from soundclip_core.generators.stylegan3 import Stylegan3Generator  # noqa: E402
+from soundclip_core.generators.stylegan3.reference import synthesis_reference as sg3_synthesis_reference  # noqa: E402
 
 
 def timed(fn, repeat: int, device: torch.device) -> float:

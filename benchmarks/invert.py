@@ -33,9 +33,9 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from generator import nvidia_synthesis_state  # noqa: E402
 
+from soundclip_core.generators.stylegan2 import Generator, GeneratorConfig  # noqa: E402
 from soundclip_core.invert import VGG16LPIPS, project, psnr  # noqa: E402
 from soundclip_core.invert.perceptual import TORCHVISION_CONV_INDICES  # noqa: E402
-from soundclip_core.stylegan2 import Generator, GeneratorConfig  # noqa: E402
 
 TAPS = ((0, 4), (4, 9), (9, 16), (16, 23), (23, 30))  # relu1_2 .. relu5_3 in torchvision's vgg16().features
 

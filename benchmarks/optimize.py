@@ -28,8 +28,8 @@ from generator import rosinality_synthesis  # noqa: E402
 from soundclip_core import runtime  # noqa: E402
 from soundclip_core.clip import ClipModel  # noqa: E402
 from soundclip_core.encoders.soundclip import SoundCLIPNet  # noqa: E402
+from soundclip_core.generators.stylegan2 import Generator, GeneratorConfig  # noqa: E402
 from soundclip_core.manipulate import optimize  # noqa: E402
-from soundclip_core.stylegan2 import Generator, GeneratorConfig  # noqa: E402
 
 
 def research_step_seconds(directory: str, g: Generator, model: torch.nn.Module, steps: int) -> float:

@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from stylegan_formats import save_tf_pickle, tf_generator_variables, tf_static_kwargs  # noqa: E402
 
-from soundclip_core.stylegan2 import load_generator  # noqa: E402
-from soundclip_core.stylegan2.config import config_f_channels  # noqa: E402
+from soundclip_core.generators import load_generator  # noqa: E402
+from soundclip_core.generators.stylegan2.config import config_f_channels  # noqa: E402
 
 
 def nvidia_loader(checkout: str):

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from soundclip_core.audio import Audio  # noqa: E402
 from soundclip_core.clip import ClipModel  # noqa: E402
 from soundclip_core.embedding import Embedding  # noqa: E402
+from soundclip_core.generators.stylegan2 import Generator, GeneratorConfig  # noqa: E402
 from soundclip_core.manipulate import optimize  # noqa: E402
-from soundclip_core.stylegan2 import Generator, GeneratorConfig  # noqa: E402
 from soundclip_core.video import Keyframes, decode_frames, render_video  # noqa: E402
 
 

@@ -20,12 +20,12 @@ from safetensors.torch import load_file, save_file
 
 from . import runtime
 from .atomic import atomic_path
+from .checkpoints.formats import sniff
+from .checkpoints.torchscript_archive import is_torchscript_archive, read_torchscript_tensors
 from .embedding import Embedding
 from .encoders.registry import checkpoint_space
 from .errors import CheckpointError, SoundClipError
-from .formats import sniff
 from .optional import require
-from .torchscript_archive import is_torchscript_archive, read_torchscript_tensors
 
 if TYPE_CHECKING:
     from open_clip.model import CLIP

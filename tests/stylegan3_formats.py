@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from stylegan_formats import _fake_nvidia_modules, _Persistent
 
-from soundclip_core.stylegan3 import Stylegan3Generator
+from soundclip_core.generators.stylegan3 import Stylegan3Generator
 
 TINY = {"stylegan3-t": dict(channel_base=512, channel_max=16, margin_size=4),
         "stylegan3-r": dict(channel_base=512, channel_max=16, margin_size=4)}

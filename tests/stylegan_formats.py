@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from soundclip_core.stylegan2 import Generator, GeneratorConfig
+from soundclip_core.generators.stylegan2 import Generator, GeneratorConfig
 
 
 def tiny_generator(resolution: int = 16, seed: int = 0, conv_clamp: float | None = None, c_dim: int = 0,

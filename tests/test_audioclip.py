@@ -223,7 +223,7 @@ def test_cli_edits_with_one_audioclip_file(tmp_path, checkpoint):
     from tiny_models import write_sound
 
     from soundclip_core.cli import main
-    from soundclip_core.stylegan2 import save_generator
+    from soundclip_core.generators import save_generator
 
     save_generator(tiny_generator(resolution=32), tmp_path / "g.safetensors")
     write_sound(tmp_path / "dog.wav", seconds=1.0)

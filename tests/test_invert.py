@@ -349,7 +349,7 @@ def files(tmp_path_factory):
 
 def test_cli_invert_then_manipulate_the_png(files, capsys):
     from soundclip_core.cli import main
-    from soundclip_core.stylegan2 import load_generator
+    from soundclip_core.generators import load_generator
 
     m = files / "models"
     g = load_generator(m / "stylegan2" / "landscape.pt", "cpu")

@@ -12,9 +12,9 @@ from soundclip_core.arcface import build_arcface
 from soundclip_core.clip import tiny_clip
 from soundclip_core.embedding import Embedding
 from soundclip_core.errors import Cancelled, EmbeddingSpaceError, SoundClipError
+from soundclip_core.generators import load_generator, save_generator
 from soundclip_core.latents import load_latent, save_latent
 from soundclip_core.manipulate import default_mix_layers, learning_rate, optimize, parse_layers, style_mix
-from soundclip_core.stylegan2 import load_generator, save_generator
 
 
 @pytest.fixture(scope="module")

@@ -160,7 +160,7 @@ pack = importlib.util.module_from_spec(spec); sys.modules["pack"] = pack; spec.l
 nodes = pack.NODE_CLASS_MAPPINGS
 for cls in nodes.values():
     cls.INPUT_TYPES()
-from soundclip_core.stylegan2 import Generator, GeneratorConfig
+from soundclip_core.generators.stylegan2 import Generator, GeneratorConfig
 generator = Generator(GeneratorConfig(resolution=8, z_dim=16, w_dim=16, mapping_layers=2, channels=[8, 8]))
 (latent,) = nodes["SoundCLIP_LatentFromSeed"]().sample(generator, 1, 2, 0.7)
 (image,) = nodes["SoundCLIP_Decode"]().decode(generator, latent, "const")

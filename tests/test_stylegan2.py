@@ -15,13 +15,9 @@ from stylegan_formats import save_nvidia_pickle, save_rosinality, tiny_generator
 
 from soundclip_core import runtime
 from soundclip_core.errors import CheckpointError, SoundClipError
-from soundclip_core.stylegan2 import (
-    GeneratorConfig,
-    load_generator,
-    ops,
-    save_generator,
-)
-from soundclip_core.stylegan2.styled_conv import styled_conv
+from soundclip_core.generators import load_generator, save_generator
+from soundclip_core.generators.stylegan2 import GeneratorConfig, ops
+from soundclip_core.generators.stylegan2.styled_conv import styled_conv
 
 
 def test_skip_upsample_equals_upfirdn_formula():
@@ -90,7 +86,7 @@ def test_fused_styled_conv_backward_passes_gradcheck(batch, up, clamp):
 
 @pytest.mark.parametrize("batch", [1, 2])
 def test_synthesis_gradient_equals_the_literal_formulas(batch):
-    from soundclip_core.stylegan2.reference import synthesis_reference
+    from soundclip_core.generators.stylegan2.reference import synthesis_reference
 
     g = tiny_generator(resolution=32, conv_clamp=0.8)
     ws = torch.randn(batch, g.num_ws, g.w_dim)
@@ -257,7 +253,7 @@ def test_convert_cli_writes_a_loadable_safetensors(tmp_path):
 
 @pytest.mark.parametrize("clamp", [None, 0.5])
 def test_fast_synthesis_equals_the_literal_formulas(clamp):
-    from soundclip_core.stylegan2.reference import synthesis_reference
+    from soundclip_core.generators.stylegan2.reference import synthesis_reference
 
     g = tiny_generator(resolution=32, conv_clamp=clamp)
     ws = torch.randn(2, g.num_ws, g.w_dim)  # a different w per layer

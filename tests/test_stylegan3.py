@@ -14,16 +14,16 @@ from stylegan3_formats import save_nvidia_sg3_pickle, tiny_sg3
 
 from soundclip_core.clip import tiny_clip
 from soundclip_core.errors import CheckpointError
-from soundclip_core.manipulate import default_mix_layers, optimize, style_mix
-from soundclip_core.stylegan2 import load_generator, save_generator
-from soundclip_core.stylegan3 import ops as sg3_ops
-from soundclip_core.stylegan3 import schedule
-from soundclip_core.stylegan3.filters import lowpass
-from soundclip_core.stylegan3.reference import (
+from soundclip_core.generators import load_generator, save_generator
+from soundclip_core.generators.stylegan3 import ops as sg3_ops
+from soundclip_core.generators.stylegan3 import schedule
+from soundclip_core.generators.stylegan3.filters import lowpass
+from soundclip_core.generators.stylegan3.reference import (
     filtered_lrelu_reference,
     fourier_features_reference,
     synthesis_reference,
 )
+from soundclip_core.manipulate import default_mix_layers, optimize, style_mix
 
 KINDS = ("stylegan3-t", "stylegan3-r")
 

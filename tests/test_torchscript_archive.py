@@ -15,9 +15,9 @@ from open_clip import tokenize
 from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
 from tiny_models import tiny_rn_clip, tiny_vgg, write_nvidia_vgg_archive
 
+from soundclip_core.checkpoints.torchscript_archive import read_torchscript_tensors
 from soundclip_core.clip import load_clip, tiny_clip
 from soundclip_core.errors import CheckpointError
-from soundclip_core.torchscript_archive import read_torchscript_tensors
 
 
 class Assorted(torch.nn.Module):

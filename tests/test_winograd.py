@@ -9,11 +9,11 @@ import torch.nn.functional as F
 from stylegan_formats import tiny_generator
 from tiny_models import tiny_vgg
 
-from soundclip_core import winograd
-from soundclip_core.derived import derived
-from soundclip_core.stylegan2 import ops
-from soundclip_core.stylegan2.reference import synthesis_reference
-from soundclip_core.stylegan2.styled_conv import styled_conv
+from soundclip_core.generators import winograd
+from soundclip_core.generators.derived import derived
+from soundclip_core.generators.stylegan2 import ops
+from soundclip_core.generators.stylegan2.reference import synthesis_reference
+from soundclip_core.generators.stylegan2.styled_conv import styled_conv
 
 
 def everywhere(monkeypatch) -> None:
@@ -172,7 +172,7 @@ def test_derived_values_follow_the_weight_and_skip_what_cannot_be_keyed():
 def test_stylegan3_gradient_with_winograd_equals_the_literal_composition(monkeypatch):
     from stylegan3_formats import tiny_sg3
 
-    from soundclip_core.stylegan3.reference import synthesis_reference as sg3_reference
+    from soundclip_core.generators.stylegan3.reference import synthesis_reference as sg3_reference
 
     everywhere(monkeypatch)
     calls = []

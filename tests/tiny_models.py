@@ -24,7 +24,7 @@ from stylegan_formats import (
 from soundclip_core.arcface import build_arcface
 from soundclip_core.clip import ClipModel, save_clip, tiny_clip
 from soundclip_core.encoders import AudioEncoder, build_audio_encoder
-from soundclip_core.stylegan2 import save_generator
+from soundclip_core.generators import save_generator
 
 GENERATOR_FILES = ("landscape.pt", "stylegan2-ffhq-config-f.pt")
 WIKIART_FILE = "network-snapshot-012052.pkl"

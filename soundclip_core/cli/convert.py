@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..stylegan2 import load_generator, save_generator
+from ..generators import load_generator, save_generator
 
 
 def register(subparsers) -> None:

@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 from ..errors import SoundClipError
+from ..generators import load_generator
 from ..image import save_png
 from ..invert import FITS, PRESETS, fit_square, load_e4e, load_image, load_perceptual, project
 from ..latents import png_text, save_latent
 from ..runtime import pick_device
-from ..stylegan2 import load_generator
 from ..weights import ensure
 from .progress import step_bar
 

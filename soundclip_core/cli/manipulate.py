@@ -11,14 +11,14 @@ from ..audio import load_audio
 from ..clip import load_clip
 from ..encoders import load_audio_encoder
 from ..errors import WeightsError
+from ..generators import load_generator
+from ..generators.stylegan2.labels import label_for
 from ..image import save_png
 from ..invert import load_image
 from ..latents import png_text, read_latent, save_latent
 from ..manipulate import MASK_MODES, PRESETS, optimize
 from ..noise_maps import synthesize
 from ..runtime import pick_device
-from ..stylegan2 import load_generator
-from ..stylegan2.labels import label_for
 from ..weights import ensure, find_entry
 from .invert import add_inversion_args, start_latent
 from .progress import step_bar

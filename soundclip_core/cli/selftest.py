@@ -14,9 +14,10 @@ import torch
 from ..audio import load_audio
 from ..clip import tiny_clip
 from ..encoders import build_audio_encoder
+from ..generators import load_generator, save_generator
+from ..generators.stylegan2 import Generator, GeneratorConfig
 from ..image import save_png
 from ..manipulate import optimize, style_mix
-from ..stylegan2 import Generator, GeneratorConfig, load_generator, save_generator
 
 
 def register(subparsers) -> None:

@@ -9,12 +9,12 @@ from ..audio import load_audio
 from ..clip import load_clip
 from ..encoders import load_audio_encoder
 from ..errors import SoundClipError
+from ..generators import load_generator
+from ..generators.stylegan2.labels import label_for
 from ..invert import load_image
 from ..latents import read_latent
 from ..manipulate import MASK_MODES, PRESETS
 from ..runtime import pick_device
-from ..stylegan2 import load_generator
-from ..stylegan2.labels import label_for
 from ..video import DEFAULT_HOP, DEFAULT_WINDOW, cut_windows, frame_rate, make_video
 from ..video.frames import DECODE_BATCH
 from ..weights import ensure

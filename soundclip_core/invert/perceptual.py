@@ -23,10 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import runtime
+from ..checkpoints.formats import sniff
+from ..checkpoints.torchscript_archive import is_torchscript_archive, read_torchscript_tensors
 from ..errors import CheckpointError
-from ..formats import sniff
-from ..torchscript_archive import is_torchscript_archive, read_torchscript_tensors
-from ..winograd import frozen_conv3x3
+from ..generators.winograd import frozen_conv3x3
 
 STAGE_CONVS = (2, 2, 3, 3, 3)  # VGG16 ("configuration D"): 3x3 convs per stage, 2x2 max-pool between stages
 TORCHVISION_CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)  # in vgg16().features

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .. import runtime, winograd
+from ... import runtime
+from .. import winograd
 from ..derived import derived
 from . import ops
 from .config import GeneratorConfig

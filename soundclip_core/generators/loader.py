@@ -12,25 +12,22 @@ from safetensors.torch import save_file
 
 from .. import runtime
 from ..atomic import atomic_path
+from ..checkpoints.formats import sniff
 from ..errors import CheckpointError
-from ..formats import sniff
-from . import nvidia_pickle, rosinality, tf_pickle
-from .config import GeneratorConfig
-from .networks import Generator
+from .stylegan2 import nvidia_pickle, rosinality, tf_pickle
+from .stylegan2.config import GeneratorConfig
+from .stylegan2.networks import Generator
+from .stylegan3 import Stylegan3Config, Stylegan3Generator
 
 FORMAT_TAG = "soundclip-stylegan2"
 
 
 def _generator_class(config):
     """StyleGAN2 `Generator` or StyleGAN3 `Stylegan3Generator`, by the config a reader returned."""
-    from ..stylegan3 import Stylegan3Config, Stylegan3Generator
-
     return Stylegan3Generator if isinstance(config, Stylegan3Config) else Generator
 
 
 def _config_from_json(metadata: dict):
-    from ..stylegan3 import Stylegan3Config
-
     if metadata.get("kind", "stylegan2").startswith("stylegan3"):
         return Stylegan3Config.from_json(metadata["config"])
     return GeneratorConfig.from_json(metadata["config"])

@@ -20,8 +20,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import CheckpointError
-from ..safe_pickle import BYTES_ALLOWED, CONTAINERS_ALLOWED, NUMPY_ALLOWED, UNPICKLING_ERRORS, restricted_load
+from ...checkpoints.safe_pickle import (
+    BYTES_ALLOWED,
+    CONTAINERS_ALLOWED,
+    NUMPY_ALLOWED,
+    UNPICKLING_ERRORS,
+    restricted_load,
+)
+from ...errors import CheckpointError
 from .config import GeneratorConfig
 from .labels import label_set_for_size
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import CheckpointError
+from ...errors import CheckpointError
 from .config import GeneratorConfig
 
 BUFFER_KEYS = re.compile(r"(convs\.\d+\.conv\.blur\.kernel|to_rgbs\.\d+\.upsample\.kernel)$")

@@ -14,7 +14,8 @@ import math
 import torch
 from torch import nn
 
-from .. import runtime, winograd
+from ... import runtime
+from .. import winograd
 from ..derived import derived
 from ..stylegan2 import ops as sg2_ops
 from ..stylegan2.mapping import EqualLinear, MappedGenerator

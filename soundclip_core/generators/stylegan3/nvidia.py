@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import CheckpointError
+from ...errors import CheckpointError
 from .config import LayerSpec, Stylegan3Config
 
 LAYER_NAME = re.compile(r"L\d+_\d+_\d+")

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import SoundClipError
+from ...errors import SoundClipError
 
 SQRT2 = math.sqrt(2.0)
 PER_LABEL_SAMPLES = 1024  # latents averaged per label when a conditional checkpoint has no w_avg

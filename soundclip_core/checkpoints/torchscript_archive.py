@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import CheckpointError
+from ..errors import CheckpointError
 from .safe_pickle import UNPICKLING_ERRORS, RestrictedUnpickler
 
 FIX = "use the archive as released (e.g. OpenAI's CLIP .pt); nothing in the file was run"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from ..errors import CheckpointError
-from ..safe_pickle import CONTAINERS_ALLOWED, NUMPY_ALLOWED, UNPICKLING_ERRORS, restricted_load
+from ...checkpoints.safe_pickle import CONTAINERS_ALLOWED, NUMPY_ALLOWED, UNPICKLING_ERRORS, restricted_load
+from ...errors import CheckpointError
 from .config import GeneratorConfig
 from .labels import label_set_for_size
 
