@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 
 from soundclip_core.errors import WeightsError
-from soundclip_core.weights import KIND_FOLDERS, WeightEntry, ensure, load_manifest, verify
+from soundclip_core.weights import KIND_FOLDERS, WeightEntry, ensure, ensure_all, load_manifest, verify
 from soundclip_core.weights.download import download
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
@@ -170,3 +170,47 @@ def test_bad_manifest_is_refused(tmp_path):
     path.write_text("{not json")
     with pytest.raises(WeightsError, match="cannot read"):
         load_manifest(path)
+
+
+def write_manifest(tmp_path, monkeypatch, server, names=("a", "b", "c")):
+    """A manifest of known models `name` served at /model.pt (c at a missing URL), cache under tmp_path/home."""
+    import json
+
+    models = [{"id": f"model-{n}", "kind": "stylegan2" if n != "b" else "clip", "format": "rosinality-pt",
+               "filename": f"{n}.pt", "urls": [f"{server}/{'model' if n != 'c' else 'gone'}.pt"],
+               "sha256": hashlib.sha256(PAYLOAD).hexdigest(), "size": len(PAYLOAD)} for n in names]
+    (tmp_path / "manifest.json").write_text(json.dumps({"models": models}))
+    monkeypatch.setenv("SOUNDCLIP_MANIFEST", str(tmp_path / "manifest.json"))
+    monkeypatch.setenv("SOUNDCLIP_HOME", str(tmp_path / "home"))
+
+
+def test_ensure_all_names_every_missing_model_before_downloading_any(server, tmp_path, monkeypatch):
+    write_manifest(tmp_path, monkeypatch, server)
+    local = tmp_path / "mine.pt"
+    local.write_bytes(b"x")
+    requests = [("model-a", "stylegan2"), None, ("model-b", "clip"), (local, "stylegan2")]
+    with pytest.raises(WeightsError) as error:
+        ensure_all(requests, download_missing=False)
+    message = str(error.value)
+    assert "2 models are missing" in message
+    for name, folder in (("a", "stylegan2"), ("b", "clip_soundclip")):
+        assert f"'model-{name}' is not downloaded" in message
+        assert f"{server}/model.pt into {tmp_path / 'home' / folder}" in message
+    assert not Handler.requests
+    # an unusable request stops everything before the first download, and is named with the others
+    with pytest.raises(WeightsError) as error:
+        ensure_all([("model-a", "stylegan2"), ("model-x", "clip"), ("model-b", "stylegan2")])
+    assert "unknown model id 'model-x'" in str(error.value) and "'model-b' is a clip model" in str(error.value)
+    assert not Handler.requests and not (tmp_path / "home").exists()
+    paths = ensure_all(requests, search_dirs={"clip": [tmp_path / "clips"]})
+    assert paths == [tmp_path / "home" / "stylegan2" / "a.pt", None, tmp_path / "clips" / "b.pt", local]
+    assert all(p.read_bytes() == PAYLOAD for p in paths[:3] if p and p != local) and len(Handler.requests) == 2
+
+
+def test_ensure_all_tries_every_download_and_reports_the_failures_together(server, tmp_path, monkeypatch):
+    write_manifest(tmp_path, monkeypatch, server)
+    with pytest.raises(WeightsError) as error:
+        ensure_all([("model-c", None), ("model-a", None)])
+    assert "could not download 'model-c'" in str(error.value) and "HTTP 404" in str(error.value)
+    assert (tmp_path / "home" / "stylegan2" / "a.pt").read_bytes() == PAYLOAD  # tried after c failed
+    assert ensure_all([("model-a", "stylegan2")]) == [tmp_path / "home" / "stylegan2" / "a.pt"]

@@ -8,7 +8,7 @@ if missing.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ..errors import WeightsError
@@ -33,14 +33,72 @@ def local_copy(entry: WeightEntry, search_dirs: Iterable[Path] = ()) -> Path | N
     return None
 
 
+Request = tuple[str | os.PathLike, str | None] | None
+SearchDirs = Iterable[Path] | Mapping[str, Iterable[Path]]
+
+
 def ensure(id_or_path: str | os.PathLike, *, kind: str | None = None, search_dirs: Iterable[Path] = (),
            progress: Progress | None = None, download_missing: bool = True) -> Path:
     """A local file for a path or known model id, downloading a known model into the first of
     `search_dirs` (else the cache) when it is missing."""
+    path = ensure_all([(id_or_path, kind)], search_dirs=search_dirs, progress=progress,
+                      download_missing=download_missing)[0]
+    assert path is not None
+    return path
+
+
+def ensure_all(requests: Iterable[Request], *, search_dirs: SearchDirs = (), progress: Progress | None = None,
+               download_missing: bool = True) -> list[Path | None]:
+    """Local files for several (id_or_path, kind) requests, in order (None stays None: not needed).
+
+    Every request is checked before anything is downloaded, so one run names every missing or
+    unusable model at once (each with its URL and folder) instead of one per run; then the missing
+    ones are downloaded, each tried even when an earlier one failed, and the failures are again
+    reported together. `search_dirs` is one list of folders for every kind, or a mapping kind -> folders
+    (ComfyUI keeps each kind in its own folder)."""
+    located: list[Path | tuple[WeightEntry, Path] | None] = []
+    problems: list[WeightsError] = []
+    for request in requests:
+        where = None
+        if request is not None:
+            id_or_path, kind = request
+            try:
+                where = _locate(id_or_path, kind, _dirs_for(search_dirs, kind))
+            except WeightsError as error:
+                problems.append(error)
+            if isinstance(where, tuple) and not download_missing:
+                entry, target = where
+                problems.append(WeightsError(f"'{entry.id}' is not downloaded", path=target,
+                                             fix=f"get it from {entry.urls[0]} into {target.parent}, "
+                                                 f"or run `soundclip weights download {entry.id}`"))
+        located.append(where)
+    _raise_together(problems)
+    paths: list[Path | None] = []
+    for where in located:
+        if isinstance(where, tuple):
+            try:
+                where = download(*where, progress)
+            except WeightsError as error:
+                problems.append(error)
+                where = None
+        paths.append(where)
+    _raise_together(problems)
+    return paths
+
+
+def _dirs_for(search_dirs: SearchDirs, kind: str | None) -> list[Path]:
+    if isinstance(search_dirs, Mapping):
+        return [Path(d) for d in search_dirs.get(kind, ())] if kind else []
+    return [Path(d) for d in search_dirs]
+
+
+def _locate(id_or_path: str | os.PathLike, kind: str | None,
+            search_dirs: list[Path]) -> Path | tuple[WeightEntry, Path]:
+    """The local file for a request, or the known entry and where to download it; a WeightsError
+    when neither can be (unknown id, wrong kind, a file soundclip cannot read)."""
     candidate = Path(id_or_path).expanduser()
     if candidate.is_file():
         return candidate
-    search_dirs = [Path(d) for d in search_dirs]
     try:
         entry = find_entry(str(id_or_path))
     except WeightsError:
@@ -58,9 +116,17 @@ def ensure(id_or_path: str | os.PathLike, *, kind: str | None = None, search_dir
         raise WeightsError(f"'{entry.id}' is published only as a file soundclip cannot read yet ({entry.notes})",
                            path=target, fix=f"the original is at {entry.urls[0]}; put a file soundclip reads at "
                                             f"{target}, as the note says")
-    if not download_missing:
-        raise WeightsError(f"'{entry.id}' is not downloaded", path=target, fix=f"get it from {entry.urls[0]}")
-    return download(entry, target, progress)
+    return entry, target
+
+
+def _raise_together(problems: list[WeightsError]) -> None:
+    """One error for all problems: a single one as it is, several as one list."""
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        raise WeightsError(f"{len(problems)} models are missing or unusable:\n{lines}",
+                           fix="follow each line's fix, then run again")
 
 
 def verify(id_or_path: str, search_dirs: Iterable[Path] = ()) -> str:
@@ -76,5 +142,5 @@ def verify(id_or_path: str, search_dirs: Iterable[Path] = ()) -> str:
     return "ok" if sha256_of(path) == entry.sha256 else "corrupt"
 
 
-__all__ = ["KINDS", "KIND_FOLDERS", "WeightEntry", "cache_dir", "download", "ensure", "find_entry",
+__all__ = ["KINDS", "KIND_FOLDERS", "WeightEntry", "cache_dir", "download", "ensure", "ensure_all", "find_entry",
            "load_manifest", "local_copy", "verify"]
