@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import os
 import socket
 import threading
 from dataclasses import replace
 
 import pytest
 
+from soundclip_core.cli import main
 from soundclip_core.errors import WeightsError
-from soundclip_core.weights import KIND_FOLDERS, WeightEntry, ensure, ensure_all, load_manifest, verify
+from soundclip_core.weights import KIND_FOLDERS, WeightEntry, checked, ensure, ensure_all, load_manifest, verify
 from soundclip_core.weights.download import download
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
@@ -172,13 +174,17 @@ def test_bad_manifest_is_refused(tmp_path):
         load_manifest(path)
 
 
+LICENCE = "Creative Commons Attribution-NonCommercial 4.0, research use only, see the model card"
+
+
 def write_manifest(tmp_path, monkeypatch, server, names=("a", "b", "c")):
     """A manifest of known models `name` served at /model.pt (c at a missing URL), cache under tmp_path/home."""
     import json
 
     models = [{"id": f"model-{n}", "kind": "stylegan2" if n != "b" else "clip", "format": "rosinality-pt",
                "filename": f"{n}.pt", "urls": [f"{server}/{'model' if n != 'c' else 'gone'}.pt"],
-               "sha256": hashlib.sha256(PAYLOAD).hexdigest(), "size": len(PAYLOAD)} for n in names]
+               "sha256": hashlib.sha256(PAYLOAD).hexdigest(), "size": len(PAYLOAD), "license": LICENCE}
+              for n in names]
     (tmp_path / "manifest.json").write_text(json.dumps({"models": models}))
     monkeypatch.setenv("SOUNDCLIP_MANIFEST", str(tmp_path / "manifest.json"))
     monkeypatch.setenv("SOUNDCLIP_HOME", str(tmp_path / "home"))
@@ -214,3 +220,50 @@ def test_ensure_all_tries_every_download_and_reports_the_failures_together(serve
     assert "could not download 'model-c'" in str(error.value) and "HTTP 404" in str(error.value)
     assert (tmp_path / "home" / "stylegan2" / "a.pt").read_bytes() == PAYLOAD  # tried after c failed
     assert ensure_all([("model-a", "stylegan2")]) == [tmp_path / "home" / "stylegan2" / "a.pt"]
+
+
+def test_weights_download_tries_every_id_and_reports_each(server, tmp_path, monkeypatch, capsys):
+    write_manifest(tmp_path, monkeypatch, server)
+    assert main(["weights", "download", "model-c"]) == 1
+    assert "model-c: failed:" in capsys.readouterr().err
+    assert not (tmp_path / "home").exists()  # a failed download leaves no empty folders, no .part
+    assert main(["weights", "download", "model-a", "model-c", "model-b"]) == 1
+    captured = capsys.readouterr()
+    assert "HTTP 404" in captured.err and "1 of 3 downloads failed: model-c" in captured.err
+    assert f"model-b: {tmp_path / 'home' / 'clip_soundclip' / 'b.pt'}" in captured.out
+    assert (tmp_path / "home" / "stylegan2" / "a.pt").read_bytes() == PAYLOAD
+    assert sorted(p.name for p in (tmp_path / "home" / "stylegan2").iterdir()) == ["a.pt"]
+
+
+def test_weights_list_has_a_header_and_the_whole_licence(server, tmp_path, monkeypatch, capsys):
+    write_manifest(tmp_path, monkeypatch, server, names=("a",))
+    assert main(["weights", "list"]) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split() == ["ID", "KIND", "FILE", "SIZE", "STATUS", "FOLDER", "LICENCE"]
+    assert row.split()[:5] == ["model-a", "stylegan2", "a.pt", "1", "MB"]
+    assert str(tmp_path / "home" / "stylegan2") in row and row.endswith(LICENCE)
+
+
+def test_weights_verify_says_when_nothing_is_present(tmp_path, monkeypatch, capsys):
+    write_manifest(tmp_path, monkeypatch, "http://127.0.0.1:9")
+    assert main(["weights", "verify"]) == 0
+    assert "no known models are present" in capsys.readouterr().out
+
+
+def test_a_hand_placed_known_file_is_checked_once(tmp_path, monkeypatch):
+    write_manifest(tmp_path, monkeypatch, "http://127.0.0.1:9")
+    placed = tmp_path / "home" / "stylegan2" / "a.pt"
+    placed.parent.mkdir(parents=True)
+    placed.write_bytes(PAYLOAD[::-1])  # right size, wrong content
+    with pytest.raises(WeightsError, match=r"a.pt: does not match the published sha256 of 'model-a'.*Fix: delete "
+                                           r"it and run `soundclip weights download model-a`"):
+        ensure("model-a")
+    placed.write_bytes(PAYLOAD[:1000])
+    with pytest.raises(WeightsError, match="is 1000 bytes, but 'model-a' is 1048576 bytes"):
+        ensure("model-a")
+    placed.write_bytes(PAYLOAD)
+    hashed = []
+    monkeypatch.setattr(checked, "sha256_of", lambda path: hashed.append(path) or hashlib.sha256(PAYLOAD).hexdigest())
+    assert ensure("model-a") == placed and ensure("model-a") == placed and hashed == [placed]  # once, then cached
+    os.utime(placed, ns=(0, 0))  # touched (a new copy): checked again
+    assert ensure("model-a") == placed and len(hashed) == 2

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ..errors import WeightsError
+from .checked import CACHE_NAME, check_known_file, remember
 from .download import Progress, download, sha256_of
 from .manifest import KINDS, WeightEntry, find_entry, load_manifest
 
@@ -24,6 +25,11 @@ def cache_dir() -> Path:
     if os.environ.get("SOUNDCLIP_HOME"):
         return Path(os.environ["SOUNDCLIP_HOME"])
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "soundclip"
+
+
+def verified_cache() -> Path:
+    """Where the checksums of known files already checked are remembered (see `checked`)."""
+    return cache_dir() / CACHE_NAME
 
 
 def local_copy(entry: WeightEntry, search_dirs: Iterable[Path] = ()) -> Path | None:
@@ -76,8 +82,11 @@ def ensure_all(requests: Iterable[Request], *, search_dirs: SearchDirs = (), pro
     paths: list[Path | None] = []
     for where in located:
         if isinstance(where, tuple):
+            entry, target = where
             try:
-                where = download(*where, progress)
+                where = download(entry, target, progress)
+                if entry.sha256:  # checked while downloading: its first load need not hash it again
+                    remember(where, entry.sha256, verified_cache())
             except WeightsError as error:
                 problems.append(error)
                 where = None
@@ -110,7 +119,7 @@ def _locate(id_or_path: str | os.PathLike, kind: str | None,
         raise WeightsError(f"'{entry.id}' is a {entry.kind} model, not a {kind} model")
     found = local_copy(entry, search_dirs)
     if found:
-        return found
+        return check_known_file(entry, found, verified_cache())
     target = (search_dirs[0] if search_dirs else cache_dir() / KIND_FOLDERS[entry.kind]) / entry.filename
     if not entry.loadable:  # downloading would only leave a file we cannot read under the expected name
         raise WeightsError(f"'{entry.id}' is published only as a file soundclip cannot read yet ({entry.notes})",

@@ -8,6 +8,7 @@ removed when its content is proven wrong.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import urllib.error
@@ -53,7 +54,10 @@ def _fetch(url: str, part: Path, progress: Progress | None) -> None:
 
 
 def download(entry: WeightEntry, target: Path, progress: Progress | None = None, attempts: int = 3) -> Path:
-    """Download `entry` to `target` (verified), trying each URL and resuming dropped connections."""
+    """Download `entry` to `target` (verified), trying each URL and resuming dropped connections.
+
+    A failed download leaves nothing behind: no `.part` file and none of the folders it created."""
+    created = [folder for folder in (target.parent, *target.parent.parents) if not folder.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
     errors = []
@@ -76,6 +80,9 @@ def download(entry: WeightEntry, target: Path, progress: Progress | None = None,
             os.replace(part, target)
             return target
     part.unlink(missing_ok=True)
+    for folder in created:  # deepest first; a folder something else wrote into meanwhile stays
+        with contextlib.suppress(OSError):
+            folder.rmdir()
     raise WeightsError(
         f"could not download '{entry.id}' ({'; '.join(errors[-3:]) or 'no data'})",
         path=target, fix=f"download {entry.urls[0]} by hand and save it as {target}")
