@@ -8,6 +8,7 @@ for: it has nothing to guide an image with.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,12 @@ from .errors import AudioError
 from .optional import require
 
 SILENCE_PEAK = 1e-4  # about -80 dBFS
+MIN_SECONDS = 0.01  # shorter than any sound event; a few samples are a damaged or placeholder file
+RATES = (1_000, 768_000)  # Hz: below telephone, above the fastest studio converters; outside is a damaged header
+# libsndfile notes a chunk whose size its header overstates as `data : 882000 (should be 478)` (SSND in AIFF)
+SHORT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+UNKNOWN_SIZE = 0x7FFFF000  # streaming writers put this or more in the size field when the length is unknown
+MP3_SLACK = 4 * 1152  # frames: an MP3's length in its header may be off by a few packets (encoder padding)
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,12 @@ def validate_audio(audio: Audio, allow_silence: bool = False) -> Audio:
     if w.ndim != 2 or w.shape[-1] == 0:
         raise AudioError("the sound is empty (no samples)", path=audio.source or None,
                          fix="choose another file or span")
+    check_sample_rate(audio.sample_rate, audio.source)
+    if (samples := w.shape[-1]) < MIN_SECONDS * audio.sample_rate:
+        milliseconds = samples / audio.sample_rate * 1000
+        raise AudioError(f"the sound is {samples} sample{'s' * (samples != 1)} ({milliseconds:.2f} ms) long, too "
+                         f"short to mean anything (the minimum is {MIN_SECONDS * 1000:.0f} ms)",
+                         path=audio.source or None, fix="choose a longer sound or span")
     if not bool(torch.isfinite(w).all()):
         raise AudioError("the sound contains NaN or infinite samples", path=audio.source or None,
                          fix="re-export the file from your audio editor")
@@ -81,6 +94,8 @@ def load_audio(path: str | os.PathLike, *, start: float = 0.0, duration: float |
     try:
         info = soundfile.info(str(path))
         rate = int(info.samplerate)
+        check_sample_rate(rate, path)
+        _refuse_truncated(path, rate, *_short_chunk(info))
         first = int(round(start * rate))
         frames = info.frames - first if duration is None else int(round(duration * rate))
         if frames / rate > max_seconds:
@@ -92,8 +107,37 @@ def load_audio(path: str | os.PathLike, *, start: float = 0.0, duration: float |
     except Exception as error:  # soundfile raises RuntimeError/LibsndfileError/TypeError on corrupt data
         raise AudioError(f"cannot decode this sound ({str(error)[:200]})", path=path,
                          fix="use a wav, flac, ogg or mp3 file; re-export it if it is damaged") from error
+    expected = min(frames, info.frames - first)  # an MP3's header count: decoding fewer means it was cut
+    if len(data) < expected - MP3_SLACK:
+        _refuse_truncated(path, rate, first + expected, first + len(data))
     audio = Audio(torch.from_numpy(np.ascontiguousarray(data.T)), rate, str(path))
     return validate_audio(audio, allow_silence)
+
+
+def check_sample_rate(rate: int, source: str | os.PathLike | None) -> None:
+    """Refuse a rate no sound file has: a damaged header (2147483647 Hz) would make every duration wrong."""
+    if not RATES[0] <= rate <= RATES[1]:
+        raise AudioError(f"the sample rate {rate} Hz is outside the {RATES[0]}-{RATES[1]} Hz sound files use "
+                         "(a damaged header?)", path=source or None, fix="re-export the file from your audio editor")
+
+
+def _short_chunk(info) -> tuple[int, int]:
+    """(frames the header promises, frames present) of a WAV/AIFF whose sample chunk is cut short; (0, 0) if whole.
+    libsndfile reads only what is present and says so only in its log."""
+    for claimed, present in SHORT_CHUNK.findall(info.extra_info):
+        claimed, present = int(claimed), int(present)
+        if present < claimed < UNKNOWN_SIZE and present > 0:
+            return info.frames * claimed // present, info.frames
+    return 0, 0
+
+
+def _refuse_truncated(path: Path, rate: int, promised: int, present: int) -> None:
+    """A file cut short (an interrupted copy or download) must not pass for a shorter sound."""
+    if present < promised:
+        raise AudioError(f"the file is truncated: its header promises {promised / rate:.2f} s of sound but only "
+                         f"{present / rate:.3f} s are present", path=path,
+                         fix="copy, download or export the file again (to use the part present, save it as a "
+                             "new file in an audio editor)")
 
 
 def audio_from_comfy(audio: dict, source: str = "ComfyUI AUDIO", allow_silence: bool = False) -> list[Audio]:
