@@ -63,14 +63,28 @@ def _parse(payload: bytes, source: Path) -> Latent:
     except Exception as error:
         raise SoundClipError(f"not a soundclip latent ({str(error)[:200]})", path=source,
                              fix="use a latent written by soundclip (manipulate, invert or mix)") from error
-    ws = tensors.get("ws")
+    if header.get("format") != FORMAT or "ws" not in tensors:
+        raise SoundClipError("not a soundclip latent (no W+ `ws` tensor)", path=source,
+                             fix="use a latent written by soundclip (manipulate, invert or mix)")
     count = sum(1 for k in tensors if k.startswith("noise_"))
-    noise = [tensors.get(f"noise_{k}") for k in range(count)]
-    valid = (header.get("format") == FORMAT and ws is not None and ws.ndim == 3 and bool(torch.isfinite(ws).all())
-             and all(n is not None and n.ndim == 4 and bool(torch.isfinite(n).all()) for n in noise))
-    if not valid:
-        raise SoundClipError("not a valid W+ latent ([B, num_ws, w_dim], finite)", path=source)
-    return Latent(ws, noise or None, json.loads(header.get("meta", "{}")))
+    noise = [_checked(tensors.get(f"noise_{k}"), f"noise_{k}", 4, source) for k in range(count)]
+    return Latent(_checked(tensors["ws"], "ws", 3, source), noise or None, json.loads(header.get("meta", "{}")))
+
+
+def _checked(tensor: torch.Tensor | None, name: str, ndim: int, source: Path) -> torch.Tensor:
+    """A latent tensor as float32. Any float precision is widened; integers are refused, not converted:
+    a W+ vector rounded to integers is a different (and wrong) image, and no soundclip writer makes one."""
+    if tensor is None or tensor.ndim != ndim:
+        shape = "missing" if tensor is None else f"of shape {tuple(tensor.shape)}"
+        raise SoundClipError(f"not a valid W+ latent: `{name}` is {shape}, expected {ndim} dimensions", path=source)
+    if not tensor.is_floating_point():
+        raise SoundClipError(f"not a valid W+ latent: `{name}` holds {str(tensor.dtype).removeprefix('torch.')} "
+                             "numbers; a latent is floating point", path=source,
+                             fix="save the latent from float values (soundclip writes float32)")
+    if not bool(torch.isfinite(tensor).all()):
+        raise SoundClipError(f"not a valid W+ latent: `{name}` has NaN or infinite values (must be finite)",
+                             path=source, fix="use a latent from a run that did not diverge")
+    return tensor.float()
 
 
 def read_latent(path: str | os.PathLike) -> Latent:

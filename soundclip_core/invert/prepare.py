@@ -29,11 +29,17 @@ class ImageInputError(SoundClipError):
     """An image to invert cannot be read or is unusable."""
 
 
-def _to_rgb_array(picture: Image.Image) -> np.ndarray:
-    """Any PIL mode -> float32 [H, W, 3] in [0, 1]."""
+def _to_rgb_array(picture: Image.Image, path: Path) -> np.ndarray:
+    """Any PIL mode -> float32 [H, W, 3] in [0, 1]. Float pictures (32-bit TIFF) are taken as [0, 1]
+    when they fit it, as most tools write them; NaN or infinite pixels are refused, not clipped."""
     if picture.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16/32-bit greyscale
         values = np.asarray(picture, dtype=np.float32)
-        peak = 65535.0 if picture.mode.startswith("I;16") or values.max() > 255 else 255.0
+        if not np.isfinite(values).all():
+            raise ImageInputError("the image has NaN or infinite pixels (a damaged floating-point picture)",
+                                  path=path, fix="re-export it as an 8- or 16-bit PNG or TIFF")
+        top = float(values.max())
+        peak = (1.0 if picture.mode == "F" and top <= 1.0 else
+                65535.0 if picture.mode.startswith("I;16") or top > 255 else 255.0)
         grey = np.clip(values / peak, 0, 1)
         return np.repeat(grey[..., None], 3, axis=-1)
     if picture.mode in ("P", "PA", "LA", "RGBA", "La", "RGBa") or "transparency" in picture.info:
@@ -59,8 +65,11 @@ def load_image(path: str | os.PathLike) -> torch.Tensor:
                     raise ImageInputError(f"the image is {width}x{height} pixels, more than this accepts "
                                           f"({MAX_PIXELS // 2**20} megapixels)", path=path,
                                           fix="downsize it first (the generator only needs its own resolution)")
+                if min(width, height) < MIN_SIDE:
+                    raise ImageInputError(f"the image is only {width}x{height} pixels", path=path,
+                                          fix=f"use a picture of at least {MIN_SIDE} px a side")
                 picture.load()
-                array = _to_rgb_array(ImageOps.exif_transpose(picture))
+                array = _to_rgb_array(ImageOps.exif_transpose(picture), path)
     except ImageInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
