@@ -193,3 +193,99 @@ def test_bad_folders_and_manifests(layouts, tmp_path):
     (tmp_path / "broken.png").write_bytes(b"not a png")
     with pytest.raises(DatasetError, match="cannot read a picture"):
         load_frame(tmp_path / "broken.png")
+
+
+def _rewrite_esc50(root, edit):
+    """Rewrite the copy's esc50.csv with `edit(rows)` applied to its data rows."""
+    meta = root / "meta" / "esc50.csv"
+    with open(meta, newline="") as f:
+        header, *rows = list(csv.reader(f))
+    with open(meta, "w", newline="") as f:
+        csv.writer(f).writerows([header, *edit(rows)])
+    return meta
+
+
+@pytest.mark.parametrize("fold", ["inf", "1e400", "2.5", "0", "99", "-1", "nan", "0x2"])
+def test_esc50_folds_must_be_whole_numbers_from_1_to_5(layouts, tmp_path, fold):
+    root = _esc50_copy(layouts, tmp_path)
+    _rewrite_esc50(root, lambda rows: [rows[0], [rows[1][0], fold, *rows[1][2:]], *rows[2:]])
+    with pytest.raises(DatasetError, match=rf"esc50.csv: line 3: column 'fold' must be a number \(whole, 1 to 5\), "
+                                           rf"got '{fold}'"):
+        open_dataset("esc50", root)
+
+
+def test_whole_folds_written_as_floats_are_read_and_us8k_has_ten(layouts, tmp_path):
+    root = _esc50_copy(layouts, tmp_path)
+    _rewrite_esc50(root, lambda rows: [[r[0], f"{r[1]}.0", *r[2:]] for r in rows])
+    assert open_dataset("esc50", root).folds() == [1, 2, 3, 4, 5]
+    us8k = shutil.copytree(layouts["us8k"], tmp_path / "us8k")
+    meta = us8k / "metadata" / "UrbanSound8K.csv"
+    with open(meta, newline="") as f:
+        header, first, *rows = list(csv.reader(f))
+    first[header.index("fold")] = "11"
+    with open(meta, "w", newline="") as f:
+        csv.writer(f).writerows([header, first, *rows])
+    with pytest.raises(DatasetError, match=r"column 'fold' must be a number \(whole, 1 to 10\), got '11'"):
+        open_dataset("us8k", us8k)
+
+
+def rows_first(root) -> str:
+    """The file name on the first data row of the copy's esc50.csv."""
+    with open(root / "meta" / "esc50.csv", newline="") as f:
+        return list(csv.reader(f))[1][0]
+
+
+def test_repeated_rows_are_dropped_with_a_warning_and_conflicting_ones_refused(layouts, tmp_path):
+    root = _esc50_copy(layouts, tmp_path)
+    _rewrite_esc50(root, lambda rows: [*rows, rows[0], rows[4]])
+    with pytest.warns(UserWarning, match=r"esc50.csv: 2 repeated row\(s\) ignored \(lines 22, 23\)"):
+        dataset = open_dataset("esc50", root)
+    assert len(dataset) == 20 and len({c.audio for c in dataset.clips}) == 20
+    _rewrite_esc50(root, lambda rows: [*rows[:20], [rows[0][0], "4", *rows[0][2:]]])
+    with pytest.raises(DatasetError, match=rf"lines 2 and 22 list the same sound {rows_first(root)} with different "
+                                           r"labels or folds \('bird', fold 1 and 'bird', fold 4\)"):
+        open_dataset("esc50", root)
+
+
+def test_a_manifest_names_only_files_under_its_folder_unless_allowed(tmp_path):
+    data = tmp_path / "data"
+    (data / "clips").mkdir(parents=True)
+    soundfile.write(data / "clips" / "a.wav", synth("bird", 1), RATE)
+    soundfile.write(tmp_path / "outside.wav", synth("snore", 2), RATE)
+    manifest = data / "m.csv"
+    for line, name in ((2, "../outside.wav"), (2, str(tmp_path / "outside.wav")), (2, "/etc/passwd"),
+                       (2, "clips/../../outside.wav")):
+        manifest.write_text(f"audio,label\n{name},snore\nclips/a.wav,bird\n")
+        with pytest.raises(DatasetError, match=rf"m.csv: line {line}: the audio '{name}' is outside the dataset's "
+                                               r"folder .*allow_outside_root=True"):
+            open_dataset("csv", manifest)
+    manifest.write_text("audio,label,image\nclips/a.wav,bird,../../secret.png\n../outside.wav,snore,\n")
+    with pytest.raises(DatasetError, match=r"line 2: the image '../../secret.png' is outside"):
+        open_dataset("auto", manifest)
+    manifest.write_text("audio,label\n../outside.wav,snore\nclips/a.wav,bird\n")
+    allowed = open_dataset("csv", manifest, allow_outside_root=True)
+    assert allowed.clips[0].audio == (tmp_path / "outside.wav").resolve()
+    (data / "linked.wav").symlink_to(tmp_path / "outside.wav")  # a link the user put in the folder is inside
+    manifest.write_text("audio,label\nlinked.wav,snore\nclips/./a.wav,bird\n")
+    assert open_dataset("csv", manifest).clips[0].audio == (tmp_path / "outside.wav").resolve()
+    esc = tmp_path / "esc"
+    (esc / "meta").mkdir(parents=True)
+    (esc / "meta" / "esc50.csv").write_text("filename,fold,category\n../../outside.wav,1,snore\n")
+    with pytest.raises(DatasetError, match=r"line 2: the filename '../../outside.wav' is outside"):
+        open_dataset("esc50", esc)
+
+
+def test_several_captions_of_one_sound_are_kept(tmp_path):
+    soundfile.write(tmp_path / "a.wav", synth("bird", 1), RATE)
+    (tmp_path / "m.csv").write_text("audio,caption\na.wav,a bird sings\na.wav,chirping at dawn\n")
+    assert [c.caption for c in open_dataset("csv", tmp_path / "m.csv").clips] == ["a bird sings", "chirping at dawn"]
+
+
+def test_a_non_utf8_vggsound_csv_is_one_clear_error(tmp_path):
+    root = write_vggsound(tmp_path / "vgg")
+    (root / "vggsound.csv").write_bytes("abc,0,caf\u00e9 music,train\n".encode("latin-1"))
+    with pytest.raises(DatasetError, match=r"vggsound.csv: not a readable CSV file .*Fix: save it as UTF-8 CSV"):
+        open_dataset("auto", root)
+    (root / "vggsound.csv").write_text("abc,0,dog,train\nabd,1e400,dog,train\n")
+    with pytest.raises(DatasetError, match=r"line 2: column 'start seconds' must be a number"):
+        open_dataset("vggsound", root)

@@ -9,13 +9,21 @@ VGGSound:      vggsound.csv without a header (youtube id, start seconds, label, 
                `<label>_<row>`; rows without a file are listed in `missing` (downloads are always partial)
 folder:        <root>/<label>/<clip>.<wav|flac|ogg|mp3|mp4|...>, an image of the same stem beside a clip is its frame
 csv:           a manifest with a header: audio (or path/file/filename), caption (or text) and/or label,
-               optional fold and image (or video/frame); relative paths are relative to the CSV's folder
+               optional fold and image (or video/frame); relative paths are relative to the CSV's folder,
+               and must stay inside it unless `allow_outside_root` (a manifest found on the internet must not
+               open /etc/passwd or ../../private)
+
+Folds are whole numbers in the layout's range (ESC-50 1-5, UrbanSound8K 1-10, a manifest 0-999). A row
+repeated verbatim is dropped with a warning; the same file listed with another label or fold is refused,
+since either row could be the wrong one. Every metadata file is read as UTF-8 (with or without a BOM).
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,22 +35,32 @@ ESC50_CSV = Path("meta") / "esc50.csv"
 US8K_CSV = Path("metadata") / "UrbanSound8K.csv"
 VGGSOUND_CSV = Path("vggsound.csv")
 MEDIA_EXTENSIONS = AUDIO_EXTENSIONS + VIDEO_EXTENSIONS
+FOLDS = {"esc50": range(1, 6), "us8k": range(1, 11), "csv": range(0, 1000)}
+START_SECONDS = range(0, 10**7)  # a VGGSound clip's start in its video
+WHOLE_NUMBER = re.compile(r"[+-]?\d+(?:\.0*)?")  # "3" and a spreadsheet's "3.0"; never "2.5", "inf", "1e400"
 MANIFEST_COLUMNS = {"audio": ("audio", "path", "file", "filename", "audio_path"), "caption": ("caption", "text"),
                     "label": ("label", "class", "category"), "fold": ("fold",),
                     "image": ("image", "video", "frame", "image_path", "video_path")}
 
 
-def _read_rows(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
-    """The rows of a CSV with a header that must name `required` columns."""
+def _read_csv(path: Path) -> list[tuple[int, list[str]]]:
+    """(line number, fields) of every non-blank record of a UTF-8 CSV file (a BOM is allowed)."""
     if not path.is_file():
         raise DatasetError("metadata file not found", path=path, fix="point at the dataset's root folder")
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            header = [h.strip() for h in reader.fieldnames or []]
-            rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+            return [(line, record) for line, record in enumerate(csv.reader(f), start=1) if record]
     except (UnicodeDecodeError, csv.Error) as error:
-        raise DatasetError(f"not a readable CSV file ({error})", path=path) from error
+        raise DatasetError(f"not a readable CSV file ({error})", path=path,
+                           fix="save it as UTF-8 CSV (spreadsheets call it 'CSV UTF-8')") from error
+
+
+def _read_rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) of a CSV with a header that must name `required` columns."""
+    records = _read_csv(path)
+    header = [h.strip() for h in records[0][1]] if records else []
+    rows = [(line, {h: (fields[i].strip() if i < len(fields) else "") for i, h in enumerate(header)})
+            for line, fields in records[1:]]
     absent = [c for c in required if c not in header]
     if absent:
         raise DatasetError(f"missing column(s) {absent}; the header has {header}", path=path,
@@ -52,11 +70,48 @@ def _read_rows(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
     return rows
 
 
-def _int(value: str, column: str, path: Path, line: int) -> int:
-    try:
-        return int(float(value))
-    except ValueError:
-        raise DatasetError(f"line {line}: column '{column}' must be a number, got '{value}'", path=path) from None
+def _whole(value: str, column: str, allowed: range, path: Path, line: int) -> int:
+    """The one reader of numbers in metadata: whole numbers in `allowed`, else an error naming the line."""
+    number = int(value.split(".")[0]) if WHOLE_NUMBER.fullmatch(value) else None
+    if number is None or number not in allowed:
+        raise DatasetError(f"line {line}: column '{column}' must be a number (whole, {allowed.start} to "
+                           f"{allowed.stop - 1}), got '{value}'", path=path, fix="correct that line")
+    return number
+
+
+def _member(root: Path, name: str, column: str, path: Path, line: int, allow_outside: bool = False) -> Path:
+    """The file `name` (relative to `root`) as an absolute path; one outside `root` (`../`, an absolute
+    path) is refused unless allowed. Judged on the written path, so a symlink placed in the dataset counts
+    as inside."""
+    written = Path(os.path.normpath(root.absolute() / name))
+    if not allow_outside and not written.is_relative_to(os.path.normpath(root.absolute())):
+        raise DatasetError(f"line {line}: the {column} '{name}' is outside the dataset's folder {root}", path=path,
+                           fix="list only files under that folder, or allow files outside it explicitly "
+                               "(allow_outside_root=True) if you trust this file")
+    return written.resolve()
+
+
+def _unique(clips: list[Clip], lines: list[int], path: Path) -> list[Clip]:
+    """Clips without repeats: a verbatim repeat is dropped (with a warning), the same sound with another
+    label or fold refused. Several captions of one sound (other caption or picture) are kept."""
+    first: dict[Path, tuple[Clip, int]] = {}
+    unique, repeated = [], []
+    for clip, line in zip(clips, lines, strict=True):
+        seen = first.setdefault(clip.audio, (clip, line))
+        if seen[1] == line:
+            unique.append(clip)
+        elif seen[0] == clip:
+            repeated.append(line)
+        elif (seen[0].label, seen[0].fold) != (clip.label, clip.fold):
+            raise DatasetError(f"lines {seen[1]} and {line} list the same sound {clip.audio.name} with different "
+                               f"labels or folds ({seen[0].label!r}, fold {seen[0].fold} and {clip.label!r}, "
+                               f"fold {clip.fold})", path=path, fix="keep the right one of the two lines")
+        else:
+            unique.append(clip)
+    if repeated:
+        warnings.warn(f"{path}: {len(repeated)} repeated row(s) ignored (lines {', '.join(map(str, repeated[:5]))}"
+                      f"{' ...' if len(repeated) > 5 else ''})", stacklevel=3)
+    return unique
 
 
 def _require_files(clips: list[Clip], metadata: Path) -> None:
@@ -81,8 +136,10 @@ def _dataset(name: str, root: Path, clips: list[Clip], missing: tuple[str, ...] 
 def read_esc50(root: Path) -> AudioDataset:
     metadata = root / ESC50_CSV
     rows = _read_rows(metadata, ("filename", "fold", "category"))
-    clips = [Clip((root / "audio" / r["filename"]).resolve(), r["category"], clean_label(r["category"]),
-                  _int(r["fold"], "fold", metadata, i + 2)) for i, r in enumerate(rows)]
+    clips = [Clip(_member(root / "audio", r["filename"], "filename", metadata, line), r["category"],
+                  clean_label(r["category"]), _whole(r["fold"], "fold", FOLDS["esc50"], metadata, line))
+             for line, r in rows]
+    clips = _unique(clips, [line for line, _ in rows], metadata)
     _require_files(clips, metadata)
     return _dataset("esc50", root, clips)
 
@@ -91,10 +148,11 @@ def read_us8k(root: Path) -> AudioDataset:
     metadata = root / US8K_CSV
     rows = _read_rows(metadata, ("slice_file_name", "fold", "class"))
     clips = []
-    for i, r in enumerate(rows):
-        fold = _int(r["fold"], "fold", metadata, i + 2)
-        clips.append(Clip((root / "audio" / f"fold{fold}" / r["slice_file_name"]).resolve(), r["class"],
-                          clean_label(r["class"]), fold))
+    for line, r in rows:
+        fold = _whole(r["fold"], "fold", FOLDS["us8k"], metadata, line)
+        clips.append(Clip(_member(root / "audio" / f"fold{fold}", r["slice_file_name"], "slice_file_name", metadata,
+                                  line), r["class"], clean_label(r["class"]), fold))
+    clips = _unique(clips, [line for line, _ in rows], metadata)
     _require_files(clips, metadata)
     return _dataset("us8k", root, clips)
 
@@ -123,18 +181,17 @@ def read_vggsound(root: Path) -> AudioDataset:
     metadata = root / VGGSOUND_CSV
     if not metadata.is_file():
         raise DatasetError("vggsound.csv not found", path=root, fix="put vggsound.csv in the dataset's root folder")
-    with open(metadata, newline="", encoding="utf-8-sig") as f:
-        rows = [r for r in csv.reader(f) if r]
-    if rows and len(rows[0]) >= 2 and not rows[0][1].strip().lstrip("-").isdigit():
+    rows = _read_csv(metadata)
+    if rows and len(rows[0][1]) >= 2 and not rows[0][1][1].strip().lstrip("-").isdigit():
         rows = rows[1:]  # a header line some copies add
     media = _media_index(root)
-    clips, missing = [], []
-    for i, row in enumerate(rows):
+    clips, lines, missing = [], [], []
+    for i, (line, row) in enumerate(rows):
         if len(row) < 4:
-            raise DatasetError(f"line {i + 1}: expected 4 columns (youtube id, start seconds, label, split), "
+            raise DatasetError(f"line {line}: expected 4 columns (youtube id, start seconds, label, split), "
                                f"got {len(row)}", path=metadata)
         ytid, label, split = row[0].strip(), row[2].strip(), row[3].strip()
-        start = _int(row[1].strip(), "start seconds", metadata, i + 1)
+        start = _whole(row[1].strip(), "start seconds", START_SECONDS, metadata, line)
         stems = (f"{ytid}_{start:06d}", f"{ytid}_{start}", f"{ytid}_{start * 1000}_{(start + 10) * 1000}", ytid,
                  f"{label}_{i}")
         found = next((s for s in stems if s in media), None)
@@ -143,6 +200,8 @@ def read_vggsound(root: Path) -> AudioDataset:
             continue
         audio, image = media[found]
         clips.append(Clip(audio, label, clean_label(label), None, image, split))
+        lines.append(line)
+    clips = _unique(clips, lines, metadata)
     if not clips:
         raise DatasetError(f"none of the {len(rows)} clips listed in vggsound.csv was found under the folder",
                            path=root, fix="name the downloaded clips <youtube id>_<start seconds, 6 digits>.wav/.mp4")
@@ -169,9 +228,10 @@ def read_folder(root: Path) -> AudioDataset:
     return _dataset("folder", root, clips)
 
 
-def read_manifest(path: Path) -> AudioDataset:
+def read_manifest(path: Path, allow_outside_root: bool = False) -> AudioDataset:
+    """A CSV manifest; its files must lie under its folder unless `allow_outside_root`."""
     rows = _read_rows(path, ())
-    header = list(rows[0])
+    header = list(rows[0][1])
     columns = {role: next((c for c in names if c in header), None) for role, names in MANIFEST_COLUMNS.items()}
     if columns["audio"] is None or (columns["caption"] is None and columns["label"] is None):
         raise DatasetError(f"a manifest needs an audio column ({'/'.join(MANIFEST_COLUMNS['audio'])}) and a caption "
@@ -179,8 +239,7 @@ def read_manifest(path: Path) -> AudioDataset:
                            fix="write a header line such as: audio,caption,image")
     base = path.parent
     clips = []
-    for i, row in enumerate(rows):
-        line = i + 2
+    for line, row in rows:
         audio = row.get(columns["audio"], "")
         label = row.get(columns["label"], "") if columns["label"] else ""
         caption = row.get(columns["caption"], "") if columns["caption"] else ""
@@ -188,9 +247,11 @@ def read_manifest(path: Path) -> AudioDataset:
             raise DatasetError(f"line {line}: empty audio path or text", path=path)
         image = row.get(columns["image"], "") if columns["image"] else ""
         fold = row.get(columns["fold"], "") if columns["fold"] else ""
-        clips.append(Clip((base / audio).resolve(), label or None, caption or clean_label(label),
-                          _int(fold, "fold", path, line) if fold else None,
-                          (base / image).resolve() if image else None))
+        clips.append(Clip(_member(base, audio, columns["audio"], path, line, allow_outside_root),
+                          label or None, caption or clean_label(label),
+                          _whole(fold, "fold", FOLDS["csv"], path, line) if fold else None,
+                          _member(base, image, columns["image"], path, line, allow_outside_root) if image else None))
+    clips = _unique(clips, [line for line, _ in rows], path)
     _require_files(clips, path)
     absent = [str(c.image) for c in clips if c.image is not None and not c.image.is_file()]
     if absent:
@@ -218,9 +279,10 @@ def detect_kind(root: Path) -> str:
     return "folder"
 
 
-def open_dataset(kind: str, root: str | os.PathLike) -> AudioDataset:
+def open_dataset(kind: str, root: str | os.PathLike, *, allow_outside_root: bool = False) -> AudioDataset:
     """Read a dataset of `kind` (esc50 | us8k | vggsound | folder | csv | auto) at `root` (a folder; for csv the
-    manifest file or a folder holding exactly one)."""
+    manifest file or a folder holding exactly one). A manifest may name files outside its folder only with
+    `allow_outside_root` (the published layouts never do)."""
     root = Path(root).expanduser()
     if kind not in DATASET_KINDS:
         raise DatasetError(f"unknown dataset kind '{kind}'", fix=f"use one of {', '.join(DATASET_KINDS)}")
@@ -236,4 +298,6 @@ def open_dataset(kind: str, root: str | os.PathLike) -> AudioDataset:
             raise DatasetError(f"expected one CSV manifest in the folder, found {len(manifests)}", path=root,
                                fix="give the manifest file itself")
         root = manifests[0]
-    return READERS[kind](root.resolve() if kind != "csv" else root)
+    if kind == "csv":
+        return read_manifest(root, allow_outside_root)
+    return READERS[kind](root.resolve())
