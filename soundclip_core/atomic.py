@@ -21,6 +21,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import SoundClipError
+
 # `.<name>.<pid>-<token>.part`; `.<name>.<8 chars>.part` is what mkstemp left before the PID was in the name
 TEMPORARY = re.compile(r"\..+\.(?:(?P<pid>\d+)-[0-9a-f]{8}|[a-z0-9_]{8})\.part")
 GRACE_S = 60.0  # a temporary whose writer is gone, untouched this long, is abandoned
@@ -32,14 +34,34 @@ _swept: set[Path] = set()
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` when the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(path.parent)
-    tmp_path = _create_temporary(path)
+    tmp_path = _start(path)
     try:
         yield tmp_path
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Refuse, before any long work, an output that cannot be written: a folder, a path under a file,
+    a folder without write permission. Creates the missing folders, as the write would."""
+    path = Path(path)
+    _start(path).unlink()
+    return path
+
+
+def _start(path: Path) -> Path:
+    """The folder made, its stale temporaries removed, and a new temporary for `path`; a SoundClipError
+    naming the path when it cannot be written."""
+    if path.is_dir():
+        raise SoundClipError("the output is a folder", path=path, fix="give a file name inside it")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(path.parent)
+        return _create_temporary(path)
+    except OSError as error:
+        raise SoundClipError(f"cannot write to this folder ({error.strerror or error})", path=path,
+                             fix="choose a folder you can write to") from error
 
 
 def _create_temporary(path: Path) -> Path:

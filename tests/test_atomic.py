@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from soundclip_core.atomic import GRACE_S, STALE_S, atomic_path
+from soundclip_core.atomic import GRACE_S, STALE_S, atomic_path, check_writable
+from soundclip_core.errors import SoundClipError
 
 
 @pytest.fixture()
@@ -77,3 +78,22 @@ def exited_pid() -> int:
     """The PID of a process that has exited."""
     done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     return int(done.stdout)
+
+
+def test_outputs_that_cannot_be_written_are_refused_before_any_work(tmp_path):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file.txt").write_text("not a folder")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    cases = {tmp_path / "folder": "the output is a folder", tmp_path / "file.txt" / "x.png": "cannot write to this "
+             "folder", locked / "x.png": "cannot write to this folder"}
+    if os.geteuid() == 0:  # root writes anywhere: no permission case to test
+        del cases[locked / "x.png"]
+    for path, problem in cases.items():
+        with pytest.raises(SoundClipError, match=rf"{path}: {problem}.*Fix: "):
+            check_writable(path)
+        with pytest.raises(SoundClipError, match=problem), atomic_path(path) as tmp:
+            tmp.write_bytes(b"never")
+    assert check_writable(tmp_path / "new" / "x.png") == tmp_path / "new" / "x.png"
+    assert list((tmp_path / "new").iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == [
+        "file.txt", "folder", "locked", "new"]

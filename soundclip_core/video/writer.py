@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, check_writable
 from ..audio import Audio
 from ..errors import SoundClipError
 from ..optional import require
@@ -48,15 +47,7 @@ def check_output(path: str | os.PathLike, n_frames: int, height: int, width: int
     path = Path(path)
     if path.suffix.lower() != ".mp4":
         raise SoundClipError("the video must be an .mp4 file", path=path, fix="name the output e.g. song.mp4")
-    if path.is_dir():
-        raise SoundClipError("the output is a folder", path=path, fix="give a file name ending in .mp4")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path.parent):
-            pass
-    except OSError as error:
-        raise SoundClipError(f"cannot write to this folder ({error.strerror or error})", path=path.parent,
-                             fix="choose a folder you can write to") from error
+    check_writable(path)
     needed = estimate_bytes(n_frames, height, width, fps, with_audio)
     free = shutil.disk_usage(path.parent).free
     if needed > free:
