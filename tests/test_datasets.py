@@ -271,7 +271,8 @@ def test_a_manifest_names_only_files_under_its_folder_unless_allowed(tmp_path):
     esc = tmp_path / "esc"
     (esc / "meta").mkdir(parents=True)
     (esc / "meta" / "esc50.csv").write_text("filename,fold,category\n../../outside.wav,1,snore\n")
-    with pytest.raises(DatasetError, match=r"line 2: the filename '../../outside.wav' is outside"):
+    with pytest.raises(DatasetError, match=r"line 2: the filename '../../outside.wav' is outside.*Fix: restore the "
+                                           r"dataset's original metadata file"):
         open_dataset("esc50", esc)
 
 

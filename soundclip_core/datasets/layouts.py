@@ -79,15 +79,16 @@ def _whole(value: str, column: str, allowed: range, path: Path, line: int) -> in
     return number
 
 
-def _member(root: Path, name: str, column: str, path: Path, line: int, allow_outside: bool = False) -> Path:
+def _member(root: Path, name: str, column: str, path: Path, line: int, allow_outside: bool | None = None) -> Path:
     """The file `name` (relative to `root`) as an absolute path; one outside `root` (`../`, an absolute
-    path) is refused unless allowed. Judged on the written path, so a symlink placed in the dataset counts
-    as inside."""
+    path) is refused unless allowed (None: the layout has no such option). Judged on the written path, so
+    a symlink placed in the dataset counts as inside."""
     written = Path(os.path.normpath(root.absolute() / name))
     if not allow_outside and not written.is_relative_to(os.path.normpath(root.absolute())):
         raise DatasetError(f"line {line}: the {column} '{name}' is outside the dataset's folder {root}", path=path,
-                           fix="list only files under that folder, or allow files outside it explicitly "
-                               "(allow_outside_root=True) if you trust this file")
+                           fix="restore the dataset's original metadata file" if allow_outside is None else
+                               "list only files under that folder, or allow files outside it explicitly "
+                               "(allow_outside_root=True) if you trust this manifest")
     return written.resolve()
 
 

@@ -18,6 +18,8 @@ from .manifest import KINDS, WeightEntry, find_entry, load_manifest
 
 KIND_FOLDERS = {"stylegan2": "stylegan2", "audio_encoder": "audio_encoders", "clip": "clip_soundclip",
                 "arcface": "arcface", "perceptual": "perceptual", "e4e": "e4e"}
+Request = tuple[str | os.PathLike, str | None] | None  # (id or path, kind); None: not needed this time
+SearchDirs = Iterable[Path] | Mapping[str, Iterable[Path]]  # for every kind, or kind -> folders
 
 
 def cache_dir() -> Path:
@@ -27,7 +29,7 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "soundclip"
 
 
-def verified_cache() -> Path:
+def _verified_cache() -> Path:
     """Where the checksums of known files already checked are remembered (see `checked`)."""
     return cache_dir() / CACHE_NAME
 
@@ -37,10 +39,6 @@ def local_copy(entry: WeightEntry, search_dirs: Iterable[Path] = ()) -> Path | N
         if (folder / entry.filename).is_file():
             return folder / entry.filename
     return None
-
-
-Request = tuple[str | os.PathLike, str | None] | None
-SearchDirs = Iterable[Path] | Mapping[str, Iterable[Path]]
 
 
 def ensure(id_or_path: str | os.PathLike, *, kind: str | None = None, search_dirs: Iterable[Path] = (),
@@ -86,7 +84,7 @@ def ensure_all(requests: Iterable[Request], *, search_dirs: SearchDirs = (), pro
             try:
                 where = download(entry, target, progress)
                 if entry.sha256:  # checked while downloading: its first load need not hash it again
-                    remember(where, entry.sha256, verified_cache())
+                    remember(where, entry.sha256, _verified_cache())
             except WeightsError as error:
                 problems.append(error)
                 where = None
@@ -119,7 +117,7 @@ def _locate(id_or_path: str | os.PathLike, kind: str | None,
         raise WeightsError(f"'{entry.id}' is a {entry.kind} model, not a {kind} model")
     found = local_copy(entry, search_dirs)
     if found:
-        return check_known_file(entry, found, verified_cache())
+        return check_known_file(entry, found, _verified_cache())
     target = (search_dirs[0] if search_dirs else cache_dir() / KIND_FOLDERS[entry.kind]) / entry.filename
     if not entry.loadable:  # downloading would only leave a file we cannot read under the expected name
         raise WeightsError(f"'{entry.id}' is published only as a file soundclip cannot read yet ({entry.notes})",
