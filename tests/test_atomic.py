@@ -8,11 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from soundclip_core.atomic import GRACE_S, STALE_S, atomic_path, check_writable
 from soundclip_core.errors import SoundClipError
+
+REPO = Path(__file__).resolve().parents[1]  # the killed writer imports this checkout
 
 
 @pytest.fixture()
@@ -52,7 +55,7 @@ def test_a_killed_writers_temporary_is_removed_on_the_next_write(tmp_path):
         "import os, sys; from soundclip_core.atomic import atomic_path\n"
         "with atomic_path(sys.argv[1]) as tmp:\n"
         "    tmp.write_bytes(b'half a checkpoint')\n"
-        "    os.kill(os.getpid(), 9)\n"), str(tmp_path / "checkpoint.pt")], cwd=os.getcwd())
+        "    os.kill(os.getpid(), 9)\n"), str(tmp_path / "checkpoint.pt")], cwd=REPO)
     assert killed.returncode == -signal.SIGKILL
     (left,) = tmp_path.iterdir()
     assert left.name.startswith(".checkpoint.pt.") and left.name.endswith(".part")

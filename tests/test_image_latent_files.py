@@ -25,15 +25,15 @@ def test_a_tiny_image_is_refused_naming_the_file(tmp_path):
 
 def test_float_tiffs_are_read_as_zero_to_one_and_nan_ones_refused(tmp_path):
     ramp = np.linspace(0, 1, 16 * 12, dtype=np.float32).reshape(12, 16)
-    Image.fromarray(ramp, mode="F").save(tmp_path / "ramp.tif")
+    Image.fromarray(ramp).save(tmp_path / "ramp.tif")
     torch.testing.assert_close(load_image(tmp_path / "ramp.tif")[0, 1], torch.from_numpy(ramp * 2 - 1),
                                atol=1e-6, rtol=0)
     ramp[3, 4] = np.nan
-    Image.fromarray(ramp, mode="F").save(tmp_path / "nan.tif")
+    Image.fromarray(ramp).save(tmp_path / "nan.tif")
     with pytest.raises(ImageInputError, match=r"nan.tif: the image has NaN or infinite pixels"):
         load_image(tmp_path / "nan.tif")
     ramp[3, 4] = np.inf
-    Image.fromarray(ramp, mode="F").save(tmp_path / "inf.tif")
+    Image.fromarray(ramp).save(tmp_path / "inf.tif")
     with pytest.raises(ImageInputError, match=r"inf.tif: the image has NaN or infinite pixels"):
         load_image(tmp_path / "inf.tif")
 
