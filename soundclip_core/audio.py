@@ -24,7 +24,9 @@ RATES = (1_000, 768_000)  # Hz: below telephone, above the fastest studio conver
 # libsndfile notes a chunk whose size its header overstates as `data : 882000 (should be 478)` (SSND in AIFF)
 SHORT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 UNKNOWN_SIZE = 0x7FFFF000  # streaming writers put this or more in the size field when the length is unknown
-MP3_SLACK = 4 * 1152  # frames: an MP3's length in its header may be off by a few packets (encoder padding)
+# frames a file may lack before it counts as truncated: an MP3's header length can be off by a few packets
+# (encoder padding), and a recorder's WAV header by a block; a tenth of a second gone changes no edit
+TRUNCATION_SLACK = 4 * 1152
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,7 @@ def load_audio(path: str | os.PathLike, *, start: float = 0.0, duration: float |
         raise AudioError(f"cannot decode this sound ({str(error)[:200]})", path=path,
                          fix="use a wav, flac, ogg or mp3 file; re-export it if it is damaged") from error
     expected = min(frames, info.frames - first)  # an MP3's header count: decoding fewer means it was cut
-    if len(data) < expected - MP3_SLACK:
-        _refuse_truncated(path, rate, first + expected, first + len(data))
+    _refuse_truncated(path, rate, first + expected, first + len(data))
     audio = Audio(torch.from_numpy(np.ascontiguousarray(data.T)), rate, str(path))
     return validate_audio(audio, allow_silence)
 
@@ -133,7 +134,7 @@ def _short_chunk(info) -> tuple[int, int]:
 
 def _refuse_truncated(path: Path, rate: int, promised: int, present: int) -> None:
     """A file cut short (an interrupted copy or download) must not pass for a shorter sound."""
-    if present < promised:
+    if present < promised - TRUNCATION_SLACK:
         raise AudioError(f"the file is truncated: its header promises {promised / rate:.2f} s of sound but only "
                          f"{present / rate:.3f} s are present", path=path,
                          fix="copy, download or export the file again (to use the part present, save it as a "

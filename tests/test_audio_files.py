@@ -46,6 +46,8 @@ def test_a_cut_copy_is_refused_and_the_whole_file_loads(tmp_path, ext):
     (tmp_path / f"cut.{ext}").write_bytes(whole.read_bytes()[: whole.stat().st_size // 3])
     with pytest.raises(AudioError, match=r"truncated: its header promises 4.00 s of sound but only 1.33"):
         load_audio(tmp_path / f"cut.{ext}")
+    (tmp_path / f"nearly.{ext}").write_bytes(whole.read_bytes()[:-200])  # 100 frames short: a sloppy header
+    assert load_audio(tmp_path / f"nearly.{ext}").waveform.shape == (1, 4 * RATE - 100)
 
 
 def test_the_first_five_percent_of_an_mp3_is_refused(tmp_path):
