@@ -16,6 +16,7 @@ import torch.multiprocessing as mp
 from sound_datasets import CLASSES, write_esc50, write_manifest
 from train_helpers import FRONTEND, ddp_worker, small_net, text_clip
 
+from soundclip_core.audio import Audio
 from soundclip_core.cli import main
 from soundclip_core.clip import save_clip
 from soundclip_core.datasets import open_dataset
@@ -224,7 +225,7 @@ def test_exported_checkpoint_loads_and_image_term_is_used(tmp_path):
     assert encoder.space == clip.space and encoder.dim == clip.dim and encoder.config["sample_rate"] == 8000
     from sound_datasets import synth
 
-    embedding = encoder.encode(torch.from_numpy(synth("bird", 1))[None], 8000)
+    embedding = encoder.encode(Audio(torch.from_numpy(synth("bird", 1))[None], 8000))
     assert embedding.vectors.shape == (1, clip.dim) and embedding.space == clip.space
 
 
