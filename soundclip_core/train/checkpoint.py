@@ -19,7 +19,7 @@ from torch import nn
 from ..atomic import atomic_path
 from ..encoders import encoder_config
 from ..encoders.registry import metadata_path
-from ..errors import CheckpointError
+from ..errors import CheckpointError, SoundClipError
 
 STATE_FILE = "train_state.pt"
 ENCODER_FILE = "encoder.pth"
@@ -53,6 +53,24 @@ def load_state(path: Path) -> dict:
     if not isinstance(state, dict) or "config" not in state or "epoch" not in state:
         raise CheckpointError("not a soundclip training state", path=path)
     return state
+
+
+def resumable_state(path: Path, resume: bool, described: dict) -> dict | None:
+    """The state at `path` to resume from, refused unless it was saved with the settings `described`; None
+    for a new run, refused where `path` already holds one (so a run is never overwritten by accident)."""
+    if not resume:
+        if path.is_file():
+            raise SoundClipError("this output folder already holds a training run", path=path.parent,
+                                 fix="continue it with --resume, or choose another --out")
+        return None
+    if not path.is_file():
+        raise CheckpointError("no training state to resume from", path=path, fix="run without --resume")
+    saved = load_state(path)
+    differences = config_differences(saved["config"], described)
+    if differences:
+        raise SoundClipError("--resume with a different configuration: " + "; ".join(differences), path=path,
+                             fix="resume with the original settings, or use another --out")
+    return saved
 
 
 def config_differences(saved: dict, current: dict) -> list[str]:
