@@ -55,6 +55,12 @@ def load_state(path: Path) -> dict:
     return state
 
 
+def config_differences(saved: dict, current: dict) -> list[str]:
+    """'key: saved -> now' for every setting that changed (the ones in IGNORED_CONFIG may)."""
+    keys = sorted((set(saved) | set(current)) - set(IGNORED_CONFIG))
+    return [f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
+
+
 def resumable_state(path: Path, resume: bool, described: dict) -> dict | None:
     """The state at `path` to resume from, refused unless it was saved with the settings `described`; None
     for a new run, refused where `path` already holds one (so a run is never overwritten by accident)."""
@@ -71,12 +77,6 @@ def resumable_state(path: Path, resume: bool, described: dict) -> dict | None:
         raise SoundClipError("--resume with a different configuration: " + "; ".join(differences), path=path,
                              fix="resume with the original settings, or use another --out")
     return saved
-
-
-def config_differences(saved: dict, current: dict) -> list[str]:
-    """'key: saved -> now' for every setting that changed (the ones in IGNORED_CONFIG may)."""
-    keys = sorted((set(saved) | set(current)) - set(IGNORED_CONFIG))
-    return [f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
 
 
 def export_encoder(net: nn.Module, path: Path, kind: str, space: str, cfg: dict, info: dict) -> Path:

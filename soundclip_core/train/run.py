@@ -99,7 +99,8 @@ def prepare_run(config: TrainConfig, clip: ClipModel | None = None, net: nn.Modu
     described = {**config.compared(), "clip_space": clip.space, "clip_dim": clip.dim,
                  "network": "default" if net is None else f"{type(net).__name__}:"
                  f"{sum(p.numel() for p in net.parameters())}"}
-    saved = resumable_state(Path(config.out) / STATE_FILE, config.resume, described)
+    out = Path(config.out)
+    saved = resumable_state(out / STATE_FILE, config.resume, described)
     torch.manual_seed(config.seed)
     if net is None:
         net, origin = build_network(config.kind, clip.dim, config.init, clip.space)
@@ -109,14 +110,8 @@ def prepare_run(config: TrainConfig, clip: ClipModel | None = None, net: nn.Modu
     if (cfg["resize"][0] * cfg["resize"][1]) % cfg["n_mels"]:
         raise SoundClipError(f"front end: a resized window of {cfg['resize']} cannot be reshaped to {cfg['n_mels']} "
                              "mel rows", fix="choose resize = [H, n_mels] as the official (512, 128)")
-    cache = FeatureCache(config.cache or Path(config.out) / "cache", config.kind, cfg)
-    report = cache.build(train_set.clips + (held_out.clips if held_out else ()), config.workers, config.progress)
-    if node.main:
-        print(report.summary())
-    usable = set(report.usable)
-    offset = len(train_set.clips)
-    train_clips = [c for i, c in enumerate(train_set.clips) if i in usable]
-    val_clips = [] if held_out is None else [c for i, c in enumerate(held_out.clips) if i + offset in usable]
+    cache = FeatureCache(config.cache or out / "cache", config.kind, cfg)
+    train_clips, val_clips = _cached_clips(cache, train_set, held_out, config, node)
     if len(train_clips) < config.batch_size:
         raise DatasetError(f"{len(train_clips)} readable training clips: fewer than one batch of "
                            f"{config.batch_size}", path=dataset.root, fix="lower --batch-size")
@@ -124,6 +119,20 @@ def prepare_run(config: TrainConfig, clip: ClipModel | None = None, net: nn.Modu
     class_texts = class_embeddings(clip, held_out.classes, [config.prompt]).vectors if val_clips else None
     return Run(config, node, device, dataset, held_out, clip, described, saved, net, origin, cfg, cache,
                train_clips, val_clips, images.to(device), has_image.to(device), class_texts)
+
+
+def _cached_clips(cache: FeatureCache, train_set: AudioDataset, held_out: AudioDataset | None, config: TrainConfig,
+                  node: distributed.Dist) -> tuple[list[Clip], list[Clip]]:
+    """(training clips, held-out clips) whose features are in the cache, the missing ones computed now; the
+    unreadable ones are left out (and listed beside the cache)."""
+    report = cache.build(train_set.clips + (held_out.clips if held_out else ()), config.workers, config.progress)
+    if node.main:
+        print(report.summary())
+    usable = set(report.usable)
+    offset = len(train_set.clips)
+    train_clips = [c for i, c in enumerate(train_set.clips) if i in usable]
+    val_clips = [] if held_out is None else [c for i, c in enumerate(held_out.clips) if i + offset in usable]
+    return train_clips, val_clips
 
 
 def _device(config: TrainConfig, node: distributed.Dist) -> torch.device:
