@@ -117,7 +117,8 @@ class Audio:
         return audio
 
 
-def _checked_rate(rate, source: str) -> int:
+def _checked_rate(rate: object, source: str) -> int:
+    """A whole number of Hz as an int (numpy integers and 44100.0 pass; bools, strings and fractions do not)."""
     try:
         usable = int(rate) == rate and 1 <= int(rate) <= MAX_SAMPLE_RATE and not isinstance(rate, bool)
     except (TypeError, ValueError, OverflowError):
@@ -128,7 +129,7 @@ def _checked_rate(rate, source: str) -> int:
     return int(rate)
 
 
-def _checked_waveform(waveform, source: str) -> torch.Tensor:
+def _checked_waveform(waveform: object, source: str) -> torch.Tensor:
     """float32 [C, T] on the CPU, with C, T >= 1."""
     if not isinstance(waveform, torch.Tensor) or waveform.ndim != 2 or not waveform.is_floating_point():
         got = f"{getattr(waveform, 'dtype', type(waveform).__name__)} {tuple(getattr(waveform, 'shape', ()))}"
