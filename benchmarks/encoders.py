@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from soundclip_core.audio import Audio  # noqa: E402
 from soundclip_core.encoders import ENCODER_KINDS, build_audio_encoder  # noqa: E402
 
 RATE = 44100
@@ -69,13 +70,13 @@ def compare_audioclip(checkout: Path) -> None:
         reference = F.normalize(official(y[None] * 32768.0), dim=-1)  # official input: int16-range [B, C, T]
         spec_reference = official._forward_pre_processing(y[None] * 32768.0)[:, 0]
         spec_difference = (ours.net.spectrogram_db(y) - spec_reference).abs().max()
-    difference = (ours.encode(y, RATE).vectors - reference).abs().max()
+    difference = (ours.encode(Audio(y, RATE)).vectors - reference).abs().max()
     print(f"audioclip vs official head, 5 s: embedding max |diff| {difference:.1e}, "
           f"spectrogram max |diff| {spec_difference:.1e} dB")
     clip = torch.randn(1, RATE * 10) * 0.1
     with torch.no_grad():
         official_ms = best_ms(lambda: [official(clip[None, :, s:s + RATE * 5] * 32768.0) for s in (0, RATE * 5)])
-    ours_ms = best_ms(lambda: ours.encode(clip, RATE))
+    ours_ms = best_ms(lambda: ours.encode(Audio(clip, RATE)))
     print(f"audioclip 10 s (two 5 s windows): ours {ours_ms:.0f} ms, official head {official_ms:.0f} ms "
           f"({ours_ms / official_ms:.2f}x)")
 
@@ -84,10 +85,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--audioclip", type=Path, help="a checkout of AndreyGuzhov/AudioCLIP to compare with")
     args = parser.parse_args()
-    waveform = torch.randn(2, 48000 * 10) * 0.1  # 10 s stereo at 48 kHz: resampling included
+    audio = Audio(torch.randn(2, 48000 * 10) * 0.1, 48000)  # 10 s stereo at 48 kHz: resampling included
     for kind in ENCODER_KINDS:
         encoder = build_audio_encoder(kind, device="cpu")
-        print(f"{kind:10} 10 s of audio: {best_ms(lambda encoder=encoder: encoder.encode(waveform, 48000)):.0f} ms "
+        print(f"{kind:10} 10 s of audio: {best_ms(lambda encoder=encoder: encoder.encode(audio)):.0f} ms "
               f"({torch.get_num_threads()} CPU threads)")
     if args.audioclip:
         compare_audioclip(args.audioclip)

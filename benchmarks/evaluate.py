@@ -68,7 +68,7 @@ def main() -> None:
             encoder.embed_inputs([encoder.prepare(load_clip_audio(paths[0]))])  # build the inference twin
             print(kind)
             start = time.perf_counter()
-            loop = torch.cat([encoder.encode_audio(load_clip_audio(p)).vectors for p in paths])
+            loop = torch.cat([encoder.encode(load_clip_audio(p)).vectors for p in paths])
             baseline = report("one clip at a time (encode loop)", len(paths), time.perf_counter() - start)
             inline = embed_clips(encoder, paths, batch_size=args.batch, workers=0)
             report(f"embed_clips batch {args.batch}, inline decode", len(paths), inline.seconds["wall"])

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from soundclip_core.audio import audio_from_comfy, load_audio
-from soundclip_core.embedding import stack
+from soundclip_core.audio import Audio, load_audio
 from soundclip_core.encoders import ENCODER_KINDS, load_audio_encoder
 
 from . import comfy_env
@@ -98,8 +97,5 @@ class AudioEncode:
     CATEGORY = CATEGORY
 
     def encode(self, audio: dict, encoder, long_clip: str, window_start: float):
-        clips = audio_from_comfy(audio)
-        parts = [encoder.encode(c.waveform, c.sample_rate, long_clip=long_clip, window_start=window_start,
-                                source=c.source) for c in clips]
-        embedding = stack(parts)
+        embedding = encoder.encode(Audio.from_comfy(audio), long_clip=long_clip, window_start=window_start)
         return (embedding, embedding.describe())

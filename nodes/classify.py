@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from soundclip_core.audio import audio_from_comfy
+from soundclip_core.audio import Audio
 from soundclip_core.evaluate import classify
 
 from .types import AUDIO_ENCODER, CATEGORY, CLIP
@@ -34,7 +34,7 @@ class ZeroShotClassify:
     def classify(self, audio: dict, encoder, clip, labels: str, template: str):
         names = [line.strip() for line in labels.splitlines() if line.strip()]
         templates = [t.strip() for t in template.split("|") if t.strip()]
-        rankings = classify(encoder, clip, audio_from_comfy(audio), names, templates)
+        rankings = classify(encoder, clip, Audio.from_comfy(audio), names, templates)
         blocks = ["\n".join(f"{label}: {p:.3f}" for label, p in ranking) for ranking in rankings]
         text = blocks[0] if len(blocks) == 1 else "\n\n".join(f"# sound {i + 1}\n{b}" for i, b in enumerate(blocks))
         return (text, ", ".join(ranking[0][0] for ranking in rankings))

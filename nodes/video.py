@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from soundclip_core.audio import audio_from_comfy
+from soundclip_core.audio import Audio
 from soundclip_core.errors import SoundClipError
 from soundclip_core.manipulate import MASK_MODES, PRESETS, parse_layer_weights
 from soundclip_core.video import DEFAULT_HOP, DEFAULT_WINDOW, Keyframes, render_images, render_video, sound_keyframes
@@ -16,7 +16,7 @@ NOISE_MODES = ["const", "none"]  # "random" noise would flicker from frame to fr
 
 
 def _song(audio: dict):
-    clips = audio_from_comfy(audio, "the song")
+    clips = Audio.from_comfy(audio, "the song")
     if len(clips) != 1:
         raise SoundClipError(f"expected one song, got a batch of {len(clips)} sounds", fix="connect a single AUDIO")
     return clips[0]

@@ -9,7 +9,7 @@ import soundfile
 import torch
 from tiny_models import randomize_batch_norms, write_sound
 
-from soundclip_core.audio import Audio, audio_from_comfy, load_audio
+from soundclip_core.audio import Audio, load_audio
 from soundclip_core.encoders import build_audio_encoder, encoder_config, load_audio_encoder
 from soundclip_core.encoders.frontends import slaney_mel_filterbank, soundclip_image, soundclip_mel, window_starts
 from soundclip_core.errors import AudioError, CheckpointError
@@ -129,7 +129,7 @@ def test_encoder_equals_the_official_composition(tmp_path):
     loaded = load_audio_encoder(tmp_path / "resnet18_57.pth", device="cpu")
     assert (loaded.kind, loaded.space, loaded.dim) == ("soundclip", "openai/ViT-B-32", 512)
     y = np.random.default_rng(1).normal(0, 0.1, 44100 * 3).astype(np.float32)
-    embedding = loaded.encode(torch.from_numpy(y)[None], 44100, source="noise")
+    embedding = loaded.encode(Audio(torch.from_numpy(y)[None], 44100, "noise"))
     spec = numpy_mel(y)
     padded = np.zeros((128, 864))
     padded[:, :spec.shape[1]] = spec
@@ -169,7 +169,7 @@ def test_reads_every_format_and_span(tmp_path, suffix, subtype):
     assert audio.resample(44100).waveform.shape[1] == pytest.approx(audio.waveform.shape[1] * 44100 / 48000, abs=2)
     comfy = audio.to_comfy()
     assert comfy["waveform"].shape == (1, 2, audio.waveform.shape[1]) and comfy["sample_rate"] == 48000
-    assert torch.equal(audio_from_comfy(comfy)[0].waveform, audio.waveform)
+    assert torch.equal(Audio.from_comfy(comfy)[0].waveform, audio.waveform)
 
 
 def test_bad_audio_gives_clear_errors(tmp_path):
@@ -194,9 +194,9 @@ def test_bad_audio_gives_clear_errors(tmp_path):
     with pytest.raises(AudioError, match="empty"):
         load_audio(tmp_path / "long.wav", start=10)
     with pytest.raises(AudioError, match="silent"):
-        audio_from_comfy({"waveform": torch.zeros(1, 1, 100), "sample_rate": 8000})
+        Audio.from_comfy({"waveform": torch.zeros(1, 1, 100), "sample_rate": 8000})
     with pytest.raises(AudioError):
-        build_audio_encoder(device="cpu").encode(torch.full((1, 1000), float("inf")), 44100)
+        build_audio_encoder(device="cpu").encode(Audio(torch.full((1, 1000), float("inf")), 44100))
     assert Audio(torch.ones(1, 10), 10).duration == 1.0
 
 
@@ -224,7 +224,7 @@ def test_wav2clip_checkpoint_equals_the_official_composition(tmp_path):
         spec = torch.log(power[None, None] + 1e-7)
         spec = (spec - spec.mean()) / (spec.std() + 1e-9)
         official = encoder.net.audio_transform(resnet(spec))
-    embedding = loaded.encode(y[None], 16000)
+    embedding = loaded.encode(Audio(y[None], 16000))
     assert torch.allclose(embedding.vectors, torch.nn.functional.normalize(official, dim=-1), atol=1e-4)
 
 
@@ -233,10 +233,10 @@ def test_long_clips_run_in_bounded_chunks_with_the_same_result(monkeypatch):
 
     encoder = build_audio_encoder("wav2clip", device="cpu")
     y = torch.from_numpy(np.random.default_rng(6).normal(0, 0.1, 16000 * 25).astype(np.float32))[None]
-    whole = encoder.encode(y, 16000).vectors  # three 10 s windows in one pass
+    whole = encoder.encode(Audio(y, 16000)).vectors  # three 10 s windows in one pass
     passes = []
     monkeypatch.setattr(encoder_module, "WINDOWS_PER_PASS", 1)
     original = encoder.runner.forward
     monkeypatch.setattr(encoder.runner, "forward", lambda x: passes.append(x.shape[0]) or original(x))
-    assert torch.allclose(encoder.encode(y, 16000).vectors, whole, atol=1e-6)
+    assert torch.allclose(encoder.encode(Audio(y, 16000)).vectors, whole, atol=1e-6)
     assert passes == [1, 1, 1]

@@ -10,7 +10,7 @@ import pytest
 import soundfile
 import torch
 
-from soundclip_core.audio import MIN_SECONDS, Audio, audio_from_comfy, load_audio, validate_audio
+from soundclip_core.audio import MIN_SECONDS, Audio, load_audio
 from soundclip_core.errors import AudioError
 
 RATE = 44100
@@ -79,6 +79,6 @@ def test_an_absurd_sample_rate_is_refused(tmp_path):
     with pytest.raises(AudioError, match=r"rate.wav: the sample rate 2147483647 Hz is outside the 1000-768000 Hz"):
         load_audio(path)
     with pytest.raises(AudioError, match="ComfyUI AUDIO: the sample rate 50 Hz"):  # any source, not only files
-        audio_from_comfy({"waveform": torch.ones(1, 1, 100), "sample_rate": 50})
+        Audio.from_comfy({"waveform": torch.ones(1, 1, 100), "sample_rate": 50})
     with pytest.raises(AudioError, match="too short"):
-        validate_audio(Audio(torch.ones(1, 100), 44100, "window"))
+        Audio(torch.ones(1, 100), 44100, "window").require_length()

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from tiny_models import audioclip_head, write_audioclip
 
+from soundclip_core.audio import Audio
 from soundclip_core.clip import load_clip
 from soundclip_core.embedding import Embedding, combine
 from soundclip_core.encoders import encoder_config, load_audio_encoder
@@ -139,22 +140,22 @@ def test_checkpoint_loads_and_equals_the_official_forward(checkpoint):
     assert (encoder.kind, encoder.dim, encoder.sample_rate, encoder.window_seconds) == ("audioclip", 1024, RATE, 5.0)
     assert encoder.space == f"audioclip/{digest[:12]}"  # not a released file: a space of its own
     y = torch.from_numpy(np.random.default_rng(4).normal(0, 0.1, RATE * 2).astype(np.float32))
-    embedding = encoder.encode(y[None], RATE, source="noise")
+    embedding = encoder.encode(Audio(y[None], RATE, "noise"))
     with torch.no_grad():
         official = official_forward(built.net.state_dict(), y[None], built.net.spectrogram_db)
     assert embedding.vectors.shape == (1, 1024)
     assert torch.allclose(embedding.vectors, F.normalize(official, dim=-1), atol=2e-4)
     stereo = torch.stack([y, y])  # multichannel input is mixed down
-    assert torch.allclose(encoder.encode(stereo, RATE).vectors, embedding.vectors, atol=1e-5)
+    assert torch.allclose(encoder.encode(Audio(stereo, RATE)).vectors, embedding.vectors, atol=1e-5)
 
 
 def test_long_clips_average_five_second_windows(checkpoint):
     encoder = load_audio_encoder(checkpoint[0], device="cpu")
     y = torch.from_numpy(np.random.default_rng(5).normal(0, 0.1, int(RATE * 7.5)).astype(np.float32))
-    first, last = (encoder.encode(y[None, s:s + 5 * RATE], RATE).vectors for s in (0, len(y) - 5 * RATE))
-    averaged = encoder.encode(y[None], RATE).vectors
+    first, last = (encoder.encode(Audio(y[None, s:s + 5 * RATE], RATE)).vectors for s in (0, len(y) - 5 * RATE))
+    averaged = encoder.encode(Audio(y[None], RATE)).vectors
     assert torch.allclose(averaged, F.normalize(first + last, dim=-1), atol=1e-5)
-    window = encoder.encode(y[None], RATE, long_clip="window", window_start=10.0).vectors  # clamped to the end
+    window = encoder.encode(Audio(y[None], RATE), long_clip="window", window_start=10.0).vectors  # clamped to the end
     assert torch.allclose(window, last, atol=1e-5)
 
 
@@ -164,7 +165,7 @@ def test_spaces_partial_full_and_own(checkpoint, monkeypatch):
     encoder = load_audio_encoder(path, device="cpu")
     assert clip.space == encoder.space  # the towers in the same file share the head's space
     text = clip.encode_text(["a dog barks"])
-    sound = encoder.encode(torch.randn(1, RATE) * 0.1, RATE)
+    sound = encoder.encode(Audio(torch.randn(1, RATE) * 0.1, RATE))
     assert combine([(sound, 1.0), (text, 1.0)]).space == encoder.space
     with pytest.raises(EmbeddingSpaceError, match="openai/RN50"):
         combine([(sound, 1.0), (Embedding(torch.randn(1, 1024), "openai/RN50", "RN50 text"), 1.0)])

@@ -144,7 +144,7 @@ def test_batched_embedding_equals_one_clip_at_a_time(tmp_path):
     inputs = [encoder.prepare(Audio(torch.from_numpy(y)[None], 16000)) for y in sounds]
     assert [len(x) for x in inputs] == [1, 1, 1, 3, 1]  # the 1.2 s clip: three evenly spaced 0.5 s windows
     batched = encoder.embed_inputs(inputs, batch_size=2)  # windows of mixed lengths, grouped by shape
-    single = torch.cat([encoder.encode(torch.from_numpy(y)[None], 16000).vectors for y in sounds])
+    single = torch.cat([encoder.encode(Audio(torch.from_numpy(y)[None], 16000)).vectors for y in sounds])
     assert torch.allclose(batched, single, atol=1e-5)
     paths = []
     for i, y in enumerate(sounds[:3]):
@@ -361,7 +361,7 @@ def test_zero_shot_node_under_inference_mode(files):
     assert values == sorted(values, reverse=True) and sum(values) == pytest.approx(1.0, abs=2e-3)
     assert top.split(", ")[0] == lines[0].split(":")[0]
     # independently: softmax(100 * cosine) of the sound against the bare prompts
-    audio_vector = encoder.encode(sound.waveform, sound.sample_rate).vectors
+    audio_vector = encoder.encode(sound).vectors
     text = F.normalize(clip.model.encode_text(open_clip.tokenize(["rain", "car horn", "dog barking"])), dim=-1)
     expected = F.softmax(100 * audio_vector @ text.t(), dim=-1)[0]
     got = {line.split(": ")[0]: float(line.split(": ")[1]) for line in single.splitlines()}

@@ -230,11 +230,11 @@ class BandEncoder:
     def __init__(self, space: str):
         self.space = space
 
-    def encode(self, waveform, sample_rate, source="", **_):
-        power = torch.fft.rfft(waveform.mean(0)).abs().square()
+    def encode(self, audio, **_):
+        power = torch.fft.rfft(audio.waveform.mean(0)).abs().square()
         bands = torch.stack([band.mean() for band in power[: power.shape[0] // 64 * 64].chunk(TINY_DIM)])
         log = torch.log(bands + 1e-8)
-        return Embedding((log - log.mean())[None], self.space, source)
+        return Embedding((log - log.mean())[None], self.space, audio.source)
 
 
 def test_each_keyframe_is_closest_to_its_own_window(generator):
@@ -273,11 +273,11 @@ def test_each_keyframe_image_is_closer_to_its_own_window_than_to_the_others(gene
     class HearingEncoder:
         kind, space = "hearing", clip.space
 
-        def encode(self, waveform, sample_rate, source="", **_):
-            power = torch.fft.rfft(waveform.mean(0)).abs().square()  # 1 Hz bins for one second
+        def encode(self, audio, **_):
+            power = torch.fft.rfft(audio.waveform.mean(0)).abs().square()  # 1 Hz bins for one second
             hum = power[:200].sum() > 0.5 * power.sum()
             which = 0 if hum else 1 if power[:2500].sum() > 0.1 * power.sum() else 2  # noise reaches low bands
-            return Embedding(looks[which][None], clip.space, source)
+            return Embedding(looks[which][None], clip.space, audio.source)
 
     audio = distinct_sounds()
     targets = encode_windows(HearingEncoder(), audio, cut_windows(audio, 1.0, 1.0)).vectors

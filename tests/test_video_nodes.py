@@ -132,7 +132,7 @@ def test_the_song_to_video_example_runs_with_core_video_nodes_emulated(nodes, ho
     from comfy_workflow import to_api_prompt
     from test_workflows import CORE_DEFINITIONS, ROOT
 
-    from soundclip_core.audio import audio_from_comfy, load_audio
+    from soundclip_core.audio import Audio, load_audio
     from soundclip_core.video import write_mp4
     from soundclip_core.video.frames import to_uint8_frames
 
@@ -149,7 +149,7 @@ def test_the_song_to_video_example_runs_with_core_video_nodes_emulated(nodes, ho
     def save_video(video, filename_prefix, format, codec):
         path = tmp_path / "output" / f"{filename_prefix}_00001_.mp4"
         batches = (to_uint8_frames(chunk.permute(0, 3, 1, 2) * 2 - 1) for chunk in video["images"].split(8))
-        saved.append(write_mp4(path, batches, video["fps"], audio_from_comfy(video["audio"])[0]))
+        saved.append(write_mp4(path, batches, video["fps"], Audio.from_comfy(video["audio"])[0]))
         return ()
 
     core = {"LoadAudio": lambda audio: (load_audio(long_song).to_comfy(),),

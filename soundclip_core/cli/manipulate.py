@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     clip = load_clip(args.clip_arch, clip_file(args.clip), device)  # arch None: read off the weights
     targets = []
     if encoder is not None:
-        targets.append((encoder.encode_audio(load_audio(args.audio)), args.audio_weight))
+        targets.append((encoder.encode(load_audio(args.audio)), args.audio_weight))
     if args.text:
         targets.append((clip.encode_text([args.text]), args.text_weight))
     identity = None

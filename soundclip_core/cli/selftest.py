@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         encoder = build_audio_encoder("soundclip", embed_dim=clip.dim, space=clip.space, device="cpu")
         t = torch.arange(44100 * 2) / 44100
         soundfile.write(folder / "chirp.wav", (0.3 * torch.sin(2 * math.pi * (200 + 300 * t) * t)).numpy(), 44100)
-        sound = encoder.encode_audio(load_audio(folder / "chirp.wav"))
+        sound = encoder.encode(load_audio(folder / "chirp.wav"))
         w_source = generator.ws_from_seed(0)
         result = optimize(generator, clip, sound, w_source, preset="landscape", steps=args.steps, lr=0.05)
         text = optimize(generator, clip, clip.encode_text(["a red sunset"]), w_source, steps=2)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from ..audio import Audio, load_audio, validate_audio
+from ..audio import Audio, load_audio
 from ..errors import AudioError, DatasetError
 from ..optional import require
 
@@ -60,8 +60,8 @@ def load_clip_audio(path: str | os.PathLike, max_seconds: float = 600.0) -> Audi
     if not chunks:
         raise AudioError("the video's audio track is empty", path=path)
     samples = np.concatenate(chunks, axis=1) / full_scale
-    return validate_audio(Audio(torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)), int(rate),
-                                str(path)))
+    audio = Audio(torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)), int(rate), str(path))
+    return audio.require_sound()
 
 
 def load_frame(path: str | os.PathLike) -> torch.Tensor:

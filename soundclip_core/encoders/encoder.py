@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from .. import runtime
-from ..audio import Audio, validate_audio
+from ..audio import Audio
 from ..embedding import Embedding
 from ..errors import CheckpointError, SoundClipError
 from ..optional import require
@@ -71,16 +71,23 @@ class AudioEncoder:
     def device(self) -> torch.device:
         return next(self.net.parameters()).device
 
-    def encode(self, waveform: torch.Tensor, sample_rate: int, *, long_clip: str = "average",
-               window_start: float = 0.0, source: str = "") -> Embedding:
-        """waveform [C, T] or [B, C, T] -> Embedding [B, dim] (one row per batch item)."""
-        batch = waveform[None] if waveform.ndim == 2 else waveform
-        inputs = [self.prepare(validate_audio(Audio(item.float().cpu(), int(sample_rate), source)),
-                               long_clip=long_clip, window_start=window_start) for item in batch]
-        return Embedding(self.embed_inputs(inputs), self.space, f"{self.kind}: {source}" if source else self.kind)
+    def encode(self, audio: Audio | Sequence[Audio], *, long_clip: str = "average",
+               window_start: float = 0.0) -> Embedding:
+        """One sound or a list of them -> Embedding [K, dim], one row per sound. The sounds were checked where
+        they were made (`Audio`); the encoder only refuses silence, which says nothing about an image."""
+        clips = [audio] if isinstance(audio, Audio) else audio
+        if not isinstance(clips, Sequence) or not all(isinstance(c, Audio) for c in clips):
+            raise SoundClipError(f"encode takes an Audio or a list of them, got {type(audio).__name__}",
+                                 fix="wrap samples as soundclip_core.audio.Audio(waveform [C, T], sample_rate)")
+        if not clips:
+            raise SoundClipError("no sounds to encode")
+        inputs = [self.prepare(clip.require_sound(), long_clip=long_clip, window_start=window_start)
+                  for clip in clips]
+        source = ", ".join(f"{self.kind}: {clip.source}" if clip.source else self.kind for clip in clips)
+        return Embedding(self.embed_inputs(inputs), self.space, source)
 
     def prepare(self, audio: Audio, *, long_clip: str = "average", window_start: float = 0.0) -> torch.Tensor:
-        """One (validated) clip -> the network's inputs for its windows [N_windows, ...] on the CPU: mono,
+        """One clip -> the network's inputs for its windows [N_windows, ...] on the CPU: mono,
         resampled to the encoder's rate, through the kind's frontend. Separate from `embed_inputs` so that
         many clips can be prepared ahead (in threads) and batched through the network."""
         if long_clip not in LONG_CLIP_POLICIES:
@@ -108,9 +115,6 @@ class AudioEncoder:
                     out[chunk] = nn.functional.normalize(self.runner(stacked).float(), dim=-1).cpu()
         sums = torch.zeros(len(inputs), self.dim).index_add_(0, owners, out)
         return nn.functional.normalize(sums, dim=-1)
-
-    def encode_audio(self, audio: Audio, **kwargs) -> Embedding:
-        return self.encode(audio.waveform, audio.sample_rate, source=audio.source, **kwargs)
 
 
 def detect_kind(state: dict, path: Path) -> str:

@@ -87,5 +87,4 @@ def classify(encoder: AudioEncoder, clip: ClipModel, sounds: Sequence[Audio], la
                                   fix="load the CLIP that goes with this encoder (soundclip/wav2clip: ViT-B-32; "
                                       "AudioCLIP Partial: RN50; AudioCLIP Full: its own file)")
     texts = class_embeddings(clip, labels, templates)
-    vectors = torch.cat([encoder.encode(s.waveform, s.sample_rate, source=s.source).vectors for s in sounds])
-    return ranked_labels(class_scores(Embedding(vectors, encoder.space, "audio"), texts), labels)
+    return ranked_labels(class_scores(encoder.encode(list(sounds)), texts), labels)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from .config import TrainConfig
-from .loop import TrainResult, split_dataset, train
+from .loop import TrainResult, train
+from .run import split_dataset
 
 __all__ = ["TrainConfig", "TrainResult", "split_dataset", "train"]

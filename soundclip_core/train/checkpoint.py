@@ -19,7 +19,7 @@ from torch import nn
 from ..atomic import atomic_path
 from ..encoders import encoder_config
 from ..encoders.registry import metadata_path
-from ..errors import CheckpointError
+from ..errors import CheckpointError, SoundClipError
 
 STATE_FILE = "train_state.pt"
 ENCODER_FILE = "encoder.pth"
@@ -59,6 +59,24 @@ def config_differences(saved: dict, current: dict) -> list[str]:
     """'key: saved -> now' for every setting that changed (the ones in IGNORED_CONFIG may)."""
     keys = sorted((set(saved) | set(current)) - set(IGNORED_CONFIG))
     return [f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
+
+
+def resumable_state(path: Path, resume: bool, described: dict) -> dict | None:
+    """The state at `path` to resume from, refused unless it was saved with the settings `described`; None
+    for a new run, refused where `path` already holds one (so a run is never overwritten by accident)."""
+    if not resume:
+        if path.is_file():
+            raise SoundClipError("this output folder already holds a training run", path=path.parent,
+                                 fix="continue it with --resume, or choose another --out")
+        return None
+    if not path.is_file():
+        raise CheckpointError("no training state to resume from", path=path, fix="run without --resume")
+    saved = load_state(path)
+    differences = config_differences(saved["config"], described)
+    if differences:
+        raise SoundClipError("--resume with a different configuration: " + "; ".join(differences), path=path,
+                             fix="resume with the original settings, or use another --out")
+    return saved
 
 
 def export_encoder(net: nn.Module, path: Path, kind: str, space: str, cfg: dict, info: dict) -> Path:

@@ -142,3 +142,19 @@ class FeatureCache:
         bad = {p for p, _ in unreadable}
         usable = [i for i, c in enumerate(clips) if str(c.audio) not in bad and self.path_for(c).is_file()]
         return CacheReport(usable, len(missing) - len(unreadable), unreadable, listing)
+
+
+class CachedFeatures:
+    """i -> the cached log-mel of clips[i] (picklable, for DataLoader workers)."""
+
+    def __init__(self, cache: FeatureCache, clips: Sequence[Clip]):
+        self.cache, self.clips = cache, list(clips)
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __call__(self, i: int) -> np.ndarray:
+        return self.cache.load(self.clips[i])
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self(i)

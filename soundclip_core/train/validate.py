@@ -14,8 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..datasets import AudioDataset, Clip
 from ..encoders.frontends import window_starts
+from ..evaluate.metrics import topk_accuracy
+from . import distributed
 from .augment import crop_or_pad, encoder_input, resize
+from .features import CachedFeatures, FeatureCache
 
 PROMPT = "the sound of {}"
 
@@ -38,3 +42,21 @@ def embed_features(net: nn.Module, mels: Sequence[np.ndarray], cfg: dict, device
     sums = torch.zeros(len(mels), outputs[0].shape[1], device=device).index_add_(
         0, torch.tensor(owner, device=device), torch.cat(outputs))
     return F.normalize(sums, dim=-1)
+
+
+def held_out_accuracy(net: nn.Module, clips: list[Clip], held_out: AudioDataset, cache: FeatureCache,
+                      class_texts: torch.Tensor, cfg: dict, device: torch.device) -> float:
+    """Zero-shot top-1 accuracy on the held-out clips, each process scoring its share."""
+    node = distributed.current()
+    mine = clips[node.rank::node.world]
+    net.eval()
+    correct = torch.zeros(2, device=device)
+    if mine:
+        audio = embed_features(net, CachedFeatures(cache, mine), cfg, device)
+        targets = torch.tensor([held_out.class_index(c.label) for c in mine], device=device)
+        accuracy = topk_accuracy(audio @ class_texts.to(device).t(), targets)
+        correct += torch.tensor([accuracy * len(mine), len(mine)], device=device)
+    if node.active:
+        torch.distributed.all_reduce(correct)
+    net.train()
+    return float(correct[0] / correct[1])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..audio import SILENCE_PEAK, Audio
+from ..audio import Audio
 from ..embedding import Embedding
 from ..errors import AudioError, Cancelled, SoundClipError
 
@@ -31,6 +31,11 @@ class Windows:
     @property
     def times(self) -> list[float]:
         return [(s + e) / 2 / self.sample_rate for s, e in zip(self.starts, self.ends, strict=True)]
+
+    @property
+    def spans(self) -> list[tuple[float, float]]:
+        """(start, end) of each window in seconds, as `Audio.window` takes them."""
+        return [(s / self.sample_rate, e / self.sample_rate) for s, e in zip(self.starts, self.ends, strict=True)]
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -56,18 +61,17 @@ def cut_windows(audio: Audio, window: float = DEFAULT_WINDOW, hop: float = DEFAU
 def encode_windows(encoder, audio: Audio, windows: Windows, should_cancel=None) -> Embedding:
     """One embedding per window [K, D]. A silent window (a break, a fade) says nothing about the image,
     so it takes the embedding of the nearest window with sound; a song with no sound at all is refused."""
-    mono = audio.mono().waveform[0]
-    audible = [float(mono[s:e].abs().max()) >= SILENCE_PEAK for s, e in zip(windows.starts, windows.ends, strict=True)]
+    clips = [audio.window(start, end) for start, end in windows.spans]
+    audible = [not clip.mono().silent for clip in clips]
     if not any(audible):
         raise AudioError("the sound is silent: there is nothing to guide the video with", path=audio.source or None,
                          fix="choose a song with sound")
     rows: dict[int, torch.Tensor] = {}
-    for index, (start, end) in enumerate(zip(windows.starts, windows.ends, strict=True)):
+    for index, clip in enumerate(clips):
         if should_cancel is not None and should_cancel():
             raise Cancelled(f"encoding cancelled at window {index} of {len(windows)}")
         if audible[index]:
-            rows[index] = encoder.encode(audio.waveform[:, start:end], audio.sample_rate,
-                                         source=audio.source).vectors[0]
+            rows[index] = encoder.encode(clip).vectors[0]
     heard = torch.tensor(sorted(rows))
     nearest = [int(heard[(heard - i).abs().argmin()]) for i in range(len(windows))]
     vectors = torch.stack([rows[i] for i in nearest])

@@ -1,0 +1,77 @@
+"""The epoch: one pass over this process's share of the training clips, the optimiser stepped once per
+`accumulate` batches, then the zero-shot check on the held-out clips; it returns the epoch's log row."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import torch
+from tqdm import tqdm
+
+from .. import runtime
+from .augment import encoder_input, resize, spec_augment
+from .distributed import all_gather_plain, all_gather_with_grad
+from .loss import contrastive_loss
+from .run import Run
+from .trainer import Trainer
+from .validate import held_out_accuracy
+
+
+def run_epoch(run: Run, trainer: Trainer, epoch: int) -> dict:
+    """Epoch `epoch` (0-based) -> its row: mean loss terms, learning rate, logit scale, zero-shot accuracy
+    (None without held-out clips), seconds and clips per second."""
+    config, node = run.config, run.node
+    began = time.perf_counter()
+    trainer.items.epoch = epoch
+    trainer.sampler.set_epoch(epoch)
+    trainer.trainee.train()
+    steps = len(trainer.loader)
+    sums: dict[str, torch.Tensor | float] = {}
+    bar = tqdm(trainer.loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
+               disable=not (config.progress and node.main))
+    for step, batch in enumerate(bar):
+        sync = (step + 1) % config.accumulate == 0 or step + 1 == steps
+        context = trainer.model.no_sync() if node.active and not sync else contextlib.nullcontext()
+        with context:
+            terms = _step_loss(run, trainer, batch)
+            trainer.scaler.scale(terms["total"] / config.accumulate).backward()
+        if sync:
+            trainer.scaler.step(trainer.optimizer)
+            trainer.scaler.update()
+            trainer.optimizer.zero_grad(set_to_none=True)
+            if trainer.per_step:
+                trainer.scheduler.step()
+        for name, value in terms.items():  # kept on the device: no GPU sync per step
+            sums[name] = sums.get(name, 0.0) + value.detach()
+        if bar.disable is False and step % 10 == 0:
+            bar.set_postfix(loss=f"{float(terms['total'].detach()):.4f}", refresh=False)
+    lr = trainer.optimizer.param_groups[0]["lr"]
+    if not trainer.per_step:
+        trainer.scheduler.step()
+    accuracy = (held_out_accuracy(trainer.trainee.net, run.val_clips, run.held_out, run.cache, run.class_texts,
+                                  run.cfg, run.device) if run.val_clips else None)
+    seconds = time.perf_counter() - began
+    means = {name: float(value) / steps for name, value in sums.items()}
+    return {"epoch": epoch + 1, "loss": means["total"], "audio_text": means["audio_text"],
+            "audio_audio": means.get("audio_audio", 0.0), "audio_image": means.get("audio_image", 0.0),
+            "lr": lr, "logit_scale": float(trainer.trainee.scale().detach()), "val_zero_shot": accuracy,
+            "seconds": seconds, "clips_per_s": steps * config.batch_size / seconds}
+
+
+def _step_loss(run: Run, trainer: Trainer, batch: dict) -> dict[str, torch.Tensor]:
+    """One batch: views -> embeddings (this process) -> global batch -> loss terms."""
+    config, device = run.config, run.device
+    windows = batch["window"].to(device, non_blocking=True).float()
+    resized = resize(windows, tuple(run.cfg["resize"]))
+    plain = encoder_input(resized, run.cfg["n_mels"])
+    augmented = (encoder_input(spec_augment(resized, batch["bands"].to(device)), run.cfg["n_mels"])
+                 if config.self_term else None)
+    text = trainer.texts(batch["caption"]).to(device)
+    with runtime.autocast(device, config.precision):
+        audio, audio_aug = trainer.model(plain, augmented)
+    audio = all_gather_with_grad(audio.float())
+    audio_aug = None if audio_aug is None else all_gather_with_grad(audio_aug.float())
+    index = all_gather_plain(batch["index"].to(device))
+    return contrastive_loss(audio, all_gather_plain(text), trainer.trainee.scale(), audio_aug, run.images[index],
+                            run.has_image[index])
