@@ -138,24 +138,13 @@ def _write_log(out: Path, log: list[dict]) -> None:
         writer.writerows(log)
 
 
-def _device(config: TrainConfig, node: distributed.Dist) -> torch.device:
-    device = runtime.pick_device(config.device)
-    if device.type == "cuda" and node.active and device.index is None:
-        device = torch.device("cuda", node.local_rank)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    return device
-
-
 def train(config: TrainConfig, clip: ClipModel | None = None, net: nn.Module | None = None,
           stop_after: int | None = None) -> TrainResult:
     """Train an audio encoder into `clip`'s space (loaded from config.clip when not given). `net` replaces
     the kind's network (tests: a reduced one with the same module names); `stop_after` ends the run after
     that many epochs as an interruption would (the state is saved, nothing is exported)."""
-    device_type = runtime.pick_device(config.device).type
-    node = distributed.from_environment(device_type)
+    node, device = distributed.join(config.device)
     config.check(node.world)
-    device = _device(config, node)
     runtime.precision_dtype(config.precision, device)  # refuses fp16 on CPU etc. now, not after caching
     out = Path(config.out)
     state_path = out / STATE_FILE
