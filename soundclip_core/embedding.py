@@ -2,7 +2,9 @@
 
 Sound and text only guide an image when their vectors share the image encoder's
 space, so every embedding carries its space name (e.g. ``openai/ViT-B-32``) and
-every combination checks it.
+every combination checks it. Embeddings live on the CPU whatever device made them
+(a few KB each): sounds and texts encoded on different devices combine safely, and
+each consumer moves the vectors to its own device once.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from .errors import EmbeddingSpaceError
 class Embedding:
     """A batch of L2-normalised embeddings.
 
-    vectors: float32 [B, D], each row of unit length.
+    vectors: float32 [B, D] on the CPU, each row of unit length.
     space:   the CLIP space, e.g. ``openai/ViT-B-32`` or ``openai/RN50``.
     source:  where it came from (``"soundclip: rain.wav"``), for previews and errors.
     """
@@ -30,7 +32,7 @@ class Embedding:
     source: str = ""
 
     def __post_init__(self) -> None:
-        v = self.vectors
+        v = self.vectors.detach().float().cpu()
         if v.ndim != 2 or v.shape[0] == 0 or v.shape[1] == 0:
             raise EmbeddingSpaceError(
                 f"embedding from {self.source or 'unknown source'} must be [B, D], got {tuple(v.shape)}")
@@ -38,7 +40,7 @@ class Embedding:
             raise EmbeddingSpaceError(
                 f"embedding from {self.source or 'unknown source'} contains NaN or inf",
                 fix="check the input audio/text and the encoder checkpoint")
-        object.__setattr__(self, "vectors", F.normalize(v.detach().float(), dim=-1))
+        object.__setattr__(self, "vectors", F.normalize(v, dim=-1))
 
     @property
     def dim(self) -> int:
@@ -47,9 +49,6 @@ class Embedding:
     @property
     def batch_size(self) -> int:
         return int(self.vectors.shape[0])
-
-    def to(self, device: torch.device | str) -> Embedding:
-        return Embedding(self.vectors.to(device), self.space, self.source)
 
     def describe(self) -> str:
         """One line for node previews and logs."""

@@ -29,15 +29,16 @@ def text_clip():
     return tiny_clip(seed=TEXT_SEED, device="cpu")
 
 
-def ddp_worker(rank: int, world: int, port: int, config_kwargs: dict, results) -> None:
-    """One process of a CPU (gloo) DDP run: the same training call as a single process makes."""
+def ddp_worker(rank: int, world: int, port: int, config_kwargs: dict, results, device: str = "cpu") -> None:
+    """One process of a DDP run (gloo on CPU, NCCL on GPUs): the same training call as a single process makes."""
     os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
                        "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank), "LOCAL_WORLD_SIZE": str(world)})
     torch.set_num_threads(1)
     from soundclip_core.train import TrainConfig, train
 
     try:
-        result = train(TrainConfig(**config_kwargs), clip=text_clip(), net=small_net())
+        clip = text_clip() if device == "cpu" else tiny_clip(seed=TEXT_SEED, device=f"{device}:{rank}")
+        result = train(TrainConfig(**config_kwargs), clip=clip, net=small_net())
         if rank == 0:
             results.put([row["loss"] for row in result.log])
     finally:

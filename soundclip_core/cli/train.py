@@ -67,9 +67,9 @@ def run(args: argparse.Namespace) -> int:
     clip = None
     if args.clip_arch:
         from ..clip import load_clip
-        from ..runtime import pick_device
 
-        clip = load_clip(args.clip_arch, config.clip, pick_device(args.device))
+        _, device = distributed.join(args.device)  # this process's GPU is chosen before CLIP lands anywhere
+        clip = load_clip(args.clip_arch, config.clip, device)
     try:
         result = train(config, clip=clip)
         main_process = distributed.current().main

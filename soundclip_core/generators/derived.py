@@ -4,7 +4,8 @@ An optimisation step recomputes nothing that depends on frozen weights alone; th
 owning module as a plain attribute (never a parameter or buffer, so never saved), keyed by the
 weight's storage, version counter (bumped by every in-place write, e.g. a state-dict load), device,
 dtype and shape. A weight that needs gradients is never cached (it changes every step), nor is an
-inference-mode tensor (ComfyUI's loaders make those): it has no version counter to key on.
+inference-mode tensor (ComfyUI's loaders make those): it has no version counter to key on; nor is
+anything that is or gives a tensor subclass (the fake tensors that plan memory without allocating it).
 """
 
 from __future__ import annotations
@@ -17,15 +18,22 @@ import torch
 T = TypeVar("T")
 
 
+def _plain(tensor: torch.Tensor) -> bool:
+    return type(tensor) in (torch.Tensor, torch.nn.Parameter)
+
+
 def derived(owner: object, name: str, weight: torch.Tensor, compute: Callable[[torch.Tensor], T]) -> T:
     """compute(weight), cached on `owner` under `name` while `weight` is unchanged and frozen."""
-    if weight.requires_grad or weight.is_inference():
+    if weight.requires_grad or weight.is_inference() or not _plain(weight):
         return compute(weight)
     key = (weight.data_ptr(), weight._version, weight.device, weight.dtype, tuple(weight.shape))
     attribute = f"_derived_{name}"
     cached = owner.__dict__.get(attribute)
     if cached is None or cached[0] != key:
+        value = compute(weight)
+        if not all(map(_plain, value if isinstance(value, tuple) else (value,))):
+            return value  # computed under a tensor mode (e.g. a fake-tensor memory plan): must not outlive it
         # the weight is held too, so that its memory cannot be reused by another tensor with the same key
-        cached = (key, compute(weight), weight)
+        cached = (key, value, weight)
         object.__setattr__(owner, attribute, cached)  # bypasses nn.Module's registration on purpose
     return cached[1]

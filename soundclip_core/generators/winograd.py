@@ -47,9 +47,11 @@ def _tile_transforms(device: torch.device, dtype: torch.dtype) -> tuple[torch.Te
 
 
 def applies(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    """Whether the fast path serves conv2d(x, weight, padding=1): fp32 CPU, 3x3, wide enough."""
+    """Whether the fast path serves conv2d(x, weight, padding=1): fp32 CPU, 3x3, wide enough, plain tensors
+    (not the fake tensors that plan memory, which must not fill the caches here)."""
     channels = min(weight.shape[0], weight.shape[1])
-    return (x.device.type == "cpu" and x.dtype == torch.float32 and weight.shape[-2:] == (3, 3)
+    return (x.device.type == "cpu" and type(x) is torch.Tensor and x.dtype == torch.float32
+            and weight.shape[-2:] == (3, 3)
             and channels >= WINOGRAD_MIN_CHANNELS and channels * x.shape[2] * x.shape[3] >= WINOGRAD_MIN_WORK)
 
 

@@ -19,6 +19,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .. import runtime
+
 
 @dataclass(frozen=True)
 class Dist:
@@ -35,15 +37,32 @@ class Dist:
         return self.world > 1
 
 
-def from_environment(device_type: str) -> Dist:
-    """Join the process group torchrun describes (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT); one process
-    otherwise. NCCL on GPUs, gloo on CPU."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+def process_device(requested: torch.device, world: int, local_rank: int, current_index: int = 0) -> torch.device:
+    """The device this process computes on: under torchrun each process takes its own GPU, cuda:LOCAL_RANK
+    (an index given on the command line would put every rank on one GPU); alone, a bare "cuda" means the
+    current GPU. Other devices are used as given."""
+    if requested.type != "cuda":
+        return requested
+    if world > 1:
+        return torch.device("cuda", local_rank)
+    return torch.device("cuda", current_index if requested.index is None else requested.index)
+
+
+def join(requested: str | torch.device | None = None) -> tuple[Dist, torch.device]:
+    """This process's place in a run and its device, in the order NCCL needs: the device is chosen and made
+    current before the process group torchrun describes (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT) is
+    joined, so every later CUDA allocation (CLIP, the network, NCCL's own buffers) lands on this process's
+    GPU. One process without torchrun. NCCL on GPUs, gloo on CPU. Calling it again returns the same."""
+    world, local_rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("LOCAL_RANK", "0"))
+    device = runtime.pick_device(requested)
+    if device.type == "cuda":
+        device = process_device(device, world, local_rank, torch.cuda.current_device())
+        torch.cuda.set_device(device)
     if world <= 1:
-        return Dist()
+        return Dist(), device
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
-    return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Dist(dist.get_rank(), dist.get_world_size(), local_rank), device
 
 
 def leave() -> None:
@@ -118,7 +137,7 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and current().active):
             return super().forward(x)
-        count = torch.tensor([x.numel() / x.shape[1]], device=x.device, dtype=torch.float32)
+        count = x.new_full((1,), x.numel() / x.shape[1], dtype=torch.float32)  # a fill, not a host copy
         sums = torch.cat([x.float().sum(dim=(0, 2, 3)), x.float().square().sum(dim=(0, 2, 3)), count])
         sums = all_sum_with_grad(sums)
         c = x.shape[1]

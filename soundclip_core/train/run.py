@@ -84,9 +84,8 @@ def split_dataset(dataset: AudioDataset, folds: Sequence[int] | None) -> tuple[A
 def prepare_run(config: TrainConfig, clip: ClipModel | None = None, net: nn.Module | None = None) -> Run:
     """Check and prepare `config`'s run (`clip` loaded from config.clip when not given; `net` replaces the
     kind's network). Every process calls it; the main one computes the frame embeddings first."""
-    node = distributed.from_environment(runtime.pick_device(config.device).type)
+    node, device = distributed.join(config.device)
     config.check(node.world)
-    device = _device(config, node)
     runtime.precision_dtype(config.precision, device)  # refuses fp16 on CPU etc. now, not after caching
     dataset = open_dataset(config.dataset_kind, config.data)
     train_set, held_out = split_dataset(dataset, config.folds)
@@ -134,14 +133,6 @@ def _cached_clips(cache: FeatureCache, train_set: AudioDataset, held_out: AudioD
     val_clips = [] if held_out is None else [c for i, c in enumerate(held_out.clips) if i + offset in usable]
     return train_clips, val_clips
 
-
-def _device(config: TrainConfig, node: distributed.Dist) -> torch.device:
-    device = runtime.pick_device(config.device)
-    if device.type == "cuda" and node.active and device.index is None:
-        device = torch.device("cuda", node.local_rank)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    return device
 
 
 def _frames(clips: list[Clip], clip: ClipModel, cache_dir: Path, config: TrainConfig,
