@@ -10,10 +10,12 @@ export; the FIR filters themselves travel as tensors (buffers `up_filter` / `dow
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
+
+from ..mapping import MappingConfig
 
 KINDS = ("stylegan3-t", "stylegan3-r")
 
@@ -51,18 +53,17 @@ class LayerSpec:
 
 
 @dataclass(frozen=True)
-class Stylegan3Config:
+class Stylegan3Config(MappingConfig):
     """resolution: output size; input_*: the Fourier features (channels, square size in pixels, sampling
     rate and bandwidth in cycles per unit); layers: the synthesis layers in execution order (last = ToRGB);
-    c_dim > 0: a class-conditional mapping (labels embedded to embed_dim, normalised, concatenated to z)."""
+    the mapping network's settings are `MappingConfig`'s (2 layers by default; class labels only as
+    NVIDIA's `MappingNetwork.embed`: embedded to embed_dim, normalised, concatenated to z)."""
+
+    label_embeddings: ClassVar[tuple[str, ...]] = ("none", "embed")
 
     resolution: int
     kind: str = "stylegan3-t"
-    z_dim: int = 512
-    w_dim: int = 512
-    c_dim: int = 0
-    mapping_layers: int = 2
-    mapping_lr_multiplier: float = 0.01
+    mapping_layers: int = field(default=2, kw_only=True)
     img_channels: int = 3
     input_channels: int = 512
     input_size: int = 36
@@ -70,18 +71,11 @@ class Stylegan3Config:
     input_bandwidth: float = 2.0
     output_scale: float = 0.25
     layers: list[LayerSpec] = field(default_factory=list)
-    # class labels, as NVIDIA's MappingNetwork.embed (see stylegan2.config.GeneratorConfig)
-    label_embedding: str = "none"
-    embed_dim: int = 0
-    label_set: str = ""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
-        if (self.c_dim > 0) != (self.label_embedding == "embed") or (self.c_dim > 0) != (self.embed_dim > 0) \
-                or self.label_embedding not in ("none", "embed"):
-            raise ValueError(f"inconsistent label settings: c_dim {self.c_dim}, label_embedding "
-                             f"{self.label_embedding!r}, embed_dim {self.embed_dim}")
         layers = [spec if isinstance(spec, LayerSpec) else LayerSpec(**spec) for spec in self.layers]
         object.__setattr__(self, "layers", layers)
         if not layers or not layers[-1].torgb or any(spec.torgb for spec in layers[:-1]):
@@ -95,13 +89,6 @@ class Stylegan3Config:
     def num_ws(self) -> int:
         """W+ layers: the input transform, one per layer, ToRGB (16 for the default 14 layers)."""
         return len(self.layers) + 1
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> Stylegan3Config:
-        return cls(**json.loads(text))
 
 
 def schedule(resolution: int, kind: str = "stylegan3-t", channel_base: int | None = None,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from ...errors import SoundClipError
+from ..errors import SoundClipError
 
 LABEL_SETS = Path(__file__).resolve().parent / "label_sets"
 
