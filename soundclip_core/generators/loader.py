@@ -1,8 +1,10 @@
 """Load a generator from any supported file, chosen by content; save our safetensors export.
 
 The one module that knows every file format and every architecture: the file is sniffed, its
-format's reader returns (config, state, w_avg), and the architecture whose config it is builds
-the generator. A new architecture is one entry in `ARCHITECTURES` (and its folder).
+format's reader returns (config, state, w_avg) with a config whose sizes were checked as it was
+made (`limits.py`, before anything is allocated), the checks every file's tensors get run (their
+finiteness, the average latent), and the architecture whose config it is builds the generator.
+A new architecture is one entry in `ARCHITECTURES` (and its folder).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ..errors import CheckpointError
 from . import stylegan2, stylegan3
 from .architecture import Architecture
 from .base import GeneratorBase
+from .checks import FIX_DAMAGED, check_finite, check_w_avg
 from .mapping import MappingConfig
 from .nvidia_pickle import read_nvidia_pickle
 from .stylegan2 import rosinality, tf_pickle
@@ -52,9 +55,12 @@ def load_generator(path: str | os.PathLike, device: str | torch.device | None = 
     path = Path(path)
     try:
         config, state, w_avg = _read(path)
-    except (ValueError, TypeError) as error:  # a config refused its settings, or a setting of the wrong type
+    except (ValueError, TypeError) as error:  # a config refused its sizes, or a setting of the wrong type
         raise CheckpointError(f"the file's generator settings cannot be built ({str(error)[:300]})", path=path,
-                              fix="re-create or re-download it") from error
+                              fix=FIX_DAMAGED) from error
+    if w_avg is not None:
+        w_avg = check_w_avg(w_avg, config.w_dim, path)
+    check_finite(state if w_avg is None else {**state, "latent_avg": w_avg}, path, "this generator")
     generator = _architecture_of(config).generator(config, source=str(path))
     try:
         missing, unexpected = generator.load_state_dict(state, strict=False)
@@ -67,7 +73,7 @@ def load_generator(path: str | os.PathLike, device: str | torch.device | None = 
                               f"(missing {missing[:3]}, unexpected {unexpected[:3]})", path=path)
     generator = generator.to(runtime.pick_device(device)).eval().requires_grad_(False)
     if w_avg is not None:
-        generator.latent_avg.copy_(w_avg.reshape(-1))
+        generator.latent_avg.copy_(w_avg)
     else:  # a conditional generator without one averages per label, on demand
         generator.estimate_w_avg()
     return generator
@@ -78,7 +84,7 @@ def _read(path: Path) -> tuple[MappingConfig, dict[str, torch.Tensor], torch.Ten
     kind = sniff(path)
     if kind == "torch-zip":
         state, w_avg = rosinality.generator_state(rosinality.read_torch_checkpoint(path), path)
-        return rosinality.infer_config(state), state, w_avg
+        return rosinality.infer_config(state, path), state, w_avg
     if kind == "pickle" and tf_pickle.is_tf_pickle(path):
         return tf_pickle.convert(tf_pickle.read_tf_pickle(path), path)
     if kind == "pickle":

@@ -26,7 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import SoundClipError
-from .labels import describe
+from .labels import describe, known_label_sets
+from .limits import MAX_LABELS, MAX_MAPPING_LAYERS, MAX_WIDTH, check_count, check_number
 
 SQRT2 = math.sqrt(2.0)
 PER_LABEL_SAMPLES = 1024  # latents averaged per label when a conditional checkpoint has no w_avg
@@ -55,10 +56,23 @@ class MappingConfig:
     label_set: str = ""
 
     def __post_init__(self) -> None:
+        for name in ("z_dim", "w_dim"):
+            check_count(name, getattr(self, name), MAX_WIDTH)
+        check_count("mapping_layers", self.mapping_layers, MAX_MAPPING_LAYERS)
+        check_count("c_dim", self.c_dim, MAX_LABELS, low=0)
+        check_count("embed_dim", self.embed_dim, MAX_WIDTH, low=0)
+        check_number("mapping_lr_multiplier", self.mapping_lr_multiplier)
+        if self.label_set and self.label_set not in known_label_sets():
+            raise ValueError(f"unknown label set {self.label_set[:40]!r} (known: {', '.join(known_label_sets())})")
         if self.label_embedding not in self.label_embeddings or (self.c_dim > 0) != (self.label_embedding != "none") \
                 or (self.c_dim > 0) != (self.embed_dim > 0):
             raise ValueError(f"inconsistent label settings: c_dim {self.c_dim}, label_embedding "
                              f"{self.label_embedding!r}, embed_dim {self.embed_dim}")
+
+    def mapping_weights(self) -> int:
+        """How many weights the mapping network (and label embedding) has."""
+        first = (self.z_dim + self.embed_dim) * self.w_dim
+        return first + (self.mapping_layers - 1) * self.w_dim ** 2 + self.c_dim * self.embed_dim
 
     def to_json(self) -> str:
         """The whole config (the architecture's fields too) as the JSON our export stores."""

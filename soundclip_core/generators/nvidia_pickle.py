@@ -94,3 +94,23 @@ def flatten(stub: PersistentStub, prefix: str = "") -> dict[str, torch.Tensor]:
 def modules(stub: object) -> dict:
     """A stub's child modules by name ({} for anything that is not a module stub)."""
     return getattr(stub, "state", {}).get("_modules", {}) or {}
+
+
+def init_kwargs(stub: PersistentStub) -> dict:
+    """The keyword arguments the network was built with (`_init_kwargs`), {} when absent."""
+    kwargs = stub.state.get("_init_kwargs") or {}
+    return kwargs if isinstance(kwargs, dict) else {}
+
+
+def setting(kwargs: dict, key: str, default: int, path: Path) -> int:
+    """An integer setting of `_init_kwargs` (`img_resolution`, `z_dim`, `c_dim`, ...), or one error naming it."""
+    value = kwargs.get(key, default)
+    value = default if value is None else value
+    try:
+        number = int(value)
+        if number != value or isinstance(value, bool):
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
+        raise CheckpointError(f"the network's setting {key} is {str(value)[:80]!r}, not a whole number", path=path,
+                              fix="re-download the file (it is damaged or not an NVIDIA network pickle)") from None
+    return number

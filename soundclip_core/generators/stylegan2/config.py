@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..limits import MAX_CHANNELS, MAX_RESOLUTION, check_count, check_number, check_total
 from ..mapping import MappingConfig
 
 
@@ -28,12 +29,20 @@ class GeneratorConfig(MappingConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.resolution < 4 or self.resolution & (self.resolution - 1):
+        check_count("resolution", self.resolution, MAX_RESOLUTION, low=4)
+        if self.resolution & (self.resolution - 1):
             raise ValueError(f"resolution must be a power of two >= 4, got {self.resolution}")
         if not self.channels:
             object.__setattr__(self, "channels", config_f_channels(self.resolution))
-        if len(self.channels) != self.levels:
-            raise ValueError(f"need {self.levels} channel counts for {self.resolution} px, got {len(self.channels)}")
+        if not isinstance(self.channels, list | tuple) or len(self.channels) != self.levels:
+            raise ValueError(f"need {self.levels} channel counts for {self.resolution} px, got {self.channels!r}"[:200])
+        for count in self.channels:
+            check_count("a channel count", count, MAX_CHANNELS)
+        if self.conv_clamp is not None:
+            check_number("conv_clamp", self.conv_clamp)
+        c = self.channels  # the 3x3 convs: 4x4, then an up-sampling and a plain one per level
+        convs = c[0] ** 2 + sum(c[i - 1] * c[i] + c[i] ** 2 for i in range(1, len(c)))
+        check_total(self.mapping_weights() + 9 * convs)
 
     @property
     def levels(self) -> int:

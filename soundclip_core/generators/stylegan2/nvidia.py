@@ -12,9 +12,17 @@ from pathlib import Path
 import torch
 
 from ...errors import CheckpointError
+from ..checks import require
 from ..labels import label_set_for_size
-from ..nvidia_pickle import PersistentStub, flatten, modules
+from ..limits import MAX_RESOLUTION
+from ..nvidia_pickle import PersistentStub, flatten, init_kwargs, modules, setting
 from .config import GeneratorConfig
+
+# our name <- NVIDIA's, below a styled conv ("conv1" <- "synthesis.b4.conv1") and a ToRGB layer
+CONV_NAMES = {"conv.weight": "weight", "conv.modulation.weight": "affine.weight",
+              "conv.modulation.bias": "affine.bias", "noise.weight": "noise_strength", "activate.bias": "bias"}
+TORGB_NAMES = {"conv.weight": "weight", "conv.modulation.weight": "affine.weight",
+               "conv.modulation.bias": "affine.bias", "bias": "bias"}
 
 
 def recognises(stub: PersistentStub) -> bool:
@@ -22,62 +30,61 @@ def recognises(stub: PersistentStub) -> bool:
     return "b4" in modules(modules(stub).get("synthesis"))
 
 
+def _layers(levels: int) -> list[tuple[str, str, int | None]]:
+    """(our prefix, NVIDIA's prefix, noise index or None for ToRGB) of every synthesis layer, in order."""
+    layers: list[tuple[str, str, int | None]] = [("conv1", "synthesis.b4.conv1", 0),
+                                                 ("to_rgb1", "synthesis.b4.torgb", None)]
+    for level in range(1, levels):
+        res = 4 * 2 ** level
+        layers += [(f"convs.{2 * level - 2}", f"synthesis.b{res}.conv0", 2 * level - 1),
+                   (f"convs.{2 * level - 1}", f"synthesis.b{res}.conv1", 2 * level),
+                   (f"to_rgbs.{level - 1}", f"synthesis.b{res}.torgb", None)]
+    return layers
+
+
 def convert(stub: PersistentStub, path: Path) -> tuple[GeneratorConfig, dict, torch.Tensor]:
-    """NVIDIA names -> rosinality names, plus the config from `_init_kwargs`."""
-    kwargs = stub.state.get("_init_kwargs", {})
-    synthesis_kwargs = kwargs.get("synthesis_kwargs", {}) or {}
+    """NVIDIA names -> rosinality names, plus the config from `_init_kwargs`; every tensor the renaming
+    needs is checked present first (one error listing what is missing)."""
+    kwargs = init_kwargs(stub)
+    synthesis_kwargs = kwargs.get("synthesis_kwargs") or {}
     if synthesis_kwargs.get("architecture", "skip") != "skip":
         raise CheckpointError(f"architecture '{synthesis_kwargs['architecture']}' is not supported (only 'skip')",
                               path=path)
+    resolution = setting(kwargs, "img_resolution", 0, path)
+    if not 4 <= resolution <= MAX_RESOLUTION or resolution & (resolution - 1):
+        raise CheckpointError(f"the network's img_resolution is {resolution}, not a power of two from 4 to "
+                              f"{MAX_RESOLUTION}", path=path, fix="re-download the file (it is damaged)")
+    c_dim = setting(kwargs, "c_dim", 0, path)
     src = flatten(stub)
-    resolution = int(kwargs.get("img_resolution", 0))
-    levels = resolution.bit_length() - 2
-    sd = {}
-    mapping = sorted(k for k in src if k.startswith("mapping.fc") and k.endswith(".weight"))
-    for i in range(len(mapping)):
-        sd[f"style.{i + 1}.weight"] = src[f"mapping.fc{i}.weight"]
-        sd[f"style.{i + 1}.bias"] = src[f"mapping.fc{i}.bias"]
+    mapping_layers = sum(1 for k in src if k.startswith("mapping.fc") and k.endswith(".weight"))
+    layers = _layers(resolution.bit_length() - 2)
+    needed = [f"mapping.fc{i}.{p}" for i in range(mapping_layers) for p in ("weight", "bias")]
+    needed += ["mapping.w_avg", "synthesis.b4.const"] + ["mapping.embed.weight", "mapping.embed.bias"] * bool(c_dim)
+    for _, name, noise in layers:
+        needed += [f"{name}.{p}" for p in (TORGB_NAMES if noise is None else CONV_NAMES).values()]
+        needed += [] if noise is None else [f"{name}.noise_const"]
+    require(src, needed, path, f"this StyleGAN2 network ({resolution} px{f', c_dim {c_dim}' if c_dim else ''})")
+
+    sd = {f"style.{i + 1}.{p}": src[f"mapping.fc{i}.{p}"] for i in range(mapping_layers) for p in ("weight", "bias")}
     sd["input.input"] = src["synthesis.b4.const"][None]
-    c_dim = int(kwargs.get("c_dim", 0) or 0)
-    embed_dim = 0
     if c_dim:  # ada's MappingNetwork.embed: FullyConnectedLayer(c_dim, embed_features), normalised separately
-        if "mapping.embed.weight" not in src:
-            raise CheckpointError(f"c_dim is {c_dim} but the mapping has no 'embed' layer", path=path)
         sd["embed.weight"], sd["embed.bias"] = src["mapping.embed.weight"], src["mapping.embed.bias"]
-        embed_dim = int(sd["embed.weight"].shape[0])
-
-    def layer(dst: str, name: str, noise_index: int) -> None:
-        sd[f"{dst}.conv.weight"] = src[f"{name}.weight"][None]
-        sd[f"{dst}.conv.modulation.weight"] = src[f"{name}.affine.weight"]
-        sd[f"{dst}.conv.modulation.bias"] = src[f"{name}.affine.bias"]
-        sd[f"{dst}.noise.weight"] = src[f"{name}.noise_strength"].reshape(1)
-        sd[f"{dst}.activate.bias"] = src[f"{name}.bias"]
-        sd[f"noises.noise_{noise_index}"] = src[f"{name}.noise_const"][None, None]
-
-    def torgb(dst: str, name: str) -> None:
-        sd[f"{dst}.conv.weight"] = src[f"{name}.weight"][None]
-        sd[f"{dst}.conv.modulation.weight"] = src[f"{name}.affine.weight"]
-        sd[f"{dst}.conv.modulation.bias"] = src[f"{name}.affine.bias"]
-        sd[f"{dst}.bias"] = src[f"{name}.bias"].reshape(1, 3, 1, 1)
-
-    try:
-        layer("conv1", "synthesis.b4.conv1", 0)
-        torgb("to_rgb1", "synthesis.b4.torgb")
-        for level in range(1, levels):
-            res = 4 * 2 ** level
-            layer(f"convs.{2 * level - 2}", f"synthesis.b{res}.conv0", 2 * level - 1)
-            layer(f"convs.{2 * level - 1}", f"synthesis.b{res}.conv1", 2 * level)
-            torgb(f"to_rgbs.{level - 1}", f"synthesis.b{res}.torgb")
-    except KeyError as missing:
-        raise CheckpointError(f"pickle lacks parameter {missing}", path=path) from missing
-    channels = [int(sd["conv1.conv.weight"].shape[1])]
-    channels += [int(sd[f"convs.{2 * i + 1}.conv.weight"].shape[1]) for i in range(levels - 1)]
+    for dst, name, noise in layers:
+        for ours, theirs in (TORGB_NAMES if noise is None else CONV_NAMES).items():
+            sd[f"{dst}.{ours}"] = src[f"{name}.{theirs}"]
+        sd[f"{dst}.conv.weight"] = sd[f"{dst}.conv.weight"][None]
+        if noise is None:
+            sd[f"{dst}.bias"] = sd[f"{dst}.bias"].reshape(1, -1, 1, 1)
+        else:
+            sd[f"{dst}.noise.weight"] = sd[f"{dst}.noise.weight"].reshape(1)
+            sd[f"noises.noise_{noise}"] = src[f"{name}.noise_const"][None, None]
+    channels = [int(sd[f"{dst}.conv.weight"].shape[1]) for dst, _, noise in layers if noise is not None][::2]
     clamp = synthesis_kwargs.get("conv_clamp")
     config = GeneratorConfig(
-        resolution=resolution, z_dim=int(kwargs.get("z_dim", 512)), w_dim=int(kwargs.get("w_dim", 512)),
-        mapping_layers=len(mapping), channels=channels,
+        resolution=resolution, z_dim=setting(kwargs, "z_dim", 512, path), w_dim=setting(kwargs, "w_dim", 512, path),
+        mapping_layers=mapping_layers, channels=channels,
         mapping_lr_multiplier=float((kwargs.get("mapping_kwargs") or {}).get("lr_multiplier", 0.01)),
         conv_clamp=None if clamp is None else float(clamp), c_dim=c_dim,
-        label_embedding="embed" if c_dim else "none", embed_dim=embed_dim,
+        label_embedding="embed" if c_dim else "none", embed_dim=int(sd["embed.weight"].shape[0]) if c_dim else 0,
         label_set=label_set_for_size(c_dim) if c_dim else "")
     return config, sd, src["mapping.w_avg"]

@@ -15,6 +15,17 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..limits import (
+    MAX_CHANNELS,
+    MAX_FACTOR,
+    MAX_KERNEL,
+    MAX_LAYERS,
+    MAX_RESOLUTION,
+    MAX_TAPS,
+    check_count,
+    check_number,
+    check_total,
+)
 from ..mapping import MappingConfig
 
 KINDS = ("stylegan3-t", "stylegan3-r")
@@ -43,7 +54,16 @@ class LayerSpec:
     clamp: float | None
 
     def __post_init__(self) -> None:
+        for name, high in (("in_channels", MAX_CHANNELS), ("out_channels", MAX_CHANNELS), ("kernel", MAX_KERNEL),
+                           ("in_size", 2 * MAX_RESOLUTION), ("out_size", 2 * MAX_RESOLUTION), ("up", MAX_FACTOR),
+                           ("down", MAX_FACTOR), ("up_taps", MAX_TAPS), ("down_taps", MAX_TAPS)):
+            check_count(f"layer {self.name}: {name}", getattr(self, name), high)
+        if self.clamp is not None:
+            check_number(f"layer {self.name}: clamp", self.clamp)
         object.__setattr__(self, "padding", tuple(int(p) for p in self.padding))
+        if len(self.padding) != 4 or any(abs(p) > 2 * MAX_RESOLUTION for p in self.padding):
+            raise ValueError(f"layer {self.name}: padding {list(self.padding)[:8]} is not 4 sizes of at most "
+                             f"{2 * MAX_RESOLUTION}")
         conv_size = self.in_size + self.kernel - 1
         expected = (conv_size * self.up + self.padding[0] + self.padding[1] - (self.up_taps - 1)
                     - (self.down_taps - 1) + self.down - 1) // self.down
@@ -76,6 +96,13 @@ class Stylegan3Config(MappingConfig):
         super().__post_init__()
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        check_count("resolution", self.resolution, MAX_RESOLUTION, low=4)
+        check_count("input_channels", self.input_channels, MAX_CHANNELS)
+        check_count("input_size", self.input_size, 2 * MAX_RESOLUTION)
+        for name in ("input_sampling_rate", "input_bandwidth", "output_scale"):
+            check_number(name, getattr(self, name))
+        if not isinstance(self.layers, list | tuple) or len(self.layers) > MAX_LAYERS:
+            raise ValueError(f"expected a list of at most {MAX_LAYERS} synthesis layers")
         layers = [spec if isinstance(spec, LayerSpec) else LayerSpec(**spec) for spec in self.layers]
         object.__setattr__(self, "layers", layers)
         if not layers or not layers[-1].torgb or any(spec.torgb for spec in layers[:-1]):
@@ -84,6 +111,8 @@ class Stylegan3Config(MappingConfig):
         chained = zip(produced, [(s.in_channels, s.in_size) for s in layers], strict=True)
         if any(out != nxt for out, nxt in chained) or layers[-1].out_size != self.resolution:
             raise ValueError("the layers' channels and sizes do not chain from the input to the image")
+        check_total(self.mapping_weights() + self.input_channels ** 2
+                    + sum(s.kernel ** 2 * s.in_channels * s.out_channels for s in layers))
 
     @property
     def num_ws(self) -> int:

@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 from ...errors import CheckpointError
+from ..checks import require
 from ..labels import label_set_for_size
-from ..nvidia_pickle import PersistentStub, flatten, modules
+from ..nvidia_pickle import PersistentStub, flatten, init_kwargs, modules, setting
 from .config import LayerSpec, Stylegan3Config
 
 LAYER_NAME = re.compile(r"L\d+_\d+_\d+")
@@ -57,9 +58,9 @@ def _layer_spec(name: str, state: dict, path: Path) -> LayerSpec:
 
 def convert(stub: PersistentStub, path: Path) -> tuple[Stylegan3Config, dict[str, torch.Tensor], torch.Tensor]:
     """(config, state dict in our names, w_avg) of a StyleGAN3 G_ema stub."""
-    kwargs = stub.state.get("_init_kwargs", {}) or {}
-    c_dim = int(kwargs.get("c_dim", 0) or 0)
-    if int(kwargs.get("img_channels", 3)) != 3:
+    kwargs = init_kwargs(stub)
+    c_dim = setting(kwargs, "c_dim", 0, path)
+    if setting(kwargs, "img_channels", 3, path) != 3:
         raise CheckpointError(f"StyleGAN3 with {kwargs['img_channels']} image channels is not supported (RGB only)",
                               path=path)
     synthesis = modules(stub)["synthesis"]
@@ -84,8 +85,8 @@ def convert(stub: PersistentStub, path: Path) -> tuple[Stylegan3Config, dict[str
         elif key != "mapping.w_avg":
             raise CheckpointError(f"unexpected StyleGAN3 tensor '{key}'", path=path,
                                   fix="only NVIDIA's unconditional configs T and R are supported")
-    if "mapping.w_avg" not in source or "style.1.weight" not in state or "input.weight" not in state:
-        raise CheckpointError("StyleGAN3 pickle lacks its mapping network, w_avg or input layer", path=path)
+    require(source, ["mapping.w_avg", "mapping.fc0.weight", "synthesis.input.weight"], path,
+            "this StyleGAN3 network (its mapping network, w_avg or input layer)")
     if c_dim and "embed.weight" not in state:
         raise CheckpointError(f"c_dim is {c_dim} but the mapping has no 'embed' layer", path=path)
     embed_dim = int(state["embed.weight"].shape[0]) if c_dim else 0
@@ -94,7 +95,7 @@ def convert(stub: PersistentStub, path: Path) -> tuple[Stylegan3Config, dict[str
     radial = any(spec.down_radial for spec in layers) or any(spec.kernel == 1 for spec in layers[:-1])
     try:
         config = Stylegan3Config(
-            resolution=int(kwargs.get("img_resolution", layers[-1].out_size)),
+            resolution=setting(kwargs, "img_resolution", layers[-1].out_size, path),
             kind="stylegan3-r" if radial else "stylegan3-t", z_dim=int(state["style.1.weight"].shape[1]) - embed_dim,
             c_dim=c_dim, label_embedding="embed" if c_dim else "none", embed_dim=embed_dim,
             label_set=label_set_for_size(c_dim) if c_dim else "",
