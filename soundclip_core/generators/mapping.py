@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import SoundClipError
-from .labels import describe, known_label_sets
+from .labels import known_label_sets, summary
 from .limits import MAX_LABELS, MAX_MAPPING_LAYERS, MAX_WIDTH, check_count, check_number
 
 SQRT2 = math.sqrt(2.0)
@@ -168,7 +168,7 @@ class MappedGenerator(nn.Module):
             return None
         if c is None:
             raise SoundClipError(f"{self.source} is class-conditional ({self.c_dim} label values) and needs a label",
-                                 fix=f"give one: {describe(self.c_dim, self.config.label_set)}")
+                                 fix=f"give one: {summary(self.c_dim, self.config.label_set)}")
         if c.ndim != 2 or c.shape[1] != self.c_dim or c.shape[0] not in (1, batch):
             raise ValueError(f"c must be [{batch} or 1, {self.c_dim}], got {tuple(c.shape)}")
         return c.float().to(self.latent_avg.device).expand(batch, -1)
