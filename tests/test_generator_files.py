@@ -25,6 +25,7 @@ from stylegan_formats import (
 from soundclip_core.clip import tiny_clip
 from soundclip_core.errors import CheckpointError, LatentShapeError, SoundClipError
 from soundclip_core.generators import load_generator, save_generator
+from soundclip_core.generators.checks import check_finite
 from soundclip_core.generators.loader import ARCHITECTURES, FORMAT_TAG
 from soundclip_core.generators.stylegan3 import schedule
 from soundclip_core.manipulate import optimize
@@ -155,6 +156,13 @@ def _poisoned_file(kind, tmp_path):
 def test_nan_or_infinite_weights_are_refused_in_every_format(tmp_path, kind):
     message = _refused(_poisoned_file(kind, tmp_path), "NaN or infinite")
     assert ("latent_avg" in message) == (kind == "w_avg")
+
+
+def test_the_finite_check_is_exact_where_its_fast_sum_overflows():
+    check_finite({"w": torch.full((4,), 3e38), "i": torch.arange(3)}, "g.pt", "this generator")  # sum is inf
+    for bad in ([1.0, math.nan], [3e38, math.inf], [math.inf, -math.inf]):
+        with pytest.raises(CheckpointError, match="g.pt: this generator has NaN or infinite values in 'w'"):
+            check_finite({"w": torch.tensor(bad)}, "g.pt", "this generator")
 
 
 def test_finite_files_still_load_and_draw_finite_images(tmp_path):
