@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from soundclip_core.generators import load_generator
-from soundclip_core.generators.stylegan2.labels import describe, label_for
+from soundclip_core.generators.labels import describe, label_for
 from soundclip_core.image import to_comfy_image
 from soundclip_core.manipulate import default_mix_layers, style_mix
 from soundclip_core.noise_maps import synthesize

@@ -11,7 +11,6 @@ from typing import TypedDict
 
 import torch
 
-from soundclip_core.errors import SoundClipError
 from soundclip_core.noise_maps import check_noise
 
 GENERATOR = "SOUNDCLIP_GENERATOR"
@@ -55,9 +54,6 @@ def noise_for(generator, latent: WPlus) -> list[torch.Tensor] | None:
 
 def latent_for(generator, latent: WPlus) -> torch.Tensor:
     """The latent's ws on the generator's device, refusing latents made for another generator shape."""
-    if (latent["num_ws"], latent["w_dim"]) != (generator.num_ws, generator.w_dim):
-        raise SoundClipError(
-            f"this latent has {latent['num_ws']} W+ layers of {latent['w_dim']} values (from {latent['generator']}), "
-            f"but the generator {generator.source} needs {generator.num_ws} x {generator.w_dim}",
-            fix="connect a latent made with the same generator (same resolution)")
+    generator.check_ws(latent["ws"], f"this latent (from {latent['generator']})",
+                       fix="connect a latent made with the same generator (same resolution)")
     return latent["ws"].to(generator.w_avg.device)

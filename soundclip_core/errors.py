@@ -49,3 +49,7 @@ class Cancelled(SoundClipError):
 
 class DatasetError(SoundClipError):
     """A dataset's folder, metadata or clips do not match the layout it claims."""
+
+
+class LatentShapeError(SoundClipError, ValueError):
+    """A W+ latent does not fit the generator it is used with (also a ValueError: the shape of an argument)."""

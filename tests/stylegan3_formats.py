@@ -98,7 +98,7 @@ def save_nvidia_sg3_pickle(g: Stylegan3Generator, path: Path, drop: str | None =
             {"affine": _fc(tensor(f"{key}.affine.weight"), tensor(f"{key}.affine.bias"))}, attrs)
     if drop:
         owner, _, leaf = drop.rpartition(".")
-        node = {"input": inputs, **layers}.get(owner.split(".")[-1]) if owner else None
+        node = {"input": inputs, "mapping": mapping, **layers}.get(owner.split(".")[-1]) if owner else None
         state = node.meta["state"] if node is not None else None
         if state is None or not any(state[group].pop(leaf, None) is not None for group in ("_parameters", "_buffers")):
             raise KeyError(drop)

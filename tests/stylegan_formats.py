@@ -83,8 +83,19 @@ class _Persistent:
         return reconstruct, (self.meta,)
 
 
-def save_nvidia_pickle(g: Generator, path: Path) -> Path:
-    """G_ema of `g` as stylegan2-ada-pytorch would pickle it (names, shapes, init kwargs)."""
+def _drop_tensor(root: _Persistent, name: str) -> None:
+    """Remove the parameter or buffer `name` (NVIDIA's dotted state-dict name) from a persistent tree."""
+    *path, leaf = name.split(".")
+    state = root.meta["state"]
+    for child in path:
+        state = state["_modules"][child].meta["state"]
+    if not any(state[group].pop(leaf, None) is not None for group in ("_parameters", "_buffers")):
+        raise KeyError(name)
+
+
+def save_nvidia_pickle(g: Generator, path: Path, drop: str | None = None, **kwarg_overrides) -> Path:
+    """G_ema of `g` as stylegan2-ada-pytorch would pickle it (names, shapes, init kwargs). For bad-input tests:
+    `drop` leaves out one tensor (NVIDIA's name, e.g. "synthesis.b4.const"), `kwarg_overrides` replace init kwargs."""
     _, easy = _fake_nvidia_modules()
     sd = g.state_dict()
     P = torch.nn.Parameter
@@ -125,9 +136,12 @@ def save_nvidia_pickle(g: Generator, path: Path) -> Path:
                   mapping_kwargs=easy(num_layers=g.config.mapping_layers),
                   synthesis_kwargs=easy(channel_base=16384, channel_max=512, num_fp16_res=4,
                                         conv_clamp=g.config.conv_clamp, architecture="skip"))
+    kwargs.update(kwarg_overrides)
     generator = _Persistent("Generator", {}, {}, {"mapping": mapping,
                                                   "synthesis": _Persistent("SynthesisNetwork", {}, {}, blocks)},
                             kwargs)
+    if drop:
+        _drop_tensor(generator, drop)
     with open(path, "wb") as f:
         pickle.dump({"G": generator, "D": None, "G_ema": generator, "augment_pipe": None,
                      "training_set_kwargs": {}}, f)

@@ -81,7 +81,16 @@ def test_every_node_declares_a_callable_form(pack, tmp_path, monkeypatch):
                 assert kind, f"{node_id}.{name}: empty choice list"
 
 
-def test_pack_does_not_shadow_comfyui_nodes_module():
+def _this_checkouts_core(tmp_path: Path) -> str:
+    """A PYTHONPATH entry holding only this checkout's soundclip_core, so that a subprocess imports the code under
+    test and not an editable install of another checkout (a venv shared between worktrees)."""
+    folder = tmp_path / "core_only"
+    folder.mkdir()
+    (folder / "soundclip_core").symlink_to(ROOT / "soundclip_core")
+    return str(folder)
+
+
+def test_pack_does_not_shadow_comfyui_nodes_module(tmp_path):
     """Importing the pack must not make our nodes/ importable as the top-level `nodes`."""
     code = (
         "import importlib.util, sys\n"
@@ -93,7 +102,7 @@ def test_pack_does_not_shadow_comfyui_nodes_module():
         "print(len(m.NODE_CLASS_MAPPINGS))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd="/", capture_output=True, text=True,
-                            env={"PATH": "", "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""})
+                            env={"PATH": "", "HF_HUB_OFFLINE": "1", "PYTHONPATH": _this_checkouts_core(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert int(result.stdout.strip()) >= 7
 
@@ -183,7 +192,7 @@ print(len(nodes))
 """
     (tmp_path / "x.wav").write_bytes(b"RIFF")
     result = subprocess.run([sys.executable, "-c", code], cwd=str(tmp_path), capture_output=True, text=True,
-                            env={"PATH": "", "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""})
+                            env={"PATH": "", "HF_HUB_OFFLINE": "1", "PYTHONPATH": _this_checkouts_core(tmp_path)})
     assert result.returncode == 0, result.stderr[-2000:]
     assert int(result.stdout.strip()) == len(import_pack("soundclip_pack_full").NODE_CLASS_MAPPINGS)
 

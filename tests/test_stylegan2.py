@@ -15,7 +15,7 @@ from stylegan_formats import save_nvidia_pickle, save_rosinality, tiny_generator
 
 from soundclip_core import runtime
 from soundclip_core.errors import CheckpointError, SoundClipError
-from soundclip_core.generators import load_generator, save_generator
+from soundclip_core.generators import load_generator, modconv, save_generator
 from soundclip_core.generators.stylegan2 import GeneratorConfig, ops
 from soundclip_core.generators.stylegan2.styled_conv import styled_conv
 
@@ -30,7 +30,7 @@ def test_skip_upsample_equals_upfirdn_formula():
 def test_demodulation_is_one_over_the_modulated_weight_norm():
     weight, styles = torch.randn(5, 6, 3, 3), torch.randn(3, 6)
     explicit = 1 / torch.sqrt(((weight[None] * styles[:, None, :, None, None]) ** 2).sum((2, 3, 4)) + 1e-8)
-    assert torch.allclose(ops.demodulation(weight, styles), explicit, atol=1e-6)
+    assert torch.allclose(modconv.demodulation(weight, styles), explicit, atol=1e-6)
 
 
 @pytest.mark.parametrize("channels_last", [False, True])
@@ -39,7 +39,7 @@ def test_to_rgb_matmul_equals_a_per_sample_1x1_conv(channels_last):
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     explicit = torch.stack([F.conv2d(x[i:i + 1], (weight * styles[i])[:, :, None, None])[0] for i in range(2)])
-    assert torch.allclose(ops.modulated_1x1(x, weight, styles), explicit, atol=1e-5)
+    assert torch.allclose(modconv.modulated_1x1(x, weight, styles), explicit, atol=1e-5)
 
 
 def _layer_inputs(batch, up, noise, dtype=torch.float32, seed=0):
@@ -61,10 +61,10 @@ def _layer_inputs(batch, up, noise, dtype=torch.float32, seed=0):
 def test_fused_styled_conv_equals_the_literal_layer(batch, up, noise, clamp):
     x, weight, styles, bias, noise = _layer_inputs(batch, up, noise)
     expected = ops.styled_conv_reference(x, weight, styles, bias, noise, up, clamp)
-    demod = ops.demodulation(weight, styles) * ops.SQRT2
+    demod = modconv.demodulation(weight, styles) * modconv.SQRT2
     for layout in (torch.contiguous_format, torch.channels_last):
-        fused = styled_conv(x.contiguous(memory_format=layout), styles, demod, weight, bias * ops.SQRT2,
-                            None if noise is None else noise * ops.SQRT2, ops.blur_kernel(), up, clamp)
+        fused = styled_conv(x.contiguous(memory_format=layout), styles, demod, weight, bias * modconv.SQRT2,
+                            None if noise is None else noise * modconv.SQRT2, ops.blur_kernel(), up, clamp)
         assert fused.shape == expected.shape
         assert torch.allclose(fused, expected, atol=1e-5)
     if clamp is not None:

@@ -23,7 +23,7 @@ from stylegan_formats import (
 
 from soundclip_core.errors import CheckpointError, SoundClipError
 from soundclip_core.generators import load_generator, save_generator
-from soundclip_core.generators.stylegan2.labels import describe, label_for, parse_label
+from soundclip_core.generators.labels import describe, label_for, parse_label
 
 SQRT2 = math.sqrt(2)
 
@@ -304,7 +304,7 @@ def test_nvidia_pickles_may_hold_numpy_arrays(tmp_path):
     """StyleGAN3 stores sizes as numpy arrays inside the persistent objects: they come back as data."""
     from stylegan_formats import _Persistent
 
-    from soundclip_core.generators.stylegan2.nvidia_pickle import read_nvidia_pickle
+    from soundclip_core.generators.nvidia_pickle import read_nvidia_pickle
 
     synthesis = _Persistent("SynthesisNetwork", {}, {}, {})
     synthesis.meta["state"].update(size=np.array([16, 16], dtype=np.int64), gain=np.float64(0.5))

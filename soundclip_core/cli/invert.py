@@ -87,10 +87,7 @@ def start_latent(args: argparse.Namespace, generator, source, photo, device, lab
     """The edit's source: a saved latent (`source`, checked against the generator), an inverted photo, or
     the seed's latent (with `label` for a conditional generator) -> (ws [B, num_ws, w_dim], noise maps or None)."""
     if source is not None:
-        if source.ws.shape[1:] != (generator.num_ws, generator.w_dim):
-            raise SoundClipError(f"this latent is {source.ws.shape[1]} x {source.ws.shape[2]}, the generator needs "
-                                 f"{generator.num_ws} x {generator.w_dim}", path=args.latent,
-                                 fix="use a latent made with this generator")
+        generator.check_ws(source.ws, "this latent", path=args.latent)
         return source.ws, source.noise
     if photo is not None:
         inversion = invert_from_args(args, generator, photo, device, args.invert_steps)

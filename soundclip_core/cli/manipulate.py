@@ -12,7 +12,7 @@ from ..clip import load_clip
 from ..encoders import load_audio_encoder
 from ..errors import WeightsError
 from ..generators import load_generator
-from ..generators.stylegan2.labels import label_for
+from ..generators.labels import label_for
 from ..image import save_png
 from ..invert import load_image
 from ..latents import png_text, read_latent, save_latent

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from ..generators import load_generator
-from ..generators.stylegan2.labels import label_for
+from ..generators.labels import label_for
 from ..image import save_png
 from ..latents import png_text, read_latent, save_latent
 from ..manipulate import default_mix_layers, style_mix

@@ -10,7 +10,7 @@ from ..clip import load_clip
 from ..encoders import load_audio_encoder
 from ..errors import SoundClipError
 from ..generators import load_generator
-from ..generators.stylegan2.labels import label_for
+from ..generators.labels import label_for
 from ..invert import load_image
 from ..latents import read_latent
 from ..manipulate import MASK_MODES, PRESETS

@@ -28,7 +28,7 @@ from .. import runtime
 from ..arcface import STAGES, BottleneckIRSE
 from ..checkpoints.formats import sniff
 from ..errors import CheckpointError
-from ..generators.stylegan2.mapping import EqualLinear
+from ..generators.mapping import EqualLinear
 
 TAPS = (6, 20, 23)  # c1, c2, c3: the last unit of the 2nd, 3rd and 4th IR-SE-50 stage
 COARSE, MIDDLE = 3, 7  # first layer reading p2, first reading p1

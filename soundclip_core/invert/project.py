@@ -132,9 +132,7 @@ def project(generator, images: torch.Tensor, perceptual, *, preset: str = "fast"
         targets = fit_square(ordinary(images).to(device), generator.resolution, fit)
         if w_start is not None:
             w_start = ordinary(w_start).to(device).float()
-            if w_start.ndim != 3 or w_start.shape[1:] != (generator.num_ws, generator.w_dim):
-                raise SoundClipError(f"start latent must be [B, {generator.num_ws}, {generator.w_dim}], got "
-                                     f"{tuple(w_start.shape)}", fix="use an encoder made for this generator")
+            w_start = generator.check_ws(w_start, "start latent", fix="use an encoder made for this generator")
             w_start = w_start.expand(targets.shape[0], -1, -1)
         w_std = w_statistics(generator)
         chunk = batch_size or targets.shape[0]

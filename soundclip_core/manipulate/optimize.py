@@ -107,9 +107,7 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
                 make_autograd_ready(model)
         torch.manual_seed(seed)
         goal = _target(target, clip.space)
-        if w_source.ndim != 3 or w_source.shape[1:] != (num_ws, generator.w_dim):
-            raise SoundClipError(f"source latent must be [B, {num_ws}, {generator.w_dim}], got "
-                                 f"{tuple(w_source.shape)}", fix="use a latent made with this generator")
+        generator.check_ws(w_source, "source latent")
         w_src, goal_vectors = _broadcast(ordinary(w_source).to(device).float(), ordinary(goal.vectors).to(device))
         w_src, goal_vectors = w_src.contiguous(), goal_vectors.contiguous()
         noise = check_noise(generator, noise)

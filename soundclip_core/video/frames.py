@@ -74,10 +74,7 @@ def decode_frames(generator, keyframes: Keyframes, fps: float, n_frames: int, re
     `callback(frames_done, n_frames)` after each batch; Cancel is checked before each batch."""
     if batch_size < 1:
         raise SoundClipError("batch size must be at least 1")
-    if tuple(keyframes.ws.shape[1:]) != (generator.num_ws, generator.w_dim):
-        raise SoundClipError(f"the keyframes are {tuple(keyframes.ws.shape[1:])} W+ latents, the generator "
-                             f"{generator.source} needs ({generator.num_ws}, {generator.w_dim})",
-                             fix="render with the generator the keyframes were made with")
+    generator.check_ws(keyframes.ws, "the keyframes", fix="render with the generator the keyframes were made with")
     device = generator.w_avg.device
     for first, ws in frame_latents(keyframes, fps, n_frames, reactive, batch_size):
         if should_cancel is not None and should_cancel():

@@ -6,9 +6,11 @@ JSON in our safetensors export, so any resolution and channel layout loads the s
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+
+from ..limits import MAX_CHANNELS, MAX_RESOLUTION, check_count, check_number, check_total
+from ..mapping import MappingConfig
 
 
 def config_f_channels(resolution: int, channel_multiplier: int = 2) -> list[int]:
@@ -16,43 +18,31 @@ def config_f_channels(resolution: int, channel_multiplier: int = 2) -> list[int]
     return [min(16384 * channel_multiplier // (2 ** level), 512) for level in range(2, int(math.log2(resolution)) + 1)]
 
 
-LABEL_EMBEDDINGS = ("none", "concat", "embed")
-
-
 @dataclass(frozen=True)
-class GeneratorConfig:
-    """resolution: output size (power of two >= 4); channels: one count per level 4..resolution.
-
-    Class-conditional generators have `c_dim` > 0 label values, embedded to `embed_dim` by
-    `label_embedding`: "concat" (original TF StyleGAN2 `LabelConcat`: raw weight, no bias, z and the
-    embedding normalised together) or "embed" (stylegan2-ada `LabelEmbed` / `mapping.embed`: equalised
-    weight with bias, normalised separately). `label_set` names a known label list ("wikiart"); empty
-    means labels are plain class indices.
-    """
+class GeneratorConfig(MappingConfig):
+    """resolution: output size (power of two >= 4); channels: one count per level 4..resolution; the
+    mapping network's settings (and labels) are `MappingConfig`'s."""
 
     resolution: int = 256
-    z_dim: int = 512
-    w_dim: int = 512
-    mapping_layers: int = 8
-    mapping_lr_multiplier: float = 0.01
     channels: list[int] = field(default_factory=list)
     conv_clamp: float | None = None  # NVIDIA ada-trained nets clamp activations at 256
-    c_dim: int = 0
-    label_embedding: str = "none"
-    embed_dim: int = 0
-    label_set: str = ""
 
     def __post_init__(self) -> None:
-        if self.label_embedding not in LABEL_EMBEDDINGS or (self.c_dim > 0) != (self.label_embedding != "none") \
-                or (self.c_dim > 0) != (self.embed_dim > 0):
-            raise ValueError(f"inconsistent label settings: c_dim {self.c_dim}, label_embedding "
-                             f"{self.label_embedding!r}, embed_dim {self.embed_dim}")
-        if self.resolution < 4 or self.resolution & (self.resolution - 1):
+        super().__post_init__()
+        check_count("resolution", self.resolution, MAX_RESOLUTION, low=4)
+        if self.resolution & (self.resolution - 1):
             raise ValueError(f"resolution must be a power of two >= 4, got {self.resolution}")
         if not self.channels:
             object.__setattr__(self, "channels", config_f_channels(self.resolution))
-        if len(self.channels) != self.levels:
-            raise ValueError(f"need {self.levels} channel counts for {self.resolution} px, got {len(self.channels)}")
+        if not isinstance(self.channels, list | tuple) or len(self.channels) != self.levels:
+            raise ValueError(f"need {self.levels} channel counts for {self.resolution} px, got {self.channels!r}"[:200])
+        for count in self.channels:
+            check_count("a channel count", count, MAX_CHANNELS)
+        if self.conv_clamp is not None:
+            check_number("conv_clamp", self.conv_clamp)
+        c = self.channels  # the 3x3 convs: 4x4, then an up-sampling and a plain one per level
+        convs = c[0] ** 2 + sum(c[i - 1] * c[i] + c[i] ** 2 for i in range(1, len(c)))
+        check_total(self.mapping_weights() + 9 * convs)
 
     @property
     def levels(self) -> int:
@@ -62,10 +52,3 @@ class GeneratorConfig:
     def num_ws(self) -> int:
         """W+ layers: one per conv plus the last ToRGB (14 at 256 px, 18 at 1024 px)."""
         return 2 * int(math.log2(self.resolution)) - 2
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> GeneratorConfig:
-        return cls(**json.loads(text))

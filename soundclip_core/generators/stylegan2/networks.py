@@ -15,14 +15,13 @@ import torch
 from torch import nn
 
 from ... import runtime
-from .. import winograd
+from .. import modconv, winograd
+from ..base import GeneratorBase
 from ..derived import derived
+from ..mapping import EqualLinear
 from . import ops
 from .config import GeneratorConfig
-from .mapping import EqualLinear, MappedGenerator
 from .styled_conv import styled_conv
-
-NOISE_MODES = ("const", "random", "none")
 
 
 class ModulatedConv(nn.Module):
@@ -51,10 +50,6 @@ class ModulatedConv(nn.Module):
         return self.weight[0], self.modulation(w) * self.scale
 
 
-def _needs_weight_grads(module: nn.Module) -> bool:
-    return torch.is_grad_enabled() and any(p.requires_grad for p in module.parameters())
-
-
 class NoiseStrength(nn.Module):
     def __init__(self):
         super().__init__()
@@ -80,13 +75,14 @@ class StyledConv(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None, blur: torch.Tensor) -> torch.Tensor:
         weight, styles = self.conv.weight_and_styles(w)
         noise = None if noise is None else noise * self.noise.weight
-        if _needs_weight_grads(self):
+        if modconv.needs_weight_grads(self):
             return ops.styled_conv_reference(x, weight, styles, self.activate.bias, noise, self.conv.up, self.clamp)
         # the activation's sqrt(2) gain folds into demodulation, bias and noise (leaky ReLU is homogeneous)
-        demod = ops.demodulation(weight, styles, derived(self.conv, "norms", weight, ops.squared_norms)) * ops.SQRT2
-        noise = None if noise is None else noise * ops.SQRT2
+        norms = derived(self.conv, "norms", weight, modconv.squared_norms)
+        demod = modconv.demodulation(weight, styles, norms) * modconv.SQRT2
+        noise = None if noise is None else noise * modconv.SQRT2
         kernels = None if self.conv.up else winograd.gradient_kernels(self.conv, weight, x, styles)
-        return styled_conv(x, styles, demod, weight, self.activate.bias * ops.SQRT2, noise, blur, self.conv.up,
+        return styled_conv(x, styles, demod, weight, self.activate.bias * modconv.SQRT2, noise, blur, self.conv.up,
                            self.clamp, kernels)
 
 
@@ -101,23 +97,20 @@ class ToRGB(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, skip: torch.Tensor | None, blur: torch.Tensor) -> torch.Tensor:
         weight, styles = self.conv.weight_and_styles(w)
-        rgb = ops.modulated_1x1(x, weight[:, :, 0, 0], styles).float() + self.bias
+        rgb = modconv.modulated_1x1(x, weight[:, :, 0, 0], styles).float() + self.bias
         if self.clamp is not None:
             rgb = rgb.clamp(-self.clamp, self.clamp)
         return rgb if skip is None else rgb + ops.upsample_2x(skip, blur)
 
 
-class Generator(MappedGenerator):
+class Generator(GeneratorBase):
     """z -> mapping -> w; W+ [B, num_ws, w_dim] -> synthesis -> RGB [B, 3, H, W] in about [-1, 1]."""
 
     kind = "stylegan2"
 
     def __init__(self, config: GeneratorConfig, source: str = "random init"):
-        super().__init__()
-        self.config = config
-        self.source = source
+        super().__init__(config, source)
         c, w_dim = config.channels, config.w_dim
-        self.build_mapping()
         self.input = nn.Module()
         self.input.input = nn.Parameter(torch.randn(1, c[0], 4, 4))
         self.conv1 = StyledConv(c[0], c[0], w_dim, up=False, clamp=config.conv_clamp)
@@ -154,10 +147,8 @@ class Generator(MappedGenerator):
 
         `noise`: per-layer maps [1|B, 1, H_k, W_k] that replace the const buffers `noises.noise_{k}` (an
         inversion's optimised noise travels with its latent this way); given, it overrides `noise_mode`."""
-        if noise_mode not in NOISE_MODES:
-            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
-        if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
-            raise ValueError(f"ws must be [B, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
+        self.check_noise_mode(noise_mode)
+        self.check_ws(ws)
         if noise is not None:
             expected = [tuple(getattr(self.noises, f"noise_{k}").shape[2:]) for k in range(2 * self.config.levels - 1)]
             if [tuple(n.shape[2:]) for n in noise] != expected:

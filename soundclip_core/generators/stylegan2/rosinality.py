@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from ...errors import CheckpointError
+from ..checks import FIX_DAMAGED, require
 from .config import GeneratorConfig
 
 BUFFER_KEYS = re.compile(r"(convs\.\d+\.conv\.blur\.kernel|to_rgbs\.\d+\.upsample\.kernel)$")
@@ -42,12 +43,16 @@ def generator_state(checkpoint: object, path: Path) -> tuple[dict, torch.Tensor 
     return {k: v for k, v in state.items() if not BUFFER_KEYS.search(k) and k != "latent_avg"}, latent_avg
 
 
-def infer_config(state: dict, conv_clamp: float | None = None) -> GeneratorConfig:
-    """Resolution, channels, mapping depth and widths from tensor shapes alone."""
+def infer_config(state: dict, path: Path) -> GeneratorConfig:
+    """Resolution, channels, mapping depth and widths from tensor shapes alone (the tensors they are read
+    from checked present first: one error listing what is missing)."""
     levels = 1 + sum(1 for k in state if re.fullmatch(r"to_rgbs\.\d+\.bias", k))
     mapping_layers = sum(1 for k in state if re.fullmatch(r"style\.\d+\.weight", k))
-    channels = [state["conv1.conv.weight"].shape[1]]
-    channels += [state[f"convs.{2 * i + 1}.conv.weight"].shape[1] for i in range(levels - 1)]
+    convs = ["conv1.conv.weight"] + [f"convs.{2 * i + 1}.conv.weight" for i in range(levels - 1)]
+    require(state, ["style.1.weight", *convs], path, f"this rosinality StyleGAN2 generator ({2 ** (levels + 1)} px)")
+    if state["style.1.weight"].ndim != 2 or any(state[name].ndim != 5 for name in convs):
+        raise CheckpointError("this rosinality StyleGAN2 generator has a mapping or conv weight of the wrong rank",
+                              path=path, fix=FIX_DAMAGED)
     w_dim, z_dim = state["style.1.weight"].shape
     return GeneratorConfig(resolution=2 ** (levels + 1), z_dim=int(z_dim), w_dim=int(w_dim),
-                           mapping_layers=mapping_layers, channels=[int(c) for c in channels], conv_clamp=conv_clamp)
+                           mapping_layers=mapping_layers, channels=[int(state[name].shape[1]) for name in convs])

@@ -26,12 +26,13 @@ import torch
 import torch.nn.functional as F
 
 from .. import winograd
+from ..modconv import fold, pixel_sums, spatial_dot
 from . import ops
 
 
 def _conv(x: torch.Tensor, weight: torch.Tensor, up: bool, blur: torch.Tensor,
           bias: torch.Tensor | None = None) -> torch.Tensor:
-    """conv(x, weight) with a `_fold`ed weight; `up`: transposed conv (stride 2) then the blur."""
+    """conv(x, weight) with a `fold`ed weight; `up`: transposed conv (stride 2) then the blur."""
     if up:
         y = F.conv_transpose2d(x, weight, stride=2)
         return ops.blur(y, blur, gain=4.0, padding=1)
@@ -44,41 +45,6 @@ def _conv_input_grad(grad: torch.Tensor, weight: torch.Tensor, up: bool, blur: t
         grad = ops.blur(grad, blur, gain=4.0, padding=2)  # the 4x4 binomial filter is symmetric
         return F.conv2d(grad, weight, stride=2)
     return F.conv_transpose2d(grad, weight, padding=weight.shape[-1] // 2)
-
-
-def _spatial_dot(a: torch.Tensor, b: torch.Tensor, chunk_bytes: int = 4 << 20) -> torch.Tensor:
-    """sum over pixels of a * b, per sample and channel, accumulated in fp32: [B, C].
-
-    In bands of rows: a full-size product of a large activation is a fresh allocation that the
-    C allocator maps and page-faults anew on every call, costing more than the arithmetic."""
-    row_bytes = a[:, :, :1].numel() * a.element_size()
-    rows = max(1, chunk_bytes // row_bytes)
-    total = torch.zeros(a.shape[:2], dtype=torch.float32, device=a.device)
-    for top in range(0, a.shape[2], rows):
-        total += (a[:, :, top:top + rows] * b[:, :, top:top + rows]).sum(dim=(2, 3), dtype=torch.float32)
-    return total
-
-
-def _pixel_sums(grad: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
-    """sum over pixels of grad and (if given) of grad * noise as one matmul (no full-size temporary):
-    grad [B, C, H, W], noise [1|B, 1, H, W] -> [B, C, 1 or 2] in fp32."""
-    b, c, h, w = grad.shape
-    vectors = grad.new_ones(1, 1, h * w)
-    if noise is not None:
-        vectors = torch.cat([vectors.expand(noise.shape[0], -1, -1), noise.to(grad.dtype).reshape(-1, 1, h * w)], 1)
-    if grad.is_contiguous(memory_format=torch.channels_last):
-        sums = vectors @ grad.permute(0, 2, 3, 1).reshape(b, h * w, c)  # [B, k, C]
-        return sums.transpose(1, 2).float()
-    return (grad.reshape(b, c, h * w) @ vectors.transpose(1, 2)).float()
-
-
-def _fold(weight: torch.Tensor, factors: torch.Tensor, dtype: torch.dtype, up: bool) -> torch.Tensor:
-    """weight * factors ([out|1, in|1, 1, 1]), written in one pass straight into the layout the conv
-    kernels take without copying: channels_last, and for `up` [in, out, k, k] (transposed conv)."""
-    if up:
-        weight, factors = weight.transpose(0, 1), factors.transpose(0, 1)
-    out = torch.empty(weight.shape, dtype=dtype, device=weight.device, memory_format=torch.channels_last)
-    return torch.mul(weight, factors, out=out)
 
 
 class StyledConvFunction(torch.autograd.Function):
@@ -95,12 +61,12 @@ class StyledConvFunction(torch.autograd.Function):
         if kernels is not None:
             pre = winograd.conv3x3(x, kernels[0], styles, demod, bias)
         elif x.shape[0] == 1:
-            folded = _fold(weight, styles[0][None, :, None, None] * demod[0][:, None, None, None], dtype, up)
+            folded = fold(weight, styles[0][None, :, None, None] * demod[0][:, None, None, None], dtype, up)
             pre = _conv(x, folded, up, blur.to(dtype), None if up else bias.to(dtype))
             if up:
                 pre.add_(bias.to(dtype)[:, None, None])
         else:
-            shared = _fold(weight, weight.new_ones(1, 1, 1, 1), dtype, up)
+            shared = fold(weight, weight.new_ones(1, 1, 1, 1), dtype, up)
             pre = _conv(x * styles.to(dtype)[:, :, None, None], shared, up, blur.to(dtype))
             pre = torch.addcmul(bias.to(dtype)[:, None, None], pre, demod.to(dtype)[:, :, None, None])
         if noise is not None:
@@ -128,8 +94,8 @@ class StyledConvFunction(torch.autograd.Function):
             grad_noise = grad_noise.to(noise.dtype)
         if ctx.needs_input_grad[2]:
             # sum(g * u) * d, with u * d = pre - bias - noise and g * pre = grad_out * out
-            sums = _pixel_sums(grad, noise)
-            grad_u_d = _spatial_dot(grad_out, out) - bias.float() * sums[..., 0]
+            sums = pixel_sums(grad, noise)
+            grad_u_d = spatial_dot(grad_out, out) - bias.float() * sums[..., 0]
             if noise is not None:
                 grad_u_d -= sums[..., 1]
             grad_demod = grad_u_d / demod
@@ -137,13 +103,13 @@ class StyledConvFunction(torch.autograd.Function):
             if ctx.adjoint is not None:
                 h = winograd.conv3x3(grad, ctx.adjoint, in_scale=demod)
             elif x.shape[0] == 1:
-                folded = _fold(weight, demod[0][:, None, None, None], dtype, ctx.up)
+                folded = fold(weight, demod[0][:, None, None, None], dtype, ctx.up)
                 h = _conv_input_grad(grad, folded, ctx.up, blur.to(dtype))
             else:
-                shared = _fold(weight, weight.new_ones(1, 1, 1, 1), dtype, ctx.up)
+                shared = fold(weight, weight.new_ones(1, 1, 1, 1), dtype, ctx.up)
                 h = _conv_input_grad(grad * demod.to(dtype)[:, :, None, None], shared, ctx.up, blur.to(dtype))
             if ctx.needs_input_grad[1]:
-                grad_styles = _spatial_dot(h, x).to(styles.dtype)
+                grad_styles = spatial_dot(h, x).to(styles.dtype)
             if ctx.needs_input_grad[0]:
                 grad_x = h.mul_(styles.to(dtype)[:, :, None, None])
         return grad_x, grad_styles, grad_demod, None, None, grad_noise, None, None, None, None

@@ -28,8 +28,8 @@ from ...checkpoints.safe_pickle import (
     restricted_load,
 )
 from ...errors import CheckpointError
+from ..labels import label_set_for_size
 from .config import GeneratorConfig
-from .labels import label_set_for_size
 
 
 class TFNetwork:

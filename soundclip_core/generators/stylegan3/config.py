@@ -10,10 +10,23 @@ export; the FIR filters themselves travel as tensors (buffers `up_filter` / `dow
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
+
+from ..limits import (
+    MAX_CHANNELS,
+    MAX_FACTOR,
+    MAX_KERNEL,
+    MAX_LAYERS,
+    MAX_RESOLUTION,
+    MAX_TAPS,
+    check_count,
+    check_number,
+    check_total,
+)
+from ..mapping import MappingConfig
 
 KINDS = ("stylegan3-t", "stylegan3-r")
 
@@ -41,7 +54,16 @@ class LayerSpec:
     clamp: float | None
 
     def __post_init__(self) -> None:
+        for name, high in (("in_channels", MAX_CHANNELS), ("out_channels", MAX_CHANNELS), ("kernel", MAX_KERNEL),
+                           ("in_size", 2 * MAX_RESOLUTION), ("out_size", 2 * MAX_RESOLUTION), ("up", MAX_FACTOR),
+                           ("down", MAX_FACTOR), ("up_taps", MAX_TAPS), ("down_taps", MAX_TAPS)):
+            check_count(f"layer {self.name}: {name}", getattr(self, name), high)
+        if self.clamp is not None:
+            check_number(f"layer {self.name}: clamp", self.clamp)
         object.__setattr__(self, "padding", tuple(int(p) for p in self.padding))
+        if len(self.padding) != 4 or any(abs(p) > 2 * MAX_RESOLUTION for p in self.padding):
+            raise ValueError(f"layer {self.name}: padding {list(self.padding)[:8]} is not 4 sizes of at most "
+                             f"{2 * MAX_RESOLUTION}")
         conv_size = self.in_size + self.kernel - 1
         expected = (conv_size * self.up + self.padding[0] + self.padding[1] - (self.up_taps - 1)
                     - (self.down_taps - 1) + self.down - 1) // self.down
@@ -51,18 +73,17 @@ class LayerSpec:
 
 
 @dataclass(frozen=True)
-class Stylegan3Config:
+class Stylegan3Config(MappingConfig):
     """resolution: output size; input_*: the Fourier features (channels, square size in pixels, sampling
     rate and bandwidth in cycles per unit); layers: the synthesis layers in execution order (last = ToRGB);
-    c_dim > 0: a class-conditional mapping (labels embedded to embed_dim, normalised, concatenated to z)."""
+    the mapping network's settings are `MappingConfig`'s (2 layers by default; class labels only as
+    NVIDIA's `MappingNetwork.embed`: embedded to embed_dim, normalised, concatenated to z)."""
+
+    label_embeddings: ClassVar[tuple[str, ...]] = ("none", "embed")
 
     resolution: int
     kind: str = "stylegan3-t"
-    z_dim: int = 512
-    w_dim: int = 512
-    c_dim: int = 0
-    mapping_layers: int = 2
-    mapping_lr_multiplier: float = 0.01
+    mapping_layers: int = field(default=2, kw_only=True)
     img_channels: int = 3
     input_channels: int = 512
     input_size: int = 36
@@ -70,18 +91,18 @@ class Stylegan3Config:
     input_bandwidth: float = 2.0
     output_scale: float = 0.25
     layers: list[LayerSpec] = field(default_factory=list)
-    # class labels, as NVIDIA's MappingNetwork.embed (see stylegan2.config.GeneratorConfig)
-    label_embedding: str = "none"
-    embed_dim: int = 0
-    label_set: str = ""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
-        if (self.c_dim > 0) != (self.label_embedding == "embed") or (self.c_dim > 0) != (self.embed_dim > 0) \
-                or self.label_embedding not in ("none", "embed"):
-            raise ValueError(f"inconsistent label settings: c_dim {self.c_dim}, label_embedding "
-                             f"{self.label_embedding!r}, embed_dim {self.embed_dim}")
+        check_count("resolution", self.resolution, MAX_RESOLUTION, low=4)
+        check_count("input_channels", self.input_channels, MAX_CHANNELS)
+        check_count("input_size", self.input_size, 2 * MAX_RESOLUTION)
+        for name in ("input_sampling_rate", "input_bandwidth", "output_scale"):
+            check_number(name, getattr(self, name))
+        if not isinstance(self.layers, list | tuple) or len(self.layers) > MAX_LAYERS:
+            raise ValueError(f"expected a list of at most {MAX_LAYERS} synthesis layers")
         layers = [spec if isinstance(spec, LayerSpec) else LayerSpec(**spec) for spec in self.layers]
         object.__setattr__(self, "layers", layers)
         if not layers or not layers[-1].torgb or any(spec.torgb for spec in layers[:-1]):
@@ -90,18 +111,13 @@ class Stylegan3Config:
         chained = zip(produced, [(s.in_channels, s.in_size) for s in layers], strict=True)
         if any(out != nxt for out, nxt in chained) or layers[-1].out_size != self.resolution:
             raise ValueError("the layers' channels and sizes do not chain from the input to the image")
+        check_total(self.mapping_weights() + self.input_channels ** 2
+                    + sum(s.kernel ** 2 * s.in_channels * s.out_channels for s in layers))
 
     @property
     def num_ws(self) -> int:
         """W+ layers: the input transform, one per layer, ToRGB (16 for the default 14 layers)."""
         return len(self.layers) + 1
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> Stylegan3Config:
-        return cls(**json.loads(text))
 
 
 def schedule(resolution: int, kind: str = "stylegan3-t", channel_base: int | None = None,

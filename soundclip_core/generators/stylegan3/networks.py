@@ -1,7 +1,7 @@
 """The StyleGAN3 generator (Karras et al. 2021, "Alias-Free Generative Adversarial Networks"), configs T and R.
 
 Parameter names follow NVIDIA's state dict below `synthesis.` (`input.*`, `layers.L{i}_{size}_{ch}.*`);
-the mapping network is the shared `MappedGenerator` one. W+ layers: ws[0] drives the input's
+the mapping network is the shared one (`generators/mapping.py`). W+ layers: ws[0] drives the input's
 rotation/translation of the Fourier features, ws[1 + i] drives layer L_i, the last drives ToRGB.
 A frozen generator runs the fast ops of `ops.py`; layers whose weights need gradients use the
 literal formulas of `reference.py`.
@@ -15,11 +15,10 @@ import torch
 from torch import nn
 
 from ... import runtime
-from .. import winograd
+from .. import modconv, winograd
+from ..base import GeneratorBase
 from ..derived import derived
-from ..stylegan2 import ops as sg2_ops
-from ..stylegan2.mapping import EqualLinear, MappedGenerator
-from ..stylegan2.networks import NOISE_MODES
+from ..mapping import EqualLinear
 from . import ops, reference
 from .config import LayerSpec, Stylegan3Config, schedule
 from .filters import lowpass
@@ -30,10 +29,6 @@ SQRT2 = math.sqrt(2.0)
 def _normalized(weight: torch.Tensor) -> torch.Tensor:
     """The weight scaled to unit mean square per output channel (NVIDIA's pre-normalisation)."""
     return weight * weight.square().mean(dim=(1, 2, 3), keepdim=True).rsqrt()
-
-
-def _needs_weight_grads(module: nn.Module) -> bool:
-    return torch.is_grad_enabled() and any(p.requires_grad for p in module.parameters())
 
 
 class SynthesisInput(nn.Module):
@@ -101,16 +96,16 @@ class SynthesisLayer(nn.Module):
         # both cancel in demodulation except against its 1e-8, kept for float32 parity
         weight = derived(self, "normalized", weight, _normalized)
         styles = styles * styles.square().mean().rsqrt()
-        demod = sg2_ops.demodulation(weight, styles, derived(self, "norms", weight, sg2_ops.squared_norms))
+        demod = modconv.demodulation(weight, styles, derived(self, "norms", weight, modconv.squared_norms))
         return styles * gain, demod, weight
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         spec = self.spec
-        if _needs_weight_grads(self):
+        if modconv.needs_weight_grads(self):
             return reference.layer_reference(self, x, w)
         styles, demod, weight = self.styles_and_demod(w)
         if spec.torgb:
-            x = sg2_ops.modulated_1x1(x, weight[:, :, 0, 0], styles) + self.bias.to(x.dtype)[:, None, None]
+            x = modconv.modulated_1x1(x, weight[:, :, 0, 0], styles) + self.bias.to(x.dtype)[:, None, None]
             x = torch.nn.functional.pad(x, list(spec.padding)) if any(spec.padding) else x
             return x.clamp(-spec.clamp, spec.clamp) if spec.clamp is not None else x
         kernels = winograd.gradient_kernels(self, weight, x, styles)
@@ -119,7 +114,7 @@ class SynthesisLayer(nn.Module):
                                   spec.clamp)
 
 
-class Stylegan3Generator(MappedGenerator):
+class Stylegan3Generator(GeneratorBase):
     """z -> mapping -> w; W+ [B, num_ws, w_dim] -> synthesis -> RGB [B, 3, H, W] in about [-1, 1].
 
     W+ layers: ws[0] -> the input transform (rotation/translation of the Fourier features),
@@ -128,11 +123,8 @@ class Stylegan3Generator(MappedGenerator):
 
     def __init__(self, config: Stylegan3Config, source: str = "random init",
                  filters: dict[str, torch.Tensor] | None = None):
-        super().__init__()
-        self.config = config
-        self.source = source
+        super().__init__(config, source)
         filters = filters or {}
-        self.build_mapping()
         self.input = SynthesisInput(config)
         self.layers = nn.ModuleDict({
             spec.name: SynthesisLayer(spec, config.w_dim, filters.get(f"{spec.name}.up_filter"),
@@ -160,10 +152,8 @@ class Stylegan3Generator(MappedGenerator):
 
     def synthesis(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
         """ws [B, num_ws, w_dim] -> images [B, img_channels, H, W] float32."""
-        if noise_mode not in NOISE_MODES:
-            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
-        if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
-            raise ValueError(f"ws must be [B, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
+        self.check_noise_mode(noise_mode)
+        self.check_ws(ws)
         ws = ws.float()
         x = self.input(ws[:, 0]).to(runtime.compute_dtype(ws.device))
         for i, layer in enumerate(self.layers.values()):

@@ -1,6 +1,6 @@
 """NVIDIA stylegan3-repo pickles (`G_ema` of configs T and R) -> our config and state dict.
 
-Read by the same restricted unpickler as StyleGAN2 pickles (`stylegan2.nvidia_pickle`): nothing in
+Read by the container reader StyleGAN2 pickles share (`generators/nvidia_pickle.py`): nothing in
 the file runs. The network is recognised by structure (a synthesis child `input` and layers
 `L{i}_{size}_{channels}`), never by class name: NVIDIA's StyleGAN2 and StyleGAN3 share class names.
 Per-layer settings (sizes, factors, taps, padding, clamp) are read from the pickled layers' plain
@@ -16,19 +16,17 @@ import numpy as np
 import torch
 
 from ...errors import CheckpointError
+from ..checks import require
+from ..labels import label_set_for_size
+from ..nvidia_pickle import PersistentStub, flatten, init_kwargs, modules, setting
 from .config import LayerSpec, Stylegan3Config
 
 LAYER_NAME = re.compile(r"L\d+_\d+_\d+")
 
 
-def _modules(stub) -> dict:
-    return getattr(stub, "state", {}).get("_modules", {}) or {}
-
-
-def is_stylegan3(stub) -> bool:
+def recognises(stub: PersistentStub) -> bool:
     """A G_ema stub whose synthesis network has a Fourier `input` and `L{i}_{size}_{ch}` layers."""
-    synthesis = _modules(stub).get("synthesis")
-    children = _modules(synthesis) if synthesis is not None else {}
+    children = modules(modules(stub).get("synthesis"))
     return "input" in children and any(LAYER_NAME.fullmatch(name) for name in children)
 
 
@@ -58,18 +56,15 @@ def _layer_spec(name: str, state: dict, path: Path) -> LayerSpec:
                               fix="only NVIDIA's configs T and R are supported") from error
 
 
-def convert(stub, path: Path) -> tuple[Stylegan3Config, dict[str, torch.Tensor], torch.Tensor]:
+def convert(stub: PersistentStub, path: Path) -> tuple[Stylegan3Config, dict[str, torch.Tensor], torch.Tensor]:
     """(config, state dict in our names, w_avg) of a StyleGAN3 G_ema stub."""
-    from ..stylegan2.labels import label_set_for_size
-    from ..stylegan2.nvidia_pickle import flatten  # the stub walker shared with StyleGAN2 pickles
-
-    kwargs = stub.state.get("_init_kwargs", {}) or {}
-    c_dim = int(kwargs.get("c_dim", 0) or 0)
-    if int(kwargs.get("img_channels", 3)) != 3:
+    kwargs = init_kwargs(stub)
+    c_dim = setting(kwargs, "c_dim", 0, path)
+    if setting(kwargs, "img_channels", 3, path) != 3:
         raise CheckpointError(f"StyleGAN3 with {kwargs['img_channels']} image channels is not supported (RGB only)",
                               path=path)
-    synthesis = _modules(stub)["synthesis"]
-    children = _modules(synthesis)
+    synthesis = modules(stub)["synthesis"]
+    children = modules(synthesis)
     names = synthesis.state.get("layer_names") or sorted(
         (n for n in children if LAYER_NAME.fullmatch(n)), key=lambda n: int(n[1:].split("_")[0]))
     if any(name not in children for name in names):
@@ -90,17 +85,17 @@ def convert(stub, path: Path) -> tuple[Stylegan3Config, dict[str, torch.Tensor],
         elif key != "mapping.w_avg":
             raise CheckpointError(f"unexpected StyleGAN3 tensor '{key}'", path=path,
                                   fix="only NVIDIA's unconditional configs T and R are supported")
-    if "mapping.w_avg" not in source or "style.1.weight" not in state or "input.weight" not in state:
-        raise CheckpointError("StyleGAN3 pickle lacks its mapping network, w_avg or input layer", path=path)
+    require(source, ["mapping.w_avg", "mapping.fc0.weight", "synthesis.input.weight"], path,
+            "this StyleGAN3 network (its mapping network, w_avg or input layer)")
     if c_dim and "embed.weight" not in state:
         raise CheckpointError(f"c_dim is {c_dim} but the mapping has no 'embed' layer", path=path)
     embed_dim = int(state["embed.weight"].shape[0]) if c_dim else 0
-    inputs = _modules(synthesis)["input"].state
+    inputs = children["input"].state
     mapping_layers = sum(1 for k in state if re.fullmatch(r"style\.\d+\.weight", k))
     radial = any(spec.down_radial for spec in layers) or any(spec.kernel == 1 for spec in layers[:-1])
     try:
         config = Stylegan3Config(
-            resolution=int(kwargs.get("img_resolution", layers[-1].out_size)),
+            resolution=setting(kwargs, "img_resolution", layers[-1].out_size, path),
             kind="stylegan3-r" if radial else "stylegan3-t", z_dim=int(state["style.1.weight"].shape[1]) - embed_dim,
             c_dim=c_dim, label_embedding="embed" if c_dim else "none", embed_dim=embed_dim,
             label_set=label_set_for_size(c_dim) if c_dim else "",

@@ -3,7 +3,8 @@
 - `modulated_conv`: one autograd Function for the modulated, demodulated conv of a frozen layer:
   styles and demodulation fold into the small weight at batch 1, and the backward forms no
   weight gradient: h = conv^T(g * d, W) gives dL/dx = h * s and dL/ds = sum_pixels(h * x), and
-  dL/dd = sum_pixels(g * u) with u the undemodulated conv output (StyleGAN2's trick, `styled_conv`);
+  dL/dd = sum_pixels(g * u) with u the undemodulated conv output (StyleGAN2's trick, from the shared
+  pieces of `generators/modconv.py`);
   where a gradient is being taken, wide 3x3 convs may come with Winograd kernels (`winograd.py`).
 - `filtered_lrelu`: up-sampling as a stride-`up` transposed conv with the 1-D filter (polyphase:
   the zeros of the zero-inserted image are never multiplied), the crop/pad as one slice, the
@@ -18,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import winograd
-from ..stylegan2.styled_conv import _fold, _pixel_sums, _spatial_dot
+from ..modconv import fold, pixel_sums, spatial_dot
 
 
 def _depthwise(x: torch.Tensor, taps: torch.Tensor, axis: int) -> torch.Tensor:
@@ -207,10 +208,10 @@ class ModulatedConvFunction(torch.autograd.Function):
         if kernels is not None:
             out = winograd.conv3x3(x, kernels[0], styles, demod, bias, padding=padding)
         elif x.shape[0] == 1:
-            folded = _fold(weight, styles[0][None, :, None, None] * demod[0][:, None, None, None], dtype, False)
+            folded = fold(weight, styles[0][None, :, None, None] * demod[0][:, None, None, None], dtype, False)
             out = F.conv2d(x, folded, bias.to(dtype), padding=padding)
         else:
-            shared = _fold(weight, weight.new_ones(1, 1, 1, 1), dtype, False)
+            shared = fold(weight, weight.new_ones(1, 1, 1, 1), dtype, False)
             out = F.conv2d(x * styles.to(dtype)[:, :, None, None], shared, padding=padding)
             out = torch.addcmul(bias.to(dtype)[:, None, None], out, demod.to(dtype)[:, :, None, None])
         ctx.save_for_backward(x, styles, demod, weight, bias, out)
@@ -224,7 +225,7 @@ class ModulatedConvFunction(torch.autograd.Function):
         grad = grad.to(dtype)
         grad_x = grad_styles = grad_demod = None
         if ctx.needs_input_grad[2]:  # sum(g * u) with u * d = out - bias
-            grad_demod = (_spatial_dot(grad, out) - bias.float() * _pixel_sums(grad, None)[..., 0]) / demod
+            grad_demod = (spatial_dot(grad, out) - bias.float() * pixel_sums(grad, None)[..., 0]) / demod
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
             # the adjoint conv as a plain conv with the flipped, transposed weight: CPU backends run
             # conv2d far faster than conv_transpose2d of the same size
@@ -232,12 +233,12 @@ class ModulatedConvFunction(torch.autograd.Function):
             if ctx.adjoint is not None:
                 h = winograd.conv3x3(grad, ctx.adjoint, in_scale=demod, padding=padding)
             elif x.shape[0] == 1:
-                h = F.conv2d(grad, _fold(flipped, demod[0][:, None, None, None], dtype, True), padding=padding)
+                h = F.conv2d(grad, fold(flipped, demod[0][:, None, None, None], dtype, True), padding=padding)
             else:
-                shared = _fold(flipped, weight.new_ones(1, 1, 1, 1), dtype, True)
+                shared = fold(flipped, weight.new_ones(1, 1, 1, 1), dtype, True)
                 h = F.conv2d(grad * demod.to(dtype)[:, :, None, None], shared, padding=padding)
             if ctx.needs_input_grad[1]:
-                grad_styles = _spatial_dot(h, x).to(styles.dtype)
+                grad_styles = spatial_dot(h, x).to(styles.dtype)
             if ctx.needs_input_grad[0]:
                 grad_x = h.mul_(styles.to(dtype)[:, :, None, None])
         return grad_x, grad_styles, grad_demod, None, None, None, None

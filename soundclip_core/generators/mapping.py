@@ -1,9 +1,10 @@
-"""The mapping network (z, c) -> w shared by every StyleGAN architecture, and the latent helpers built on it.
+"""The mapping network (z, c) -> w shared by every StyleGAN architecture, and its one config.
 
 StyleGAN2 (every format) and StyleGAN3 map latents with the same math: normalise z, then
 `mapping_layers` equalised-lr fully connected layers with leaky ReLU, then truncation toward
-the average latent. `MappedGenerator` holds those layers under rosinality's names (`style.{i}`,
-`latent_avg`) so each architecture only adds its synthesis network.
+the average latent. `MappingConfig` holds those settings (each architecture's config extends it),
+`MappedGenerator` holds the layers under rosinality's names (`style.{i}`, `embed`, `latent_avg`)
+so each architecture only adds its synthesis network (see `base.GeneratorBase`).
 
 Class-conditional generators embed a float label c [B, c_dim] (`embed.*`) and concatenate it
 after z, in one of the two ways trained files use (config `label_embedding`):
@@ -15,16 +16,71 @@ after z, in one of the two ways trained files use (config `label_embedding`):
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import asdict, dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...errors import SoundClipError
+from ..errors import SoundClipError
+from .labels import known_label_sets, summary
+from .limits import MAX_LABELS, MAX_MAPPING_LAYERS, MAX_WIDTH, check_count, check_number
 
 SQRT2 = math.sqrt(2.0)
 PER_LABEL_SAMPLES = 1024  # latents averaged per label when a conditional checkpoint has no w_avg
+
+
+@dataclass(frozen=True, kw_only=True)
+class MappingConfig:
+    """The mapping network's settings, shared by every architecture's config (stored flat in its JSON).
+
+    Class-conditional generators have `c_dim` > 0 label values, embedded to `embed_dim` by
+    `label_embedding`: "concat" (original TF StyleGAN2 `LabelConcat`: raw weight, no bias, z and the
+    embedding normalised together) or "embed" (stylegan2-ada `LabelEmbed` / `mapping.embed`: equalised
+    weight with bias, normalised separately). `label_set` names a known label list ("wikiart"); empty
+    means labels are plain class indices.
+    """
+
+    label_embeddings: ClassVar[tuple[str, ...]] = ("none", "concat", "embed")  # what an architecture accepts
+
+    z_dim: int = 512
+    w_dim: int = 512
+    mapping_layers: int = 8
+    mapping_lr_multiplier: float = 0.01
+    c_dim: int = 0
+    label_embedding: str = "none"
+    embed_dim: int = 0
+    label_set: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("z_dim", "w_dim"):
+            check_count(name, getattr(self, name), MAX_WIDTH)
+        check_count("mapping_layers", self.mapping_layers, MAX_MAPPING_LAYERS)
+        check_count("c_dim", self.c_dim, MAX_LABELS, low=0)
+        check_count("embed_dim", self.embed_dim, MAX_WIDTH, low=0)
+        check_number("mapping_lr_multiplier", self.mapping_lr_multiplier)
+        if self.label_set and self.label_set not in known_label_sets():
+            raise ValueError(f"unknown label set {self.label_set[:40]!r} (known: {', '.join(known_label_sets())})")
+        if self.label_embedding not in self.label_embeddings or (self.c_dim > 0) != (self.label_embedding != "none") \
+                or (self.c_dim > 0) != (self.embed_dim > 0):
+            raise ValueError(f"inconsistent label settings: c_dim {self.c_dim}, label_embedding "
+                             f"{self.label_embedding!r}, embed_dim {self.embed_dim}")
+
+    def mapping_weights(self) -> int:
+        """How many weights the mapping network (and label embedding) has."""
+        first = (self.z_dim + self.embed_dim) * self.w_dim
+        return first + (self.mapping_layers - 1) * self.w_dim ** 2 + self.c_dim * self.embed_dim
+
+    def to_json(self) -> str:
+        """The whole config (the architecture's fields too) as the JSON our export stores."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str):
+        return cls(**json.loads(text))
 
 
 def normalize_2nd_moment(x: torch.Tensor) -> torch.Tensor:
@@ -61,22 +117,19 @@ class LabelEmbedding(nn.Module):
 
 
 class MappedGenerator(nn.Module):
-    """Base of every generator: the mapping layers, the average latent and the latent helpers.
+    """The mapping half of every generator: the mapping layers, the average latent, truncation.
 
-    Subclasses set `self.config` (with resolution, num_ws, z_dim, w_dim, mapping_layers,
-    mapping_lr_multiplier, and for class-conditional generators c_dim, label_embedding, embed_dim, label_set
-    as in `GeneratorConfig`), call `build_mapping()` in their constructor, and define `synthesis(ws, noise_mode)`.
+    `config` is a `MappingConfig`; `source` names the generator in errors.
     `mapping(z, c=None, truncation_psi=1.0)` takes the label second: pass truncation_psi by keyword.
     """
 
-    kind = "stylegan"
-
-    def build_mapping(self) -> None:
-        config = self.config
-        # configs without label fields (an architecture that has none) are unconditional
-        self.c_dim = getattr(config, "c_dim", 0)
-        self.label_embedding = getattr(config, "label_embedding", "none")
-        embed_dim = getattr(config, "embed_dim", 0)
+    def __init__(self, config: MappingConfig, source: str):
+        super().__init__()
+        self.config = config
+        self.source = source
+        self.c_dim = config.c_dim
+        self.label_embedding = config.label_embedding
+        embed_dim = config.embed_dim
         if self.c_dim:
             concat = self.label_embedding == "concat"
             self.embed = LabelEmbedding(self.c_dim, embed_dim, bias=not concat,
@@ -89,14 +142,6 @@ class MappedGenerator(nn.Module):
         # conditional checkpoints without an average latent truncate toward the mean of each label
         self.per_label_avg = False
         self._label_avgs: dict[tuple[float, ...], torch.Tensor] = {}
-
-    @property
-    def resolution(self) -> int:
-        return self.config.resolution
-
-    @property
-    def num_ws(self) -> int:
-        return self.config.num_ws
 
     @property
     def w_dim(self) -> int:
@@ -118,15 +163,12 @@ class MappedGenerator(nn.Module):
                             "(pass truncation_psi by keyword)")
         if not self.c_dim:
             if c is not None and c.numel():
-                raise SoundClipError(f"{getattr(self, 'source', 'this generator')} is not class-conditional: "
-                                     "it takes no label", fix="leave the label empty")
+                raise SoundClipError(f"{self.source} is not class-conditional: it takes no label",
+                                     fix="leave the label empty")
             return None
         if c is None:
-            from .labels import describe
-
-            raise SoundClipError(f"{getattr(self, 'source', 'this generator')} is class-conditional "
-                                 f"({self.c_dim} label values) and needs a label",
-                                 fix=f"give one: {describe(self.c_dim, getattr(self.config, 'label_set', ''))}")
+            raise SoundClipError(f"{self.source} is class-conditional ({self.c_dim} label values) and needs a label",
+                                 fix=f"give one: {summary(self.c_dim, self.config.label_set)}")
         if c.ndim != 2 or c.shape[1] != self.c_dim or c.shape[0] not in (1, batch):
             raise ValueError(f"c must be [{batch} or 1, {self.c_dim}], got {tuple(c.shape)}")
         return c.float().to(self.latent_avg.device).expand(batch, -1)
@@ -178,17 +220,3 @@ class MappedGenerator(nn.Module):
             return
         z = torch.randn(samples, self.z_dim, generator=torch.Generator().manual_seed(seed))
         self.latent_avg.copy_(self.mapping(z.to(self.latent_avg.device)).mean(0))
-
-    def ws_from_seed(self, seed: int, batch_size: int = 1, truncation_psi: float = 0.7,
-                     c: torch.Tensor | None = None) -> torch.Tensor:
-        """Deterministic W+ latents [B, num_ws, w_dim] for a seed (and label c [1 or B, c_dim] for a
-        conditional generator), the same on every device."""
-        z = torch.randn(batch_size, self.z_dim, generator=torch.Generator().manual_seed(int(seed)))
-        with torch.no_grad():
-            w = self.mapping(z.to(self.latent_avg.device), c, truncation_psi=truncation_psi)
-        return w[:, None, :].repeat(1, self.num_ws, 1)
-
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
-                noise_mode: str = "const") -> torch.Tensor:
-        w = self.mapping(z, c, truncation_psi=truncation_psi)
-        return self.synthesis(w[:, None].expand(-1, self.num_ws, -1), noise_mode)

@@ -1,0 +1,67 @@
+"""`GeneratorBase`: what every generator architecture is, whatever its synthesis network.
+
+A generator maps z (and a label) to w through the shared mapping network, and renders a W+
+latent ws [B, num_ws, w_dim] with its own `synthesis`. Everything outside the architecture
+(editing, inversion, video, the nodes) talks to this surface only: the shape properties, the
+mapping helpers, `ws_from_seed` and `check_ws`, the one check that a latent fits the generator.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from ..errors import LatentShapeError
+from .mapping import MappedGenerator
+
+NOISE_MODES = ("const", "random", "none")
+
+
+class GeneratorBase(MappedGenerator):
+    """Subclasses build their synthesis network after `super().__init__(config, source)` and define
+    `synthesis(ws, noise_mode)`; `config` also has `resolution` and `num_ws`."""
+
+    kind = "stylegan"
+
+    @property
+    def resolution(self) -> int:
+        return self.config.resolution
+
+    @property
+    def num_ws(self) -> int:
+        return self.config.num_ws
+
+    def check_ws(self, ws: torch.Tensor, what: str = "ws", path: str | os.PathLike | None = None,
+                 fix: str = "use a latent made with this generator") -> torch.Tensor:
+        """`ws` itself if it is a W+ latent [B, num_ws, w_dim] of this generator; otherwise one error
+        naming `what` (and `path`, the file it came from), both shapes and `fix`."""
+        if isinstance(ws, torch.Tensor) and ws.ndim == 3 and tuple(ws.shape[1:]) == (self.num_ws, self.w_dim):
+            return ws
+        if not isinstance(ws, torch.Tensor):
+            got = f"a {type(ws).__name__}"
+        elif ws.ndim == 3:
+            got = f"{ws.shape[1]} W+ layers of {ws.shape[2]} values"
+        else:
+            got = f"a tensor of shape {tuple(ws.shape)}"
+        raise LatentShapeError(f"{what} must be [B, {self.num_ws}, {self.w_dim}] for {self.source}, got {got}",
+                               path=path, fix=fix)
+
+    @staticmethod
+    def check_noise_mode(noise_mode: str) -> None:
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+
+    def ws_from_seed(self, seed: int, batch_size: int = 1, truncation_psi: float = 0.7,
+                     c: torch.Tensor | None = None) -> torch.Tensor:
+        """Deterministic W+ latents [B, num_ws, w_dim] for a seed (and label c [1 or B, c_dim] for a
+        conditional generator), the same on every device."""
+        z = torch.randn(batch_size, self.z_dim, generator=torch.Generator().manual_seed(int(seed)))
+        with torch.no_grad():
+            w = self.mapping(z.to(self.latent_avg.device), c, truncation_psi=truncation_psi)
+        return w[:, None, :].repeat(1, self.num_ws, 1)
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
+                noise_mode: str = "const") -> torch.Tensor:
+        w = self.mapping(z, c, truncation_psi=truncation_psi)
+        return self.synthesis(w[:, None].expand(-1, self.num_ws, -1), noise_mode)
