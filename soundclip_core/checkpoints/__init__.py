@@ -3,6 +3,7 @@ TorchScript archive reader, the checks every state dict passes (finite, shapes),
 `read_state_dict`, which every loader calls (no `torch.load` anywhere else)."""
 
 from .formats import sniff
+from .reader import load_storage_bytes, read_checkpoint, read_state_dict
 from .safe_pickle import (
     BYTES_ALLOWED,
     CONTAINERS_ALLOWED,
@@ -16,5 +17,6 @@ from .torchscript_archive import is_torchscript_archive, read_torchscript_tensor
 from .validate import check_finite, check_shapes, module_shapes, require_keys
 
 __all__ = ["BYTES_ALLOWED", "CONTAINERS_ALLOWED", "NUMPY_ALLOWED", "UNPICKLING_ERRORS", "RestrictedUnpickler",
-           "check_finite", "check_shapes", "is_torchscript_archive", "materialize", "module_shapes",
-           "read_torchscript_tensors", "require_keys", "restricted_load", "sniff"]
+           "check_finite", "check_shapes", "is_torchscript_archive", "load_storage_bytes", "materialize",
+           "module_shapes", "read_checkpoint", "read_state_dict", "read_torchscript_tensors", "require_keys",
+           "restricted_load", "sniff"]
