@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
 from torch import nn
 
+from ..checkpoints import read_state_dict
 from ..encoders import ENCODER_KINDS, load_audio_encoder
 from ..encoders.encoder import detect_kind
 from ..encoders.soundclip import SoundCLIPNet
@@ -21,20 +21,6 @@ from ..errors import CheckpointError
 
 TRAINABLE_KINDS = ("soundclip",)
 IMAGENET_KEYS = ("conv1.weight", "layer1.0.conv1.weight", "layer4.1.conv2.weight", "fc.weight")
-
-
-def _read(path: Path) -> dict:
-    if not path.is_file():
-        raise CheckpointError("--init file not found", path=path, fix="check the path")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise CheckpointError(f"not a readable PyTorch checkpoint ({str(error)[:200]})", path=path) from error
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise CheckpointError("expected a state dict", path=path)
-    return {k.removeprefix("module."): v for k, v in state.items()}
 
 
 def build_network(kind: str, embed_dim: int, init: str | os.PathLike | None, clip_space: str,
@@ -46,7 +32,8 @@ def build_network(kind: str, embed_dim: int, init: str | os.PathLike | None, cli
     if init is None:
         return SoundCLIPNet(embed_dim).train(), "random init"
     path = Path(init)
-    state = _read(path)
+    state = read_state_dict(path, f"a {kind} audio encoder or ResNet-18 ImageNet weights (--init)",
+                            f"give a {kind} encoder (.pth) or timm's resnet18 ImageNet weights", nested=("state_dict",))
     if all(k in state for k in IMAGENET_KEYS) and tuple(state["fc.weight"].shape) == (1000, 512):
         net = SoundCLIPNet(embed_dim)
         backbone = {k: v for k, v in state.items() if not k.startswith("fc.")}
