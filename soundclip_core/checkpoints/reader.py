@@ -40,7 +40,7 @@ def _reason(error: Exception) -> str:
         return "unsafe content refused by the weights-only reader" + (f" ({lines[0][:120]})" if lines else "") + \
             "; nothing in the file was run"
     if isinstance(error, EOFError) or re.search(r"EOF|central directory|unpack requires|truncated", text):
-        return "the file ends early or is damaged (an interrupted download?)"
+        return "the file ends early or is damaged (an interrupted download? re-download it)"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return f"{type(error).__name__}: {lines[0][:160] if lines else 'no details'}"
 

@@ -17,6 +17,7 @@ from torch import nn
 from ..errors import CheckpointError
 
 SHOWN_KEYS = 4  # keys named in one message; the count says how many more there are
+MASKS = ("attn_mask",)  # attention masks hold -inf by design (CLIP's causal mask): only NaN is refused there
 NON_FINITE_FIX = "re-download the file; if you trained it, use an earlier epoch (the run diverged)"
 
 
@@ -27,13 +28,17 @@ def _names(keys: Iterable[str]) -> str:
 
 
 def check_finite(state: Mapping[str, object], path: str | os.PathLike, what: str, fix: str = NON_FINITE_FIX) -> None:
-    """Refuse NaN or infinite values in any floating-point tensor of `state` (nested dicts included),
-    naming the tensors: a model with them produces NaN embeddings or black images, never an error."""
+    """Refuse NaN or infinite values in any floating-point tensor of `state` (nested dicts included; NaN only
+    in attention masks), naming the tensors: a model with them produces NaN embeddings or black images, never
+    an error."""
     bad = []
 
     def visit(prefix: str, value: object) -> None:
         if isinstance(value, torch.Tensor):
-            if (value.is_floating_point() or value.is_complex()) and not bool(torch.isfinite(value).all()):
+            if not (value.is_floating_point() or value.is_complex()):
+                return
+            masked = prefix.endswith(MASKS) and not value.is_complex()  # -inf there means "never attend"
+            if not bool((~torch.isnan(value) if masked else torch.isfinite(value)).all()):
                 bad.append(prefix)
         elif isinstance(value, Mapping):
             for key, item in value.items():

@@ -24,11 +24,11 @@ def zip_problem(source: str | os.PathLike | BinaryIO, size: int) -> str | None:
         with zipfile.ZipFile(source) as archive:
             entries = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as error:
-        return f"damaged zip archive, probably truncated ({error})"
+        return f"damaged zip archive ({error}), probably an interrupted download: re-download it"
     total = 0
     for entry in entries:
         if entry.header_offset + entry.compress_size > size:
-            return f"zip entry '{entry.filename}' runs past the end of the file (truncated)"
+            return f"zip entry '{entry.filename}' runs past the end of the file (truncated: re-download it)"
         stored_mismatch = entry.compress_type == zipfile.ZIP_STORED and entry.file_size != entry.compress_size
         if stored_mismatch or entry.file_size > entry.compress_size * MAX_RATIO + SLACK:
             return (f"zip entry '{entry.filename}' declares {entry.file_size:,} bytes from {entry.compress_size:,} "

@@ -93,7 +93,7 @@ class AudioEncoder:
         resampled to the encoder's rate, through the kind's frontend. Separate from `embed_inputs` so that
         many clips can be prepared ahead (in threads) and batched through the network."""
         if long_clip not in LONG_CLIP_POLICIES:
-            raise SoundClipError(f"long_clip must be one of {LONG_CLIP_POLICIES}")
+            raise SoundClipError(f"long_clip must be one of {LONG_CLIP_POLICIES}", fix="use 'average' (the default)")
         audio = audio.mono().resample(self.sample_rate)
         return IMPLEMENTATIONS[self.kind][1](audio.waveform[0], self.config, long_clip, window_start)
 
