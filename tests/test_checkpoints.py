@@ -29,6 +29,8 @@ def test_check_finite_names_the_file_and_the_tensors(tmp_path, bad):
         check_finite(state, tmp_path / "m.pt", "a test model")
     assert str(tmp_path / "m.pt") in str(e.value) and "Fix:" in str(e.value)
     check_finite({"ok": torch.ones(3), "ints": torch.tensor([1, 2])}, tmp_path / "m.pt", "a test model")
+    big = torch.full((10,), 60000.0, dtype=torch.float16)  # finite values whose float16 sum overflows
+    check_finite({"big": big}, tmp_path / "m.pt", "a test model")
     causal = torch.full((3, 3), float("-inf")).triu(1)  # CLIP's attention mask: -inf by design
     check_finite({"transformer.attn_mask": causal}, tmp_path / "m.pt", "a test model")
     with pytest.raises(CheckpointError, match="'attn_mask'"):
@@ -416,3 +418,18 @@ def test_valid_sidecar_settings_still_apply(trained_encoder):
     finally:
         json_path.unlink()
     assert encoder.config["resize"] == [256, 128] and encoder.config["top_db"] == 60 and encoder.space == "mine/x"
+
+
+def test_training_state_and_init_weights_with_nan_are_refused(tmp_path):
+    from soundclip_core.train.checkpoint import load_state
+    from soundclip_core.train.network import build_network
+
+    weights = {"trainee": {"net.fc.weight": torch.tensor([1.0, float("nan")])}, "optimizer": {}}
+    torch.save({"config": {}, "epoch": 3, **weights}, tmp_path / "train_state.pt")
+    with pytest.raises(CheckpointError, match=r"train_state.pt: the training state's network holds NaN or infinite "
+                                              r"weights \(in 'trainee.net.fc.weight'\).*Fix: start again"):
+        load_state(tmp_path / "train_state.pt")
+    torch.save({"state_dict": {"module.conv1.weight": torch.full((2,), float("inf"))}}, tmp_path / "init.pth")
+    with pytest.raises(CheckpointError, match=r"init.pth: a soundclip audio encoder or ResNet-18 ImageNet weights "
+                                              r"\(--init\) holds NaN or infinite weights \(in 'conv1.weight'\)"):
+        build_network("soundclip", 64, tmp_path / "init.pth", "any")

@@ -27,6 +27,12 @@ def _names(keys: Iterable[str]) -> str:
     return shown + (f" and {len(keys) - SHOWN_KEYS} more" if len(keys) > SHOWN_KEYS else "")
 
 
+def _all_finite(tensor: torch.Tensor) -> bool:
+    """A finite sum proves every value finite (NaN and inf propagate) at a quarter of `isfinite`'s cost; only a
+    sum that overflowed, or a real NaN/inf, is looked at value by value (a 150M-value CLIP is checked at load)."""
+    return bool(torch.isfinite(tensor.sum())) or bool(torch.isfinite(tensor).all())
+
+
 def check_finite(state: Mapping[str, object], path: str | os.PathLike, what: str, fix: str = NON_FINITE_FIX) -> None:
     """Refuse NaN or infinite values in any floating-point tensor of `state` (nested dicts included; NaN only
     in attention masks), naming the tensors: a model with them produces NaN embeddings or black images, never
@@ -37,8 +43,10 @@ def check_finite(state: Mapping[str, object], path: str | os.PathLike, what: str
         if isinstance(value, torch.Tensor):
             if not (value.is_floating_point() or value.is_complex()):
                 return
-            masked = prefix.endswith(MASKS) and not value.is_complex()  # -inf there means "never attend"
-            if not bool((~torch.isnan(value) if masked else torch.isfinite(value)).all()):
+            if prefix.endswith(MASKS) and not value.is_complex():  # -inf there means "never attend"
+                if bool(value.isnan().any()):
+                    bad.append(prefix)
+            elif not _all_finite(value):
                 bad.append(prefix)
         elif isinstance(value, Mapping):
             for key, item in value.items():
