@@ -45,6 +45,8 @@ def test_check_shapes_names_missing_unexpected_and_misshapen_keys(tmp_path):
     message = str(e.value)
     assert "missing 'b'" in message and "unexpected 'c'" in message and "'a' [2, 4] (expected [2, 3])" in message
     assert message.startswith(str(tmp_path / "m.pt")) and message.endswith("Fix: fix it")
+    with pytest.raises(CheckpointError, match=r"wrong shapes: 'b' list \(expected \[3\]\)"):
+        check_shapes({"a": torch.zeros(2, 3), "b": [0, 0, 0]}, expected, tmp_path / "m.pt", "a net", "fix it")
 
 
 # -- the one reader -----------------------------------------------------------------------------------

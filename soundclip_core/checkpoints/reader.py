@@ -51,7 +51,7 @@ def _torch_load(source, allow: Iterable[type]) -> object:
         return torch.load(source, map_location="cpu", weights_only=True)
 
 
-def unreadable(path: Path, what: str, reason: str, fix: str) -> CheckpointError:
+def _unreadable(path: Path, what: str, reason: str, fix: str) -> CheckpointError:
     """The one wording for a file that cannot be read as the model it should be."""
     return CheckpointError(f"not a readable PyTorch checkpoint of {what}: {reason}", path=path, fix=fix)
 
@@ -64,10 +64,10 @@ def read_checkpoint(path: str | os.PathLike, what: str, fix: str, *, allow: Iter
         container = sniff(path)
     except CheckpointError as error:  # missing, empty, an HTML page: said in the same words
         raise (CheckpointError(f"file not found (expected {what})", path=path, fix=fix) if not path.exists()
-               else unreadable(path, what, error.problem, fix)) from None
+               else _unreadable(path, what, error.problem, fix)) from None
     problem = zip_problem(path, path.stat().st_size) if container == "torch-zip" else None
     if problem:  # truncated, or declaring more than it holds: refused before anything is inflated
-        raise unreadable(path, what, problem, fix)
+        raise _unreadable(path, what, problem, fix)
     if container == "torch-zip" and is_torchscript_archive(path):
         return read_torchscript_tensors(path)  # tensors read as data; the archive's program is never run
     try:
@@ -79,7 +79,7 @@ def read_checkpoint(path: str | os.PathLike, what: str, fix: str, *, allow: Iter
     except CheckpointError:
         raise
     except Exception as error:  # torch and safetensors raise many types for bad, unsafe or truncated files
-        raise unreadable(path, what, _reason(error), fix) from error
+        raise _unreadable(path, what, _reason(error), fix) from error
 
 
 def read_state_dict(path: str | os.PathLike, what: str, fix: str, *, nested: Iterable[str] = (),
@@ -94,7 +94,7 @@ def read_state_dict(path: str | os.PathLike, what: str, fix: str, *, nested: Ite
             state = state[key]
             break
     if not isinstance(state, dict):
-        raise unreadable(path, what, f"it holds a {type(state).__name__}, not a state dict", fix)
+        raise _unreadable(path, what, f"it holds a {type(state).__name__}, not a state dict", fix)
     tensors = {str(k).removeprefix("module."): v for k, v in state.items() if isinstance(v, torch.Tensor)}
     if finite:
         check_finite(tensors, path, what)

@@ -27,6 +27,10 @@ def _names(keys: Iterable[str]) -> str:
     return shown + (f" and {len(keys) - SHOWN_KEYS} more" if len(keys) > SHOWN_KEYS else "")
 
 
+def _shape(value: object) -> list[int] | str:
+    return list(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+
+
 def _all_finite(tensor: torch.Tensor) -> bool:
     """A finite sum proves every value finite (NaN and inf propagate) at a quarter of `isfinite`'s cost; only a
     sum that overflowed, or a real NaN/inf, is looked at value by value (a 150M-value CLIP is checked at load)."""
@@ -71,8 +75,8 @@ def check_shapes(state: Mapping[str, torch.Tensor], expected: Mapping[str, tuple
     network's layers) and misshapen tensors are named in one error instead of a `load_state_dict` traceback."""
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
-    misshapen = [f"'{k}' {list(state[k].shape)} (expected {list(expected[k])})" for k in expected
-                 if k in state and (not isinstance(state[k], torch.Tensor) or tuple(state[k].shape) != expected[k])]
+    misshapen = [f"'{k}' {_shape(state[k])} (expected {list(expected[k])})" for k in expected
+                 if k in state and _shape(state[k]) != list(expected[k])]
     problems = []
     if missing:
         problems.append(f"missing {_names(missing)}")
