@@ -73,11 +73,12 @@ def _setting_problem(value: object, default: object) -> str | None:
     return None
 
 
-def frontend_config(kind: str, path: str | os.PathLike) -> dict:
-    """The front end of a checkpoint of `kind`: the kind's config with the sidecar's overrides, each checked
-    (a sample rate of 0 or a resize of [0, 0] would fail deep inside the first encode, not name the file)."""
+def frontend_config(kind: str, path: str | os.PathLike, meta: dict) -> dict:
+    """The front end of the checkpoint `path` of `kind`: the kind's config with the overrides of its sidecar
+    (`meta`, as `checkpoint_metadata` read it), each checked (a sample rate of 0 or a resize of [0, 0] would
+    fail deep inside the first encode, not name the file)."""
     defaults = encoder_config(kind)
-    frontend = checkpoint_metadata(path).get("frontend", {})
+    frontend = meta.get("frontend", {})
     for key, value in frontend.items():
         if key not in defaults or key in NOT_FRONTEND:
             problem = f"'{key}' is not a front-end setting of the {kind} encoder"
