@@ -99,6 +99,20 @@ def test_unreadable_truncated_and_refused_files_get_one_wording_on_one_line(tmp_
     assert message.endswith("Fix: download it again") and "\n" not in message and not marker.exists()
 
 
+def test_a_refused_torchscript_archive_gets_the_same_wording(tmp_path):
+    linear = torch.nn.Linear(2, 3)
+    torch.jit.script(linear).save(str(tmp_path / "ts.pt"))
+    with zipfile.ZipFile(tmp_path / "ts.pt") as source, zipfile.ZipFile(tmp_path / "evil.pt", "w") as target:
+        for entry in source.infolist():
+            data = source.read(entry)
+            target.writestr(entry, b"cos\nsystem\n(S'true'\ntR." if entry.filename.endswith("/data.pkl") else data)
+    with pytest.raises(CheckpointError) as error:
+        read_state_dict(tmp_path / "evil.pt", "a CLIP model", "use OpenAI's file")
+    assert str(error.value) == (f"{tmp_path / 'evil.pt'}: not a readable PyTorch checkpoint of a CLIP model: unsafe or "
+                                "unreadable TorchScript archive: refusing global 'os.system'; nothing in the file was "
+                                "run Fix: use OpenAI's file")
+
+
 def test_a_missing_file_names_what_was_expected(tmp_path):
     with pytest.raises(CheckpointError, match=r"none.pt: file not found \(expected a test net\) Fix: get it"):
         read_state_dict(tmp_path / "none.pt", "a test net", "get it")

@@ -63,13 +63,17 @@ def read_checkpoint(path: str | os.PathLike, what: str, fix: str, *, allow: Iter
     try:
         container = sniff(path)
     except CheckpointError as error:  # missing, empty, an HTML page: said in the same words
-        raise (CheckpointError(f"file not found (expected {what})", path=path, fix=fix) if not path.exists()
+        raise (CheckpointError(f"file not found (expected {what})", path=path, fix=fix) if not path.is_file()
                else _unreadable(path, what, error.problem, fix)) from None
     problem = zip_problem(path, path.stat().st_size) if container == "torch-zip" else None
     if problem:  # truncated, or declaring more than it holds: refused before anything is inflated
         raise _unreadable(path, what, problem, fix)
-    if container == "torch-zip" and is_torchscript_archive(path):
-        return read_torchscript_tensors(path)  # tensors read as data; the archive's program is never run
+    if container == "torch-zip":
+        try:
+            if is_torchscript_archive(path):
+                return read_torchscript_tensors(path)  # tensors read as data; the archive's program is never run
+        except CheckpointError as error:  # the archive reader's own problem, in the same words as the others
+            raise _unreadable(path, what, f"{error.problem}; nothing in the file was run", fix) from error
     try:
         if container == "safetensors":
             from safetensors.torch import load_file
