@@ -60,8 +60,8 @@ def test_read_state_dict_unwraps_strips_and_reads_every_container(tmp_path):
     linear = torch.nn.Linear(2, 3)
     torch.jit.script(linear).save(str(tmp_path / "ts.pt"))
     assert torch.equal(read_state_dict(tmp_path / "ts.pt", "a test net", "fix")["weight"], linear.weight)
+    torch.save([weight], tmp_path / "list.pt")
     with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint of a test net: it holds a list"):
-        torch.save([weight], tmp_path / "list.pt")
         read_state_dict(tmp_path / "list.pt", "a test net", "fix it")
 
 
