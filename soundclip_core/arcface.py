@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import runtime
-from .errors import CheckpointError
+from .checkpoints import check_shapes, module_shapes, read_state_dict
 
 STAGES = [(64, 64, 3), (64, 128, 4), (128, 256, 14), (256, 512, 3)]  # (in, depth, units), IR-SE-50
 
@@ -96,15 +96,10 @@ def build_arcface(seed: int = 0, device: str | torch.device | None = None) -> Id
 
 def load_arcface(path: str | os.PathLike, device: str | torch.device | None = None) -> IdentityEncoder:
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError("ArcFace weights not found", path=path,
-                              fix="download model_ir_se50.pth (`soundclip weights download arcface-ir-se50`)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        model = Backbone()
-        model.load_state_dict({k.removeprefix("module."): v for k, v in state.items()})
-    except Exception as error:
-        raise CheckpointError(f"not an IR-SE50 ArcFace checkpoint ({str(error)[:200]})", path=path,
-                              fix="use model_ir_se50.pth from TreB1eN/InsightFace_Pytorch (as StyleCLIP does)",
-                              ) from error
+    what, fix = "an IR-SE50 ArcFace network", "use model_ir_se50.pth from TreB1eN/InsightFace_Pytorch (as StyleCLIP " \
+        "does): `soundclip weights download arcface-ir-se50`"
+    state = read_state_dict(path, what, fix)
+    check_shapes(state, module_shapes(Backbone), path, what, fix)
+    model = Backbone()
+    model.load_state_dict(state)
     return IdentityEncoder(model.eval().requires_grad_(False).to(runtime.pick_device(device)), str(path))

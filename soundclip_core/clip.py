@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from . import runtime
 from .atomic import atomic_path
-from .checkpoints.formats import sniff
-from .checkpoints.torchscript_archive import is_torchscript_archive, read_torchscript_tensors
+from .checkpoints import read_state_dict, sniff
 from .embedding import Embedding
 from .encoders.registry import checkpoint_space
 from .errors import CheckpointError, SoundClipError
@@ -34,6 +33,8 @@ MEAN = (0.48145466, 0.4578275, 0.40821073)
 STD = (0.26862954, 0.26130258, 0.27577711)
 KNOWN_ARCHS = {"ViT-B-32": 512, "RN50": 1024}  # arch -> embedding size
 TINY_SPACE = "soundclip-selftest/tiny"
+CLIP_FIX = "use OpenAI's CLIP .pt, an open_clip state dict or an AudioCLIP file (`soundclip weights download " \
+    "clip-vit-b-32` or clip-rn50)"
 
 
 @dataclass
@@ -59,7 +60,8 @@ class ClipModel:
 
     def encode_text(self, texts: list[str]) -> Embedding:
         if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
-            raise SoundClipError("text prompts must be non-empty strings")
+            raise SoundClipError("text prompts must be non-empty strings",
+                                 fix="give a prompt such as 'rain on a window'")
         tokens = require("open_clip", "CLIP text encoding").tokenize(texts).to(self.device)
         with torch.no_grad():
             vectors = self.model.encode_text(tokens).float()
@@ -104,24 +106,6 @@ def official_resize(images: torch.Tensor, size: int = 224) -> torch.Tensor:
     return matrix @ images @ matrix.t()
 
 
-def _read_state(path: Path) -> dict[str, torch.Tensor]:
-    container = sniff(path)
-    if container == "torch-zip" and is_torchscript_archive(path):
-        return read_torchscript_tensors(path)  # OpenAI archive: its tensors, its program is never run
-    try:
-        if container == "safetensors":
-            return load_file(str(path))
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise CheckpointError(f"unreadable CLIP checkpoint ({type(error).__name__}: {str(error)[:200]})",
-                              path=path) from error
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise CheckpointError("expected a CLIP state dict", path=path)
-    return state
-
-
 def _space_metadata(path: Path) -> str | None:
     if sniff(path) != "safetensors":
         return None
@@ -139,14 +123,14 @@ def load_clip(arch: str | None = "ViT-B-32", path: str | os.PathLike | None = No
         raise CheckpointError(f"no weights file given for CLIP {arch or ''}".rstrip(),
                               fix="download it with `soundclip weights download clip-vit-b-32` (or clip-rn50)")
     path = Path(path)
-    state = {k.removeprefix("module."): v for k, v in _read_state(path).items()}
+    state = read_state_dict(path, f"a CLIP model{f' ({arch})' if arch else ''}", CLIP_FIX, nested=("state_dict",))
     audioclip = any(k.startswith("audio.") for k in state)
     state = {k: v for k, v in state.items() if not k.startswith(("audio.", "logit_scale_a"))}
     for key in ("input_resolution", "context_length", "vocab_size", "attn_mask"):  # attn_mask: open_clip's
         state.pop(key, None)  # non-persistent buffer, which the state of a TorchScript export includes
     has_visual = "visual.conv1.weight" in state or "visual.layer1.0.conv1.weight" in state
     if "text_projection" not in state or not has_visual:
-        raise CheckpointError("this is not a CLIP checkpoint (no visual/text towers)", path=path)
+        raise CheckpointError("this is not a CLIP checkpoint (no visual/text towers)", path=path, fix=CLIP_FIX)
     arch = arch or ("RN50" if "visual.layer1.0.conv1.weight" in state else "ViT-B-32")
     space = _space_metadata(path)
     dim = int(state["text_projection"].shape[1])
@@ -159,7 +143,8 @@ def load_clip(arch: str | None = "ViT-B-32", path: str | os.PathLike | None = No
     try:
         model = open_clip_model.build_model_from_openai_state_dict(state, quick_gelu=True, cast_dtype=torch.float32)
     except Exception as error:
-        raise CheckpointError(f"CLIP weights do not build a model ({error})", path=path) from error
+        raise CheckpointError(f"CLIP weights do not build a model ({str(error)[:200]})", path=path,
+                              fix=CLIP_FIX) from error
     model = model.float().eval().requires_grad_(False).to(runtime.pick_device(device))
     return ClipModel(model, space, str(path))
 

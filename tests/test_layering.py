@@ -156,27 +156,3 @@ def test_generators_import_nothing_above_their_layer():
     upward = {(name, target) for name, targets in _generator_imports("").items() for target in targets
               if target != PACKAGE and target.split(".")[1] not in below}
     assert upward == set()
-
-
-# torch.load outside soundclip_core/checkpoints/: the checkpoints branch moves every remaining site into its
-# one `read_state_dict`. Until it merges, the sites below are the known ones; the list may only shrink: a new
-# site fails, and so does a listed file that no longer has one (delete its entry; the list ends empty).
-TORCH_LOAD_NOT_YET_MOVED = {
-    "soundclip_core/arcface.py", "soundclip_core/clip.py", "soundclip_core/encoders/encoder.py",
-    "soundclip_core/generators/nvidia_pickle.py", "soundclip_core/generators/stylegan2/rosinality.py",
-    "soundclip_core/invert/e4e.py", "soundclip_core/invert/perceptual.py", "soundclip_core/train/checkpoint.py",
-    "soundclip_core/train/network.py",
-}
-
-
-def test_torch_load_only_in_the_checkpoint_home():
-    sites = set()
-    for module in MODULES.values():
-        if module.name.startswith(f"{PACKAGE}.checkpoints"):
-            continue
-        for node in ast.walk(module.tree):
-            if isinstance(node, ast.Attribute) and node.attr == "load" and isinstance(node.value, ast.Name) \
-                    and node.value.id == "torch":
-                sites.add(str(module.path.relative_to(ROOT)))
-    assert sites - TORCH_LOAD_NOT_YET_MOVED == set(), "new torch.load outside soundclip_core/checkpoints/"
-    assert TORCH_LOAD_NOT_YET_MOVED - sites == set(), "moved: remove these from TORCH_LOAD_NOT_YET_MOVED"

@@ -33,6 +33,7 @@ import torch
 
 from ..errors import CheckpointError
 from .safe_pickle import UNPICKLING_ERRORS, RestrictedUnpickler
+from .zip_limits import zip_problem
 
 FIX = "use the archive as released (e.g. OpenAI's CLIP .pt); nothing in the file was run"
 # storage classes the TorchScript pickler names (torch.<ScalarType>Storage) and the dtypes they hold
@@ -228,6 +229,10 @@ def read_torchscript_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]
     path = Path(path)
     if not path.is_file():
         raise CheckpointError("file not found", path=path, fix="check the path, or download the model first")
+    problem = zip_problem(path, path.stat().st_size)  # declared sizes checked before anything is inflated
+    if problem:
+        raise CheckpointError(f"not a readable TorchScript archive: {problem}", path=path,
+                              fix="re-download the file from its original source")
     try:
         with zipfile.ZipFile(path) as archive:
             root = _root(archive, path)

@@ -11,23 +11,32 @@ from torch import nn
 
 from .. import runtime
 from ..audio import Audio
+from ..checkpoints import check_shapes, module_shapes, read_state_dict, require_keys
 from ..embedding import Embedding
 from ..errors import CheckpointError, SoundClipError
 from ..optional import require
 from .frontends import waveform_windows
 from .inference import inference_twin
-from .registry import ENCODER_KINDS, checkpoint_metadata, checkpoint_space, encoder_config
+from .registry import (
+    ENCODER_KINDS,
+    SIDECAR_FIX,
+    checkpoint_metadata,
+    checkpoint_space,
+    encoder_config,
+    frontend_config,
+)
 from .soundclip import SoundCLIPNet, soundclip_inputs
 from .wav2clip import Wav2CLIPNet
 
 LONG_CLIP_POLICIES = ("average", "window")
 WINDOWS_PER_PASS = 8  # bounds activation memory on long clips (AudioCLIP: 8 windows of 5 s peak at ~0.2 GB)
-# kind -> (network class, waveform-to-inputs function, embedding size from a (prefix-stripped) state dict)
+# kind -> (network class, waveform-to-inputs function, the (prefix-stripped) key whose rows are the embedding size)
 IMPLEMENTATIONS = {
-    "soundclip": (SoundCLIPNet, soundclip_inputs, lambda sd: sd["feature_extractor.fc.weight"].shape[0]),
-    "wav2clip": (Wav2CLIPNet, waveform_windows, lambda sd: sd["audio_transform.sequential.3.weight"].shape[0]),
-    "audioclip": (None, waveform_windows, lambda sd: sd["fc.weight"].shape[0]),  # imported on first use
+    "soundclip": (SoundCLIPNet, soundclip_inputs, "feature_extractor.fc.weight"),
+    "wav2clip": (Wav2CLIPNet, waveform_windows, "audio_transform.sequential.3.weight"),
+    "audioclip": (None, waveform_windows, "fc.weight"),  # imported on first use
 }
+ENCODER_FIX = "use a released encoder file, e.g. resnet18_57.pth (`soundclip weights download soundclip-resnet18`)"
 IGNORED_KEYS = ("audio_encoder.spectrogram.window",)  # constants recomputed at run time
 
 
@@ -80,7 +89,7 @@ class AudioEncoder:
             raise SoundClipError(f"encode takes an Audio or a list of them, got {type(audio).__name__}",
                                  fix="wrap samples as soundclip_core.audio.Audio(waveform [C, T], sample_rate)")
         if not clips:
-            raise SoundClipError("no sounds to encode")
+            raise SoundClipError("no sounds to encode", fix="give at least one sound")
         inputs = [self.prepare(clip.require_sound(), long_clip=long_clip, window_start=window_start)
                   for clip in clips]
         source = ", ".join(f"{self.kind}: {clip.source}" if clip.source else self.kind for clip in clips)
@@ -91,7 +100,7 @@ class AudioEncoder:
         resampled to the encoder's rate, through the kind's frontend. Separate from `embed_inputs` so that
         many clips can be prepared ahead (in threads) and batched through the network."""
         if long_clip not in LONG_CLIP_POLICIES:
-            raise SoundClipError(f"long_clip must be one of {LONG_CLIP_POLICIES}")
+            raise SoundClipError(f"long_clip must be one of {LONG_CLIP_POLICIES}", fix="use 'average' (the default)")
         audio = audio.mono().resample(self.sample_rate)
         return IMPLEMENTATIONS[self.kind][1](audio.waveform[0], self.config, long_clip, window_start)
 
@@ -138,34 +147,23 @@ def load_audio_encoder(path: str | os.PathLike, kind: str | None = None, device:
                        space: str | None = None) -> AudioEncoder:
     """An encoder from its official checkpoint; `kind` detected from the keys when not given."""
     path = Path(path)
-    if not path.is_file() or path.stat().st_size == 0:
-        raise CheckpointError("audio encoder checkpoint not found or empty", path=path,
-                              fix="download resnet18_57.pth (`soundclip weights download soundclip-resnet18`)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise CheckpointError(f"not a readable PyTorch checkpoint ({str(error)[:200]})", path=path,
-                              fix="re-download it; only weights-only checkpoints are accepted") from error
-    if not isinstance(state, dict):
-        raise CheckpointError("expected a state dict", path=path)
-    state = {k.removeprefix("module."): v for k, v in state.items() if k not in IGNORED_KEYS}
-    try:
-        meta = checkpoint_metadata(path)  # a sidecar written by `soundclip train`: kind, space, front end
-    except ValueError as error:
-        raise CheckpointError(str(error), fix="restore or delete the .json beside the checkpoint") from error
+    state = read_state_dict(path, "an audio encoder", ENCODER_FIX)
+    state = {k: v for k, v in state.items() if k not in IGNORED_KEYS}
+    meta = checkpoint_metadata(path)  # a sidecar written by `soundclip train`: kind, space, front end
     kind = kind or detect_kind(state, path)
     if kind not in ENCODER_KINDS:
         raise CheckpointError(f"unknown encoder kind '{kind}'", path=path, fix=f"use one of {ENCODER_KINDS}")
     if meta.get("kind", kind) != kind:
-        raise CheckpointError(f"its metadata says a {meta['kind']} encoder, not {kind}", path=path)
-    config = {**encoder_config(kind), **meta.get("frontend", {})}
+        raise CheckpointError(f"its metadata says a {meta['kind']} encoder, not {kind}", path=path,
+                              fix=f"load it as a {meta['kind']} encoder, or {SIDECAR_FIX}")
+    config = frontend_config(kind, path, meta)
     prefix = config.get("state_prefix", "")  # AudioCLIP: the whole model, audio head under `audio.`
     state = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
-    try:
-        net = _network(kind, int(IMPLEMENTATIONS[kind][2](state)))
-        net.load_state_dict(state)
-    except (KeyError, RuntimeError) as error:
-        raise CheckpointError(f"checkpoint does not match the {kind} encoder ({str(error)[:200]})",
-                              path=path) from error
+    what, size_key = f"the {kind} encoder", IMPLEMENTATIONS[kind][2]
+    require_keys(state, [size_key], path, what, ENCODER_FIX)
+    embed_dim = int(state[size_key].shape[0])
+    check_shapes(state, module_shapes(lambda: _network(kind, embed_dim)), path, what, ENCODER_FIX)
+    net = _network(kind, embed_dim)
+    net.load_state_dict(state)
     net = net.eval().requires_grad_(False).to(runtime.pick_device(device))
     return AudioEncoder(kind, net, space or checkpoint_space(kind, path), str(path), config)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from functools import cache, lru_cache
 from pathlib import Path
 
+from ..errors import CheckpointError
 from ..weights.download import sha256_of
 
 CONFIG_DIR = Path(__file__).with_name("configs")
@@ -30,18 +32,62 @@ def metadata_path(path: str | os.PathLike) -> Path:
     return path.with_name(path.name + ".json")
 
 
+SIDECAR_FIX = "restore the .json that `soundclip train` wrote beside the checkpoint, or delete it"
+NOT_FRONTEND = ("kind", "description", "space", "embed_dim", "checkpoint_keys", "known_checkpoints", "state_prefix",
+                "network")
+
+
 def checkpoint_metadata(path: str | os.PathLike) -> dict:
-    """The sidecar's content ({"kind", "space", "frontend", ...}), {} when there is none."""
+    """The sidecar's content ({"kind", "space", "frontend", ...}), {} when there is none; a sidecar that is not
+    a JSON object with a string kind/space and an object of front-end settings is refused, naming it."""
     sidecar = metadata_path(path)
     if not sidecar.is_file():
         return {}
     try:
         meta = json.loads(sidecar.read_text())
     except (OSError, ValueError) as error:
-        raise ValueError(f"{sidecar}: unreadable encoder metadata ({error})") from error
+        raise CheckpointError(f"unreadable encoder metadata ({error})", path=sidecar, fix=SIDECAR_FIX) from error
+    problem = None
     if not isinstance(meta, dict):
-        raise ValueError(f"{sidecar}: encoder metadata must be a JSON object")
+        problem = "encoder metadata must be a JSON object"
+    elif any(not isinstance(meta.get(key, "-"), str) or not meta.get(key, "-") for key in ("kind", "space")):
+        problem = f"'kind' and 'space' must be non-empty strings (got {meta.get('kind')!r}, {meta.get('space')!r})"
+    elif not isinstance(meta.get("frontend", {}), dict):
+        problem = "'frontend' must be a JSON object of front-end settings"
+    if problem:
+        raise CheckpointError(problem, path=sidecar, fix=SIDECAR_FIX)
     return meta
+
+
+def _setting_problem(value: object, default: object) -> str | None:
+    """Why a front-end override cannot replace `default` (every setting is a size, a rate or a duration)."""
+    def positive(v: object, integer: bool) -> bool:
+        number = isinstance(v, int) or (not integer and isinstance(v, float))
+        return number and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+    if isinstance(default, list):
+        if not (isinstance(value, list) and len(value) == len(default) and all(positive(v, True) for v in value)):
+            return f"a list of {len(default)} positive whole numbers"
+    elif isinstance(default, (int, float)) and not positive(value, isinstance(default, int)):
+        return "a positive whole number" if isinstance(default, int) else "a positive number"
+    return None
+
+
+def frontend_config(kind: str, path: str | os.PathLike, meta: dict) -> dict:
+    """The front end of the checkpoint `path` of `kind`: the kind's config with the overrides of its sidecar
+    (`meta`, as `checkpoint_metadata` read it), each checked (a sample rate of 0 or a resize of [0, 0] would
+    fail deep inside the first encode, not name the file)."""
+    defaults = encoder_config(kind)
+    frontend = meta.get("frontend", {})
+    for key, value in frontend.items():
+        if key not in defaults or key in NOT_FRONTEND:
+            problem = f"'{key}' is not a front-end setting of the {kind} encoder"
+        else:
+            rule = _setting_problem(value, defaults[key])
+            problem = rule and f"front-end setting {key}={value!r} must be {rule}"
+        if problem:
+            raise CheckpointError(problem, path=metadata_path(path), fix=SIDECAR_FIX)
+    return {**defaults, **frontend}
 
 
 @lru_cache(maxsize=16)

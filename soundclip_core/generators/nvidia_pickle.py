@@ -13,12 +13,12 @@ runs. Each architecture recognises its own `G_ema` by structure and renames its 
 from __future__ import annotations
 
 import collections
-import io
 import pickle
 from pathlib import Path
 
 import torch
 
+from ..checkpoints.reader import load_storage_bytes
 from ..checkpoints.safe_pickle import CONTAINERS_ALLOWED, NUMPY_ALLOWED, UNPICKLING_ERRORS, restricted_load
 from ..errors import CheckpointError
 
@@ -37,10 +37,6 @@ class EasyDict(dict):
     """Stand-in for dnnlib.EasyDict (a dict with attribute access)."""
 
 
-def _load_storage(data: bytes):
-    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-
-
 def _rebuild_parameter(data, requires_grad, backward_hooks, *state):
     return torch.nn.Parameter(data, requires_grad=False)
 
@@ -51,7 +47,7 @@ ALLOWED = {
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): PersistentStub,
     ("dnnlib.util", "EasyDict"): EasyDict,
     ("dnnlib", "EasyDict"): EasyDict,
-    ("torch.storage", "_load_from_bytes"): _load_storage,
+    ("torch.storage", "_load_from_bytes"): load_storage_bytes,
     ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
@@ -74,7 +70,8 @@ def read_nvidia_pickle(path: Path) -> PersistentStub:
         raise CheckpointError("pickle has no 'G_ema' network", path=path,
                               fix="use a network pickle saved by stylegan2-ada-pytorch or stylegan3")
     if generator.class_name != "Generator" or "synthesis" not in generator.state.get("_modules", {}):
-        raise CheckpointError(f"unsupported network class '{generator.class_name}'", path=path)
+        raise CheckpointError(f"unsupported network class '{generator.class_name}'", path=path,
+                              fix="use a generator pickle of stylegan2-ada-pytorch or stylegan3 (G_ema a Generator)")
     return generator
 
 

@@ -26,13 +26,15 @@ from torch import nn
 
 from .. import runtime
 from ..arcface import STAGES, BottleneckIRSE
-from ..checkpoints.formats import sniff
+from ..checkpoints import check_finite, check_shapes, module_shapes, read_checkpoint, require_keys
 from ..errors import CheckpointError
 from ..generators.mapping import EqualLinear
 
 TAPS = (6, 20, 23)  # c1, c2, c3: the last unit of the 2nd, 3rd and 4th IR-SE-50 stage
 COARSE, MIDDLE = 3, 7  # first layer reading p2, first reading p1
 INPUT_SIZE = 256
+WIDTH_UNITS = (0, 3, 7, 21)  # the first body unit of each IR-SE-50 stage: its width is the stage's
+E4E_FIX = "use e4e_ffhq_encode.pt from omertov/encoder4editing (`soundclip weights download e4e-ffhq`)"
 
 
 class GradualStyleBlock(nn.Module):
@@ -118,42 +120,36 @@ class E4EEncoder:
             return self.net(x.clamp(-1, 1)) + self.latent_avg
 
 
-def _read(path: Path) -> dict:
-    sniff(path)
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        if "argparse.Namespace" not in str(error):
-            raise CheckpointError(f"unreadable or unsafe e4e checkpoint ({type(error).__name__}: {str(error)[:200]})",
-                                  path=path, fix="use e4e_ffhq_encode.pt from omertov/encoder4editing") from error
-    with torch.serialization.safe_globals([argparse.Namespace]):  # older files: opts saved as a Namespace
-        return torch.load(path, map_location="cpu", weights_only=True)
-
-
 def load_e4e(path: str | os.PathLike, device: str | torch.device | None = None,
              generator_w_avg: torch.Tensor | None = None) -> E4EEncoder:
-    """An e4e checkpoint's encoder (+ its latent_avg; else `generator_w_avg` on every layer)."""
+    """An e4e checkpoint's encoder (+ its latent_avg; else `generator_w_avg` on every layer), every tensor
+    checked (finite, the shapes of the Encoder4Editing its widths describe) before the network is built."""
     path = Path(path)
-    ckpt = _read(path)
+    ckpt = read_checkpoint(path, "an e4e encoder", E4E_FIX, allow=[argparse.Namespace])  # old opts: a Namespace
     state = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
     encoder = {k.removeprefix("encoder."): v for k, v in (state or {}).items() if k.startswith("encoder.")}
     if not encoder or "styles.0.linear.weight" not in encoder:
         raise CheckpointError("not an e4e checkpoint (no encoder.* Encoder4Editing weights in 'state_dict')",
-                              path=path, fix="use e4e_ffhq_encode.pt from omertov/encoder4editing")
-    style_count = sum(1 for k in encoder if k.endswith(".linear.weight") and k.startswith("styles."))
-    widths = tuple(int(encoder[f"body.{i}.res_layer.1.weight"].shape[0]) for i in (0, 3, 7, 21))
-    w_dim = int(encoder["styles.0.linear.weight"].shape[0])
-    net = Encoder4Editing(widths, style_count, w_dim)
-    try:
-        net.load_state_dict(encoder)
-    except RuntimeError as error:
-        raise CheckpointError(f"e4e weights do not match Encoder4Editing ({str(error)[:200]})", path=path) from error
+                              path=path, fix=E4E_FIX)
     latent_avg = ckpt.get("latent_avg")
+    check_finite({"state_dict": encoder, "latent_avg": latent_avg}, path, "this e4e encoder")
+    what = "an e4e Encoder4Editing network"
+    require_keys(encoder, [f"body.{i}.res_layer.1.weight" for i in WIDTH_UNITS], path, what, E4E_FIX)
+    style_count = sum(1 for k in encoder if k.endswith(".linear.weight") and k.startswith("styles."))
+    widths = tuple(int(encoder[f"body.{i}.res_layer.1.weight"].shape[0]) for i in WIDTH_UNITS)
+    w_dim = int(encoder["styles.0.linear.weight"].shape[0])
+    check_shapes(encoder, module_shapes(lambda: Encoder4Editing(widths, style_count, w_dim)), path, what, E4E_FIX)
     if latent_avg is None:
         if generator_w_avg is None:
             raise CheckpointError("this e4e checkpoint has no latent_avg", path=path,
                                   fix="load it with the generator it was trained for (its w_avg is used)")
         latent_avg = generator_w_avg
+    elif not isinstance(latent_avg, torch.Tensor) or latent_avg.numel() not in (w_dim, style_count * w_dim):
+        shape = list(latent_avg.shape) if isinstance(latent_avg, torch.Tensor) else type(latent_avg).__name__
+        raise CheckpointError(f"latent_avg {shape} fits neither one W [{w_dim}] nor W+ [{style_count}, {w_dim}] of "
+                              "its encoder", path=path, fix=E4E_FIX)
+    net = Encoder4Editing(widths, style_count, w_dim)
+    net.load_state_dict(encoder)
     opts = ckpt.get("opts")
     opts = vars(opts) if isinstance(opts, argparse.Namespace) else opts if isinstance(opts, dict) else {}
     latent_avg = latent_avg.detach().float().cpu().reshape(-1, w_dim)
@@ -162,7 +158,7 @@ def load_e4e(path: str | os.PathLike, device: str | torch.device | None = None,
     latent_avg = latent_avg.expand(style_count, -1) if latent_avg.shape[0] == 1 else latent_avg
     if latent_avg.shape != (style_count, w_dim):
         raise CheckpointError(f"latent_avg of shape {tuple(latent_avg.shape)} does not fit {style_count} styles",
-                              path=path)
+                              path=path, fix="load it with the generator it was trained for")
     device = runtime.pick_device(device)
     net = net.eval().requires_grad_(False).to(device)
     return E4EEncoder(net, latent_avg.contiguous().to(device), str(path))

@@ -9,7 +9,7 @@ sum of squared L2 norms, and a fixed target's taps are computed once per inversi
 Weights come from (a) a torchvision VGG16 state dict (`vgg16-397923af.pth`: features.{0,2,...,28})
 plus the lpips package's linear layers (`vgg.pth`: lin{k}.model.1.weight [1, C, 1, 1]); without those
 the channels weigh 1 (LPIPS's unweighted baseline), or (b) NVIDIA's `vgg16.pt`, a TorchScript archive
-holding both, whose tensors are read and whose program is never run (see `read_vgg_archive`).
+holding both, whose tensors are read and whose program is never run (see `_archive_layers`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import runtime
-from ..checkpoints.formats import sniff
-from ..checkpoints.torchscript_archive import is_torchscript_archive, read_torchscript_tensors
+from ..checkpoints import check_shapes, is_torchscript_archive, read_state_dict, require_keys, sniff
 from ..errors import CheckpointError
 from ..generators.winograd import frozen_conv3x3
 
@@ -32,6 +31,8 @@ STAGE_CONVS = (2, 2, 3, 3, 3)  # VGG16 ("configuration D"): 3x3 convs per stage,
 TORCHVISION_CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)  # in vgg16().features
 SHIFT = (-0.030, -0.088, -0.188)  # LPIPS ScalingLayer, for inputs in [-1, 1]
 SCALE = (0.458, 0.448, 0.450)
+VGG_FIX = "use torchvision's vgg16-397923af.pth or NVIDIA's vgg16.pt (`soundclip weights download vgg16`)"
+LPIPS_FIX = "use vgg.pth from the lpips package (`soundclip weights download lpips-vgg`)"
 
 
 class VGG16LPIPS(nn.Module):
@@ -97,45 +98,60 @@ def _stage_widths(shapes: list[tuple[int, ...]], path: Path) -> tuple[int, ...]:
         if problem is None and [s[0] for s in shapes] != expected:
             problem = "conv widths do not follow VGG16's five stages"
     if problem:
-        raise CheckpointError(f"not a VGG16 network ({problem})", path=path,
-                              fix="use torchvision's vgg16-397923af.pth or NVIDIA's vgg16.pt "
-                                  "(`soundclip weights download vgg16`)")
+        raise CheckpointError(f"not a VGG16 network ({problem})", path=path, fix=VGG_FIX)
     return widths
 
 
-def _build(convs: list[tuple[torch.Tensor, torch.Tensor]], lins: list[torch.Tensor] | None, path: Path,
-           device) -> VGG16LPIPS:
-    net = VGG16LPIPS(_stage_widths([tuple(w.shape) for w, _ in convs], path))
+def _build(convs: list[tuple[torch.Tensor, torch.Tensor]], lins: list[torch.Tensor] | None,
+           widths: tuple[int, ...], path: Path, device) -> VGG16LPIPS:
+    """The network from checked tensors: conv shapes chain as VGG16 (`_stage_widths`), each bias has its
+    conv's width and each LPIPS weight its stage's (checked by the readers, which name their own files)."""
+    net = VGG16LPIPS(widths)
     with torch.no_grad():
         for module, (weight, bias) in zip(net.convs, convs, strict=True):
             module.weight.copy_(weight)
             module.bias.copy_(bias.reshape(-1))
-        if lins is not None:
-            for k, (lin, width) in enumerate(zip(lins, net.widths, strict=True)):
-                if lin.numel() != width or not bool(torch.isfinite(lin).all()):
-                    raise CheckpointError(f"LPIPS weight {k} has {lin.numel()} values, layer {k} has {width} "
-                                          "channels", path=path, fix="use the lpips package's v0.1 vgg.pth")
-                getattr(net, f"lin{k}").copy_(lin.reshape(-1))
+        for k, lin in enumerate(lins or ()):
+            getattr(net, f"lin{k}").copy_(lin.reshape(-1))
     net.weighted = lins is not None
     net.source = str(path)
     return net.eval().requires_grad_(False).to(runtime.pick_device(device))
 
 
-def read_lpips_weights(path: str | os.PathLike) -> list[torch.Tensor]:
-    """The five channel-weight vectors of the lpips package's `vgg.pth` (keys lin{k}.model.1.weight)."""
+def read_lpips_weights(path: str | os.PathLike, widths: tuple[int, ...]) -> list[torch.Tensor]:
+    """The five channel-weight vectors of the lpips package's `vgg.pth` (keys lin{k}.model.1.weight), one
+    per VGG16 stage of `widths`; any problem is reported under this file's name, not the VGG16's."""
     path = Path(path)
-    sniff(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        return [state[f"lin{k}.model.1.weight"].float() for k in range(len(STAGE_CONVS))]
-    except Exception as error:
-        raise CheckpointError(f"not LPIPS linear-layer weights ({type(error).__name__}: {str(error)[:160]})",
-                              path=path, fix="use vgg.pth from the lpips package (lpips/weights/v0.1/vgg.pth)",
-                              ) from error
+    what = "LPIPS linear-layer weights (vgg.pth)"
+    state = read_state_dict(path, what, LPIPS_FIX)
+    keys = [f"lin{k}.model.1.weight" for k in range(len(STAGE_CONVS))]
+    require_keys(state, keys, path, what, LPIPS_FIX)
+    lins = [state[key].float().reshape(-1) for key in keys]
+    for k, (lin, width) in enumerate(zip(lins, widths, strict=True)):
+        if lin.numel() != width:
+            raise CheckpointError(f"LPIPS weight lin{k} has {lin.numel()} values, the VGG16's stage {k} has {width} "
+                                  "channels", path=path, fix=LPIPS_FIX)
+    return lins
 
 
-def read_vgg_archive(path: Path) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], list[torch.Tensor]]:
-    """Conv weights/biases and LPIPS weights from a TorchScript archive such as NVIDIA's vgg16.pt.
+def _torchvision_convs(state: dict[str, torch.Tensor], path: Path) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The 13 convs of a torchvision VGG16 state dict; its `features.*` must be exactly VGG16's (an extra
+    conv, a bias of the wrong size or a missing layer is refused, naming the keys)."""
+    features = {k: v for k, v in state.items() if k.startswith("features.")}
+    what = "a torchvision VGG16 state dict"
+    require_keys(features, [f"features.{i}.weight" for i in TORCHVISION_CONV_INDICES], path, what, VGG_FIX)
+    shapes = [tuple(features[f"features.{i}.weight"].shape) for i in TORCHVISION_CONV_INDICES]
+    expected = {}
+    for index, shape in zip(TORCHVISION_CONV_INDICES, shapes, strict=True):
+        expected[f"features.{index}.weight"], expected[f"features.{index}.bias"] = shape, shape[:1]
+    check_shapes(features, expected, path, "torchvision's VGG16 (features.*)", VGG_FIX)
+    return [(features[f"features.{i}.weight"].float(), features[f"features.{i}.bias"].float())
+            for i in TORCHVISION_CONV_INDICES]
+
+
+def _archive_layers(state: dict[str, torch.Tensor], path: Path,
+                    ) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], list[torch.Tensor]]:
+    """Conv weights/biases and LPIPS weights from the tensors of a TorchScript archive such as NVIDIA's vgg16.pt.
 
     Its internal names are not published, so this reads by structure and states what it expects:
     in state-dict order, 13 tensors [out, in, 3, 3] chaining like VGG16 (each with a bias: the
@@ -145,7 +161,6 @@ def read_vgg_archive(path: Path) -> tuple[list[tuple[torch.Tensor, torch.Tensor]
     assumed to hold LPIPS v0.1's own VGG16 and channel weights for [-1, 1] inputs (NVIDIA's
     notice says it derives from them); the [0, 255] input scaling of NVIDIA's program is not read.
     """
-    state = read_torchscript_tensors(path)  # tensors only: the archive's program is never run
     items = [(k, v.detach().float()) for k, v in state.items()]
     used: set[str] = set()
     convs = []
@@ -157,8 +172,9 @@ def read_vgg_archive(path: Path) -> tuple[list[tuple[torch.Tensor, torch.Tensor]
         if bias is None:
             bias_name, bias = next(((k, v) for k, v in items[i + 1:] if v.ndim == 1 and k not in used
                                     and v.numel() == tensor.shape[0]), (None, None))
-        if bias is None:
-            raise CheckpointError(f"conv '{name}' has no bias in the archive", path=path)
+        if bias is None or bias.numel() != tensor.shape[0]:
+            raise CheckpointError(f"conv '{name}' [{tensor.shape[0]} channels] has no bias of that size in the archive",
+                                  path=path, fix=VGG_FIX)
         used.update({name, bias_name})
         convs.append((tensor, bias))
     widths = _stage_widths([tuple(w.shape) for w, _ in convs], path)
@@ -180,30 +196,15 @@ def load_perceptual(path: str | os.PathLike, lpips_weights: str | os.PathLike | 
                     device: str | torch.device | None = None, notify=print) -> VGG16LPIPS:
     """VGG16-LPIPS from NVIDIA's vgg16.pt, or a torchvision VGG16 state dict (+ LPIPS `vgg.pth`)."""
     path = Path(path)
-    container = sniff(path)
-    if container == "torch-zip" and is_torchscript_archive(path):
-        convs, lins = read_vgg_archive(path)
-        if lpips_weights is not None:
-            lins = read_lpips_weights(lpips_weights)
-        return _build(convs, lins, path, device)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise CheckpointError(f"unreadable VGG16 checkpoint ({type(error).__name__}: {str(error)[:160]})",
-                              path=path, fix="use torchvision's vgg16-397923af.pth or NVIDIA's vgg16.pt") from error
-    if not isinstance(state, dict):
-        raise CheckpointError("expected a VGG16 state dict", path=path)
-    state = {k.removeprefix("module."): v for k, v in state.items() if isinstance(v, torch.Tensor)}
-    convs = []
-    for index in TORCHVISION_CONV_INDICES:
-        weight, bias = state.get(f"features.{index}.weight"), state.get(f"features.{index}.bias")
-        if weight is None or bias is None:
-            raise CheckpointError(f"not a torchvision VGG16 state dict (no features.{index}.weight/bias)", path=path,
-                                  fix="use torchvision's vgg16-397923af.pth (not vgg16_bn or another network)")
-        convs.append((weight.float(), bias.float()))
-    lins = read_lpips_weights(lpips_weights) if lpips_weights is not None else None
-    if lins is None:
+    state = read_state_dict(path, "a VGG16 network", VGG_FIX)  # an archive's tensors only: its program never runs
+    if sniff(path) == "torch-zip" and is_torchscript_archive(path):
+        convs, lins = _archive_layers(state, path)
+    else:
+        convs, lins = _torchvision_convs(state, path), None
+    widths = _stage_widths([tuple(w.shape) for w, _ in convs], path)
+    if lpips_weights is not None:
+        lins = read_lpips_weights(lpips_weights, widths)
+    elif lins is None:
         notify("soundclip: no LPIPS weights given: using the unweighted VGG16 feature distance (LPIPS's "
                "baseline); pass the lpips package's vgg.pth for the learned LPIPS")
-    return _build(convs, lins, path, device)
-
+    return _build(convs, lins, widths, path, device)

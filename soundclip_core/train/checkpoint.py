@@ -2,8 +2,8 @@
 
 The state file holds the network, the learnable temperature, optimizer, scheduler, grad scaler, the
 epoch, the torch RNG states and the run's configuration; it is written atomically, so a run killed
-while saving keeps the previous epoch's state. It is read with `weights_only=True` (plain tensors and
-containers only). The exported encoder is what `resnet18_57.pth` holds, a plain state dict, plus a
+while saving keeps the previous epoch's state. It is read weights-only (`checkpoints.read_checkpoint`: plain
+tensors and containers only). The exported encoder is what `resnet18_57.pth` holds, a plain state dict, plus a
 sidecar `<file>.json` naming its kind, its CLIP space and any front-end setting that differs from the
 kind's defaults; `load_audio_encoder` reads both.
 """
@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..atomic import atomic_path
+from ..checkpoints import check_finite, read_checkpoint
 from ..encoders import encoder_config
 from ..encoders.registry import metadata_path
 from ..errors import CheckpointError, SoundClipError
@@ -45,13 +46,11 @@ def save_state(path: Path, payload: dict) -> None:
 
 
 def load_state(path: Path) -> dict:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise CheckpointError(f"unreadable training state ({str(error)[:200]})", path=path,
-                              fix="start again without --resume, or restore the file") from error
+    fix = "start again without --resume, or restore the file"
+    state = read_checkpoint(path, "a soundclip training state", fix)
     if not isinstance(state, dict) or "config" not in state or "epoch" not in state:
-        raise CheckpointError("not a soundclip training state", path=path)
+        raise CheckpointError("not a soundclip training state", path=path, fix=fix)
+    check_finite({"trainee": state.get("trainee", {})}, path, "the training state's network", fix=fix)
     return state
 
 

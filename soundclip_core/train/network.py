@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
 from torch import nn
 
+from ..checkpoints import check_shapes, module_shapes, read_state_dict
 from ..encoders import ENCODER_KINDS, load_audio_encoder
 from ..encoders.encoder import detect_kind
 from ..encoders.soundclip import SoundCLIPNet
@@ -21,20 +21,6 @@ from ..errors import CheckpointError
 
 TRAINABLE_KINDS = ("soundclip",)
 IMAGENET_KEYS = ("conv1.weight", "layer1.0.conv1.weight", "layer4.1.conv2.weight", "fc.weight")
-
-
-def _read(path: Path) -> dict:
-    if not path.is_file():
-        raise CheckpointError("--init file not found", path=path, fix="check the path")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise CheckpointError(f"not a readable PyTorch checkpoint ({str(error)[:200]})", path=path) from error
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise CheckpointError("expected a state dict", path=path)
-    return {k.removeprefix("module."): v for k, v in state.items()}
 
 
 def build_network(kind: str, embed_dim: int, init: str | os.PathLike | None, clip_space: str,
@@ -46,14 +32,15 @@ def build_network(kind: str, embed_dim: int, init: str | os.PathLike | None, cli
     if init is None:
         return SoundCLIPNet(embed_dim).train(), "random init"
     path = Path(init)
-    state = _read(path)
+    state = read_state_dict(path, f"a {kind} audio encoder or ResNet-18 ImageNet weights (--init)",
+                            f"give a {kind} encoder (.pth) or timm's resnet18 ImageNet weights", nested=("state_dict",))
     if all(k in state for k in IMAGENET_KEYS) and tuple(state["fc.weight"].shape) == (1000, 512):
+        backbone = {k: v for k, v in state.items() if not k.startswith("fc.")}  # the 512-d head starts fresh
+        expected = module_shapes(lambda: SoundCLIPNet(embed_dim).feature_extractor)
+        check_shapes(backbone, {k: v for k, v in expected.items() if not k.startswith("fc.")}, path,
+                     "a ResNet-18 ImageNet state dict", "use timm's resnet18 ImageNet weights")
         net = SoundCLIPNet(embed_dim)
-        backbone = {k: v for k, v in state.items() if not k.startswith("fc.")}
-        missing, unexpected = net.feature_extractor.load_state_dict(backbone, strict=False)
-        if unexpected or set(missing) - {"fc.weight", "fc.bias"}:
-            raise CheckpointError(f"not a ResNet-18 ImageNet state dict (missing {missing[:3]}, unexpected "
-                                  f"{unexpected[:3]})", path=path)
+        net.feature_extractor.load_state_dict(backbone, strict=False)
         return net.train(), f"ImageNet backbone from {path}"
     try:
         found = detect_kind(state, path)
@@ -70,5 +57,6 @@ def build_network(kind: str, embed_dim: int, init: str | os.PathLike | None, cli
         raise CheckpointError(f"--init encoder lives in CLIP space '{encoder.space}', the chosen CLIP in "
                               f"'{clip_space}'", path=path, fix="fine-tune with the CLIP it was trained with")
     if encoder.dim != embed_dim:
-        raise CheckpointError(f"--init encoder gives {encoder.dim}-d embeddings, the CLIP {embed_dim}-d", path=path)
+        raise CheckpointError(f"--init encoder gives {encoder.dim}-d embeddings, the CLIP {embed_dim}-d", path=path,
+                              fix="fine-tune with the CLIP it was trained with")
     return encoder.net.train().requires_grad_(True), f"fine-tuned from {path}"

@@ -49,7 +49,7 @@ def convert(stub: PersistentStub, path: Path) -> tuple[GeneratorConfig, dict, to
     synthesis_kwargs = kwargs.get("synthesis_kwargs") or {}
     if synthesis_kwargs.get("architecture", "skip") != "skip":
         raise CheckpointError(f"architecture '{synthesis_kwargs['architecture']}' is not supported (only 'skip')",
-                              path=path)
+                              path=path, fix="use a config-e/f (skip) generator, as every released StyleGAN2 is")
     resolution = setting(kwargs, "img_resolution", 0, path)
     if not 4 <= resolution <= MAX_RESOLUTION or resolution & (resolution - 1):
         raise CheckpointError(f"the network's img_resolution is {resolution}, not a power of two from 4 to "

@@ -1,6 +1,6 @@
 """rosinality/stylegan2-pytorch checkpoints: `{"g_ema": state_dict, "latent_avg": [w_dim], ...}`.
 
-Read with `torch.load(weights_only=True)`. Training checkpoints also pickle an
+Read weights-only (`checkpoints.read_checkpoint`). Training checkpoints also pickle an
 `argparse.Namespace` under "args"; exactly that one class is allowed, nothing else.
 """
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from ...checkpoints.reader import read_checkpoint
 from ...errors import CheckpointError
 from ..checks import FIX_DAMAGED, require
 from .config import GeneratorConfig
@@ -20,14 +21,9 @@ BUFFER_KEYS = re.compile(r"(convs\.\d+\.conv\.blur\.kernel|to_rgbs\.\d+\.upsampl
 
 
 def read_torch_checkpoint(path: Path) -> object:
-    """`torch.load` with weights_only=True (argparse.Namespace allowed), errors made readable."""
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for bad/unsafe/truncated files
-        raise CheckpointError(f"not a readable PyTorch checkpoint ({type(error).__name__}: {str(error)[:200]})",
-                              path=path, fix="re-download the file; only weights-only checkpoints are accepted",
-                              ) from error
+    """Weights-only (argparse.Namespace allowed), errors made readable."""
+    return read_checkpoint(path, "a StyleGAN2 generator", "re-download the file; only weights-only checkpoints are "
+                           "accepted", allow=[argparse.Namespace])
 
 
 def generator_state(checkpoint: object, path: Path) -> tuple[dict, torch.Tensor | None]:
