@@ -65,7 +65,8 @@ def test_workflow_is_consistent_and_converts(path, builder):
         assert set(spec["required"]) <= set(entry["inputs"]), (path.stem, node_id)
         for name, value in entry["inputs"].items():
             kind = {**spec["required"], **spec.get("optional", {})}[name][0]
-            if isinstance(kind, list) and not isinstance(value, list):
+            uploads = entry["class_type"] == "SoundCLIP_LoadAudio"  # the user's sounds, listed from input/
+            if isinstance(kind, list) and not isinstance(value, list) and not uploads:
                 assert value in kind, f"{path.stem}: {entry['class_type']}.{name}={value!r} not offered"
     notes = [n for n in workflow["nodes"] if n["type"] == "MarkdownNote"]
     assert notes and "models/stylegan2/" in notes[0]["widgets_values"][0]
@@ -164,3 +165,61 @@ def test_invert_workflow_runs_with_tiny_models(builder, tmp_path, monkeypatch):
     assert edit.shape == reconstruction.shape == (1, 32, 32, 3)
     assert not torch.equal(edit, reconstruction)  # the sound changed the inverted photo
     assert len(list((tmp_path / "output" / "soundclip").glob("photo_rain_latent_*.png"))) == 1
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_loaders_carry_their_models_for_the_missing_models_dialog(path, builder):
+    """As ComfyUI's own templates: `properties.models` [{name, url, directory}] on each node that loads a file,
+    URL and folder those of weights/manifest.json, so the frontend lists every absent file when it opens."""
+    from soundclip_core.weights import KIND_FOLDERS, load_manifest
+
+    manifest = {e.filename: e for e in load_manifest()}
+    loaders = [n for n in json.loads(path.read_text())["nodes"] if n["type"] in builder.LOADER_KINDS]
+    assert len(loaders) >= 3
+    for node in loaders:
+        models = node["properties"]["models"]
+        files = [v for v in node["widgets_values"] if v in manifest]
+        assert [m["name"] for m in models] == files and files, (node["type"], node["widgets_values"])
+        for m in models:
+            entry = manifest[m["name"]]
+            assert m == {"name": entry.filename, "url": entry.urls[0], "directory": KIND_FOLDERS[entry.kind]}
+            assert m["url"].startswith("https://")
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_the_note_is_at_the_top_left_in_view_and_names_every_model(path):
+    workflow = json.loads(path.read_text())
+    (note,) = [n for n in workflow["nodes"] if n["type"] == "MarkdownNote"]
+    others = [n for n in workflow["nodes"] if n is not note]
+    scale, (dx, dy) = workflow["extra"]["ds"]["scale"], workflow["extra"]["ds"]["offset"]
+    title = 30
+    left, top = (note["pos"][0] + dx) * scale, (note["pos"][1] - title + dy) * scale
+    right, bottom = (note["pos"][0] + note["size"][0] + dx) * scale, (note["pos"][1] + note["size"][1] + dy) * scale
+    assert 0 <= left and 0 <= top and right <= 1280 and bottom <= 720  # inside a small laptop's canvas
+    assert all(n["pos"][0] >= note["pos"][0] + note["size"][0] for n in others)  # nothing left of it
+    text = note["widgets_values"][0]
+    for model in (m for n in others for m in n["properties"].get("models", [])):
+        assert f"models/{model['directory']}/{model['name']}` from {model['url']}" in text
+    for sound in (n["widgets_values"][0] for n in others if n["type"] == "SoundCLIP_LoadAudio"):
+        assert sound in text
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_seeds_are_saved_fixed_and_sounds_load_through_our_node(path, builder):
+    """A "randomize" seed reruns a minutes-long optimisation on every Run; core Load Audio lets ComfyUI drop a
+    missing sound's branch silently (see nodes/audio.py), ours fails the run with a message."""
+    classes = builder.load_node_classes()
+    nodes = json.loads(path.read_text())["nodes"]
+    assert not any(n["type"] == "LoadAudio" for n in nodes)
+    seeded = 0
+    for node in nodes:
+        cls = classes.get(node["type"])
+        if cls is None:
+            continue
+        spec = cls.INPUT_TYPES()
+        widgets = [name for name, d in {**spec["required"], **spec.get("optional", {})}.items()
+                   if builder.is_widget(d)]
+        if "seed" in widgets:
+            assert node["widgets_values"][widgets.index("seed") + 1] == "fixed", node["type"]
+            seeded += 1
+    assert seeded >= 1
