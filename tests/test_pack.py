@@ -240,6 +240,47 @@ def test_requirements_txt_and_oldest_stack_agree_with_pyproject():
     assert set(oldest) - set(declared) == {"torchvision"}  # open_clip's, pinned to the torch it pairs with
 
 
+def _third_party_imports() -> dict[str, str]:
+    """Top-level modules the pack and core import unconditionally or through optional.require(), mapped to the
+    file that first does; imports inside `try: ... except ImportError` (ComfyUI's own modules, psutil) are the
+    optional ones with a fallback and are left out."""
+    import ast
+
+    found: dict[str, str] = {}
+    sources = [ROOT / "__init__.py", *(ROOT / "nodes").rglob("*.py"), *(ROOT / "soundclip_core").rglob("*.py")]
+    for path in sorted(sources):
+        tree = ast.parse(path.read_text())
+        guarded = {id(node) for t in ast.walk(tree) if isinstance(t, ast.Try)
+                   and any(isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError")
+                           for h in t.handlers) for stmt in t.body for node in ast.walk(stmt)}
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import) and id(node) not in guarded:
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and id(node) not in guarded:
+                names = [node.module]
+            elif (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "require" and node.args
+                  and isinstance(node.args[0], ast.Constant)):
+                names = [node.args[0].value]
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top not in ("soundclip_core", "__future__"):
+                    found.setdefault(top, str(path.relative_to(ROOT)))
+    return found
+
+
+def test_requirements_cover_every_package_the_pack_imports():
+    """ComfyUI-Manager installs only requirements.txt: every package the pack imports without a fallback must
+    be there (under its distribution name), and nothing ComfyUI must not get (torchaudio)."""
+    distributions = {"PIL": "pillow", "open_clip": "open_clip_torch"}
+    declared = _requirements((ROOT / "requirements.txt").read_text().splitlines())
+    imported = {distributions.get(m, m).lower(): where for m, where in _third_party_imports().items()}
+    assert {"torch", "open_clip_torch", "av", "soundfile", "soxr", "timm"} <= set(imported)
+    missing = {name: where for name, where in imported.items() if name not in declared}
+    assert not missing, f"imported but not in requirements.txt: {missing}"
+    assert "torchaudio" not in declared and "comfyui_frontend_package" not in declared
+
+
 def test_ci_runs_the_readme_set_up_commands():
     commands = subprocess.run(["bash", str(ROOT / ".ci" / "readme_commands.sh"), str(ROOT / "README.md")],
                               capture_output=True, text=True, check=True).stdout.splitlines()
@@ -301,3 +342,27 @@ def test_suite_runs_in_a_clone_whose_folder_is_no_package_name(tmp_path):
                             cwd=clone, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:]
     assert "1 passed" in result.stdout
+
+
+def test_registry_metadata_is_complete_and_names_one_repository():
+    """What the Comfy Registry and ComfyUI-Manager read (ComfyUI's comfy_config/types.py: PublisherId,
+    DisplayName, Icon, includes; the project's Repository URL), and the README's clone line for the same
+    repository, the placeholder owner explained."""
+    import re
+
+    config = _pyproject()
+    comfy = config["tool"]["comfy"]
+    assert re.fullmatch(r"[a-z][a-z0-9-]*", comfy["PublisherId"])
+    assert comfy["DisplayName"] == "SoundCLIP: sound-guided StyleGAN"
+    repository = config["project"]["urls"]["Repository"]
+    owner, name = re.fullmatch(r"https://github\.com/([A-Za-z0-9-]+)/([A-Za-z0-9._-]+)", repository).groups()
+    icon = re.fullmatch(rf"https://raw\.githubusercontent\.com/{owner}/{name}/main/(.+)", comfy["Icon"]).group(1)
+    from PIL import Image
+
+    with Image.open(ROOT / icon) as image:  # the registry shows a square icon of at most 400 px
+        assert image.size[0] == image.size[1] <= 400
+    assert comfy["includes"] and all((ROOT / folder).is_dir() for folder in comfy["includes"])
+    readme = (ROOT / "README.md").read_text()
+    assert "git clone https://github.com/<owner>/soundclip soundclip" in readme and "`<owner>` is" in readme
+    assert 'search for\n  **SoundCLIP**' in readme and "Install via Git URL" in readme
+    assert "<this repository>" not in readme
