@@ -10,8 +10,8 @@ values are laid out as ComfyUI's frontend saves them: in input order, with the e
 What an artist sees on opening one: the note naming every model and sound it needs at the
 top left, in view; each loader carries `properties.models` (name, URL, folder, from
 weights/manifest.json) as ComfyUI's own templates do, so the frontend's missing-models dialog
-lists what is absent with its URL and folder; and the graph's title in the thumbnail (the
-template browser of this ComfyUI titles custom-node templates by file name only).
+lists what is absent with its URL and folder; and its title as the file name, which is what the
+template browser shows for a custom node's template (the thumbnail banner repeats it).
 """
 
 from __future__ import annotations
@@ -341,15 +341,17 @@ def song_to_video(w: Workflow) -> None:
     w.core("SaveVideo", 5, 0, ["soundclip/song", "auto", "auto"], video=video)
 
 
+# File name = title: ComfyUI's template browser titles a custom node's template by its file name (it reads
+# no index or workflow field for them), and its thumbnail banner repeats it.
 WORKFLOWS = {
-    "sound_to_landscape": sound_to_landscape,
-    "music_to_painting": music_to_painting,
-    "sound_text_style_mix_faces": sound_text_face_mix,
-    "several_sounds_grid": sounds_grid,
-    "audioclip_sound_to_dog": audioclip_sound_to_dog,
-    "invert_photo_then_sound": invert_photo_then_sound,
-    "stylegan3_sound_to_animal": sound_to_animal_stylegan3,
-    "song_to_video": song_to_video,
+    "Sound to landscape": sound_to_landscape,
+    "Music to painting (WikiArt)": music_to_painting,
+    "Sound and text style mix on faces": sound_text_face_mix,
+    "Several sounds, one seed": sounds_grid,
+    "AudioCLIP, a bark to a dog": audioclip_sound_to_dog,
+    "Your photo, inverted, then rain": invert_photo_then_sound,
+    "StyleGAN3, a purr to an animal": sound_to_animal_stylegan3,
+    "A whole song to a video": song_to_video,
 }
 
 
@@ -398,17 +400,6 @@ def render_thumbnail(workflow: dict, title: str, names: dict[str, str]):
     return image
 
 
-THUMBNAIL_TITLES = {
-    "sound_to_landscape": "Sound -> landscape",
-    "music_to_painting": "Music -> painting (WikiArt)",
-    "sound_text_style_mix_faces": "Sound + text style mix on faces",
-    "several_sounds_grid": "Several sounds, one seed",
-    "audioclip_sound_to_dog": "AudioCLIP: a bark -> a dog",
-    "invert_photo_then_sound": "Your photo -> inverted -> rain",
-    "stylegan3_sound_to_animal": "StyleGAN3: a purr -> an animal",
-    "song_to_video": "A whole song -> a video with sound",
-}
-
 
 def build_all() -> dict[str, dict]:
     classes = load_node_classes()
@@ -420,7 +411,7 @@ def build_all() -> dict[str, dict]:
         workflow = Workflow(classes)
         recipe(workflow)
         workflow.add_models(manifest)
-        workflow.add_model_note(THUMBNAIL_TITLES[name], inspect.cleandoc(recipe.__doc__))  # 3.13 dedents itself
+        workflow.add_model_note(name, inspect.cleandoc(recipe.__doc__))  # 3.13 dedents itself
         built[name] = workflow.to_json()
     return built
 
@@ -428,5 +419,5 @@ def build_all() -> dict[str, dict]:
 if __name__ == "__main__":
     for name, workflow in build_all().items():
         (HERE / f"{name}.json").write_text(json.dumps(workflow, indent=1) + "\n")
-        render_thumbnail(workflow, THUMBNAIL_TITLES[name], display_names()).save(HERE / f"{name}.jpg", quality=90)
+        render_thumbnail(workflow, name, display_names()).save(HERE / f"{name}.jpg", quality=90)
         print(f"wrote example_workflows/{name}.json and .jpg")

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -124,7 +125,7 @@ def test_a_missing_sound_fails_the_run_with_its_message(comfyui):
     """With a sound absent, ComfyUI must not run the rest and call it a success: the run fails, and the
     execution error the UI shows names the file and how to fix it."""
     url, object_info, base = comfyui
-    workflow = json.loads((ROOT / "example_workflows" / "sound_to_landscape.json").read_text())
+    workflow = json.loads((ROOT / "example_workflows" / "Sound to landscape.json").read_text())
     prompt = api_prompt(workflow, object_info)
     for entry in prompt.values():
         if entry["class_type"] == "SoundCLIP_LoadAudio":
@@ -143,7 +144,8 @@ def test_template_browser_lists_the_examples_with_thumbnails(comfyui):
     names = sorted(p.stem for p in (ROOT / "example_workflows").glob("*.json"))
     assert sorted(request(f"{url}/workflow_templates")["soundclip"]) == names
     for name in names:
-        with urllib.request.urlopen(f"{url}/api/workflow_templates/soundclip/{name}.jpg", timeout=30) as response:
+        thumbnail = urllib.parse.quote(f"{name}.jpg")  # the browser asks for the titled name, escaped
+        with urllib.request.urlopen(f"{url}/api/workflow_templates/soundclip/{thumbnail}", timeout=30) as response:
             assert response.headers["Content-Type"] == "image/jpeg" and response.read(3) == b"\xff\xd8\xff"
 
 
@@ -164,7 +166,7 @@ def test_example_workflow_runs(comfyui, name):
     saved = [image for output in history["outputs"].values() for image in output.get("images", [])
              if image["type"] == "output"]
     assert saved, history["outputs"]
-    expected = {"several_sounds_grid": 4, "invert_photo_then_sound": 2}.get(name, 1)
+    expected = {"Several sounds, one seed": 4, "Your photo, inverted, then rain": 2}.get(name, 1)
     assert len(saved) == expected
     for image in saved:
         assert (base / "output" / image["subfolder"] / image["filename"]).stat().st_size > 0
@@ -172,7 +174,7 @@ def test_example_workflow_runs(comfyui, name):
 
 def test_cancel_stops_the_optimisation_promptly(comfyui):
     url, object_info, base = comfyui
-    workflow = json.loads((ROOT / "example_workflows" / "sound_to_landscape.json").read_text())
+    workflow = json.loads((ROOT / "example_workflows" / "Sound to landscape.json").read_text())
     prompt = api_prompt(workflow, object_info)
     for entry in prompt.values():
         if entry["class_type"] == "SoundCLIP_LatentOptimize":

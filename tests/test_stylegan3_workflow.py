@@ -52,7 +52,7 @@ def test_stylegan3_workflow_runs_on_a_tiny_pickle(tmp_path, monkeypatch):
     write_workflow_models(tmp_path, with_arcface=False)
     monkeypatch.setenv("SOUNDCLIP_HOME", str(tmp_path))
     classes = import_pack().NODE_CLASS_MAPPINGS
-    workflow = json.loads((ROOT / "example_workflows" / "stylegan3_sound_to_animal.json").read_text())
+    workflow = json.loads((ROOT / "example_workflows" / "StyleGAN3, a purr to an animal.json").read_text())
     prompt = to_api_prompt(workflow, {**{k: v for k, (v, _) in CORE.items()},
                                       **{k: c.INPUT_TYPES() for k, c in classes.items()}})
     for entry in prompt.values():

@@ -138,7 +138,7 @@ def test_the_song_to_video_example_runs_with_core_video_nodes_emulated(nodes, ho
 
     classes, _ = nodes
     write_sound(home / "input" / "long_song.wav", seconds=6.0, rate=RATE)  # longer than one 5 s window
-    workflow = json.loads((ROOT / "example_workflows" / "song_to_video.json").read_text())
+    workflow = json.loads((ROOT / "example_workflows" / "A whole song to a video.json").read_text())
     definitions = {**CORE_DEFINITIONS, **{f"SoundCLIP_{k}": v.INPUT_TYPES() for k, v in classes.items()}}
     prompt = to_api_prompt(workflow, definitions)
     (load,) = [entry for entry in prompt.values() if entry["class_type"] == "SoundCLIP_LoadAudio"]

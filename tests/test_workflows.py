@@ -33,9 +33,11 @@ def builder():
 
 
 def test_the_examples_exist():
-    assert {p.stem for p in WORKFLOWS} == {"sound_to_landscape", "music_to_painting", "sound_text_style_mix_faces",
-                                           "several_sounds_grid", "audioclip_sound_to_dog", "invert_photo_then_sound",
-                                           "stylegan3_sound_to_animal", "song_to_video"}
+    """Named by their titles: the template browser shows a custom node's template under its file name."""
+    assert {p.stem for p in WORKFLOWS} == {
+        "Sound to landscape", "Music to painting (WikiArt)", "Sound and text style mix on faces",
+        "Several sounds, one seed", "AudioCLIP, a bark to a dog", "Your photo, inverted, then rain",
+        "StyleGAN3, a purr to an animal", "A whole song to a video"}
 
 
 def test_committed_workflows_match_the_builder(builder):
@@ -94,7 +96,7 @@ def test_each_workflow_has_its_thumbnail(path, builder):
         assert image.format == "JPEG" and image.size == builder.THUMBNAIL_SIZE
         committed = np.asarray(image.convert("RGB"), dtype=np.float32)
     builder.load_node_classes()
-    fresh = builder.render_thumbnail(json.loads(path.read_text()), builder.THUMBNAIL_TITLES[path.stem],
+    fresh = builder.render_thumbnail(json.loads(path.read_text()), path.stem,
                                      builder.display_names())
     assert np.abs(committed - np.asarray(fresh, dtype=np.float32)).mean() < 4, f"{thumbnail.name} is stale"
     assert committed.std() > 10  # a drawing, not a blank frame
@@ -154,7 +156,7 @@ def test_invert_workflow_runs_with_tiny_models(builder, tmp_path, monkeypatch):
             "SaveImage": lambda images, filename_prefix: shown["saved"].append(images) or (),
             "PreviewImage": lambda images: shown["previewed"].append(images) or ()}
     classes = builder.load_node_classes()
-    workflow = json.loads((ROOT / "example_workflows" / "invert_photo_then_sound.json").read_text())
+    workflow = json.loads((ROOT / "example_workflows" / "Your photo, inverted, then rain.json").read_text())
     definitions = {**CORE_DEFINITIONS, **{k: v.INPUT_TYPES() for k, v in classes.items()}}
     prompt = to_api_prompt(workflow, definitions)
     for entry in prompt.values():
