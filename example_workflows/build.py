@@ -176,7 +176,7 @@ class Workflow:
 def model_entry(manifest: list, kind: str, name: str) -> dict | None:
     """{"name", "url", "directory"} for a known model file of `kind` (an AudioCLIP file offered by Load CLIP is an
     audio encoder: it lives in that folder)."""
-    from soundclip_core.weights import KIND_FOLDERS
+    from soundclip_core.weights import KIND_FOLDERS  # importable once load_node_classes has loaded the pack
 
     for entry in manifest:
         if entry.filename == name and (entry.kind == kind or entry.format == "audioclip-pt"):
@@ -403,7 +403,7 @@ def render_thumbnail(workflow: dict, title: str, names: dict[str, str]):
 
 def build_all() -> dict[str, dict]:
     classes = load_node_classes()
-    from soundclip_core.weights import load_manifest
+    from soundclip_core.weights import load_manifest  # importable once the pack is loaded
 
     manifest = load_manifest()
     built = {}

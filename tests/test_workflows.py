@@ -11,7 +11,6 @@ from comfy_workflow import to_api_prompt
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((ROOT / "example_workflows").glob("*.json"))
 CORE_DEFINITIONS = {
-    "LoadAudio": {"required": {"audio": (["x.wav"], {"audio_upload": True})}},
     "SaveImage": {"required": {"images": ("IMAGE",), "filename_prefix": ("STRING", {})}},
     "PreviewImage": {"required": {"images": ("IMAGE",)}},
     "LoadImage": {"required": {"image": (["photo.png"], {"image_upload": True})}},
@@ -132,13 +131,12 @@ def test_invert_workflow_runs_with_tiny_models(builder, tmp_path, monkeypatch):
     """Load Image -> Invert -> Sound-Guided Latent Optimize -> Decode -> Save, on tiny models saved under the
     file names the workflow expects."""
     import numpy as np
-    import soundfile
     import torch
     from PIL import Image
     from tiny_models import write_sound, write_workflow_models
 
     write_workflow_models(tmp_path / "models", with_arcface=False)
-    write_sound(tmp_path / "rain.wav")
+    write_sound(tmp_path / "rain.wav")  # read by Load Audio (SoundCLIP) from the input folder: here, the cwd
     Image.new("RGB", (48, 40), (90, 140, 200)).save(tmp_path / "photo.png")
     monkeypatch.setenv("SOUNDCLIP_HOME", str(tmp_path / "models"))
     monkeypatch.chdir(tmp_path)
@@ -148,11 +146,7 @@ def test_invert_workflow_runs_with_tiny_models(builder, tmp_path, monkeypatch):
         pixels = torch.from_numpy(np.asarray(Image.open(tmp_path / image).convert("RGB"), dtype=np.float32) / 255)
         return pixels[None], torch.zeros(1, *pixels.shape[:2])
 
-    def load_audio(audio):
-        samples, rate = soundfile.read(tmp_path / audio, dtype="float32", always_2d=True)
-        return ({"waveform": torch.from_numpy(samples.T)[None], "sample_rate": rate},)
-
-    core = {"LoadImage": load_image, "LoadAudio": load_audio,
+    core = {"LoadImage": load_image,
             "SaveImage": lambda images, filename_prefix: shown["saved"].append(images) or (),
             "PreviewImage": lambda images: shown["previewed"].append(images) or ()}
     classes = builder.load_node_classes()
