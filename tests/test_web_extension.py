@@ -51,18 +51,22 @@ out.other_inputs = Object.keys(other.input.required);
 const widget = (name, value, values) => ({ name, value, options: { values } });
 const optimize = { comfyClass: "SoundCLIP_LatentOptimize",
                    widgets: [widget("seed", 0), widget("control_after_generate", "randomize")] };
-const core = { comfyClass: "KSampler", widgets: [widget("seed", 0), widget("control_after_generate", "randomize")] };
+const sampler = { comfyClass: "KSampler", widgets: [widget("seed", 0), widget("control_after_generate", "randomize")] };
 await extension.nodeCreated(optimize);
-await extension.nodeCreated(core);
-out.seed_controls = [optimize.widgets[1].value, core.widgets[1].value];
+await extension.nodeCreated(sampler);
+out.seed_controls = [optimize.widgets[1].value, sampler.widgets[1].value];
 
 const existing = { comfyClass: "SoundCLIP_LoadAudio", widgets: [widget("audio", "a.wav", ["a.wav", "z.wav"])] };
-app.graph._nodes.push(existing);
+const latent = { comfyClass: "SoundCLIP_LoadLatentFromPNG", widgets: [widget("image", "b.png", ["b.png"])] };
+const core = { comfyClass: "LoadImage", widgets: [widget("image", "b.png", ["b.png"])] };
+app.graph._nodes.push(existing, latent, core);
 globalThis.uploadAnswer = { name: "rain.wav", subfolder: "", type: "input" };
 await api.fetchApi("/upload/image", { method: "POST" });
 globalThis.uploadAnswer = { name: "photo.png", subfolder: "", type: "input" };
 await api.fetchApi("/upload/image", { method: "POST" });
 out.existing = existing.widgets[0].options.values;
+out.latent = latent.widgets[0].options.values;
+out.core = core.widgets[0].options.values;
 const later = { comfyClass: "SoundCLIP_LoadAudio", widgets: [widget("audio", "a.wav", ["a.wav"])] };
 await extension.nodeCreated(later);
 out.later = later.widgets[0].options.values;
@@ -87,5 +91,7 @@ def test_extension_gives_load_audio_the_upload_and_fixed_seeds(tmp_path):
     assert out["other_inputs"] == ["latent"]
     assert out["seed_controls"] == ["fixed", "randomize"]  # ours fixed, core's untouched
     assert out["existing"] == ["a.wav", "rain.wav", "z.wav"]  # an audio upload listed at once, a picture not
+    assert out["latent"] == ["b.png", "photo.png"]  # a PNG upload in Load Latent from PNG
+    assert out["core"] == ["b.png"]  # core nodes keep their own lists
     assert out["later"] == ["a.wav", "rain.wav"]
     assert out["calls"] == ["/upload/image", "/upload/image"]  # the real request still made

@@ -6,15 +6,20 @@
 //    Python alone, our node would fail while it is built. So both widgets are added here, the player first,
 //    and after the node's own widgets so that saved workflows keep their widget values in place (neither
 //    widget is saved).
-// 2. A file uploaded anywhere (core Load Audio included) shows at once in every Load Audio (SoundCLIP)
-//    list, and in the nodes added later, without refreshing the node definitions.
+// 2. A file uploaded anywhere (core Load Audio or Load Image included) shows at once in the lists of our
+//    file nodes (sounds in Load Audio, PNGs in Load Latent from PNG), and of those added later, without
+//    refreshing the node definitions.
 // 3. Seeds of new SoundCLIP nodes start "fixed" (the frontend's default is "randomize", which would rerun a
 //    long optimisation on every Run); a loaded workflow keeps the values it saved.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 
 export const LOAD_AUDIO = "SoundCLIP_LoadAudio";
-const AUDIO_FILE = /\.(wav|flac|ogg|oga|mp3)$/i;
+// our nodes that list files of the input folder: the widget holding the list, and the files it lists
+const FILE_LISTS = {
+  [LOAD_AUDIO]: { widget: "audio", files: /\.(wav|flac|ogg|oga|mp3)$/i },
+  SoundCLIP_LoadLatentFromPNG: { widget: "image", files: /\.png$/i },
+};
 const uploaded = new Set();
 
 export function addAudioWidgets(nodeData) {
@@ -25,7 +30,9 @@ export function addAudioWidgets(nodeData) {
 }
 
 export function offerFile(node, name) {
-  const list = node.widgets?.find((w) => w.name === "audio")?.options?.values;
+  const lists = FILE_LISTS[node.comfyClass];
+  if (!lists?.files.test(name)) return;
+  const list = node.widgets?.find((w) => w.name === lists.widget)?.options?.values;
   if (list && !list.includes(name)) {
     list.push(name);
     list.sort((a, b) => a.localeCompare(b));
@@ -42,11 +49,8 @@ export async function noteUpload(response) {
   if (!response.ok) return;
   const data = await response.clone().json();
   const name = data.subfolder ? `${data.subfolder}/${data.name}` : data.name;
-  if (!AUDIO_FILE.test(name)) return;
   uploaded.add(name);
-  for (const node of app.graph?._nodes ?? []) {
-    if (node.comfyClass === LOAD_AUDIO) offerFile(node, name);
-  }
+  for (const node of app.graph?._nodes ?? []) offerFile(node, name);
 }
 
 const fetchApi = api.fetchApi.bind(api);
@@ -66,6 +70,6 @@ app.registerExtension({
   async nodeCreated(node) {
     if (!node.comfyClass?.startsWith("SoundCLIP_")) return;
     fixSeeds(node);
-    if (node.comfyClass === LOAD_AUDIO) uploaded.forEach((name) => offerFile(node, name));
+    uploaded.forEach((name) => offerFile(node, name));
   },
 });
