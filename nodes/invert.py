@@ -67,8 +67,9 @@ class InvertImage(Node):
         "image": link("IMAGE", "The photo(s) to invert, any size: made square by fit."),
         "generator": link(GENERATOR, "The generator to invert into (a face photo needs a face generator)."),
         "perceptual": link(PERCEPTUAL, "From Load VGG16-LPIPS."),
-        "preset": choice(list(PRESETS), "fast: 100 steps in W plus a short W+ refinement (about a minute on a GPU, "
-                                        "much longer on a CPU); best: 1000 steps, noise maps optimised too."),
+        "preset": choice(list(PRESETS), "fast: 100 steps, 70% in W then a W+ refinement (100 steps took 88 s at "
+                                        "256 px on a CPU); best: 1000 steps, noise maps optimised too (ten times "
+                                        "as long)."),
         "steps": whole(-1, -1, 10000, "-1: the preset's. 0 with an e4e encoder: its estimate alone."),
         "fit": choice(list(FITS), "Make the picture square: centre crop or pad its edges."),
         "seed": seed("Seeds the inversion's noise; kept fixed, a rerun reuses the cached result."),
