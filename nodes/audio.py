@@ -10,7 +10,7 @@ from soundclip_core.encoders import ENCODER_KINDS, load_audio_encoder
 from soundclip_core.errors import AudioError
 
 from . import comfy_env
-from .form import Node, choice, link, model, number
+from .form import Node, any_file, choice, link, model, number
 from .types import AUDIO_ENCODER, EMBEDDING, LOADERS, SOUND
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3")
@@ -61,11 +61,7 @@ class LoadAudio(Node):
         digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
         return f"{digest}:{start}:{duration}"
 
-    @classmethod
-    def VALIDATE_INPUTS(cls, audio: str):  # noqa: N802 (ComfyUI's name)
-        """Any name passes (ComfyUI then skips its own "value not in list" check): a missing file must fail the
-        run where the UI shows it, in `load`, not make ComfyUI drop this branch of the graph silently."""
-        return True
+    VALIDATE_INPUTS = any_file("audio")
 
 
 class AudioEncoderLoader(Node):
@@ -82,6 +78,7 @@ class AudioEncoderLoader(Node):
 
     OUTPUTS = (("encoder", AUDIO_ENCODER),)
     FUNCTION = "load"
+    VALIDATE_INPUTS = any_file("encoder_name")
     CATEGORY = LOADERS
     DESCRIPTION = ("Loads an audio encoder that maps sounds into a CLIP space: the paper's ResNet18 (ViT-B-32 "
                    "space), Wav2CLIP (ViT-B-32) or AudioCLIP (RN50). A known file missing on disk is downloaded.")

@@ -11,6 +11,7 @@ these declarations: choice -> Combo.Input, whole -> Int.Input, and so on.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, ClassVar
 
 from soundclip_core.weights import KIND_FOLDERS
@@ -94,3 +95,21 @@ def model(kind: str, tooltip: str, exclude: tuple[str, ...] = ()) -> tuple:
     options = [name for name in comfy_env.model_choices(kind) if name not in exclude]
     return choice(options, f"{tooltip} Files in models/{folder}, and known models (downloaded there on first use).",
                   default=DEFAULT_MODELS.get(kind))
+
+
+def any_file(*input_names: str) -> classmethod:
+    """A VALIDATE_INPUTS that lets every name through for these file inputs (ComfyUI then skips its own "value
+    not in list" check for them only: it passes a validator the inputs its signature names, and checks the
+    others itself).
+
+    A name ComfyUI's check refuses makes it drop every output behind the node and run the others, telling
+    only its console (a run that "succeeds" without the edit), or answer "Value not in list". Let through,
+    a missing or unknown file fails in the node's load instead: an error in the UI that names the file, the
+    folder and the fix, and that stops the run."""
+
+    def validate(cls, *names: str, **inputs: str) -> bool:
+        return True
+
+    parameter = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    validate.__signature__ = inspect.Signature([inspect.Parameter(name, parameter) for name in ("cls", *input_names)])
+    return classmethod(validate)

@@ -10,7 +10,7 @@ from soundclip_core.invert import FITS, PRESETS, load_e4e, load_image, load_perc
 from soundclip_core.latents import png_text, read_latent
 
 from . import comfy_env
-from .form import Node, choice, link, model, seed, text, whole
+from .form import Node, any_file, choice, link, model, seed, text, whole
 from .types import E4E, EDIT, GENERATOR, LATENT, LOADERS, PERCEPTUAL, WPLUS, WPlus, make_wplus
 
 NO_LPIPS = "none (unweighted VGG distance)"
@@ -32,6 +32,7 @@ class PerceptualLoader(Node):
 
     OUTPUTS = (("perceptual", PERCEPTUAL),)
     FUNCTION = "load"
+    VALIDATE_INPUTS = any_file("vgg_name", "lpips_weights")
     CATEGORY = LOADERS
     DESCRIPTION = ("Loads VGG16-LPIPS, the perceptual distance an inversion minimises to find the latent of a "
                    "photo. A known file missing on disk is downloaded.")
@@ -50,6 +51,7 @@ class E4ELoader(Node):
 
     OUTPUTS = (("e4e", E4E),)
     FUNCTION = "load"
+    VALIDATE_INPUTS = any_file("e4e_name")
     CATEGORY = LOADERS
     DESCRIPTION = ("Loads an e4e encoder: a one-pass estimate of a face's latent that Invert Image refines (faster "
                    "and closer than starting from the average face). A known file missing on disk is downloaded.")
@@ -160,7 +162,4 @@ class LoadLatentFromPNG(Node):
         path = comfy_env.annotated_input_path(image)
         return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
 
-    @classmethod
-    def VALIDATE_INPUTS(cls, image: str):  # noqa: N802 (ComfyUI's name)
-        """Any name passes: a missing file fails the run in `load`, where the UI shows it (see Load Audio)."""
-        return True
+    VALIDATE_INPUTS = any_file("image")

@@ -6,7 +6,7 @@ from soundclip_core.arcface import load_arcface
 from soundclip_core.manipulate import MASK_MODES, PRESETS, mask_options, optimize
 
 from . import comfy_env
-from .form import Node, choice, link, model, number, seed, text, whole
+from .form import Node, any_file, choice, link, model, number, seed, text, whole
 from .types import ARCFACE, CLIP, EDIT, EMBEDDING, GENERATOR, LOADERS, WPLUS, WPlus, latent_for, make_wplus, noise_for
 
 # The optimisation's settings, shared with Sound to Keyframes (which runs the same edit once per window).
@@ -30,6 +30,7 @@ class ArcFaceLoader(Node):
 
     OUTPUTS = (("arcface", ARCFACE),)
     FUNCTION = "load"
+    VALIDATE_INPUTS = any_file("arcface_name")
     CATEGORY = LOADERS
     DESCRIPTION = ("Loads ArcFace, the face recogniser whose identity loss keeps an edited face the same person "
                    "(the ffhq preset needs it). A known file missing on disk is downloaded.")

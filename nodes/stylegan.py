@@ -9,7 +9,7 @@ from soundclip_core.manipulate import default_mix_layers, style_mix
 from soundclip_core.noise_maps import decode
 
 from . import comfy_env
-from .form import Node, choice, link, model, number, seed, text, whole
+from .form import Node, any_file, choice, link, model, number, seed, text, whole
 from .types import GENERATOR, LATENT, LOADERS, WPLUS, WPlus, latent_for, make_wplus, noise_for
 
 NOISE_MODES = ["const", "random", "none"]
@@ -28,6 +28,7 @@ class StyleGANLoad(Node):
 
     OUTPUTS = (("generator", GENERATOR), ("info", "STRING"))
     FUNCTION = "load"
+    VALIDATE_INPUTS = any_file("generator_name")
     CATEGORY = LOADERS
     DESCRIPTION = ("Loads a StyleGAN2 or StyleGAN3 generator in any common format without running code from the "
                    "file. info names the architecture, resolution, W+ layers and the labels a class-conditional "

@@ -6,7 +6,7 @@ from soundclip_core.clip import load_clip
 from soundclip_core.embedding import Embedding, combine, stack
 
 from . import comfy_env
-from .form import Node, choice, link, model, number, text
+from .form import Node, any_file, choice, link, model, number, text
 from .types import CLIP, EMBEDDING, LOADERS, TEXT
 
 CLIP_ARCHS = ("ViT-B-32", "RN50")  # the spaces our audio encoders live in
@@ -30,6 +30,7 @@ class CLIPLoader(Node):
 
     OUTPUTS = (("clip", CLIP),)
     FUNCTION = "load"
+    VALIDATE_INPUTS = any_file("clip_name")
     CATEGORY = LOADERS
     DESCRIPTION = ("Loads the CLIP model whose space the edit is guided in; it must match the audio encoder's "
                    "space (ViT-B-32 for the paper's encoder). A known file missing on disk is downloaded.")

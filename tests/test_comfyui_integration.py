@@ -139,6 +139,23 @@ def test_a_missing_sound_fails_the_run_with_its_message(comfyui):
     assert "not_uploaded.wav" in errors[0]["exception_message"] and "upload" in errors[0]["exception_message"]
 
 
+def test_an_unknown_model_fails_the_run_naming_its_folder(comfyui):
+    """A shared workflow naming a model file this machine lacks (and soundclip does not know): not ComfyUI's
+    bare "Value not in list", but the loader's error, with the folder to put the file in."""
+    url, object_info, base = comfyui
+    workflow = json.loads((ROOT / "example_workflows" / "Sound to landscape.json").read_text())
+    prompt = api_prompt(workflow, object_info)
+    for entry in prompt.values():
+        if entry["class_type"] == "SoundCLIP_StyleGANLoad":
+            entry["inputs"]["generator_name"] = "someone_elses.pkl"
+    history = run(url, prompt, base)
+    assert history["status"]["status_str"] == "error"
+    errors = [data for event, data in history["status"]["messages"] if event == "execution_error"]
+    assert errors and errors[0]["node_type"] == "SoundCLIP_StyleGANLoad"
+    message = errors[0]["exception_message"]
+    assert "someone_elses.pkl" in message and str(base / "models" / "stylegan2") in message and "Fix:" in message
+
+
 def test_template_browser_lists_the_examples_with_thumbnails(comfyui):
     url, _, _ = comfyui
     names = sorted(p.stem for p in (ROOT / "example_workflows").glob("*.json"))

@@ -147,3 +147,30 @@ def test_a_missing_sound_fails_the_run_with_a_message_not_a_dropped_branch(pack,
     assert not first.startswith("missing") and load().load("rain.wav", 0.0, 0.0)[0]["sample_rate"] > 0
     write_sound(tmp_path / "rain.wav", seed=1)
     assert load.IS_CHANGED("rain.wav", 0.0, 0.0) != first  # a replaced file reruns
+
+
+FILE_INPUTS = {"LoadAudio": ["audio"], "LoadLatentFromPNG": ["image"], "StyleGANLoad": ["generator_name"],
+               "AudioEncoderLoader": ["encoder_name"], "CLIPLoader": ["clip_name"], "ArcFaceLoader": ["arcface_name"],
+               "PerceptualLoader": ["vgg_name", "lpips_weights"], "E4ELoader": ["e4e_name"]}
+
+
+def test_file_inputs_pass_validation_and_fail_in_the_node(pack, tmp_path, monkeypatch):
+    """ComfyUI validates an input itself unless the node's VALIDATE_INPUTS names it (execution.py reads the
+    argument names with inspect.getfullargspec): our file inputs are named, no other input is, so a missing
+    or unknown file fails where the UI shows the node's own error, naming the folder and the fix."""
+    import inspect
+
+    from soundclip_core.errors import CheckpointError
+
+    monkeypatch.setenv("SOUNDCLIP_HOME", str(tmp_path))
+    for node_id, cls in pack.NODE_CLASS_MAPPINGS.items():
+        names = FILE_INPUTS.get(node_id.removeprefix("SoundCLIP_"))
+        if names is None:
+            assert not hasattr(cls, "VALIDATE_INPUTS"), node_id
+            continue
+        spec = inspect.getfullargspec(cls.VALIDATE_INPUTS)
+        assert spec.args == ["cls", *names] and spec.varkw is None, node_id
+        assert cls.VALIDATE_INPUTS(**{name: "unknown.pkl" for name in names}) is True
+    with pytest.raises(CheckpointError, match="stylegan2") as error:
+        pack.NODE_CLASS_MAPPINGS["SoundCLIP_StyleGANLoad"]().load("someone_elses.pkl")
+    assert "someone_elses.pkl" in str(error.value) and "Fix:" in str(error.value)
