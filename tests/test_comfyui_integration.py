@@ -116,6 +116,11 @@ def test_nodes_show_descriptions_tooltips_and_the_web_extension(comfyui):
     assert ours["SoundCLIP_StyleGANLoad"]["display_name"] == "Load StyleGAN (SoundCLIP)"
     encoders = ours["SoundCLIP_AudioEncoderLoader"]["input"]["required"]["encoder_name"]
     assert encoders[1]["default"] == "resnet18_57.pth"
+    folders = set(request(f"{url}/models"))  # the missing-models dialog looks each model's directory up here
+    for path in (ROOT / "example_workflows").glob("*.json"):
+        for node in json.loads(path.read_text())["nodes"]:
+            assert {m["directory"] for m in node["properties"].get("models", [])} <= folders, path.name
+    assert "soundclip_audio_encoders" in folders and "audio_encoders" in folders  # ours beside core's
     assert "/extensions/soundclip/soundclip.js" in request(f"{url}/extensions")
     with urllib.request.urlopen(f"{url}/extensions/soundclip/soundclip.js", timeout=30) as response:
         assert b"AUDIOUPLOAD" in response.read()
