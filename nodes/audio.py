@@ -23,9 +23,8 @@ class LoadAudio(Node):
 
     It needs no torchaudio (core Load Audio does on some ComfyUI versions). The pack's web extension
     (web/soundclip.js) gives it core's player, upload button and drag-and-drop. A missing or unreadable
-    file fails the run with a message in the UI: ComfyUI ignores, with a note in its console only, every
-    output behind a node whose VALIDATE_INPUTS refuses, and still runs the others (a "success" showing the
-    unedited image). So validation accepts any name and the load itself raises, naming the file and the fix.
+    file fails the run with a message in the UI (see form.any_file: with core Load Audio the run "succeeds"
+    without the edit, the reason only in ComfyUI's console).
     """
 
     @classmethod
