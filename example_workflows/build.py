@@ -5,8 +5,13 @@ checks that the committed JSON matches what this script writes. Each workflow ge
 same-named `.jpg` that ComfyUI's template browser shows: a drawing of the graph itself
 (no pretrained weights exist where this is built, so no made-up result image). Widget
 values are laid out as ComfyUI's frontend saves them: in input order, with the extra
-"control_after_generate" value after seed widgets and the two extra values of core
-LoadAudio's upload widget.
+"control_after_generate" value ("fixed") after seed widgets.
+
+What an artist sees on opening one: the note naming every model and sound it needs at the
+top left, in view; each loader carries `properties.models` (name, URL, folder, from
+weights/manifest.json) as ComfyUI's own templates do, so the frontend's missing-models dialog
+lists what is absent with its URL and folder; and its title as the file name, which is what the
+template browser shows for a custom node's template (the thumbnail banner repeats it).
 """
 
 from __future__ import annotations
@@ -28,14 +33,16 @@ LINK_COLOURS = {"AUDIO": "#5fb4ff", "IMAGE": "#64b5f6", "SOUNDCLIP_EMBEDDING": "
                 "SOUNDCLIP_AUDIO_ENCODER": "#81c784", "SOUNDCLIP_ARCFACE": "#e57373", "SOUNDCLIP_KEYFRAMES": "#ff9cf9",
                 "VIDEO": "#ffa07a", "FLOAT": "#aaee88"}
 
-LOADER_FOLDERS = {
+# the model kind each loader's file widgets read (soundclip_core.weights: KIND_FOLDERS, the manifest)
+LOADER_KINDS = {
     "SoundCLIP_StyleGANLoad": "stylegan2",
-    "SoundCLIP_AudioEncoderLoader": "audio_encoders",
-    "SoundCLIP_CLIPLoader": "clip_soundclip",
+    "SoundCLIP_AudioEncoderLoader": "audio_encoder",
+    "SoundCLIP_CLIPLoader": "clip",
     "SoundCLIP_ArcFaceLoader": "arcface",
     "SoundCLIP_PerceptualLoader": "perceptual",
     "SoundCLIP_E4ELoader": "e4e",
 }
+NOTE_SIZE = (COLUMN_WIDTH - 40, 2 * ROW_HEIGHT)
 
 # Core ComfyUI nodes used in the examples: (linked inputs, outputs); widget values are given per use.
 # An input of a widget type (CreateVideo's fps) is a widget converted to a socket: the frontend keeps its
@@ -43,7 +50,6 @@ LOADER_FOLDERS = {
 # (images IMAGE, fps FLOAT 1-120, audio AUDIO optional) -> VIDEO; SaveVideo (video VIDEO, filename_prefix,
 # format, codec) writes {prefix}_{counter:05}_.mp4.
 CORE_NODES = {
-    "LoadAudio": ([], [("AUDIO", "AUDIO")]),
     "SaveImage": ([("images", "IMAGE")], []),
     "PreviewImage": ([("images", "IMAGE")], []),
     "LoadImage": ([], [("IMAGE", "IMAGE"), ("MASK", "MASK")]),
@@ -78,7 +84,7 @@ class Workflow:
              widgets: list) -> list[tuple[int, int]]:
         node_id = len(self.nodes) + 1
         self.nodes.append({
-            "id": node_id, "type": node_type, "pos": [column * COLUMN_WIDTH, row * ROW_HEIGHT],
+            "id": node_id, "type": node_type, "pos": [(column + 1) * COLUMN_WIDTH, row * ROW_HEIGHT],
             "size": [340, 80 + 26 * (len(inputs) + len(widgets))], "flags": {}, "order": len(self.nodes),
             "mode": 0, "inputs": inputs, "outputs": outputs,
             "properties": {"Node name for S&R": node_type}, "widgets_values": widgets,
@@ -125,36 +131,66 @@ class Workflow:
             node_inputs[slot]["link"] = self._link(sources[name], node_id, slot, kind)
         return handles
 
-    def add_model_note(self, description: str) -> None:
-        """A Markdown note naming what the workflow does and every model file it expects, and where."""
-        lines = [description, "", "Models this workflow expects (known models are downloaded on first use):"]
-        expected = []
+    def add_models(self, manifest: list) -> None:
+        """`properties.models` on each loader, as ComfyUI's templates carry them: the frontend's missing-models
+        dialog lists every absent file with its URL and folder when the workflow opens."""
         for node in self.nodes:
-            folder = LOADER_FOLDERS.get(node["type"])
-            name = node["widgets_values"][0] if folder else ""
-            if "audioclip" in name.lower():  # an AudioCLIP file serves both the encoder and CLIP loaders
-                folder = LOADER_FOLDERS["SoundCLIP_AudioEncoderLoader"]
-            if folder and f"models/{folder}/{name}" not in expected:
-                expected.append(f"models/{folder}/{name}")
-        lines += [f"- `{path}`" for path in expected]
-        sounds = sorted({n["widgets_values"][0] for n in self.nodes if n["type"] == "LoadAudio"})
-        lines.append(f"\nSounds (put them in ComfyUI's input folder or upload them): {', '.join(sounds)}")
+            kind = LOADER_KINDS.get(node["type"])
+            if kind is None:
+                continue
+            entries = []
+            for name in node["widgets_values"]:
+                entry = model_entry(manifest, kind, name)
+                if entry is not None and entry not in entries:
+                    entries.append(entry)
+            node["properties"]["models"] = entries
+
+    def add_model_note(self, title: str, description: str) -> None:
+        """A Markdown note at the top left, in view when the workflow opens: what it does, every model file it
+        expects and where, and the sounds and pictures to upload."""
+        lines = [f"## {title}", "", description, "", "**Models** (downloaded into these folders on first use; "
+                 "without network, get them from these addresses):"]
+        expected = [f"- `models/{m['directory']}/{m['name']}` from {m['url']}"
+                    for n in self.nodes for m in n["properties"].get("models", [])]
+        lines += list(dict.fromkeys(expected))
+        sounds = sorted({n["widgets_values"][0] for n in self.nodes if n["type"] == "SoundCLIP_LoadAudio"})
+        lines.append(f"\n**Sounds** (upload them in Load Audio, or drop them on it): {', '.join(sounds)}")
         pictures = sorted({n["widgets_values"][0] for n in self.nodes if n["type"] == "LoadImage"})
         if pictures:
-            lines.append(f"\nPictures (your own photo; upload it in Load Image): {', '.join(pictures)}")
-        self._add("MarkdownNote", 0, -2, [], [], ["\n".join(lines)])
+            lines.append(f"\n**Pictures** (your own photo; upload it in Load Image): {', '.join(pictures)}")
+        note_id = len(self.nodes) + 1
+        self.nodes.append({"id": note_id, "type": "MarkdownNote", "pos": [0, 0], "size": list(NOTE_SIZE),
+                           "flags": {}, "order": len(self.nodes), "mode": 0, "inputs": [], "outputs": [],
+                           "properties": {}, "widgets_values": ["\n".join(lines)], "color": "#432",
+                           "bgcolor": "#653"})
 
     def to_json(self) -> dict:
         return {
             "id": "00000000-0000-4000-8000-000000000000", "revision": 0,
             "last_node_id": len(self.nodes), "last_link_id": len(self.links),
             "nodes": self.nodes, "links": self.links, "groups": [], "config": {},
-            "extra": {"ds": {"scale": 0.8, "offset": [40, 40]}}, "version": 0.4,
+            "extra": {"ds": {"scale": 0.8, "offset": [40, 60]}}, "version": 0.4,
         }
+
+
+def model_entry(manifest: list, kind: str, name: str) -> dict | None:
+    """{"name", "url", "directory"} for a known model file of `kind` (an AudioCLIP file offered by Load CLIP is an
+    audio encoder: it lives in that folder)."""
+    from soundclip_core.weights import KIND_FOLDERS  # importable once load_node_classes has loaded the pack
+
+    for entry in manifest:
+        if entry.filename == name and (entry.kind == kind or entry.format == "audioclip-pt"):
+            return {"name": name, "url": entry.urls[0], "directory": KIND_FOLDERS[entry.kind]}
+    return None
 
 
 OPTIMIZE_DEFAULTS = dict(steps=300, lr=0.1, lam_sim=-1.0, lam_id=-1.0, mask="learned", layers="", seed=0,
                          precision="fp32", clip_input="area", preview_every=10)
+
+
+def load_audio(w: Workflow, sound: str, column: int, row: int) -> list:
+    """Our Load Audio: no torchaudio needed, and a missing sound fails the run with a message in the UI."""
+    return w.node("SoundCLIP_LoadAudio", column, row, audio=sound, start=0.0, duration=0.0)
 
 
 def load_models(w: Workflow, generator_file: str, first_row: int, encoder_file: str = "resnet18_57.pth",
@@ -168,7 +204,7 @@ def load_models(w: Workflow, generator_file: str, first_row: int, encoder_file: 
 
 def sound_edit_before_after(w: Workflow, sound: str, models: tuple, seed: int, preset: str, prefix: str) -> None:
     """One sound edits one seed; the source is previewed and the edit saved beside it."""
-    (audio,) = w.core("LoadAudio", 0, 0, [sound, None, None])
+    (audio,) = load_audio(w, sound, 0, 0)
     encoder, clip, generator = models(w)
     target, _ = w.node("SoundCLIP_AudioEncode", 1, 0, audio=audio, encoder=encoder, long_clip="average",
                        window_start=0.0)
@@ -191,7 +227,7 @@ def sound_to_landscape(w: Workflow) -> None:
 def music_to_painting(w: Workflow) -> None:
     """Music (a piano piece) turns a WikiArt StyleGAN2 painting toward its mood; the text prompt is mixed in.
     Peter Baylies' WikiArt model is class-conditional: the latent is drawn for a genre and a style."""
-    (audio,) = w.core("LoadAudio", 0, 0, ["piano.wav", None, None])
+    (audio,) = load_audio(w, "piano.wav", 0, 0)
     encoder, clip, generator = load_models(w, "network-snapshot-012052.pkl", first_row=1)
     sound, _ = w.node("SoundCLIP_AudioEncode", 1, 0, audio=audio, encoder=encoder, long_clip="average",
                       window_start=0.0)
@@ -208,7 +244,7 @@ def music_to_painting(w: Workflow) -> None:
 
 def sound_text_face_mix(w: Workflow) -> None:
     """Faces: one edit guided by a sound (with identity loss), one by text, style-mixed by layer."""
-    (audio,) = w.core("LoadAudio", 0, 0, ["laughing.wav", None, None])
+    (audio,) = load_audio(w, "laughing.wav", 0, 0)
     encoder, clip, generator = load_models(w, "stylegan2-ffhq-config-f.pt", first_row=1)
     (arcface,) = w.node("SoundCLIP_ArcFaceLoader", 0, 4, arcface_name="model_ir_se50.pth")
     sound, _ = w.node("SoundCLIP_AudioEncode", 1, 0, audio=audio, encoder=encoder, long_clip="average",
@@ -230,7 +266,7 @@ def sounds_grid(w: Workflow) -> None:
     encoder, clip, generator = load_models(w, "landscape.pt", first_row=0)
     embeddings = []
     for row, name in enumerate(["rain.wav", "fire.wav", "thunder.wav", "birds.wav"]):
-        (audio,) = w.core("LoadAudio", 1, row, [name, None, None])
+        (audio,) = load_audio(w, name, 1, row)
         embedding, _ = w.node("SoundCLIP_AudioEncode", 2, row, audio=audio, encoder=encoder, long_clip="average",
                               window_start=0.0)
         embeddings.append(embedding)
@@ -257,7 +293,7 @@ def invert_photo_then_sound(w: Workflow) -> None:
     The reconstruction is previewed beside the edit; the edit is saved with its latent inside the PNG, so
     Load Latent from PNG can continue from it later."""
     photo, _ = w.core("LoadImage", 0, 0, ["photo.png", "image"])
-    (audio,) = w.core("LoadAudio", 0, 1, ["rain.wav", None, None])
+    (audio,) = load_audio(w, "rain.wav", 0, 1)
     encoder, clip, generator = load_models(w, "landscape.pt", first_row=2)
     (perceptual,) = w.node("SoundCLIP_PerceptualLoader", 0, 5, vgg_name="vgg16-397923af.pth",
                            lpips_weights="vgg.pth")
@@ -289,7 +325,7 @@ def song_to_video(w: Workflow) -> None:
     with a text prompt), a smooth path between them at 24 fps, then core Create Video + Save Video write an mp4
     with the song. Keyframes to Frames holds every frame in memory and refuses songs that would not fit: for
     long songs or large generators use Write Sound Video (SoundCLIP) instead, which streams to the file."""
-    (audio,) = w.core("LoadAudio", 0, 0, ["song.wav", None, None])
+    (audio,) = load_audio(w, "song.wav", 0, 0)
     encoder, clip, generator = load_models(w, "landscape.pt", first_row=1)
     text, _ = w.node("SoundCLIP_TextEncode", 1, 1, clip=clip, text="an oil painting, swirling colours")
     (source,) = w.node("SoundCLIP_LatentFromSeed", 1, 2, generator=generator, seed=7, batch_size=1,
@@ -305,20 +341,22 @@ def song_to_video(w: Workflow) -> None:
     w.core("SaveVideo", 5, 0, ["soundclip/song", "auto", "auto"], video=video)
 
 
+# File name = title: ComfyUI's template browser titles a custom node's template by its file name (it reads
+# no index or workflow field for them), and its thumbnail banner repeats it.
 WORKFLOWS = {
-    "sound_to_landscape": sound_to_landscape,
-    "music_to_painting": music_to_painting,
-    "sound_text_style_mix_faces": sound_text_face_mix,
-    "several_sounds_grid": sounds_grid,
-    "audioclip_sound_to_dog": audioclip_sound_to_dog,
-    "invert_photo_then_sound": invert_photo_then_sound,
-    "stylegan3_sound_to_animal": sound_to_animal_stylegan3,
-    "song_to_video": song_to_video,
+    "Sound to landscape": sound_to_landscape,
+    "Music to painting (WikiArt)": music_to_painting,
+    "Sound and text style mix on faces": sound_text_face_mix,
+    "Several sounds, one seed": sounds_grid,
+    "AudioCLIP, a bark to a dog": audioclip_sound_to_dog,
+    "Your photo, inverted, then rain": invert_photo_then_sound,
+    "StyleGAN3, a purr to an animal": sound_to_animal_stylegan3,
+    "A whole song to a video": song_to_video,
 }
 
 
 def display_names() -> dict[str, str]:
-    core = {"LoadAudio": "Load Audio", "SaveImage": "Save Image", "PreviewImage": "Preview Image",
+    core = {"SaveImage": "Save Image", "PreviewImage": "Preview Image",
             "LoadImage": "Load Image", "CreateVideo": "Create Video", "SaveVideo": "Save Video"}
     return {**core, **sys.modules["soundclip_pack"].NODE_DISPLAY_NAME_MAPPINGS}
 
@@ -362,25 +400,18 @@ def render_thumbnail(workflow: dict, title: str, names: dict[str, str]):
     return image
 
 
-THUMBNAIL_TITLES = {
-    "sound_to_landscape": "Sound -> landscape",
-    "music_to_painting": "Music -> painting (WikiArt)",
-    "sound_text_style_mix_faces": "Sound + text style mix on faces",
-    "several_sounds_grid": "Several sounds, one seed",
-    "audioclip_sound_to_dog": "AudioCLIP: a bark -> a dog",
-    "invert_photo_then_sound": "Your photo -> inverted -> rain",
-    "stylegan3_sound_to_animal": "StyleGAN3: a purr -> an animal",
-    "song_to_video": "A whole song -> a video with sound",
-}
-
 
 def build_all() -> dict[str, dict]:
     classes = load_node_classes()
+    from soundclip_core.weights import load_manifest  # importable once the pack is loaded
+
+    manifest = load_manifest()
     built = {}
     for name, recipe in WORKFLOWS.items():
         workflow = Workflow(classes)
         recipe(workflow)
-        workflow.add_model_note(inspect.cleandoc(recipe.__doc__))  # Python 3.13 dedents docstrings itself
+        workflow.add_models(manifest)
+        workflow.add_model_note(name, inspect.cleandoc(recipe.__doc__))  # 3.13 dedents itself
         built[name] = workflow.to_json()
     return built
 
@@ -388,5 +419,5 @@ def build_all() -> dict[str, dict]:
 if __name__ == "__main__":
     for name, workflow in build_all().items():
         (HERE / f"{name}.json").write_text(json.dumps(workflow, indent=1) + "\n")
-        render_thumbnail(workflow, THUMBNAIL_TITLES[name], display_names()).save(HERE / f"{name}.jpg", quality=90)
+        render_thumbnail(workflow, name, display_names()).save(HERE / f"{name}.jpg", quality=90)
         print(f"wrote example_workflows/{name}.json and .jpg")

@@ -25,7 +25,7 @@ _NODES = {
     "TextEncode": (TextEncode, "Text Encode (SoundCLIP)"),
     "EmbeddingMix": (EmbeddingMix, "Mix Embeddings (SoundCLIP)"),
     "EmbeddingBatch": (EmbeddingBatch, "Batch Embeddings (SoundCLIP)"),
-    "StyleGANLoad": (StyleGANLoad, "Load StyleGAN2 (SoundCLIP)"),
+    "StyleGANLoad": (StyleGANLoad, "Load StyleGAN (SoundCLIP)"),
     "LatentFromSeed": (LatentFromSeed, "StyleGAN Latent from Seed (SoundCLIP)"),
     "ArcFaceLoader": (ArcFaceLoader, "Load ArcFace (SoundCLIP)"),
     "LatentOptimize": (LatentOptimize, "Sound-Guided Latent Optimize (SoundCLIP)"),

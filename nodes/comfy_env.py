@@ -9,6 +9,8 @@ by the test-suite or a script. Nothing here downloads or loads a model at import
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -18,8 +20,8 @@ import torch
 
 from soundclip_core import runtime
 from soundclip_core.errors import Cancelled, CheckpointError, SoundClipError
-from soundclip_core.image import to_pil
-from soundclip_core.weights import KIND_FOLDERS, cache_dir, ensure, load_manifest
+from soundclip_core.image import grid, to_pil
+from soundclip_core.weights import FORMER_FOLDERS, KIND_FOLDERS, cache_dir, ensure, load_manifest
 
 try:  # Inside ComfyUI.
     import comfy.model_management as model_management
@@ -29,12 +31,13 @@ except ImportError:  # Plain Python (tests, scripts).
     model_management = comfy_utils = folder_paths = None
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 MODEL_EXTENSIONS = {".pt", ".pth", ".pkl", ".bin", ".safetensors", ".ckpt"}
 PREVIEW_MAX_SIZE = 512
 
 
 def register_model_folders() -> None:
-    """Add our model folders (`models/stylegan2`, `models/audio_encoders`, ...) to ComfyUI.
+    """Add our model folders (`models/stylegan2`, `models/soundclip_audio_encoders`, ...) to ComfyUI.
 
     Registered through folder_paths so that extra_model_paths.yaml entries with the same
     names work too.
@@ -50,24 +53,51 @@ def register_model_folders() -> None:
 
 def model_dirs(kind: str) -> list[Path]:
     """Folders searched for models of `kind`: ComfyUI's, else soundclip's cache folder."""
-    folder = KIND_FOLDERS[kind]
+    return _folders(KIND_FOLDERS[kind])
+
+
+def _folders(folder: str) -> list[Path]:
     if folder_paths is None:
         return [cache_dir() / folder]
+    if folder not in folder_paths.folder_names_and_paths:
+        return [Path(folder_paths.models_dir) / folder]
     return [Path(p) for p in folder_paths.get_folder_paths(folder)]
 
 
+def _files(folders: list[Path]) -> dict[str, Path]:
+    """Model files (by name relative to their folder, as ComfyUI lists them) in these folders, first one wins."""
+    found: dict[str, Path] = {}
+    for folder in folders:
+        if folder.is_dir():
+            for path in sorted(folder.rglob("*")):
+                if path.suffix in MODEL_EXTENSIONS and path.is_file():
+                    found.setdefault(path.relative_to(folder).as_posix(), path)
+    return found
+
+
+def former_files(kind: str) -> dict[str, Path]:
+    """Our files still in the folder `kind` used before (`audio_encoders`, now ComfyUI core's folder for its
+    wav2vec2/whisper encoders): every file but .safetensors, the format of core's own encoders and never of
+    ours. They stay usable, with a notice, so nothing a user placed there is lost."""
+    former = FORMER_FOLDERS.get(kind)
+    if former is None:
+        return {}
+    return {name: path for name, path in _files(_folders(former)).items() if path.suffix != ".safetensors"}
+
+
 def model_choices(kind: str) -> list[str]:
-    """Model files of `kind` on disk, plus the file names of known models not downloaded yet.
+    """Model files of `kind` on disk (also in its former folder), plus the file names of known models not
+    downloaded yet.
 
     Known models are listed under their real file name whether present or not, so a shared
     workflow keeps working after the first run has downloaded the file.
     """
     if folder_paths is None:
-        local = {p.name for d in model_dirs(kind) if d.is_dir() for p in d.iterdir() if p.suffix in MODEL_EXTENSIONS}
+        local = set(_files(model_dirs(kind)))
     else:
         local = set(folder_paths.get_filename_list(KIND_FOLDERS[kind]))
     known = {e.filename for e in load_manifest() if e.kind == kind}
-    return sorted(local | known, key=str.lower)
+    return sorted(local | set(former_files(kind)) | known, key=str.lower)
 
 
 def audioclip_choices() -> set[str]:
@@ -84,6 +114,11 @@ def resolve_model(kind: str, choice: str) -> Path:
     for folder in model_dirs(kind):
         if (folder / choice).is_file():
             return folder / choice
+    if (former := former_files(kind).get(choice)) is not None:
+        logger.warning("soundclip: %s is read from %s, the folder soundclip used before; move it to %s (%s is "
+                       "ComfyUI's own folder for its wav2vec2/whisper encoders)", choice, former.parent,
+                       model_dirs(kind)[0], former.parent.name)
+        return former
     entry = next((e for e in load_manifest() if e.kind == kind and e.filename == choice), None)
     if entry is None:
         raise CheckpointError(f"no {kind} model named '{choice}' in {', '.join(map(str, model_dirs(kind)))}",
@@ -152,11 +187,20 @@ class Progress:
     def __init__(self, total: int):
         self.bar = comfy_utils.ProgressBar(total) if comfy_utils is not None else None
 
+    def __call__(self, value: int, total: int, preview=None, info=None) -> None:
+        """The core's progress callback: (step, total, preview images or None, info)."""
+        self.update(value, total, preview)
+
     def update(self, value: int, total: int, preview=None) -> None:
         if self.bar is None:
             return
-        image = None if preview is None else ("JPEG", to_pil(preview[:1])[0], PREVIEW_MAX_SIZE)
+        image = None if preview is None else ("JPEG", to_pil(preview_grid(preview))[0], PREVIEW_MAX_SIZE)
         self.bar.update_absolute(value, total, image)
+
+
+def preview_grid(images: torch.Tensor) -> torch.Tensor:
+    """A batch [B, 3, H, W] as one near-square grid, so a preview shows every edit of a batch, not the first."""
+    return grid(images.detach().float().cpu(), columns=math.ceil(math.sqrt(images.shape[0])))
 
 
 def _byte_progress() -> Callable[[int, int | None], None]:
@@ -183,3 +227,14 @@ def output_file(prefix: str, suffix: str) -> Path:
     taken = [p.name[len(base.name) + 1:-len(suffix) - 1] for p in base.parent.glob(f"{base.name}_*_{suffix}")]
     counter = 1 + max((int(n) for n in taken if n.isdigit()), default=0)
     return base.parent / f"{base.name}_{counter:05}_{suffix}"
+
+
+def saved_files(paths: list[Path]) -> list[dict[str, str]]:
+    """ComfyUI's UI entries for files written to the output folder (what its own savers return):
+    the subfolder relative to the output folder, "" at its root."""
+    root = output_directory().resolve()
+    entries = []
+    for path in paths:
+        subfolder = path.resolve().parent.relative_to(root).as_posix()
+        entries.append({"filename": path.name, "subfolder": "" if subfolder == "." else subfolder, "type": "output"})
+    return entries

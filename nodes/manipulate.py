@@ -3,28 +3,43 @@
 from __future__ import annotations
 
 from soundclip_core.arcface import load_arcface
-from soundclip_core.manipulate import MASK_MODES, PRESETS, optimize, parse_layer_weights
+from soundclip_core.manipulate import MASK_MODES, PRESETS, mask_options, optimize
 
 from . import comfy_env
-from .types import ARCFACE, CATEGORY, CLIP, EMBEDDING, GENERATOR, WPLUS, WPlus, latent_for, make_wplus, noise_for
+from .form import Node, any_file, choice, link, model, number, seed, text, whole
+from .types import ARCFACE, CLIP, EDIT, EMBEDDING, GENERATOR, LOADERS, WPLUS, WPlus, latent_for, make_wplus, noise_for
+
+# The optimisation's settings, shared with Sound to Keyframes (which runs the same edit once per window).
+PRESET = choice(list(PRESETS), "Loss weights tuned in the paper: ffhq for faces, the others for scenes and art.")
+STEPS = whole(300, 1, 10000, "Optimisation steps: the paper uses 300; fewer is faster and edits less.")
+LR = number(0.1, 0.0001, 10.0, 0.005, "Adam's learning rate for the latent (the paper's 0.1).")
+MASK = choice(list(MASK_MODES), "learned: the paper's learnable per-layer mask; fixed: your weights; freeze: only the "
+                                "listed layers move.")
+LAYERS = text("", "freeze: layers that may change, e.g. '0-8'. fixed: one weight per layer, comma separated. "
+                  "Ignored by the other masks.")
+SEED = seed("Seeds the optimisation's randomness; kept fixed, a rerun reuses the cached result.")
+PRECISION = choice(["fp32", "bf16", "fp16"], "bf16/fp16 are faster on GPUs (bf16 also on recent CPUs).")
 
 
-class ArcFaceLoader:
+class ArcFaceLoader(Node):
     """ArcFace IR-SE50 (model_ir_se50.pth) for the identity loss on faces."""
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"arcface_name": (comfy_env.model_choices("arcface"),)}}
+    def required(cls):
+        return {"arcface_name": model("arcface", "ArcFace IR-SE50 weights (model_ir_se50.pth).")}
 
-    RETURN_TYPES = (ARCFACE,)
+    OUTPUTS = (("arcface", ARCFACE),)
     FUNCTION = "load"
-    CATEGORY = CATEGORY
+    VALIDATE_INPUTS = any_file("arcface_name")
+    CATEGORY = LOADERS
+    DESCRIPTION = ("Loads ArcFace, the face recogniser whose identity loss keeps an edited face the same person "
+                   "(the ffhq preset needs it). A known file missing on disk is downloaded.")
 
     def load(self, arcface_name: str):
         return (load_arcface(comfy_env.resolve_model("arcface", arcface_name), device=comfy_env.device()),)
 
 
-class LatentOptimize:
+class LatentOptimize(Node):
     """Optimise W+ so the image matches the target embedding (Lee et al., CVPR 2022).
 
     Minimises cosine distance in CLIP space + lam_sim * ||g . (w - w_source)||^2 (+ lam_id * identity
@@ -32,54 +47,41 @@ class LatentOptimize:
     within one step.
     """
 
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "generator": (GENERATOR,),
-                "clip": (CLIP,),
-                "target": (EMBEDDING,),
-                "latent": (WPLUS,),
-                "preset": (list(PRESETS), {"tooltip": "Loss weights tuned in the paper: ffhq for faces, the others "
-                                                      "for scenes and art."}),
-                "steps": ("INT", {"default": 300, "min": 1, "max": 10000}),
-                "lr": ("FLOAT", {"default": 0.1, "min": 0.0001, "max": 10.0, "step": 0.005}),
-                "lam_sim": ("FLOAT", {"default": -1.0, "min": -1.0, "max": 100.0, "step": 0.001,
-                                      "tooltip": "Weight of staying close to the source latent; -1 uses the preset."}),
-                "lam_id": ("FLOAT", {"default": -1.0, "min": -1.0, "max": 100.0, "step": 0.001,
-                                     "tooltip": "Weight of the face identity loss (needs arcface); "
-                                                "-1 uses the preset."}),
-                "mask": (list(MASK_MODES), {"tooltip": "learned: the paper's learnable per-layer mask; fixed: your "
-                                                        "weights; freeze: only the listed layers move."}),
-                "layers": ("STRING", {"default": "",
-                                      "tooltip": "freeze: layers that may change, e.g. '0-8'. fixed: one weight per "
-                                                 "layer, comma separated."}),
-                "seed": ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFF, "control_after_generate": True}),
-                "precision": (["fp32", "bf16", "fp16"], {"tooltip": "bf16/fp16 are faster on GPUs (bf16 also on "
-                                                                    "recent CPUs)."}),
-                "clip_input": (["area", "official"], {"tooltip": "official reproduces the research code's image "
-                                                                  "resize exactly."}),
-                "preview_every": ("INT", {"default": 10, "min": 1, "max": 1000}),
-            },
-            "optional": {"arcface": (ARCFACE,)},
-        }
-
-    RETURN_TYPES = (WPLUS, "STRING")
-    RETURN_NAMES = ("latent", "report")
+    REQUIRED = {
+        "generator": link(GENERATOR, "The generator the latent was made with."),
+        "clip": link(CLIP, "The CLIP model of the target's space (ViT-B-32 for the paper's encoder)."),
+        "target": link(EMBEDDING, "What to move toward: a sound, a text or a mix; a batch gives one edit each."),
+        "latent": link(WPLUS, "The image to edit (from a seed, or an inverted photo)."),
+        "preset": PRESET,
+        "steps": STEPS,
+        "lr": LR,
+        "lam_sim": number(-1.0, -1.0, 100.0, 0.001, "Weight of staying close to the source latent; -1 uses the "
+                                                     "preset."),
+        "lam_id": number(-1.0, -1.0, 100.0, 0.001, "Weight of the face identity loss (needs arcface); -1 uses the "
+                                                    "preset."),
+        "mask": MASK,
+        "layers": LAYERS,
+        "seed": SEED,
+        "precision": PRECISION,
+        "clip_input": choice(["area", "official"], "official reproduces the research code's image resize exactly."),
+        "preview_every": whole(10, 1, 1000, "Steps between two previews on the node."),
+    }
+    OPTIONAL = {"arcface": link(ARCFACE, "From Load ArcFace: the identity loss for faces (lam_id).")}
+    OUTPUTS = (("latent", WPLUS), ("report", "STRING"))
     FUNCTION = "run"
-    CATEGORY = CATEGORY
+    CATEGORY = EDIT
+    DESCRIPTION = ("The paper's sound-guided edit: moves the latent until its image matches the target in CLIP "
+                   "space while a per-layer mask keeps it close to the source. Previews while it runs; Cancel "
+                   "stops it within one step.")
 
     def run(self, generator, clip, target, latent: WPlus, preset: str, steps: int, lr: float, lam_sim: float,
             lam_id: float, mask: str, layers: str, seed: int, precision: str, clip_input: str,
             preview_every: int, arcface=None):
         progress = comfy_env.Progress(steps)
-        fixed = mask == "fixed" and layers.strip()
-        mask_weights = parse_layer_weights(layers, generator.num_ws) if fixed else None
         result = comfy_env.run_long(lambda: optimize(
             generator, clip, target, latent_for(generator, latent), preset=preset, steps=steps, lr=lr,
             lam_sim=None if lam_sim < 0 else lam_sim, lam_id=None if lam_id < 0 else lam_id, mask=mask,
-            layers=(layers.strip() or None) if mask == "freeze" else None, mask_weights=mask_weights,
-            identity=arcface, clip_input=clip_input, precision=precision, seed=seed,
-            callback=lambda step, total, preview, info: progress.update(step, total, preview),
-            should_cancel=comfy_env.interrupted, preview_every=preview_every, noise=noise_for(generator, latent)))
+            **mask_options(mask, layers, generator.num_ws), identity=arcface, clip_input=clip_input,
+            precision=precision, seed=seed, callback=progress, should_cancel=comfy_env.interrupted,
+            preview_every=preview_every, noise=noise_for(generator, latent)))
         return (make_wplus(result.w, generator.source, result.noise), result.report())

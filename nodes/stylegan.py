@@ -1,22 +1,21 @@
-"""StyleGAN2 nodes: load a generator, draw W+ latents from a seed, mix them by layer, decode."""
+"""StyleGAN nodes: load a generator, draw W+ latents from a seed, mix them by layer, decode."""
 
 from __future__ import annotations
-
-import torch
 
 from soundclip_core.generators import load_generator
 from soundclip_core.generators.labels import describe, label_for
 from soundclip_core.image import to_comfy_image
 from soundclip_core.manipulate import default_mix_layers, style_mix
-from soundclip_core.noise_maps import synthesize
+from soundclip_core.noise_maps import decode
 
 from . import comfy_env
-from .types import CATEGORY, GENERATOR, WPLUS, WPlus, latent_for, make_wplus, noise_for
+from .form import Node, any_file, choice, link, model, number, seed, text, whole
+from .types import GENERATOR, LATENT, LOADERS, WPLUS, WPlus, latent_for, make_wplus, noise_for
 
 NOISE_MODES = ["const", "random", "none"]
 
 
-class StyleGANLoad:
+class StyleGANLoad(Node):
     """A StyleGAN2 or StyleGAN3 (T/R) generator (rosinality .pt, NVIDIA .pkl of the PyTorch or TensorFlow era,
     or soundclip .safetensors) from models/stylegan2.
 
@@ -24,16 +23,16 @@ class StyleGANLoad:
     """
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {
-            "generator_name": (comfy_env.model_choices("stylegan2"),
-                               {"tooltip": "Files in models/stylegan2 and known models, downloaded on first use."}),
-        }}
+    def required(cls):
+        return {"generator_name": model("stylegan2", "A StyleGAN2 or StyleGAN3 generator (.pt, .pkl, .safetensors).")}
 
-    RETURN_TYPES = (GENERATOR, "STRING")
-    RETURN_NAMES = ("generator", "info")
+    OUTPUTS = (("generator", GENERATOR), ("info", "STRING"))
     FUNCTION = "load"
-    CATEGORY = CATEGORY
+    VALIDATE_INPUTS = any_file("generator_name")
+    CATEGORY = LOADERS
+    DESCRIPTION = ("Loads a StyleGAN2 or StyleGAN3 generator in any common format without running code from the "
+                   "file. info names the architecture, resolution, W+ layers and the labels a class-conditional "
+                   "model accepts. A known file missing on disk is downloaded.")
 
     def load(self, generator_name: str):
         generator = load_generator(comfy_env.resolve_model("stylegan2", generator_name), device=comfy_env.device())
@@ -43,27 +42,22 @@ class StyleGANLoad:
         return (generator, info)
 
 
-class LatentFromSeed:
+class LatentFromSeed(Node):
     """Seeded random W+ latents (truncated toward the average latent) to start an edit from."""
 
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {
-            "generator": (GENERATOR,),
-            "seed": ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFF, "control_after_generate": True}),
-            "batch_size": ("INT", {"default": 1, "min": 1, "max": 64}),
-            "truncation_psi": ("FLOAT", {"default": 0.7, "min": 0.0, "max": 1.5, "step": 0.05,
-                                         "tooltip": "Below 1 trades variety for typical, cleaner images."}),
-            "label": ("STRING", {"default": "",
-                                 "tooltip": "Class-conditional generators only (empty otherwise): class indices such "
-                                            "as '3' or '3,7', or for WikiArt 'genre=landscape, style=impressionism' "
-                                            "(the loader's info output lists what a generator accepts)."}),
-        }}
-
-    RETURN_TYPES = (WPLUS,)
-    RETURN_NAMES = ("latent",)
+    REQUIRED = {
+        "generator": link(GENERATOR, "From Load StyleGAN."),
+        "seed": seed("Which random image to start from; the same seed gives the same image."),
+        "batch_size": whole(1, 1, 64, "Latents drawn (seed, seed + 1, ...)."),
+        "truncation_psi": number(0.7, 0.0, 1.5, 0.05, "Below 1 trades variety for typical, cleaner images."),
+        "label": text("", "Class-conditional generators only (empty otherwise): class indices such as '3' or '3,7', "
+                          "or for WikiArt 'genre=landscape, style=impressionism' (the loader's info output lists what "
+                          "a generator accepts)."),
+    }
+    OUTPUTS = (("latent", WPLUS),)
     FUNCTION = "sample"
-    CATEGORY = CATEGORY
+    CATEGORY = LATENT
+    DESCRIPTION = "Draws W+ latents from a seed: the images an edit starts from (decode them to see them)."
 
     def sample(self, generator, seed: int, batch_size: int, truncation_psi: float, label: str = ""):
         c = label_for(generator, label, source="LatentFromSeed label")
@@ -71,24 +65,20 @@ class LatentFromSeed:
         return (make_wplus(ws, generator.source),)
 
 
-class StyleMix:
+class StyleMix(Node):
     """Take some W+ layers from latent A (e.g. sound-guided) and the rest from B (e.g. text-guided)."""
 
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {
-            "latent_a": (WPLUS,),
-            "latent_b": (WPLUS,),
-            "layers_from_a": ("STRING", {"default": "",
-                                         "tooltip": "0-based layer ranges such as '0-8' or '0-3,10'. Empty: the "
-                                                    "paper's "
-                                                    "split (coarse half from A, fine half from B)."}),
-        }}
-
-    RETURN_TYPES = (WPLUS,)
-    RETURN_NAMES = ("latent",)
+    REQUIRED = {
+        "latent_a": link(WPLUS, "Gives the listed layers (and its noise maps, if any)."),
+        "latent_b": link(WPLUS, "Gives the other layers."),
+        "layers_from_a": text("", "0-based layer ranges such as '0-8' or '0-3,10'. Empty: the paper's split (coarse "
+                                  "half from A, fine half from B)."),
+    }
+    OUTPUTS = (("latent", WPLUS),)
     FUNCTION = "mix"
-    CATEGORY = CATEGORY
+    CATEGORY = LATENT
+    DESCRIPTION = ("Style mixing by layer: coarse layers set shape and layout, fine layers colour and texture; "
+                   "e.g. the shape of a sound-guided edit with the colours of a text-guided one.")
 
     def mix(self, latent_a: WPlus, latent_b: WPlus, layers_from_a: str):
         layers = layers_from_a.strip() or default_mix_layers(latent_a["num_ws"])
@@ -96,33 +86,21 @@ class StyleMix:
         return (make_wplus(style_mix(latent_a["ws"], latent_b["ws"], layers), latent_a["generator"], noise),)
 
 
-class Decode:
+class Decode(Node):
     """W+ latents -> IMAGE for core SaveImage / PreviewImage."""
 
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {
-            "generator": (GENERATOR,),
-            "latent": (WPLUS,),
-            "noise_mode": (NOISE_MODES, {"tooltip": "const: the checkpoint's fixed noise, or the latent's own noise "
-                                                    "maps when it has them (an inverted photo); reproducible."}),
-        }}
-
-    RETURN_TYPES = ("IMAGE",)
+    REQUIRED = {
+        "generator": link(GENERATOR, "The generator the latent was made with."),
+        "latent": link(WPLUS, "The W+ latents to draw."),
+        "noise_mode": choice(NOISE_MODES, "const: the checkpoint's fixed noise, or the latent's own noise maps when "
+                                          "it has them (an inverted photo); reproducible. random: fresh noise each "
+                                          "run; none: no noise."),
+    }
+    OUTPUTS = (("IMAGE", "IMAGE"),)
     FUNCTION = "decode"
-    CATEGORY = CATEGORY
+    CATEGORY = LATENT
+    DESCRIPTION = "Draws the images of W+ latents, for core Save Image / Preview Image."
 
     def decode(self, generator, latent: WPlus, noise_mode: str):
-        ws = latent_for(generator, latent)
         noise = noise_for(generator, latent) if noise_mode == "const" else None
-        with torch.no_grad():
-            images = torch.cat([synthesize(generator, ws[i:i + 4], _rows(noise, i, 4), noise_mode)
-                                for i in range(0, ws.shape[0], 4)])
-        return (to_comfy_image(images),)
-
-
-def _rows(noise: list[torch.Tensor] | None, start: int, count: int) -> list[torch.Tensor] | None:
-    """Rows start..start+count of per-sample noise maps (shared [1, ...] maps pass whole)."""
-    if noise is None:
-        return None
-    return [n if n.shape[0] == 1 else n[start:start + count] for n in noise]
+        return (to_comfy_image(decode(generator, latent_for(generator, latent), noise, noise_mode)),)

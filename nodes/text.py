@@ -6,28 +6,34 @@ from soundclip_core.clip import load_clip
 from soundclip_core.embedding import Embedding, combine, stack
 
 from . import comfy_env
-from .types import CATEGORY, CLIP, EMBEDDING
+from .form import Node, any_file, choice, link, model, number, text
+from .types import CLIP, EMBEDDING, LOADERS, TEXT
 
 CLIP_ARCHS = ("ViT-B-32", "RN50")  # the spaces our audio encoders live in
+WEIGHT = dict(low=-10.0, high=10.0, step=0.05)
 
 
-class CLIPLoader:
+class CLIPLoader(Node):
     """OpenAI / open_clip CLIP weights from models/clip_soundclip (ViT-B-32 for soundclip and
-    Wav2CLIP sounds, RN50 for AudioCLIP). AudioCLIP checkpoints in models/audio_encoders are offered
+    Wav2CLIP sounds, RN50 for AudioCLIP). AudioCLIP checkpoints among the audio encoders are offered
     too: their own CLIP towers are the ones that match AudioCLIP-Full's sounds."""
 
     @classmethod
-    def INPUT_TYPES(cls):
-        choices = sorted(set(comfy_env.model_choices("clip")) | comfy_env.audioclip_choices(), key=str.lower)
-        return {"required": {
-            "clip_name": (choices, {"tooltip": "Files in models/clip_soundclip, AudioCLIP checkpoints in "
-                                               "models/audio_encoders, and known models, downloaded on first use."}),
-            "arch": (list(CLIP_ARCHS), {"tooltip": "The architecture of the weights file (RN50 for AudioCLIP)."}),
-        }}
+    def required(cls):
+        files, tooltip = model("clip", "CLIP weights: ViT-B-32.pt for the paper's encoder and Wav2CLIP; an AudioCLIP "
+                                       "file (RN50) for AudioCLIP sounds.")
+        options = sorted(set(files) | comfy_env.audioclip_choices(), key=str.lower)
+        return {
+            "clip_name": (options, tooltip),
+            "arch": choice(CLIP_ARCHS, "The architecture of the weights file (RN50 for AudioCLIP)."),
+        }
 
-    RETURN_TYPES = (CLIP,)
+    OUTPUTS = (("clip", CLIP),)
     FUNCTION = "load"
-    CATEGORY = CATEGORY
+    VALIDATE_INPUTS = any_file("clip_name")
+    CATEGORY = LOADERS
+    DESCRIPTION = ("Loads the CLIP model whose space the edit is guided in; it must match the audio encoder's "
+                   "space (ViT-B-32 for the paper's encoder). A known file missing on disk is downloaded.")
 
     def load(self, clip_name: str, arch: str):
         kind = "audio_encoder" if clip_name in comfy_env.audioclip_choices() else "clip"
@@ -35,20 +41,18 @@ class CLIPLoader:
         return (load_clip(arch=arch, path=path, device=comfy_env.device()),)
 
 
-class TextEncode:
+class TextEncode(Node):
     """A text prompt -> an embedding in the CLIP model's space."""
 
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {
-            "clip": (CLIP,),
-            "text": ("STRING", {"multiline": True, "default": "a photo of a stormy sea"}),
-        }}
-
-    RETURN_TYPES = (EMBEDDING, "STRING")
-    RETURN_NAMES = ("embedding", "info")
+    REQUIRED = {
+        "clip": link(CLIP, "From Load CLIP."),
+        "text": text("a photo of a stormy sea", "The prompt; several lines give a batch, one embedding per line.",
+                     multiline=True),
+    }
+    OUTPUTS = (("embedding", EMBEDDING), ("info", "STRING"))
     FUNCTION = "encode"
-    CATEGORY = CATEGORY
+    CATEGORY = TEXT
+    DESCRIPTION = "Encodes a text prompt (one per line) into CLIP space, to guide an edit or mix with a sound."
 
     def encode(self, clip, text: str):
         prompts = [line.strip() for line in text.splitlines() if line.strip()] or [text]
@@ -56,45 +60,41 @@ class TextEncode:
         return (embedding, embedding.describe())
 
 
-class EmbeddingMix:
+class EmbeddingMix(Node):
     """Weighted sum of two embeddings (sound + text, two sounds), renormalised.
 
     Both must come from the same CLIP space; a negative weight steers away from a concept.
     """
 
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {
-            "embedding_a": (EMBEDDING,),
-            "weight_a": ("FLOAT", {"default": 1.0, "min": -10.0, "max": 10.0, "step": 0.05}),
-            "embedding_b": (EMBEDDING,),
-            "weight_b": ("FLOAT", {"default": 1.0, "min": -10.0, "max": 10.0, "step": 0.05}),
-        }}
-
-    RETURN_TYPES = (EMBEDDING, "STRING")
-    RETURN_NAMES = ("embedding", "info")
+    REQUIRED = {
+        "embedding_a": link(EMBEDDING, "The first embedding (e.g. a sound)."),
+        "weight_a": number(1.0, **WEIGHT, tooltip="Weight of embedding_a; negative steers away from it."),
+        "embedding_b": link(EMBEDDING, "The second embedding (e.g. a text prompt), from the same CLIP space."),
+        "weight_b": number(1.0, **WEIGHT, tooltip="Weight of embedding_b; negative steers away from it."),
+    }
+    OUTPUTS = (("embedding", EMBEDDING), ("info", "STRING"))
     FUNCTION = "mix"
-    CATEGORY = CATEGORY
+    CATEGORY = TEXT
+    DESCRIPTION = ("Mixes two embeddings of one CLIP space (sound + text, two sounds) as a weighted sum, "
+                   "renormalised; refuses embeddings from different spaces.")
 
     def mix(self, embedding_a: Embedding, weight_a: float, embedding_b: Embedding, weight_b: float):
         mixed = combine([(embedding_a, weight_a), (embedding_b, weight_b)])
         return (mixed, mixed.describe())
 
 
-class EmbeddingBatch:
+class EmbeddingBatch(Node):
     """Stack up to four embeddings into one batch: one optimisation then edits toward each of them."""
 
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {"embedding_1": (EMBEDDING,), "embedding_2": (EMBEDDING,)},
-            "optional": {"embedding_3": (EMBEDDING,), "embedding_4": (EMBEDDING,)},
-        }
-
-    RETURN_TYPES = (EMBEDDING,)
-    RETURN_NAMES = ("embeddings",)
+    REQUIRED = {"embedding_1": link(EMBEDDING, "The first target."),
+                "embedding_2": link(EMBEDDING, "The second target.")}
+    OPTIONAL = {"embedding_3": link(EMBEDDING, "A third target (optional)."),
+                "embedding_4": link(EMBEDDING, "A fourth target (optional).")}
+    OUTPUTS = (("embeddings", EMBEDDING),)
     FUNCTION = "stack"
-    CATEGORY = CATEGORY
+    CATEGORY = TEXT
+    DESCRIPTION = ("Stacks 2-4 embeddings into one batch: one Sound-Guided Latent Optimize then makes one edit "
+                   "toward each, previewed and saved as a grid.")
 
     def stack(self, embedding_1: Embedding, embedding_2: Embedding, embedding_3: Embedding | None = None,
               embedding_4: Embedding | None = None):

@@ -22,7 +22,14 @@ ARCFACE = "SOUNDCLIP_ARCFACE"
 PERCEPTUAL = "SOUNDCLIP_PERCEPTUAL"
 E4E = "SOUNDCLIP_E4E"
 KEYFRAMES = "SOUNDCLIP_KEYFRAMES"  # soundclip_core.video.Keyframes: W+ [K, num_ws, w_dim] with times in seconds
-CATEGORY = "SoundCLIP"
+# The pack's menu: one sub-category per stage of a workflow.
+LOADERS = "SoundCLIP/loaders"  # model files
+SOUND = "SoundCLIP/sound"  # sound in, sound -> embedding
+TEXT = "SoundCLIP/embedding"  # text -> embedding, embedding arithmetic
+LATENT = "SoundCLIP/latent"  # W+ latents: draw, mix, decode, save and reopen
+EDIT = "SoundCLIP/edit"  # the long optimisations: the sound-guided edit, the inversion of a photo
+VIDEO = "SoundCLIP/video"
+ANALYSIS = "SoundCLIP/analysis"
 
 
 class _WPlusRequired(TypedDict):

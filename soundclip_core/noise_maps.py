@@ -44,3 +44,20 @@ def synthesize(generator, ws: torch.Tensor, noise: Sequence[torch.Tensor] | None
         return generator.synthesis(ws, noise_mode=noise_mode)
     device = ws.device
     return generator.synthesis(ws, noise_mode=noise_mode, noise=[n.to(device) for n in noise])
+
+
+def decode(generator, ws: torch.Tensor, noise: Sequence[torch.Tensor] | None = None, noise_mode: str = "const",
+           batch_size: int = 4) -> torch.Tensor:
+    """Images [B, 3, H, W] for W+ latents [B, num_ws, w_dim], `batch_size` latents at a time without
+    gradients, so a large batch needs no more memory than a few images. Per-sample noise maps ([B, ...])
+    follow their latents; shared ones ([1, ...]) serve every latent."""
+    with torch.no_grad():
+        return torch.cat([synthesize(generator, ws[i:i + batch_size], _rows(noise, i, batch_size), noise_mode)
+                          for i in range(0, ws.shape[0], batch_size)])
+
+
+def _rows(noise: Sequence[torch.Tensor] | None, start: int, count: int) -> list[torch.Tensor] | None:
+    """Rows start..start+count of per-sample noise maps (shared [1, ...] maps pass whole)."""
+    if noise is None:
+        return None
+    return [n if n.shape[0] == 1 else n[start:start + count] for n in noise]

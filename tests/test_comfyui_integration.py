@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -43,17 +44,22 @@ def request(url: str, payload: dict | None = None) -> dict:
 
 
 def api_prompt(workflow: dict, object_info: dict) -> dict:
-    """The workflow as the frontend would queue it. ComfyUI's own audio nodes need torchaudio, which has no
-    build for torch >= 2.12: where this ComfyUI could not load them, the same file goes through our Load
-    Audio, which needs none (the rest of the graph is unchanged)."""
-    definitions = {k: v["input"] for k, v in object_info.items()}
-    core_audio = "LoadAudio" in object_info
-    definitions.setdefault("LoadAudio", {"required": {"audio": [["x.wav"], {"audio_upload": True}]}})
-    prompt = to_api_prompt(workflow, definitions)
-    for entry in prompt.values():
-        if entry["class_type"] == "LoadAudio" and not core_audio:
-            entry.update(class_type="SoundCLIP_LoadAudio", inputs={**entry["inputs"], "start": 0.0, "duration": 0.0})
-    return prompt
+    """The workflow as the frontend would queue it."""
+    return to_api_prompt(workflow, {k: v["input"] for k, v in object_info.items()})
+
+
+def run(url: str, prompt: dict, base: Path, seconds: float = 300) -> dict:
+    """Queue a prompt and wait for its history entry (status, outputs)."""
+    answer = request(f"{url}/prompt", {"prompt": prompt, "client_id": "soundclip-test"})
+    assert not answer.get("node_errors"), answer
+    prompt_id = answer["prompt_id"]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        history = request(f"{url}/history/{prompt_id}").get(prompt_id)
+        if history and history.get("status", {}).get("completed") is not None:
+            return history
+        time.sleep(1)
+    pytest.fail(f"prompt did not finish:\n{(base / 'comfyui.log').read_text()[-4000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +71,7 @@ def comfyui(tmp_path_factory):
     (base / "input").mkdir()
     for workflow in (ROOT / "example_workflows").glob("*.json"):
         for node in json.loads(workflow.read_text())["nodes"]:
-            if node["type"] == "LoadAudio":
+            if node["type"] == "SoundCLIP_LoadAudio":
                 name = node["widgets_values"][0]  # a song must be longer than one video window (5 s)
                 write_sound(base / "input" / name, seconds=12.0 if name == "song.wav" else 2.0)
             if node["type"] == "LoadImage":  # a photo of another size and aspect than the generator's
@@ -101,12 +107,67 @@ def test_pack_loads_all_nodes(comfyui):
     assert "SaveImage" in object_info and "CreateVideo" in object_info  # core nodes still there
 
 
+def test_nodes_show_descriptions_tooltips_and_the_web_extension(comfyui):
+    url, object_info, _ = comfyui
+    ours = {k: v for k, v in object_info.items() if k.startswith("SoundCLIP_")}
+    assert all(v["description"] and v["category"].startswith("SoundCLIP/") for v in ours.values())
+    steps = ours["SoundCLIP_LatentOptimize"]["input"]["required"]["steps"]
+    assert steps[1]["tooltip"]
+    assert ours["SoundCLIP_StyleGANLoad"]["display_name"] == "Load StyleGAN (SoundCLIP)"
+    encoders = ours["SoundCLIP_AudioEncoderLoader"]["input"]["required"]["encoder_name"]
+    assert encoders[1]["default"] == "resnet18_57.pth"
+    folders = set(request(f"{url}/models"))  # the missing-models dialog looks each model's directory up here
+    for path in (ROOT / "example_workflows").glob("*.json"):
+        for node in json.loads(path.read_text())["nodes"]:
+            assert {m["directory"] for m in node["properties"].get("models", [])} <= folders, path.name
+    assert "soundclip_audio_encoders" in folders and "audio_encoders" in folders  # ours beside core's
+    assert "/extensions/soundclip/soundclip.js" in request(f"{url}/extensions")
+    with urllib.request.urlopen(f"{url}/extensions/soundclip/soundclip.js", timeout=30) as response:
+        assert b"AUDIOUPLOAD" in response.read()
+
+
+def test_a_missing_sound_fails_the_run_with_its_message(comfyui):
+    """With a sound absent, ComfyUI must not run the rest and call it a success: the run fails, and the
+    execution error the UI shows names the file and how to fix it."""
+    url, object_info, base = comfyui
+    workflow = json.loads((ROOT / "example_workflows" / "Sound to landscape.json").read_text())
+    prompt = api_prompt(workflow, object_info)
+    for entry in prompt.values():
+        if entry["class_type"] == "SoundCLIP_LoadAudio":
+            entry["inputs"]["audio"] = "not_uploaded.wav"
+        if entry["class_type"] == "SoundCLIP_LatentOptimize":
+            entry["inputs"]["steps"] = STEPS
+    history = run(url, prompt, base)
+    assert history["status"]["status_str"] == "error"
+    errors = [data for event, data in history["status"]["messages"] if event == "execution_error"]
+    assert errors and errors[0]["node_type"] == "SoundCLIP_LoadAudio"
+    assert "not_uploaded.wav" in errors[0]["exception_message"] and "upload" in errors[0]["exception_message"]
+
+
+def test_an_unknown_model_fails_the_run_naming_its_folder(comfyui):
+    """A shared workflow naming a model file this machine lacks (and soundclip does not know): not ComfyUI's
+    bare "Value not in list", but the loader's error, with the folder to put the file in."""
+    url, object_info, base = comfyui
+    workflow = json.loads((ROOT / "example_workflows" / "Sound to landscape.json").read_text())
+    prompt = api_prompt(workflow, object_info)
+    for entry in prompt.values():
+        if entry["class_type"] == "SoundCLIP_StyleGANLoad":
+            entry["inputs"]["generator_name"] = "someone_elses.pkl"
+    history = run(url, prompt, base)
+    assert history["status"]["status_str"] == "error"
+    errors = [data for event, data in history["status"]["messages"] if event == "execution_error"]
+    assert errors and errors[0]["node_type"] == "SoundCLIP_StyleGANLoad"
+    message = errors[0]["exception_message"]
+    assert "someone_elses.pkl" in message and str(base / "models" / "stylegan2") in message and "Fix:" in message
+
+
 def test_template_browser_lists_the_examples_with_thumbnails(comfyui):
     url, _, _ = comfyui
     names = sorted(p.stem for p in (ROOT / "example_workflows").glob("*.json"))
     assert sorted(request(f"{url}/workflow_templates")["soundclip"]) == names
     for name in names:
-        with urllib.request.urlopen(f"{url}/api/workflow_templates/soundclip/{name}.jpg", timeout=30) as response:
+        thumbnail = urllib.parse.quote(f"{name}.jpg")  # the browser asks for the titled name, escaped
+        with urllib.request.urlopen(f"{url}/api/workflow_templates/soundclip/{thumbnail}", timeout=30) as response:
             assert response.headers["Content-Type"] == "image/jpeg" and response.read(3) == b"\xff\xd8\xff"
 
 
@@ -121,23 +182,13 @@ def test_example_workflow_runs(comfyui, name):
             entry["inputs"]["preview_every"] = 1
         if entry["class_type"] == "SoundCLIP_SoundKeyframes":
             entry["inputs"]["steps"] = STEPS
-    answer = request(f"{url}/prompt", {"prompt": prompt, "client_id": "soundclip-test"})
-    assert not answer.get("node_errors"), answer
-    prompt_id = answer["prompt_id"]
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        history = request(f"{url}/history/{prompt_id}").get(prompt_id)
-        if history and history.get("status", {}).get("completed") is not None:
-            break
-        time.sleep(1)
-    else:
-        pytest.fail(f"{name} did not finish:\n{(base / 'comfyui.log').read_text()[-4000:]}")
+    history = run(url, prompt, base)
     status = history["status"]
     assert status["status_str"] == "success", json.dumps(status["messages"])[-4000:]
     saved = [image for output in history["outputs"].values() for image in output.get("images", [])
              if image["type"] == "output"]
     assert saved, history["outputs"]
-    expected = {"several_sounds_grid": 4, "invert_photo_then_sound": 2}.get(name, 1)
+    expected = {"Several sounds, one seed": 4, "Your photo, inverted, then rain": 2}.get(name, 1)
     assert len(saved) == expected
     for image in saved:
         assert (base / "output" / image["subfolder"] / image["filename"]).stat().st_size > 0
@@ -145,7 +196,7 @@ def test_example_workflow_runs(comfyui, name):
 
 def test_cancel_stops_the_optimisation_promptly(comfyui):
     url, object_info, base = comfyui
-    workflow = json.loads((ROOT / "example_workflows" / "sound_to_landscape.json").read_text())
+    workflow = json.loads((ROOT / "example_workflows" / "Sound to landscape.json").read_text())
     prompt = api_prompt(workflow, object_info)
     for entry in prompt.values():
         if entry["class_type"] == "SoundCLIP_LatentOptimize":

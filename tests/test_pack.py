@@ -65,7 +65,7 @@ def test_every_node_declares_a_callable_form(pack, tmp_path, monkeypatch):
         spec = cls.INPUT_TYPES()
         names = [*spec["required"], *spec.get("optional", {})]
         assert isinstance(cls.RETURN_TYPES, tuple) and cls.RETURN_TYPES, node_id
-        assert cls.CATEGORY == "SoundCLIP", node_id
+        assert cls.CATEGORY.startswith("SoundCLIP/"), node_id
         if hasattr(cls, "RETURN_NAMES"):
             assert len(cls.RETURN_NAMES) == len(cls.RETURN_TYPES), node_id
         parameters = inspect.signature(getattr(cls(), cls.FUNCTION)).parameters
@@ -74,8 +74,9 @@ def test_every_node_declares_a_callable_form(pack, tmp_path, monkeypatch):
             kind = declaration[0]
             assert isinstance(kind, (list, str)), (node_id, name)
             options = declaration[1] if len(declaration) > 1 else {}
-            # the frontend's audio upload widget needs core audio nodes' own player widget: elsewhere it breaks
-            assert not options.get("audio_upload"), f"{node_id}.{name}: audio_upload works on core nodes only"
+            # the frontend's audio upload widget needs a player widget it adds to core audio nodes only: our
+            # web extension adds both to Load Audio (SoundCLIP); declared here, a node without it would break
+            assert not options.get("audio_upload"), f"{node_id}.{name}: the web extension adds the audio upload"
             uploads = options.get("image_upload")
             if isinstance(kind, list) and not uploads:  # an upload list is empty until a file is uploaded
                 assert kind, f"{node_id}.{name}: empty choice list"
@@ -88,6 +89,105 @@ def _this_checkouts_core(tmp_path: Path) -> str:
     folder.mkdir()
     (folder / "soundclip_core").symlink_to(ROOT / "soundclip_core")
     return str(folder)
+
+
+# Every node ID and input name of this release: saved workflows refer to them, so none may be renamed or
+# removed (new ones may be added at the end of a node's inputs).
+SAVED_NAMES = {
+    "LoadAudio": "audio start duration",
+    "AudioEncoderLoader": "encoder_name kind",
+    "AudioEncode": "audio encoder long_clip window_start",
+    "CLIPLoader": "clip_name arch",
+    "TextEncode": "clip text",
+    "EmbeddingMix": "embedding_a weight_a embedding_b weight_b",
+    "EmbeddingBatch": "embedding_1 embedding_2 embedding_3 embedding_4",
+    "StyleGANLoad": "generator_name",
+    "LatentFromSeed": "generator seed batch_size truncation_psi label",
+    "ArcFaceLoader": "arcface_name",
+    "LatentOptimize": "generator clip target latent preset steps lr lam_sim lam_id mask layers seed precision "
+                      "clip_input preview_every arcface",
+    "StyleMix": "latent_a latent_b layers_from_a",
+    "Decode": "generator latent noise_mode",
+    "PerceptualLoader": "vgg_name lpips_weights",
+    "E4ELoader": "e4e_name",
+    "InvertImage": "image generator perceptual preset steps fit seed batch_size preview_every e4e",
+    "SaveImageWithLatent": "images latent filename_prefix",
+    "LoadLatentFromPNG": "image",
+    "ZeroShotClassify": "audio encoder clip labels template",
+    "SoundKeyframes": "audio encoder clip generator latent window hop preset steps lr mask layers seed chunk_size "
+                      "precision text text_weight",
+    "KeyframesToFrames": "generator keyframes audio fps pulse motion noise_mode batch_size memory_budget_gb",
+    "WriteSoundVideo": "generator keyframes audio fps pulse motion noise_mode batch_size crf filename_prefix",
+}
+
+
+def _declared(cls) -> dict:
+    spec = cls.INPUT_TYPES()
+    return {**spec["required"], **spec.get("optional", {})}
+
+
+def test_saved_node_ids_and_input_names_still_exist(pack, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name, inputs in SAVED_NAMES.items():
+        cls = pack.NODE_CLASS_MAPPINGS[f"SoundCLIP_{name}"]
+        declared = list(_declared(cls))
+        assert declared[:len(inputs.split())] == inputs.split(), name
+
+
+def test_every_node_has_a_description_and_every_input_a_tooltip(pack, tmp_path, monkeypatch):
+    """ComfyUI shows DESCRIPTION (not the docstring) in the node library and on hover, and each input's
+    tooltip beside it."""
+    monkeypatch.chdir(tmp_path)
+    inputs = 0
+    for node_id, cls in pack.NODE_CLASS_MAPPINGS.items():
+        assert isinstance(cls.__dict__.get("DESCRIPTION"), str) and len(cls.DESCRIPTION) > 40, node_id
+        for name, declaration in _declared(cls).items():
+            inputs += 1
+            tooltip = declaration[1].get("tooltip", "") if len(declaration) > 1 else ""
+            assert len(tooltip) > 10, f"{node_id}.{name} has no tooltip"
+    assert inputs == sum(len(v.split()) for v in SAVED_NAMES.values())
+
+
+def test_nodes_are_grouped_by_stage_and_titled_by_what_they_do(pack):
+    categories = {node_id.removeprefix("SoundCLIP_"): cls.CATEGORY for node_id, cls in pack.NODE_CLASS_MAPPINGS.items()}
+    stages = ("loaders", "sound", "embedding", "latent", "edit", "video", "analysis")
+    assert set(categories.values()) == {f"SoundCLIP/{stage}" for stage in stages}
+    assert all(categories[n] == "SoundCLIP/loaders" for n in categories if n.endswith(("Loader", "Load")))
+    assert categories["LatentOptimize"] == "SoundCLIP/edit" and categories["SoundKeyframes"] == "SoundCLIP/video"
+    assert pack.NODE_DISPLAY_NAME_MAPPINGS["SoundCLIP_StyleGANLoad"] == "Load StyleGAN (SoundCLIP)"  # 2 and 3
+    assert all(title.endswith(" (SoundCLIP)") for title in pack.NODE_DISPLAY_NAME_MAPPINGS.values())
+
+
+def test_seeds_keep_the_frontend_control_and_the_web_extension_is_exported(pack, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    seeds = [(node_id, d) for node_id, cls in pack.NODE_CLASS_MAPPINGS.items()
+             for name, d in _declared(cls).items() if name == "seed"]
+    assert len(seeds) == 4
+    for node_id, (kind, options) in seeds:
+        # the frontend reads a string here as the control widget's *name*: "fixed" comes from web/soundclip.js
+        assert kind == "INT" and options["control_after_generate"] is True, node_id
+    assert pack.WEB_DIRECTORY == "./web" and (ROOT / "web" / "soundclip.js").is_file()
+
+
+def test_fresh_loaders_default_to_the_papers_models(pack, tmp_path, monkeypatch):
+    """A freshly added loader shows its `default` (else the first entry): the paper's encoder with the CLIP
+    it was trained against, not the 537 MB AudioCLIP file that sorts first."""
+    monkeypatch.setenv("SOUNDCLIP_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+
+    def fresh(node: str, name: str):
+        options, settings = _declared(pack.NODE_CLASS_MAPPINGS[f"SoundCLIP_{node}"])[name]
+        value = settings.get("default", options[0])
+        assert value in options
+        return value, options
+
+    encoder, encoders = fresh("AudioEncoderLoader", "encoder_name")
+    clip, clips = fresh("CLIPLoader", "clip_name")
+    assert (encoder, clip, fresh("CLIPLoader", "arch")[0]) == ("resnet18_57.pth", "ViT-B-32.pt", "ViT-B-32")
+    assert encoders[0].startswith("AudioCLIP") and clips[0].startswith("AudioCLIP")  # what the old default was
+    assert fresh("StyleGANLoad", "generator_name")[0] == "landscape.pt"
+    assert fresh("PerceptualLoader", "vgg_name")[0] == "vgg16-397923af.pth"
+    assert fresh("PerceptualLoader", "lpips_weights")[0] == "vgg.pth"
 
 
 def test_pack_does_not_shadow_comfyui_nodes_module(tmp_path):
@@ -147,6 +247,47 @@ def test_requirements_txt_and_oldest_stack_agree_with_pyproject():
     oldest = _requirements((ROOT / ".ci" / "oldest.txt").read_text().splitlines())
     assert {name: oldest[name] for name in declared} == declared
     assert set(oldest) - set(declared) == {"torchvision"}  # open_clip's, pinned to the torch it pairs with
+
+
+def _third_party_imports() -> dict[str, str]:
+    """Top-level modules the pack and core import unconditionally or through optional.require(), mapped to the
+    file that first does; imports inside `try: ... except ImportError` (ComfyUI's own modules, psutil) are the
+    optional ones with a fallback and are left out."""
+    import ast
+
+    found: dict[str, str] = {}
+    sources = [ROOT / "__init__.py", *(ROOT / "nodes").rglob("*.py"), *(ROOT / "soundclip_core").rglob("*.py")]
+    for path in sorted(sources):
+        tree = ast.parse(path.read_text())
+        guarded = {id(node) for t in ast.walk(tree) if isinstance(t, ast.Try)
+                   and any(isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError")
+                           for h in t.handlers) for stmt in t.body for node in ast.walk(stmt)}
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import) and id(node) not in guarded:
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and id(node) not in guarded:
+                names = [node.module]
+            elif (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "require" and node.args
+                  and isinstance(node.args[0], ast.Constant)):
+                names = [node.args[0].value]
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top not in ("soundclip_core", "__future__"):
+                    found.setdefault(top, str(path.relative_to(ROOT)))
+    return found
+
+
+def test_requirements_cover_every_package_the_pack_imports():
+    """ComfyUI-Manager installs only requirements.txt: every package the pack imports without a fallback must
+    be there (under its distribution name), and nothing ComfyUI must not get (torchaudio)."""
+    distributions = {"PIL": "pillow", "open_clip": "open_clip_torch"}
+    declared = _requirements((ROOT / "requirements.txt").read_text().splitlines())
+    imported = {distributions.get(m, m).lower(): where for m, where in _third_party_imports().items()}
+    assert {"torch", "open_clip_torch", "av", "soundfile", "soxr", "timm"} <= set(imported)
+    missing = {name: where for name, where in imported.items() if name not in declared}
+    assert not missing, f"imported but not in requirements.txt: {missing}"
+    assert "torchaudio" not in declared and "comfyui_frontend_package" not in declared
 
 
 def test_ci_runs_the_readme_set_up_commands():
@@ -210,3 +351,27 @@ def test_suite_runs_in_a_clone_whose_folder_is_no_package_name(tmp_path):
                             cwd=clone, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:]
     assert "1 passed" in result.stdout
+
+
+def test_registry_metadata_is_complete_and_names_one_repository():
+    """What the Comfy Registry and ComfyUI-Manager read (ComfyUI's comfy_config/types.py: PublisherId,
+    DisplayName, Icon, includes; the project's Repository URL), and the README's clone line for the same
+    repository, the placeholder owner explained."""
+    import re
+
+    config = _pyproject()
+    comfy = config["tool"]["comfy"]
+    assert re.fullmatch(r"[a-z][a-z0-9-]*", comfy["PublisherId"])
+    assert comfy["DisplayName"] == "SoundCLIP: sound-guided StyleGAN"
+    repository = config["project"]["urls"]["Repository"]
+    owner, name = re.fullmatch(r"https://github\.com/([A-Za-z0-9-]+)/([A-Za-z0-9._-]+)", repository).groups()
+    icon = re.fullmatch(rf"https://raw\.githubusercontent\.com/{owner}/{name}/main/(.+)", comfy["Icon"]).group(1)
+    from PIL import Image
+
+    with Image.open(ROOT / icon) as image:  # the registry shows a square icon of at most 400 px
+        assert image.size[0] == image.size[1] <= 400
+    assert comfy["includes"] and all((ROOT / folder).is_dir() for folder in comfy["includes"])
+    readme = (ROOT / "README.md").read_text()
+    assert "git clone https://github.com/<owner>/soundclip soundclip" in readme and "`<owner>` is" in readme
+    assert 'search for\n  **SoundCLIP**' in readme and "Install via Git URL" in readme
+    assert "<this repository>" not in readme

@@ -125,22 +125,24 @@ def test_cli_video_writes_mp4_and_keyframes(home, tmp_path, capsys):
 
 
 def test_the_song_to_video_example_runs_with_core_video_nodes_emulated(nodes, home, tmp_path):
-    """The example graph, executed node by node as ComfyUI would; core LoadAudio / CreateVideo / SaveVideo are
-    emulated as their ComfyUI implementations behave (SaveVideo: H.264 + AAC at the VIDEO's frame rate)."""
+    """The example graph, executed node by node as ComfyUI would; core CreateVideo / SaveVideo are emulated as
+    their ComfyUI implementations behave (SaveVideo: H.264 + AAC at the VIDEO's frame rate)."""
     import json
 
     from comfy_workflow import to_api_prompt
     from test_workflows import CORE_DEFINITIONS, ROOT
 
-    from soundclip_core.audio import Audio, load_audio
+    from soundclip_core.audio import Audio
     from soundclip_core.video import write_mp4
     from soundclip_core.video.frames import to_uint8_frames
 
     classes, _ = nodes
-    long_song = write_sound(tmp_path / "song.wav", seconds=6.0, rate=RATE)  # longer than one 5 s window
-    workflow = json.loads((ROOT / "example_workflows" / "song_to_video.json").read_text())
+    write_sound(home / "input" / "long_song.wav", seconds=6.0, rate=RATE)  # longer than one 5 s window
+    workflow = json.loads((ROOT / "example_workflows" / "A whole song to a video.json").read_text())
     definitions = {**CORE_DEFINITIONS, **{f"SoundCLIP_{k}": v.INPUT_TYPES() for k, v in classes.items()}}
     prompt = to_api_prompt(workflow, definitions)
+    (load,) = [entry for entry in prompt.values() if entry["class_type"] == "SoundCLIP_LoadAudio"]
+    load["inputs"]["audio"] = "long_song.wav"
     saved = []
 
     def create_video(images, fps, audio=None):
@@ -152,8 +154,7 @@ def test_the_song_to_video_example_runs_with_core_video_nodes_emulated(nodes, ho
         saved.append(write_mp4(path, batches, video["fps"], Audio.from_comfy(video["audio"])[0]))
         return ()
 
-    core = {"LoadAudio": lambda audio: (load_audio(long_song).to_comfy(),),
-            "CreateVideo": create_video, "SaveVideo": save_video}
+    core = {"CreateVideo": create_video, "SaveVideo": save_video}
     results: dict[str, tuple] = {}
 
     def run(node_id: str) -> tuple:

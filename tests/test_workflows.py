@@ -11,7 +11,6 @@ from comfy_workflow import to_api_prompt
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((ROOT / "example_workflows").glob("*.json"))
 CORE_DEFINITIONS = {
-    "LoadAudio": {"required": {"audio": (["x.wav"], {"audio_upload": True})}},
     "SaveImage": {"required": {"images": ("IMAGE",), "filename_prefix": ("STRING", {})}},
     "PreviewImage": {"required": {"images": ("IMAGE",)}},
     "LoadImage": {"required": {"image": (["photo.png"], {"image_upload": True})}},
@@ -33,9 +32,11 @@ def builder():
 
 
 def test_the_examples_exist():
-    assert {p.stem for p in WORKFLOWS} == {"sound_to_landscape", "music_to_painting", "sound_text_style_mix_faces",
-                                           "several_sounds_grid", "audioclip_sound_to_dog", "invert_photo_then_sound",
-                                           "stylegan3_sound_to_animal", "song_to_video"}
+    """Named by their titles: the template browser shows a custom node's template under its file name."""
+    assert {p.stem for p in WORKFLOWS} == {
+        "Sound to landscape", "Music to painting (WikiArt)", "Sound and text style mix on faces",
+        "Several sounds, one seed", "AudioCLIP, a bark to a dog", "Your photo, inverted, then rain",
+        "StyleGAN3, a purr to an animal", "A whole song to a video"}
 
 
 def test_committed_workflows_match_the_builder(builder):
@@ -65,7 +66,8 @@ def test_workflow_is_consistent_and_converts(path, builder):
         assert set(spec["required"]) <= set(entry["inputs"]), (path.stem, node_id)
         for name, value in entry["inputs"].items():
             kind = {**spec["required"], **spec.get("optional", {})}[name][0]
-            if isinstance(kind, list) and not isinstance(value, list):
+            uploads = entry["class_type"] == "SoundCLIP_LoadAudio"  # the user's sounds, listed from input/
+            if isinstance(kind, list) and not isinstance(value, list) and not uploads:
                 assert value in kind, f"{path.stem}: {entry['class_type']}.{name}={value!r} not offered"
     notes = [n for n in workflow["nodes"] if n["type"] == "MarkdownNote"]
     assert notes and "models/stylegan2/" in notes[0]["widgets_values"][0]
@@ -93,7 +95,7 @@ def test_each_workflow_has_its_thumbnail(path, builder):
         assert image.format == "JPEG" and image.size == builder.THUMBNAIL_SIZE
         committed = np.asarray(image.convert("RGB"), dtype=np.float32)
     builder.load_node_classes()
-    fresh = builder.render_thumbnail(json.loads(path.read_text()), builder.THUMBNAIL_TITLES[path.stem],
+    fresh = builder.render_thumbnail(json.loads(path.read_text()), path.stem,
                                      builder.display_names())
     assert np.abs(committed - np.asarray(fresh, dtype=np.float32)).mean() < 4, f"{thumbnail.name} is stale"
     assert committed.std() > 10  # a drawing, not a blank frame
@@ -129,13 +131,12 @@ def test_invert_workflow_runs_with_tiny_models(builder, tmp_path, monkeypatch):
     """Load Image -> Invert -> Sound-Guided Latent Optimize -> Decode -> Save, on tiny models saved under the
     file names the workflow expects."""
     import numpy as np
-    import soundfile
     import torch
     from PIL import Image
     from tiny_models import write_sound, write_workflow_models
 
     write_workflow_models(tmp_path / "models", with_arcface=False)
-    write_sound(tmp_path / "rain.wav")
+    write_sound(tmp_path / "rain.wav")  # read by Load Audio (SoundCLIP) from the input folder: here, the cwd
     Image.new("RGB", (48, 40), (90, 140, 200)).save(tmp_path / "photo.png")
     monkeypatch.setenv("SOUNDCLIP_HOME", str(tmp_path / "models"))
     monkeypatch.chdir(tmp_path)
@@ -145,15 +146,11 @@ def test_invert_workflow_runs_with_tiny_models(builder, tmp_path, monkeypatch):
         pixels = torch.from_numpy(np.asarray(Image.open(tmp_path / image).convert("RGB"), dtype=np.float32) / 255)
         return pixels[None], torch.zeros(1, *pixels.shape[:2])
 
-    def load_audio(audio):
-        samples, rate = soundfile.read(tmp_path / audio, dtype="float32", always_2d=True)
-        return ({"waveform": torch.from_numpy(samples.T)[None], "sample_rate": rate},)
-
-    core = {"LoadImage": load_image, "LoadAudio": load_audio,
+    core = {"LoadImage": load_image,
             "SaveImage": lambda images, filename_prefix: shown["saved"].append(images) or (),
             "PreviewImage": lambda images: shown["previewed"].append(images) or ()}
     classes = builder.load_node_classes()
-    workflow = json.loads((ROOT / "example_workflows" / "invert_photo_then_sound.json").read_text())
+    workflow = json.loads((ROOT / "example_workflows" / "Your photo, inverted, then rain.json").read_text())
     definitions = {**CORE_DEFINITIONS, **{k: v.INPUT_TYPES() for k, v in classes.items()}}
     prompt = to_api_prompt(workflow, definitions)
     for entry in prompt.values():
@@ -164,3 +161,61 @@ def test_invert_workflow_runs_with_tiny_models(builder, tmp_path, monkeypatch):
     assert edit.shape == reconstruction.shape == (1, 32, 32, 3)
     assert not torch.equal(edit, reconstruction)  # the sound changed the inverted photo
     assert len(list((tmp_path / "output" / "soundclip").glob("photo_rain_latent_*.png"))) == 1
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_loaders_carry_their_models_for_the_missing_models_dialog(path, builder):
+    """As ComfyUI's own templates: `properties.models` [{name, url, directory}] on each node that loads a file,
+    URL and folder those of weights/manifest.json, so the frontend lists every absent file when it opens."""
+    from soundclip_core.weights import KIND_FOLDERS, load_manifest
+
+    manifest = {e.filename: e for e in load_manifest()}
+    loaders = [n for n in json.loads(path.read_text())["nodes"] if n["type"] in builder.LOADER_KINDS]
+    assert len(loaders) >= 3
+    for node in loaders:
+        models = node["properties"]["models"]
+        files = [v for v in node["widgets_values"] if v in manifest]
+        assert [m["name"] for m in models] == files and files, (node["type"], node["widgets_values"])
+        for m in models:
+            entry = manifest[m["name"]]
+            assert m == {"name": entry.filename, "url": entry.urls[0], "directory": KIND_FOLDERS[entry.kind]}
+            assert m["url"].startswith("https://")
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_the_note_is_at_the_top_left_in_view_and_names_every_model(path):
+    workflow = json.loads(path.read_text())
+    (note,) = [n for n in workflow["nodes"] if n["type"] == "MarkdownNote"]
+    others = [n for n in workflow["nodes"] if n is not note]
+    scale, (dx, dy) = workflow["extra"]["ds"]["scale"], workflow["extra"]["ds"]["offset"]
+    title = 30
+    left, top = (note["pos"][0] + dx) * scale, (note["pos"][1] - title + dy) * scale
+    right, bottom = (note["pos"][0] + note["size"][0] + dx) * scale, (note["pos"][1] + note["size"][1] + dy) * scale
+    assert 0 <= left and 0 <= top and right <= 1280 and bottom <= 720  # inside a small laptop's canvas
+    assert all(n["pos"][0] >= note["pos"][0] + note["size"][0] for n in others)  # nothing left of it
+    text = note["widgets_values"][0]
+    for model in (m for n in others for m in n["properties"].get("models", [])):
+        assert f"models/{model['directory']}/{model['name']}` from {model['url']}" in text
+    for sound in (n["widgets_values"][0] for n in others if n["type"] == "SoundCLIP_LoadAudio"):
+        assert sound in text
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_seeds_are_saved_fixed_and_sounds_load_through_our_node(path, builder):
+    """A "randomize" seed reruns a minutes-long optimisation on every Run; core Load Audio lets ComfyUI drop a
+    missing sound's branch silently (see nodes/audio.py), ours fails the run with a message."""
+    classes = builder.load_node_classes()
+    nodes = json.loads(path.read_text())["nodes"]
+    assert not any(n["type"] == "LoadAudio" for n in nodes)
+    seeded = 0
+    for node in nodes:
+        cls = classes.get(node["type"])
+        if cls is None:
+            continue
+        spec = cls.INPUT_TYPES()
+        widgets = [name for name, d in {**spec["required"], **spec.get("optional", {})}.items()
+                   if builder.is_widget(d)]
+        if "seed" in widgets:
+            assert node["widgets_values"][widgets.index("seed") + 1] == "fixed", node["type"]
+            seeded += 1
+    assert seeded >= 1

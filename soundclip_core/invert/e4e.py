@@ -27,8 +27,9 @@ from torch import nn
 from .. import runtime
 from ..arcface import STAGES, BottleneckIRSE
 from ..checkpoints import check_finite, check_shapes, module_shapes, read_checkpoint, require_keys
-from ..errors import CheckpointError
+from ..errors import CheckpointError, SoundClipError
 from ..generators.mapping import EqualLinear
+from .prepare import fit_square
 
 TAPS = (6, 20, 23)  # c1, c2, c3: the last unit of the 2nd, 3rd and 4th IR-SE-50 stage
 COARSE, MIDDLE = 3, 7  # first layer reading p2, first reading p1
@@ -110,6 +111,16 @@ class E4EEncoder:
     @property
     def w_dim(self) -> int:
         return int(self.latent_avg.shape[-1])
+
+    def start_for(self, generator, images: torch.Tensor, fit: str = "crop") -> torch.Tensor:
+        """The inversion's start for `images` [B, 3, H, W] in [-1, 1]: this encoder's W+ estimate of them made
+        square as the inversion will see them (`fit`). An encoder trained for another generator shape is
+        refused before anything runs: its latents would not fit."""
+        if (self.num_ws, self.w_dim) != (generator.num_ws, generator.w_dim):
+            raise SoundClipError(f"this e4e encoder makes {self.num_ws} x {self.w_dim} latents, the generator "
+                                 f"needs {generator.num_ws} x {generator.w_dim}", path=self.source,
+                                 fix="use the encoder trained for this generator (e4e_ffhq_encode.pt: FFHQ 1024)")
+        return self.encode(fit_square(images, generator.resolution, fit))
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         device = self.latent_avg.device

@@ -1,10 +1,10 @@
 """Sound-guided manipulation: latent optimisation with a per-layer mask, and style mixing."""
 
-from .layers import default_mix_layers, parse_layer_weights, parse_layers
+from .layers import default_mix_layers, mask_options, parse_layer_weights, parse_layers
 from .mix import style_mix
 from .optimize import CLIP_INPUTS, MASK_MODES, Result, optimize
 from .presets import PRESETS
 from .schedule import learning_rate
 
-__all__ = ["CLIP_INPUTS", "MASK_MODES", "PRESETS", "Result", "default_mix_layers", "learning_rate", "optimize",
-           "parse_layer_weights", "parse_layers", "style_mix"]
+__all__ = ["CLIP_INPUTS", "MASK_MODES", "PRESETS", "Result", "default_mix_layers", "learning_rate", "mask_options",
+           "optimize", "parse_layer_weights", "parse_layers", "style_mix"]

@@ -46,3 +46,15 @@ def parse_layer_weights(text: str, num_ws: int) -> list[float]:
         raise SoundClipError(f"got {len(weights)} layer weights, this generator has {num_ws} W+ layers",
                              fix=f"give {num_ws} comma-separated numbers")
     return weights
+
+
+def mask_options(mask: str, layers: str, num_ws: int) -> dict:
+    """`optimize`'s mask arguments from the one free-text `layers` field a form offers (the nodes, the video
+    keyframes): "freeze" reads it as the layers that may move (empty: all), "fixed" as one weight per layer
+    (empty: all ones); other masks ignore it."""
+    spec = layers.strip()
+    if mask == "freeze":
+        return {"layers": spec or None}
+    if mask == "fixed" and spec:
+        return {"mask_weights": parse_layer_weights(spec, num_ws)}
+    return {}

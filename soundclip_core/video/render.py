@@ -1,8 +1,8 @@
 """The whole job: a song -> keyframes -> frames -> an mp4 with the song, or an IMAGE batch.
 
 Progress is reported over the whole job in one count: optimisation steps first, then frames
-(`progress(done, total, preview_or_None)`); Cancel (`should_cancel`) is honoured within one step
-or one frame batch.
+(`progress(done, total, preview)`: the edit's previews, then each frame batch's first frame); Cancel
+(`should_cancel`) is honoured within one step or one frame batch.
 """
 
 from __future__ import annotations
@@ -47,13 +47,16 @@ def render_video(path: str | os.PathLike, generator, keyframes: Keyframes, audio
     reactive = build_reactive(generator, audio, fps, n_frames, pulse, motion)
     total = done + n_frames
 
-    def report(frames: int, _: int) -> None:
-        if progress is not None:
-            progress(done + frames, total, None)
+    def batches():
+        frames = 0
+        for images in decode_frames(generator, keyframes, fps, n_frames, reactive, batch_size=batch_size,
+                                    noise_mode=noise_mode, should_cancel=should_cancel):
+            yield to_uint8_frames(images)
+            frames += images.shape[0]
+            if progress is not None:
+                progress(done + frames, total, images[:1])  # the batch's first frame as the preview
 
-    batches = decode_frames(generator, keyframes, fps, n_frames, reactive, batch_size=batch_size,
-                            noise_mode=noise_mode, callback=report, should_cancel=should_cancel)
-    return write_mp4(path, (to_uint8_frames(images) for images in batches), frame_rate(fps), audio, crf=crf)
+    return write_mp4(path, batches(), frame_rate(fps), audio, crf=crf)
 
 
 def render_images(generator, keyframes: Keyframes, audio: Audio, fps: float = 24.0, *, pulse: float = 0.0,
@@ -69,10 +72,11 @@ def render_images(generator, keyframes: Keyframes, audio: Audio, fps: float = 24
     out = torch.empty(n_frames, size, size, 3)  # filled in place: no second copy of the video
     first = 0
     for images in decode_frames(generator, keyframes, fps, n_frames, reactive, batch_size=batch_size,
-                                noise_mode=noise_mode, should_cancel=should_cancel,
-                                callback=None if progress is None else lambda d, n: progress(d, n, None)):
+                                noise_mode=noise_mode, should_cancel=should_cancel):
         out[first:first + images.shape[0]] = to_comfy_image(images)
         first += images.shape[0]
+        if progress is not None:
+            progress(first, n_frames, images[:1])  # the batch's first frame as the preview
     return out, matched_audio(audio, n_frames, fps)
 
 

@@ -16,10 +16,13 @@ from .checked import CACHE_NAME, check_known_file, remember
 from .download import Progress, download, sha256_of
 from .manifest import KINDS, WeightEntry, find_entry, load_manifest
 
-KIND_FOLDERS = {"stylegan2": "stylegan2", "audio_encoder": "audio_encoders", "clip": "clip_soundclip",
+KIND_FOLDERS = {"stylegan2": "stylegan2", "audio_encoder": "soundclip_audio_encoders", "clip": "clip_soundclip",
                 "arcface": "arcface", "perceptual": "perceptual", "e4e": "e4e"}
 Request = tuple[str | os.PathLike, str | None] | None  # (id or path, kind); None: not needed this time
 SearchDirs = Iterable[Path] | Mapping[str, Iterable[Path]]  # for every kind, or kind -> folders
+# Folder names used before: still read, so files placed there are not lost (ComfyUI's own `audio_encoders`
+# holds its wav2vec2/whisper encoders, hence our own folder name now).
+FORMER_FOLDERS = {"audio_encoder": "audio_encoders"}
 
 
 def cache_dir() -> Path:
@@ -35,7 +38,10 @@ def _verified_cache() -> Path:
 
 
 def local_copy(entry: WeightEntry, search_dirs: Iterable[Path] = ()) -> Path | None:
-    for folder in [*map(Path, search_dirs), cache_dir() / KIND_FOLDERS[entry.kind]]:
+    cache = [cache_dir() / KIND_FOLDERS[entry.kind]]
+    if entry.kind in FORMER_FOLDERS:
+        cache.append(cache_dir() / FORMER_FOLDERS[entry.kind])
+    for folder in [*map(Path, search_dirs), *cache]:
         if (folder / entry.filename).is_file():
             return folder / entry.filename
     return None
