@@ -1,7 +1,8 @@
 """H.264 mp4 with AAC sound, written with PyAV while frames stream in.
 
 Every frame batch is encoded as it arrives and the sound is interleaved up to the same time, so
-neither frames nor compressed packets pile up in memory. The file is written under a temporary name
+neither frames nor compressed packets pile up in memory. Encoding runs on a thread of its own, at most
+two batches behind: while x264 compresses one batch, the next one renders. The file is written under a temporary name
 in the output folder and renamed only when complete: a failed or cancelled run never leaves a
 half-written mp4 under the output name. Problems that can be known in advance (an unwritable folder,
 too little disk for the estimated size) are refused before any work starts.
@@ -22,6 +23,7 @@ from ..atomic import atomic_path, check_writable
 from ..audio import Audio
 from ..errors import SoundClipError
 from ..optional import require
+from .background import BackgroundConsumer
 
 AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
 AUDIO_BITRATE = 192_000
@@ -95,6 +97,44 @@ class _AudioFeed:
         self.container.mux(self.stream.encode(None))
 
 
+class _VideoEncoder:
+    """The H.264 stream (made when the first batch shows the frame size) and the sound interleaved with it."""
+
+    def __init__(self, av, container, rate: Fraction, audio: Audio | None, crf: int, preset: str):
+        self.av, self.container, self.rate, self.audio = av, container, rate, audio
+        self.options = {"crf": str(crf), "preset": preset}
+        self.stream = self.feed = None
+        self.frames = 0
+
+    def encode(self, batch: torch.Tensor | np.ndarray) -> None:
+        """uint8 [B, H, W, 3] frames into the stream, then the sound up to the same time."""
+        array = batch.numpy() if isinstance(batch, torch.Tensor) else np.asarray(batch)
+        if self.stream is None:
+            self.height, self.width = even_size(*array.shape[1:3])
+            self.stream = self.container.add_stream("libx264", rate=self.rate)
+            self.stream.width, self.stream.height, self.stream.pix_fmt = self.width, self.height, "yuv420p"
+            self.stream.options = self.options
+            if self.audio is not None:
+                self.feed = _AudioFeed(self.container, self.audio)
+        if array.shape[1:3] != (self.height, self.width):
+            pad = ((0, 0), (0, self.height - array.shape[1]), (0, self.width - array.shape[2]), (0, 0))
+            array = np.pad(array, pad, mode="edge")
+        for image in array:
+            frame = self.av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = self.frames, 1 / self.rate
+            self.container.mux(self.stream.encode(frame))
+            self.frames += 1
+        if self.feed is not None:
+            self.feed.send_until(self.frames / self.rate)
+
+    def finish(self, path: Path) -> None:
+        if self.stream is None:
+            raise SoundClipError("no frames to write", path=path, fix="give the video at least one frame")
+        self.container.mux(self.stream.encode(None))
+        if self.feed is not None:
+            self.feed.close(self.frames / self.rate)
+
+
 def write_mp4(path: str | os.PathLike, frame_batches: Iterable[torch.Tensor], fps: float | Fraction,
               audio: Audio | None = None, crf: int = DEFAULT_CRF, preset: str = "medium") -> Path:
     """Encode uint8 [B, H, W, 3] frame batches to an H.264 (libx264, yuv420p) mp4 at `fps`, with `audio` (AAC)
@@ -103,30 +143,9 @@ def write_mp4(path: str | os.PathLike, frame_batches: Iterable[torch.Tensor], fp
     rate = fps if isinstance(fps, Fraction) else Fraction(round(fps * 1000), 1000)
     path = Path(path)
     with atomic_path(path) as tmp, av.open(str(tmp), mode="w", format="mp4") as container:
-        stream = feed = None
-        frames = 0
-        for batch in frame_batches:
-            array = batch.numpy() if isinstance(batch, torch.Tensor) else np.asarray(batch)
-            if stream is None:
-                height, width = even_size(*array.shape[1:3])
-                stream = container.add_stream("libx264", rate=rate)
-                stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-                stream.options = {"crf": str(crf), "preset": preset}
-                if audio is not None:
-                    feed = _AudioFeed(container, audio)
-            if array.shape[1:3] != (height, width):
-                pad = ((0, 0), (0, height - array.shape[1]), (0, width - array.shape[2]), (0, 0))
-                array = np.pad(array, pad, mode="edge")
-            for image in array:
-                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-                frame.pts, frame.time_base = frames, 1 / rate
-                container.mux(stream.encode(frame))
-                frames += 1
-            if feed is not None:
-                feed.send_until(frames / rate)
-        if stream is None:
-            raise SoundClipError("no frames to write", path=path)
-        container.mux(stream.encode(None))
-        if feed is not None:
-            feed.close(frames / rate)
+        encoder = _VideoEncoder(av, container, rate, audio, crf, preset)
+        with BackgroundConsumer(encoder.encode, depth=2, name="soundclip-x264") as consumer:
+            for batch in frame_batches:
+                consumer.put(batch)
+        encoder.finish(path)
     return path
