@@ -49,8 +49,10 @@ class LatentOptimize:
                 "lam_id": ("FLOAT", {"default": -1.0, "min": -1.0, "max": 100.0, "step": 0.001,
                                      "tooltip": "Weight of the face identity loss (needs arcface); "
                                                 "-1 uses the preset."}),
-                "mask": (list(MASK_MODES), {"tooltip": "learned: the paper's learnable per-layer mask; fixed: your "
-                                                        "weights; freeze: only the listed layers move."}),
+                "mask": (list(MASK_MODES), {"tooltip": "learned: the paper's learnable per-layer mask, each layer "
+                                                        "kept between half and twice its weight; official: the "
+                                                        "official code's adaptive masking; fixed: your weights; "
+                                                        "freeze: only the listed layers move."}),
                 "layers": ("STRING", {"default": "",
                                       "tooltip": "freeze: layers that may change, e.g. '0-8'. fixed: one weight per "
                                                  "layer, comma separated."}),
