@@ -1,7 +1,7 @@
 """The per-layer mask g of the closeness term lam_sim * sum_l g_l ||w_l - w_s,l||^2 (one weight per W+ layer).
 
 Why a bounded rule is the default: a g learned by the same optimiser as w, with nothing but a fixed
-budget (the paper's g = L * softmax(m)), minimises sum_l g_l D_l by putting the whole budget on the
+budget (our earlier g = L * softmax(m)), minimises sum_l g_l D_l by putting the whole budget on the
 layer that moved least (D_l the layer's squared distance). Over a 300-step edit it ends one-hot and
 every other layer loses its closeness constraint. The rules:
 
@@ -9,7 +9,7 @@ every other layer loses its closeness constraint. The rules:
   i.e. g = 1). The logits stay within +-c, so no two layers' weights differ by a factor MASK_RATIO
   (2) or more; with the weights averaging 1 every g_l lies in (1/2, 2): a layer can lose at most
   half of its closeness constraint and never holds more than twice its share. The average of 1 is
-  the unmasked ||w - w_s||^2 that the paper's lambda values were tuned with.
+  the unmasked ||w - w_s||^2 that the published lambda values go with (presets.py).
 - "official": the official code's adaptive layer masking (kuai-lab run_optimization.py,
   --adaptive_layer_masking), step for step: g = sigmoid(m), m starting at 1; after each step's loss
   m_l <- m_l - 0.1 * l_l * (1 - l_l), with l_l = g_l * D_l (D_l summed over the whole batch, g_l the
