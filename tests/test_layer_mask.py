@@ -109,7 +109,7 @@ def test_official_mask_constrains_the_first_14_layers_of_the_whole_batch_in_chun
 def test_every_mode_is_offered_where_users_choose_and_an_unknown_one_refused(models, tmp_path):
     generator, clip, target = models
     assert MASK_MODES[0] == "learned" and {"official", "fixed", "freeze"} <= set(MASK_MODES)  # saved "learned" runs
-    with pytest.raises(SoundClipError, match="mask must be one of"):
+    with pytest.raises(SoundClipError, match="unknown mask 'softmax'.*learned, fixed, freeze, official"):
         optimize(generator, clip, target, generator.ws_from_seed(0), steps=1, mask="softmax")
     parser = build_parser()
     video = ["video", "--out", "o.mp4", "--audio", "a.wav", "--encoder", "e"]

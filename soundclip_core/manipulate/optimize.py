@@ -86,8 +86,10 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
     the whole batch's gradient). Previews show the first chunk; Cancel is checked before each chunk."""
     if preset not in PRESETS:
         raise SoundClipError(f"unknown preset '{preset}'", fix=f"use one of {', '.join(PRESETS)}")
-    if mask not in MASK_MODES or clip_input not in CLIP_INPUTS:
-        raise SoundClipError(f"mask must be one of {MASK_MODES} and clip_input one of {CLIP_INPUTS}")
+    if mask not in MASK_MODES:
+        raise SoundClipError(f"unknown mask '{mask}'", fix=f"use one of {', '.join(MASK_MODES)}")
+    if clip_input not in CLIP_INPUTS:
+        raise SoundClipError(f"unknown clip_input '{clip_input}'", fix=f"use one of {', '.join(CLIP_INPUTS)}")
     lam_sim = PRESETS[preset]["lam_sim"] if lam_sim is None else float(lam_sim)
     lam_id = PRESETS[preset]["lam_id"] if lam_id is None else float(lam_id)
     if lam_id > 0 and identity is None:
