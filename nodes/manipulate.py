@@ -13,8 +13,9 @@ from .types import ARCFACE, CLIP, EDIT, EMBEDDING, GENERATOR, LOADERS, WPLUS, WP
 PRESET = choice(list(PRESETS), "Loss weights tuned in the paper: ffhq for faces, the others for scenes and art.")
 STEPS = whole(300, 1, 10000, "Optimisation steps: the paper uses 300; fewer is faster and edits less.")
 LR = number(0.1, 0.0001, 10.0, 0.005, "Adam's learning rate for the latent (the paper's 0.1).")
-MASK = choice(list(MASK_MODES), "learned: the paper's learnable per-layer mask; fixed: your weights; freeze: only the "
-                                "listed layers move.")
+MASK = choice(list(MASK_MODES), "learned: the paper's learnable per-layer mask, each layer kept between half and "
+                                "twice its weight; official: the official code's adaptive masking; fixed: your "
+                                "weights; freeze: only the listed layers move.")
 LAYERS = text("", "freeze: layers that may change, e.g. '0-8'. fixed: one weight per layer, comma separated. "
                   "Ignored by the other masks.")
 SEED = seed("Seeds the optimisation's randomness; kept fixed, a rerun reuses the cached result.")

@@ -23,6 +23,7 @@ from ..evaluate.embed import BATCH_SIZE, WORKERS
 from ..runtime import pick_device
 from ..weights import ensure
 from .manipulate import clip_file
+from .progress import LabelledBars
 
 
 def register(subparsers) -> None:
@@ -80,23 +81,12 @@ def run(args: argparse.Namespace) -> int:
     pairs = pair_models(list(zip(_names(args.encoder), encoders, strict=True)), clips)
     for p in plans:
         print(f"{p.dataset.name} ({p.dataset.root}): {len(p.dataset.classes)} classes, {p.description}")
-    bars: dict[str, tqdm] = {}
-
-    def progress(label: str, done: int, total: int) -> None:
-        if label not in bars:
-            bars[label] = tqdm(total=total, desc=label, unit="clip")
-        bar = bars[label]
-        bar.n = done
-        bar.refresh()
-        if done == total:
-            bar.close()
-
+    bars = LabelledBars("clip")
     try:
         report = run_evaluation(plans, pairs, templates, args.linear_probe, args.batch_size, args.workers,
-                                progress, log=tqdm.write)
+                                bars, log=tqdm.write)
     finally:
-        for bar in bars.values():
-            bar.close()
+        bars.close()
     print(tables(report))
     if args.json:
         with atomic_path(args.json) as tmp:

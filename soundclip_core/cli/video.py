@@ -20,7 +20,7 @@ from ..video.frames import DECODE_BATCH
 from ..weights import ensure
 from .invert import add_inversion_args, start_latent
 from .manipulate import clip_file
-from .progress import job_bar
+from .progress import PhaseBars
 
 SONG_MAX_SECONDS = 4 * 3600.0  # songs are long: far above load_audio's 600 s default for single edits
 
@@ -85,16 +85,16 @@ def run(args: argparse.Namespace) -> int:
         from ..arcface import load_arcface
 
         identity = load_arcface(ensure(args.arcface, kind="arcface"), device)
-    bar, progress = job_bar("sound to video")
+    bars = PhaseBars([("optimising keyframes", "step", args.steps), ("rendering frames", "frame", None)])
     try:
         keyframes, result = make_video(
             args.out, generator, clip, encoder, audio, w_source.to(device), fps=args.fps, window=args.window,
             hop=args.hop, steps=args.steps, text=text, text_weight=args.text_weight, pulse=args.pulse,
             motion=args.motion, batch_size=args.batch, crf=args.crf, keyframes_path=args.keyframes,
-            progress=progress, preset=args.preset, lr=args.lr, mask=args.mask, layers=args.layers, seed=args.seed,
+            progress=bars, preset=args.preset, lr=args.lr, mask=args.mask, layers=args.layers, seed=args.seed,
             precision=args.precision, chunk_size=args.chunk, identity=identity, noise=noise)
     finally:
-        bar.close()
+        bars.close()
     print(result.report())
     print(f"wrote {args.out} ({len(keyframes.times)} keyframes, {audio.duration:.1f} s at {args.fps:g} fps)"
           + (f" and {args.keyframes}" if args.keyframes else ""))

@@ -86,6 +86,8 @@ def embed_clips(encoder: AudioEncoder, paths: Sequence[Path], *, batch_size: int
         seconds["network"] += time.perf_counter() - tick
         batch.clear()
 
+    if progress is not None:
+        progress(0, len(paths))  # the work starts now: a progress bar's clock and rate start here
     try:
         ahead = 2 * batch_size
         for index in range(min(ahead, len(paths))):

@@ -1,8 +1,9 @@
 """Sound-guided manipulation: latent optimisation with a per-layer mask, and style mixing."""
 
 from .layers import default_mix_layers, mask_options, parse_layer_weights, parse_layers
+from .mask import MASK_MODES
 from .mix import style_mix
-from .optimize import CLIP_INPUTS, MASK_MODES, Result, optimize
+from .optimize import CLIP_INPUTS, Result, optimize
 from .presets import PRESETS
 from .schedule import learning_rate
 

@@ -3,9 +3,10 @@
 minimise over w in W+:  d_cos(CLIP(G(w)), a) + lam_ID * L_ID(G(w), G(w_s)) + lam_sim * sum_l g_l ||w_l - w_s,l||^2
 
 The similarity term sums squares (as the official code, for which the paper's lambda
-values were tuned). Masks g: "learned" (g = L * softmax(m), learned with w: it can shift
-the budget between layers but not vanish), "fixed" (user weights) or "freeze" (only the
-listed layers move; the others stay bit-identical to w_s).
+values were tuned). Masks g (rules in mask.py): "learned" (default: learned with w, bounded
+so that every layer keeps between half and twice its closeness constraint), "official" (the
+official code's adaptive layer masking, step for step), "fixed" (user weights) or "freeze"
+(only the listed layers move; the others stay bit-identical to w_s).
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from ..errors import Cancelled, SoundClipError
 from ..noise_maps import check_noise, synthesize
 from .autograd_ready import make_autograd_ready, ordinary
 from .layers import parse_layers
+from .mask import MASK_MODES, LayerMask
 from .presets import PRESETS
 from .schedule import learning_rate
 
-MASK_MODES = ("learned", "fixed", "freeze")
 CLIP_INPUTS = ("area", "official")
 OFFICIAL_SCALE = math.exp(0.07)  # the research code multiplies the cosine by e^0.07 (quirk)
 
@@ -85,8 +86,10 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
     the whole batch's gradient). Previews show the first chunk; Cancel is checked before each chunk."""
     if preset not in PRESETS:
         raise SoundClipError(f"unknown preset '{preset}'", fix=f"use one of {', '.join(PRESETS)}")
-    if mask not in MASK_MODES or clip_input not in CLIP_INPUTS:
-        raise SoundClipError(f"mask must be one of {MASK_MODES} and clip_input one of {CLIP_INPUTS}")
+    if mask not in MASK_MODES:
+        raise SoundClipError(f"unknown mask '{mask}'", fix=f"use one of {', '.join(MASK_MODES)}")
+    if clip_input not in CLIP_INPUTS:
+        raise SoundClipError(f"unknown clip_input '{clip_input}'", fix=f"use one of {', '.join(CLIP_INPUTS)}")
     lam_sim = PRESETS[preset]["lam_sim"] if lam_sim is None else float(lam_sim)
     lam_id = PRESETS[preset]["lam_id"] if lam_id is None else float(lam_id)
     if lam_id > 0 and identity is None:
@@ -118,18 +121,9 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
         if mask == "freeze":
             free.zero_()
             free[parse_layers(layers or f"0-{num_ws - 1}", num_ws)] = True
-        fixed_g = torch.ones(num_ws, device=device)
-        if mask == "fixed" and mask_weights is not None:
-            fixed_g = torch.as_tensor(list(mask_weights), dtype=torch.float32, device=device)
-            if fixed_g.numel() != num_ws or not bool(torch.isfinite(fixed_g).all()):
-                raise SoundClipError(f"fixed mask needs {num_ws} finite weights, got {len(mask_weights)}")
-        mask_logits = torch.zeros(num_ws, device=device, requires_grad=mask == "learned")
+        layer_mask = LayerMask(mask, num_ws, device, mask_weights)
         w = w_src.clone().requires_grad_(True)
-        params = [w] + ([mask_logits] if mask == "learned" else [])
-        optimizer = torch.optim.Adam(params, lr=lr)
-
-        def layer_weights() -> torch.Tensor:
-            return num_ws * torch.softmax(mask_logits, 0) if mask == "learned" else fixed_g
+        optimizer = torch.optim.Adam([w, *layer_mask.parameters], lr=lr)
 
         def current_w() -> torch.Tensor:
             return torch.where(free[None, :, None], w, w_src) if mask == "freeze" else w
@@ -164,8 +158,10 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
                 ws = current_w()[part]
                 images, similarity = render(ws, goal_vectors[part])
                 loss = 1 - similarity * scale
+                distances = (ws - w_src[part]).square().sum(-1)  # [rows, num_ws]
+                layer_mask.observe(distances.detach())
                 if lam_sim:
-                    loss = loss + lam_sim * ((ws - w_src[part]).square().sum(-1) * layer_weights()).sum(-1)
+                    loss = loss + lam_sim * (distances * layer_mask.weights()).sum(-1)
                 if lam_id:
                     reference = source_images[0].expand_as(images) if shared_source else source_images[index]
                     loss = loss + lam_id * identity.loss(images, reference)
@@ -175,11 +171,12 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
                 if due and index == 0:
                     preview = images.detach()
             optimizer.step()
+            layer_mask.update()
             if callback is not None:
                 callback(step + 1, steps, preview, {"loss": losses[step], "similarity": similarities[step]})
         with torch.no_grad():
             final_w = current_w().detach()
             final_similarity = torch.cat([render(final_w[part], goal_vectors[part])[1] for part in chunks])
-            final_mask = layer_weights().detach()
+            final_mask = layer_mask.weights().detach()
     return Result(final_w, final_mask.cpu(), losses.cpu(), similarities.cpu(), source_similarity.cpu(),
                   final_similarity.cpu(), settings, noise)

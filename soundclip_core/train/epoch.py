@@ -44,8 +44,8 @@ def run_epoch(run: Run, trainer: Trainer, epoch: int) -> dict:
                 trainer.scheduler.step()
         for name, value in terms.items():  # kept on the device: no GPU sync per step
             sums[name] = sums.get(name, 0.0) + value.detach()
-        if bar.disable is False and step % 10 == 0:
-            bar.set_postfix(loss=f"{float(terms['total'].detach()):.4f}", refresh=False)
+        if bar.disable is False and (step % 10 == 0 or step + 1 == steps):  # the epoch's running mean
+            bar.set_postfix(loss=f"{float(sums['total']) / (step + 1):.4f}", refresh=False)
     lr = trainer.optimizer.param_groups[0]["lr"]
     if not trainer.per_step:
         trainer.scheduler.step()
