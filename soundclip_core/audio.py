@@ -62,9 +62,12 @@ class Audio:
         try:
             waveform, rate = audio["waveform"], audio["sample_rate"]
         except (KeyError, TypeError):
-            raise AudioError("expected ComfyUI AUDIO {'waveform': [B, C, T], 'sample_rate': int}") from None
+            raise AudioError("expected ComfyUI AUDIO {'waveform': [B, C, T], 'sample_rate': int}",
+                             fix="connect an AUDIO output, e.g. of a Load Audio node") from None
         if not isinstance(waveform, torch.Tensor) or waveform.ndim != 3:
-            raise AudioError(f"AUDIO waveform must be [B, C, T], got {tuple(getattr(waveform, 'shape', ()))}")
+            raise AudioError(f"AUDIO waveform must be [B, C, T], got {tuple(getattr(waveform, 'shape', ()))}",
+                             fix="connect the AUDIO of a Load Audio node; a custom node must give [batch, channels, "
+                                 "samples]")
         check_sample_rate(_checked_rate(rate, source), source)
         clips = [cls(w, rate, f"{source} #{i}" if waveform.shape[0] > 1 else source).require_length()
                  for i, w in enumerate(waveform)]
@@ -169,7 +172,8 @@ def load_audio(path: str | os.PathLike, *, start: float = 0.0, duration: float |
     if not path.is_file():
         raise AudioError("sound file not found", path=path, fix="check the file name")
     if path.stat().st_size == 0:
-        raise AudioError("the sound file is empty (0 bytes)", path=path)
+        raise AudioError("the sound file is empty (0 bytes)", path=path,
+                         fix="copy, download or export the file again (this copy holds no data)")
     try:
         info = soundfile.info(str(path))
         rate = int(info.samplerate)

@@ -35,7 +35,8 @@ class Embedding:
         v = self.vectors.detach().float().cpu()
         if v.ndim != 2 or v.shape[0] == 0 or v.shape[1] == 0:
             raise EmbeddingSpaceError(
-                f"embedding from {self.source or 'unknown source'} must be [B, D], got {tuple(v.shape)}")
+                f"embedding from {self.source or 'unknown source'} must be [B, D], got {tuple(v.shape)}",
+                fix="make embeddings with soundclip's audio or text encoders (one row per sound or text)")
         if not bool(torch.isfinite(v).all()):
             raise EmbeddingSpaceError(
                 f"embedding from {self.source or 'unknown source'} contains NaN or inf",
@@ -58,7 +59,7 @@ class Embedding:
 def check_same_space(embeddings: Sequence[Embedding], expected: str | None = None) -> str:
     """Return the common space name, or raise naming the spaces that differ."""
     if not embeddings:
-        raise EmbeddingSpaceError("no embeddings given")
+        raise EmbeddingSpaceError("no embeddings given", fix="encode at least one sound or text first")
     space = expected or embeddings[0].space
     for e in embeddings:
         if e.space != space:
@@ -69,7 +70,8 @@ def check_same_space(embeddings: Sequence[Embedding], expected: str | None = Non
                     "(e.g. soundclip/wav2clip with ViT-B-32 CLIP, audioclip with RN50 CLIP)")
         if e.dim != embeddings[0].dim:
             raise EmbeddingSpaceError(
-                f"embedding sizes differ: {e.dim} ({e.source}) vs {embeddings[0].dim} in space {space}")
+                f"embedding sizes differ: {e.dim} ({e.source}) vs {embeddings[0].dim} in space {space}",
+                fix="encode every sound and text with encoders paired with the same CLIP checkpoint")
     return space
 
 
@@ -83,7 +85,8 @@ def combine(parts: Sequence[tuple[Embedding, float]]) -> Embedding:
     space = check_same_space(embeddings)
     sizes = {e.batch_size for e in embeddings} - {1}
     if len(sizes) > 1:
-        raise EmbeddingSpaceError(f"cannot combine embedding batches of sizes {sorted(sizes)}")
+        raise EmbeddingSpaceError(f"cannot combine embedding batches of sizes {sorted(sizes)}",
+                                  fix="combine batches of one size, or single embeddings (one goes with any batch)")
     total = sum(float(w) * e.vectors for e, w in parts)
     if not bool((total.norm(dim=-1) > 1e-6).all()):
         raise EmbeddingSpaceError("the weighted embeddings cancel out to zero", fix="change the weights")

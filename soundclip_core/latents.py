@@ -27,6 +27,8 @@ FORMAT = "soundclip-wplus"
 PNG_KEY = "soundclip-latent"
 PNG_CHUNK = 512 * 1024
 MAX_PNG_PAYLOAD = 48 * 1024 * 1024  # PIL reads at most 64 MiB of text chunks
+FIX_PNG_CHANGED = ("use the PNG as soundclip saved it: an editor or upload that re-saved it changed its "
+                   "text chunks")
 
 
 @dataclass
@@ -76,7 +78,8 @@ def _checked(tensor: torch.Tensor | None, name: str, ndim: int, source: Path) ->
     a W+ vector rounded to integers is a different (and wrong) image, and no soundclip writer makes one."""
     if tensor is None or tensor.ndim != ndim:
         shape = "missing" if tensor is None else f"of shape {tuple(tensor.shape)}"
-        raise SoundClipError(f"not a valid W+ latent: `{name}` is {shape}, expected {ndim} dimensions", path=source)
+        raise SoundClipError(f"not a valid W+ latent: `{name}` is {shape}, expected {ndim} dimensions", path=source,
+                             fix="use a latent written by soundclip (manipulate, invert or mix)")
     if not tensor.is_floating_point():
         raise SoundClipError(f"not a valid W+ latent: `{name}` holds {str(tensor.dtype).removeprefix('torch.')} "
                              "numbers; a latent is floating point", path=source,
@@ -103,19 +106,22 @@ def read_latent(path: str | os.PathLike) -> Latent:
             if text is not None:
                 text += "".join(chunks[f"{PNG_KEY}.{i}"] for i in range(1, int(chunks.get(f"{PNG_KEY}.parts", 1))))
     except KeyError as error:
-        raise SoundClipError(f"the PNG's latent is incomplete (chunk {error} missing)", path=path) from error
+        raise SoundClipError(f"the PNG's latent is incomplete (chunk {error} missing)", path=path,
+                             fix=FIX_PNG_CHANGED) from error
     except Exception as error:
-        raise SoundClipError(f"unreadable PNG ({str(error)[:200]})", path=path) from error
+        raise SoundClipError(f"unreadable PNG ({str(error)[:200]})", path=path,
+                             fix="copy or download the PNG again (it is damaged)") from error
     if text is None:
         raise SoundClipError("this PNG carries no soundclip latent", path=path,
                              fix="use a PNG saved by `soundclip invert`/`manipulate` or the Save Image with Latent "
                                  "node; to edit any other picture, invert it first (`soundclip invert` / --image)")
     if len(text) > MAX_PNG_PAYLOAD:
-        raise SoundClipError("the PNG's latent chunk is implausibly large", path=path)
+        raise SoundClipError("the PNG's latent chunk is implausibly large", path=path, fix=FIX_PNG_CHANGED)
     try:
         payload = base64.b64decode(text, validate=True)
     except ValueError as error:
-        raise SoundClipError("the PNG's latent chunk is damaged (not base64)", path=path) from error
+        raise SoundClipError("the PNG's latent chunk is damaged (not base64)", path=path,
+                             fix=FIX_PNG_CHANGED) from error
     return _parse(payload, path)
 
 

@@ -11,30 +11,11 @@ PACKAGE = Path(__file__).parents[1] / "soundclip_core"
 NO_FIX_NEEDED = {"Cancelled"}
 # files other engineers were editing when the rule came (fixed after their merge); every other file obeys it
 REMAINING = {
-    "soundclip_core/audio.py",
     "soundclip_core/cli/train.py",
     "soundclip_core/cli/video.py",
-    "soundclip_core/datasets/dataset.py",
-    "soundclip_core/datasets/layouts.py",
-    "soundclip_core/datasets/media.py",
-    "soundclip_core/embedding.py",
-    "soundclip_core/evaluate/run.py",
-    "soundclip_core/generators/loader.py",
-    "soundclip_core/generators/stylegan2/rosinality.py",
-    "soundclip_core/generators/stylegan2/tf_pickle.py",
-    "soundclip_core/generators/stylegan3/nvidia.py",
-    "soundclip_core/invert/prepare.py",
-    "soundclip_core/invert/project.py",
-    "soundclip_core/latents.py",
     "soundclip_core/manipulate/layers.py",
     "soundclip_core/manipulate/mix.py",
     "soundclip_core/manipulate/optimize.py",
-    "soundclip_core/train/config.py",
-    "soundclip_core/video/frames.py",
-    "soundclip_core/video/keyframes.py",
-    "soundclip_core/video/writer.py",
-    "soundclip_core/weights/__init__.py",
-    "soundclip_core/weights/manifest.py",
 }
 
 

@@ -71,14 +71,18 @@ class AudioDataset:
         if split is not None:
             clips = tuple(c for c in clips if c.split == split)
             if not clips:
-                raise DatasetError(f"no clips in split '{split}'", path=self.root)
+                present = sorted({c.split for c in self.clips if c.split is not None})
+                raise DatasetError(f"no clips in split '{split}'", path=self.root,
+                                   fix=f"choose a split it has ({', '.join(present)})" if present else
+                                       "leave the split out (only VGGSound's metadata has splits)")
         return replace(self, clips=clips)
 
 
 def require_classes(dataset: AudioDataset, minimum: int = 2) -> AudioDataset:
     """Refuse a dataset that cannot be classified: unlabelled clips, or fewer than `minimum` classes."""
     if not dataset.clips:
-        raise DatasetError("the dataset has no clips", path=dataset.root)
+        raise DatasetError("the dataset has no clips", path=dataset.root,
+                           fix="choose folds or a split that hold clips, or add clips to the dataset")
     dataset.targets()
     if len(dataset.classes) < minimum:
         raise DatasetError(f"the dataset has {len(dataset.classes)} class(es) {list(dataset.classes)}; "

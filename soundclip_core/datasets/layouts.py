@@ -66,7 +66,8 @@ def _read_rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[st
         raise DatasetError(f"missing column(s) {absent}; the header has {header}", path=path,
                            fix=f"the file needs the columns {list(required)}")
     if not rows:
-        raise DatasetError("the metadata file has no rows", path=path)
+        raise DatasetError("the metadata file has no rows", path=path,
+                           fix="add one line per clip below the header (or restore the dataset's original file)")
     return rows
 
 
@@ -190,7 +191,8 @@ def read_vggsound(root: Path) -> AudioDataset:
     for i, (line, row) in enumerate(rows):
         if len(row) < 4:
             raise DatasetError(f"line {line}: expected 4 columns (youtube id, start seconds, label, split), "
-                               f"got {len(row)}", path=metadata)
+                               f"got {len(row)}", path=metadata,
+                               fix="restore the original vggsound.csv, or complete that line")
         ytid, label, split = row[0].strip(), row[2].strip(), row[3].strip()
         start = _whole(row[1].strip(), "start seconds", START_SECONDS, metadata, line)
         stems = (f"{ytid}_{start:06d}", f"{ytid}_{start}", f"{ytid}_{start * 1000}_{(start + 10) * 1000}", ytid,
@@ -211,11 +213,14 @@ def read_vggsound(root: Path) -> AudioDataset:
 
 def read_folder(root: Path) -> AudioDataset:
     if not root.is_dir():
-        raise DatasetError("dataset folder not found", path=root)
+        raise DatasetError("dataset folder not found", path=root,
+                           fix="give the folder that holds one sub-folder of clips per class")
     clips = []
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not folders:
-        raise DatasetError("no class folders: expected <root>/<label>/<clip>.wav", path=root)
+        raise DatasetError("no class folders: expected <root>/<label>/<clip>.wav", path=root,
+                           fix="give the folder above the class folders, or sort the clips into one sub-folder "
+                               "per class")
     for folder in folders:
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in MEDIA_EXTENSIONS)
         if not files:
@@ -245,7 +250,8 @@ def read_manifest(path: Path, allow_outside_root: bool = False) -> AudioDataset:
         label = row.get(columns["label"], "") if columns["label"] else ""
         caption = row.get(columns["caption"], "") if columns["caption"] else ""
         if not audio or not (caption or label):
-            raise DatasetError(f"line {line}: empty audio path or text", path=path)
+            raise DatasetError(f"line {line}: empty audio path or text", path=path,
+                               fix="fill in that line's audio path and its caption or label, or delete the line")
         image = row.get(columns["image"], "") if columns["image"] else ""
         fold = row.get(columns["fold"], "") if columns["fold"] else ""
         clips.append(Clip(_member(base, audio, columns["audio"], path, line, allow_outside_root),
@@ -256,7 +262,9 @@ def read_manifest(path: Path, allow_outside_root: bool = False) -> AudioDataset:
     _require_files(clips, path)
     absent = [str(c.image) for c in clips if c.image is not None and not c.image.is_file()]
     if absent:
-        raise DatasetError(f"{len(absent)} image/video files do not exist ({', '.join(absent[:3])})", path=path)
+        raise DatasetError(f"{len(absent)} image/video files do not exist ({', '.join(absent[:3])})", path=path,
+                           fix="put those files where the manifest says (relative to its folder), or empty their "
+                               "image/video cells")
     return _dataset("csv", path.parent, clips)
 
 
@@ -270,7 +278,8 @@ def detect_kind(root: Path) -> str:
     if root.is_file():
         if root.suffix.lower() == ".csv":
             return "vggsound" if root.name == "vggsound.csv" else "csv"
-        raise DatasetError("a dataset is a folder or a CSV manifest", path=root)
+        raise DatasetError("a dataset is a folder or a CSV manifest", path=root,
+                           fix="give the dataset's folder, or its .csv manifest")
     for kind, marker in (("esc50", ESC50_CSV), ("us8k", US8K_CSV), ("vggsound", VGGSOUND_CSV)):
         if (root / marker).is_file():
             return kind

@@ -32,7 +32,8 @@ def load_clip_audio(path: str | os.PathLike, max_seconds: float = 600.0) -> Audi
     if not is_video(path):
         return load_audio(path, max_seconds=max_seconds)
     if not path.is_file() or path.stat().st_size == 0:
-        raise AudioError("video file not found or empty", path=path)
+        raise AudioError("video file not found or empty", path=path,
+                         fix="copy or download the clip again, or correct its path in the metadata")
     av = require("av", "reading video files")
 
     try:
@@ -52,13 +53,16 @@ def load_clip_audio(path: str | os.PathLike, max_seconds: float = 600.0) -> Audi
                 chunks.append(array.astype(np.float32))  # [C, n]
                 samples_read += array.shape[1]
                 if samples_read > max_seconds * rate:
-                    raise AudioError(f"the sound is over the {max_seconds:.0f} s limit", path=path)
+                    raise AudioError(f"the sound is over the {max_seconds:.0f} s limit", path=path,
+                                     fix=f"cut the clip to under {max_seconds:.0f} s, or leave it out")
     except AudioError:
         raise
     except Exception as error:  # av.error.* on damaged containers
-        raise AudioError(f"cannot decode the video's sound ({str(error)[:200]})", path=path) from error
+        raise AudioError(f"cannot decode the video's sound ({str(error)[:200]})", path=path,
+                         fix="download the clip again, or re-encode it with ffmpeg") from error
     if not chunks:
-        raise AudioError("the video's audio track is empty", path=path)
+        raise AudioError("the video's audio track is empty", path=path,
+                         fix="download the clip again, or leave it out (it has no sound)")
     samples = np.concatenate(chunks, axis=1) / full_scale
     audio = Audio(torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)), int(rate), str(path))
     return audio.require_sound()
@@ -71,14 +75,16 @@ def load_frame(path: str | os.PathLike) -> torch.Tensor:
 
     path = Path(path)
     if not path.is_file():
-        raise DatasetError("image or video file not found", path=path)
+        raise DatasetError("image or video file not found", path=path,
+                           fix="restore the file, or correct its path in the dataset's metadata")
     try:
         if not is_video(path):
             return load_image(path)[0]
         picture = _middle_frame(path)
     except (OSError, UnidentifiedImageError, ValueError, ImageInputError) as error:
         reason = error.problem if isinstance(error, ImageInputError) else str(error)[:200]
-        raise DatasetError(f"cannot read a picture from this file ({reason})", path=path) from error
+        raise DatasetError(f"cannot read a picture from this file ({reason})", path=path,
+                           fix="replace it with a readable image or video, or remove it from the dataset") from error
     array = torch.from_numpy(np.asarray(picture, dtype=np.float32).copy())
     return array.permute(2, 0, 1) / 127.5 - 1.0
 

@@ -52,7 +52,8 @@ def pair_models(encoders: Sequence[tuple[str, AudioEncoder]], clips: Sequence[Cl
     """As many CLIPs as encoders: paired in the order given, each pair must share its space. Otherwise each
     encoder takes the (first) CLIP of its space."""
     if not encoders or not clips:
-        raise SoundClipError("give at least one audio encoder and one CLIP")
+        raise SoundClipError("give at least one audio encoder and one CLIP",
+                             fix="pass --encoder and --clip (each may be repeated)")
     if len(encoders) == len(clips):
         for (name, encoder), clip in zip(encoders, clips, strict=True):
             if encoder.space != clip.space or encoder.dim != clip.dim:
@@ -139,7 +140,9 @@ def run_evaluation(plans: Sequence[Plan], pairs: Sequence[ModelPair], templates:
         for path, reason in skipped:
             log(f"skipped {path}: {reason}")
         if not bool(keep.any()):
-            raise SoundClipError("no clip of the dataset could be read", path=plan.dataset.root)
+            raise SoundClipError("no clip of the dataset could be read", path=plan.dataset.root,
+                                 fix="read why in the skipped clips listed above: re-download damaged files, or "
+                                     "install what they need (PyAV for video)")
         report["datasets"].append({
             "name": key, "kind": plan.dataset.name, "root": str(plan.dataset.root), "protocol": plan.description,
             "classes": list(plan.dataset.classes), "clips": len(paths), "evaluated": int(keep.sum()),

@@ -32,6 +32,8 @@ from .stylegan2 import rosinality, tf_pickle
 ARCHITECTURES: tuple[Architecture, ...] = (stylegan2.ARCHITECTURE, stylegan3.ARCHITECTURE)
 
 FORMAT_TAG = "soundclip-generator"
+FIX_MISMATCH = ("re-download the file; if it still fails, it is a modified StyleGAN (a fork's extra or renamed layers) "
+                "that soundclip does not read")
 FORMAT_TAGS = (FORMAT_TAG, "soundclip-stylegan2")  # the second: exports written before StyleGAN3 (still read)
 
 
@@ -66,11 +68,11 @@ def load_generator(path: str | os.PathLike, device: str | torch.device | None = 
         missing, unexpected = generator.load_state_dict(state, strict=False)
     except RuntimeError as error:  # wrongly shaped tensors
         raise CheckpointError(f"checkpoint does not match a {generator.kind} generator of {config.resolution} px "
-                              f"({str(error).splitlines()[-1].strip()[:300]})", path=path) from error
+                              f"({str(error).splitlines()[-1].strip()[:300]})", path=path, fix=FIX_MISMATCH) from error
     missing = [k for k in missing if k != "latent_avg"]
     if missing or unexpected:
         raise CheckpointError(f"checkpoint does not match a {generator.kind} generator of {config.resolution} px "
-                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})", path=path)
+                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})", path=path, fix=FIX_MISMATCH)
     generator = generator.to(runtime.pick_device(device)).eval().requires_grad_(False)
     if w_avg is not None:
         generator.latent_avg.copy_(w_avg)

@@ -90,12 +90,14 @@ def fit_square(images: torch.Tensor, resolution: int, fit: str = "crop", name: s
     if fit not in FITS:
         raise SoundClipError(f"unknown fit '{fit}'", fix=f"use one of {', '.join(FITS)}")
     if images.ndim != 4 or images.shape[1] != 3:
-        raise ImageInputError(f"{name} must be [B, 3, H, W], got {tuple(images.shape)}")
+        raise ImageInputError(f"{name} must be [B, 3, H, W], got {tuple(images.shape)}",
+                              fix="give RGB pictures (a ComfyUI IMAGE, or an image file); drop any alpha channel first")
     h, w = images.shape[-2:]
     if min(h, w) < MIN_SIDE:
         raise ImageInputError(f"{name} is only {w}x{h} pixels", fix=f"use a picture of at least {MIN_SIDE} px a side")
     if not bool(torch.isfinite(images).all()):
-        raise ImageInputError(f"{name} has NaN or infinite pixels")
+        raise ImageInputError(f"{name} has NaN or infinite pixels",
+                              fix="load the picture from its file, or re-run the step that made it")
     images = images.float()
     if fit == "crop":
         side = min(h, w)

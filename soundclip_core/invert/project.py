@@ -122,7 +122,8 @@ def project(generator, images: torch.Tensor, perceptual, *, preset: str = "fast"
     settings = {**PRESETS[preset], **{k: v for k, v in given.items() if v is not None}, "preset": preset,
                 "seed": seed, "e4e": w_start is not None}
     if settings["steps"] < 0 or not 0 <= settings["w_fraction"] <= 1:
-        raise SoundClipError("steps must be >= 0 and w_fraction in [0, 1]")
+        raise SoundClipError("steps must be >= 0 and w_fraction in [0, 1]",
+                             fix="use 0 steps or more (0: the start latent alone) and a w_fraction from 0 to 1")
     if not noise_buffers(generator):
         settings["optimize_noise"] = False  # e.g. StyleGAN3: no noise inputs
     device = generator.w_avg.device

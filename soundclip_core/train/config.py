@@ -56,7 +56,8 @@ class TrainConfig:
             raise SoundClipError(f"training a '{self.kind}' encoder is not supported",
                                  fix=f"use --kind {' or '.join(TRAINABLE_KINDS)}")
         if self.epochs < 1 or self.accumulate < 1 or self.workers < 0:
-            raise SoundClipError("epochs and accumulate must be at least 1, workers at least 0")
+            raise SoundClipError("epochs and accumulate must be at least 1, workers at least 0",
+                                 fix="use --epochs and --accumulate of 1 or more and --workers of 0 or more")
         if self.batch_size < 2 or self.batch_size % world:
             raise SoundClipError(f"the batch size {self.batch_size} must be at least 2 and a multiple of the "
                                  f"{world} processes", fix=f"use a multiple of {world}")

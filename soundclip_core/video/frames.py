@@ -73,7 +73,8 @@ def decode_frames(generator, keyframes: Keyframes, fps: float, n_frames: int, re
     """Images [B, 3, H, W] in about [-1, 1] (on the generator's device), batch after batch, streamed.
     `callback(frames_done, n_frames)` after each batch; Cancel is checked before each batch."""
     if batch_size < 1:
-        raise SoundClipError("batch size must be at least 1")
+        raise SoundClipError("batch size must be at least 1",
+                             fix=f"use a batch size of 1 or more (default {DECODE_BATCH})")
     generator.check_ws(keyframes.ws, "the keyframes", fix="render with the generator the keyframes were made with")
     device = generator.w_avg.device
     for first, ws in frame_latents(keyframes, fps, n_frames, reactive, batch_size):

@@ -38,9 +38,12 @@ class Keyframes:
     def __post_init__(self) -> None:
         if self.ws.ndim != 3 or self.times.shape != (self.ws.shape[0],) or self.ws.shape[0] == 0:
             raise SoundClipError(f"keyframes must be [K, num_ws, w_dim] with K times, got {tuple(self.ws.shape)} "
-                                 f"and {tuple(self.times.shape)}")
+                                 f"and {tuple(self.times.shape)}",
+                                 fix="use keyframes written by `soundclip video --keyframes`, or make them again")
         if self.ws.shape[0] > 1 and not bool((self.times[1:] > self.times[:-1]).all()):
-            raise SoundClipError("keyframe times must increase")
+            raise SoundClipError("keyframe times must increase",
+                                 fix="give one keyframe per time, in time order (as `soundclip video --keyframes` "
+                                     "writes them)")
 
     def save(self, path: str | os.PathLike, generator_source: str = "") -> Path:
         meta = {"kind": "keyframes", "times": self.times.tolist(), "duration": self.duration,

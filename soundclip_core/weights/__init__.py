@@ -120,7 +120,8 @@ def _locate(id_or_path: str | os.PathLike, kind: str | None,
                                fix="check the path, or use a known id from `soundclip weights list`") from None
         raise
     if kind and entry.kind != kind:
-        raise WeightsError(f"'{entry.id}' is a {entry.kind} model, not a {kind} model")
+        raise WeightsError(f"'{entry.id}' is a {entry.kind} model, not a {kind} model",
+                           fix=f"use a {kind} model: `soundclip weights list` shows each id's kind")
     found = local_copy(entry, search_dirs)
     if found:
         return check_known_file(entry, found, _verified_cache())

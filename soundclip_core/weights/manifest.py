@@ -51,7 +51,9 @@ def load_manifest(path: str | os.PathLike | None = None) -> list[WeightEntry]:
         raw = json.loads(path.read_text())
         entries = [WeightEntry(**{**item, "urls": tuple(item["urls"])}) for item in raw["models"]]
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise WeightsError(f"cannot read the weights manifest ({error})", path=path) from error
+        raise WeightsError(f"cannot read the weights manifest ({error})", path=path,
+                           fix="correct that file (or unset SOUNDCLIP_MANIFEST if you set it); if it is soundclip's "
+                               "own, reinstall soundclip") from error
     seen: set[str] = set()
     files: set[tuple[str, str]] = set()
     for e in entries:
@@ -60,7 +62,8 @@ def load_manifest(path: str | os.PathLike | None = None) -> list[WeightEntry]:
                    else "bad sha256" if e.sha256 and not re.fullmatch(r"[0-9a-f]{64}", e.sha256)
                    else "no url" if not e.urls else None)
         if problem:
-            raise WeightsError(f"manifest entry '{e.id}': {problem}", path=path)
+            raise WeightsError(f"manifest entry '{e.id}': {problem}", path=path,
+                               fix=f"correct or remove the entry '{e.id}' in that file")
         seen.add(e.id)
         files.add((e.kind, e.filename))
     return entries

@@ -29,7 +29,9 @@ def read_torch_checkpoint(path: Path) -> object:
 def generator_state(checkpoint: object, path: Path) -> tuple[dict, torch.Tensor | None]:
     """Pick the generator state dict (g_ema preferred) and latent_avg out of a checkpoint."""
     if not isinstance(checkpoint, dict):
-        raise CheckpointError("expected a dict of tensors", path=path)
+        raise CheckpointError("expected a dict of tensors", path=path,
+                              fix="use a rosinality stylegan2-pytorch .pt (a dict with 'g_ema'), an NVIDIA .pkl or a "
+                                  "soundclip .safetensors generator")
     state = checkpoint.get("g_ema", checkpoint.get("g", checkpoint))
     if not isinstance(state, dict) or "input.input" not in state or "style.1.weight" not in state:
         raise CheckpointError("this is not a StyleGAN2 generator (no 'g_ema' with style.*/input.input keys)",

@@ -65,6 +65,8 @@ REQUIRED_VALUES = {"num_channels": 3, "architecture": "skip", "nonlinearity": "l
                    "min_h": 4, "min_w": 4, "use_attention": False, "use_noise": (True, False), "fmap_const": None,
                    "mapping_func": "G_mapping", "synthesis_func": ("G_synthesis_stylegan2", "G_synthesis")}
 VERSIONS = (4, 5)  # NVlabs/stylegan2 writes 4, stylegan2-ada TF 5
+FIX_VARIABLES = ("re-download the file; if it still fails, it comes from a StyleGAN2 fork soundclip does not read "
+                 "(use a snapshot of NVlabs/stylegan2 or stylegan2-ada)")
 
 
 def is_tf_pickle(path: Path) -> bool:
@@ -103,10 +105,12 @@ def read_tf_pickle(path: Path) -> TFNetwork:
     version = network.state.get("version")
     if version not in VERSIONS:
         raise CheckpointError(f"TF Network pickle version {version!r} is not a StyleGAN2 one (expected 4 or 5; "
-                              "3 is StyleGAN1)", path=path)
+                              "3 is StyleGAN1)", path=path,
+                              fix="use a StyleGAN2 snapshot (NVlabs/stylegan2 or stylegan2-ada); StyleGAN1 is not read")
     components = network.state.get("components") or {}
     if not all(isinstance(components.get(k), TFNetwork) for k in ("mapping", "synthesis")):
-        raise CheckpointError("the generator network has no 'mapping' and 'synthesis' components", path=path)
+        raise CheckpointError("the generator network has no 'mapping' and 'synthesis' components", path=path,
+                              fix=FIX_VARIABLES)
     return network
 
 
@@ -131,7 +135,8 @@ def _kwargs(gs: TFNetwork, path: Path) -> dict:
     synthesis_func = gs.state["components"]["synthesis"].state.get("build_func_name")
     if synthesis_func not in (None, *REQUIRED_VALUES["synthesis_func"]):
         raise CheckpointError(f"unsupported synthesis network '{synthesis_func}' (progressive configs A-D and "
-                              "StyleGAN1 are not read; StyleGAN2 config E/F are)", path=path)
+                              "StyleGAN1 are not read; StyleGAN2 config E/F are)", path=path,
+                              fix="use a config E or F network, such as NVIDIA's published config-f snapshots")
     return kwargs
 
 
@@ -146,13 +151,14 @@ class _Variables:
 
     def get(self, name: str, shape: tuple | None = None) -> torch.Tensor:
         if name not in self.values:
-            raise CheckpointError(f"TF pickle lacks variable '{self.prefix}{name}'", path=self.path)
+            raise CheckpointError(f"TF pickle lacks variable '{self.prefix}{name}'", path=self.path, fix=FIX_VARIABLES)
         value = self.values[name]
         if value.dtype.kind not in "fiu":
-            raise CheckpointError(f"TF variable '{self.prefix}{name}' is not numeric", path=self.path)
+            raise CheckpointError(f"TF variable '{self.prefix}{name}' is not numeric", path=self.path,
+                                  fix=FIX_VARIABLES)
         if shape is not None and tuple(value.shape) != tuple(shape):
             raise CheckpointError(f"TF variable '{self.prefix}{name}' has shape {tuple(value.shape)}, expected "
-                                  f"{tuple(shape)}", path=self.path)
+                                  f"{tuple(shape)}", path=self.path, fix=FIX_VARIABLES)
         self.used.add(name)
         return torch.from_numpy(np.asarray(value, dtype=np.float32))
 
@@ -183,14 +189,15 @@ def _convert(gs: TFNetwork, path: Path) -> tuple[GeneratorConfig, dict[str, torc
     # mapping: Dense{i}/weight [in, out] (+ the label embedding, named by the scheme the file uses)
     layers = sum(1 for k in mapping.values if k.startswith("Dense") and k.endswith("/weight"))
     if not layers:
-        raise CheckpointError("TF pickle lacks variable 'mapping/Dense0/weight'", path=path)
+        raise CheckpointError("TF pickle lacks variable 'mapping/Dense0/weight'", path=path, fix=FIX_VARIABLES)
     dense0 = mapping.values.get("Dense0/weight", np.zeros((0, 0)))
     w_dim = int(mapping.values.get(f"Dense{layers - 1}/weight", np.zeros((0, 0))).shape[-1])
     c_dim = int(kwargs.get("label_size", 0))
     embedding, embed_dim = "none", 0
     if "LabelConcat/weight" in mapping and "impl" in kwargs:
         raise CheckpointError("unsupported label embedding: DiffAugment-stylegan2's LabelConcat (integer labels, "
-                              "equalised weight) differs from the original one", path=path)
+                              "equalised weight) differs from the original one", path=path,
+                              fix="use a conditional network trained with NVlabs/stylegan2 or stylegan2-ada")
     if "LabelConcat/weight" in mapping:
         embedding = "concat"
         embed_dim = int(mapping.values["LabelConcat/weight"].shape[-1])  # = latent_size
@@ -200,7 +207,7 @@ def _convert(gs: TFNetwork, path: Path) -> tuple[GeneratorConfig, dict[str, torc
     z_dim = int(dense0.shape[0]) - embed_dim
     if "latent_size" in kwargs and int(kwargs["latent_size"]) != z_dim:
         raise CheckpointError(f"latent_size={kwargs['latent_size']} does not match mapping/Dense0/weight "
-                              f"{tuple(dense0.shape)}", path=path)
+                              f"{tuple(dense0.shape)}", path=path, fix=FIX_VARIABLES)
     if embedding == "concat":
         sd["embed.weight"] = mapping.get("LabelConcat/weight", (c_dim, z_dim)).t()
     elif embedding == "embed":
@@ -208,9 +215,9 @@ def _convert(gs: TFNetwork, path: Path) -> tuple[GeneratorConfig, dict[str, torc
         sd["embed.bias"] = mapping.get("LabelEmbed/bias", (embed_dim,))
     if c_dim and embedding == "none":
         raise CheckpointError(f"label_size is {c_dim} but the mapping has no LabelConcat or LabelEmbed weights",
-                              path=path)
+                              path=path, fix=FIX_VARIABLES)
     if embedding != "none" and not c_dim:
-        raise CheckpointError("the mapping has label weights but label_size is 0", path=path)
+        raise CheckpointError("the mapping has label weights but label_size is 0", path=path, fix=FIX_VARIABLES)
     for i in range(layers):
         fan_in = z_dim + embed_dim if i == 0 else w_dim
         sd[f"style.{i + 1}.weight"] = mapping.get(f"Dense{i}/weight", (fan_in, w_dim)).t()
@@ -225,7 +232,7 @@ def _convert(gs: TFNetwork, path: Path) -> tuple[GeneratorConfig, dict[str, torc
         resolution *= 2
     if "res_log2" in kwargs and resolution != 4 * 2 ** int(kwargs["res_log2"]):
         raise CheckpointError(f"res_log2={kwargs['res_log2']} does not match the variables ({resolution} px)",
-                              path=path)
+                              path=path, fix=FIX_VARIABLES)
     const = synthesis.get("4x4/Const/const")
     channels = [int(const.shape[1])]
     res = 8

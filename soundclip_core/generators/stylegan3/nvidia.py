@@ -22,6 +22,8 @@ from ..nvidia_pickle import PersistentStub, flatten, init_kwargs, modules, setti
 from .config import LayerSpec, Stylegan3Config
 
 LAYER_NAME = re.compile(r"L\d+_\d+_\d+")
+FIX_DAMAGED_PICKLE = ("re-download the pickle; if it still fails, use one saved by NVIDIA's stylegan3 code itself "
+                      "(modified variants are not read)")
 
 
 def recognises(stub: PersistentStub) -> bool:
@@ -33,7 +35,8 @@ def recognises(stub: PersistentStub) -> bool:
 def _square(value, what: str, path: Path) -> int:
     sizes = np.asarray(value).reshape(-1)
     if sizes.size not in (1, 2) or sizes.min() != sizes.max():
-        raise CheckpointError(f"{what} is {sizes.tolist()}: only square StyleGAN3 networks are supported", path=path)
+        raise CheckpointError(f"{what} is {sizes.tolist()}: only square StyleGAN3 networks are supported", path=path,
+                              fix="use a square StyleGAN3 network (NVIDIA's published ones all are)")
     return int(sizes[0])
 
 
@@ -62,13 +65,13 @@ def convert(stub: PersistentStub, path: Path) -> tuple[Stylegan3Config, dict[str
     c_dim = setting(kwargs, "c_dim", 0, path)
     if setting(kwargs, "img_channels", 3, path) != 3:
         raise CheckpointError(f"StyleGAN3 with {kwargs['img_channels']} image channels is not supported (RGB only)",
-                              path=path)
+                              path=path, fix="use a StyleGAN3 network trained on RGB images")
     synthesis = modules(stub)["synthesis"]
     children = modules(synthesis)
     names = synthesis.state.get("layer_names") or sorted(
         (n for n in children if LAYER_NAME.fullmatch(n)), key=lambda n: int(n[1:].split("_")[0]))
     if any(name not in children for name in names):
-        raise CheckpointError("StyleGAN3 synthesis network lacks some of its layers", path=path)
+        raise CheckpointError("StyleGAN3 synthesis network lacks some of its layers", path=path, fix=FIX_DAMAGED_PICKLE)
     layers = [_layer_spec(name, children[name].state, path) for name in names]
     source = flatten(stub)
     state = {}
@@ -88,7 +91,8 @@ def convert(stub: PersistentStub, path: Path) -> tuple[Stylegan3Config, dict[str
     require(source, ["mapping.w_avg", "mapping.fc0.weight", "synthesis.input.weight"], path,
             "this StyleGAN3 network (its mapping network, w_avg or input layer)")
     if c_dim and "embed.weight" not in state:
-        raise CheckpointError(f"c_dim is {c_dim} but the mapping has no 'embed' layer", path=path)
+        raise CheckpointError(f"c_dim is {c_dim} but the mapping has no 'embed' layer", path=path,
+                              fix=FIX_DAMAGED_PICKLE)
     embed_dim = int(state["embed.weight"].shape[0]) if c_dim else 0
     inputs = children["input"].state
     mapping_layers = sum(1 for k in state if re.fullmatch(r"style\.\d+\.weight", k))
@@ -105,7 +109,8 @@ def convert(stub: PersistentStub, path: Path) -> tuple[Stylegan3Config, dict[str
             input_sampling_rate=float(inputs["sampling_rate"]), input_bandwidth=float(inputs["bandwidth"]),
             output_scale=float(synthesis.state.get("output_scale", 0.25)), layers=layers)
     except KeyError as missing:
-        raise CheckpointError(f"StyleGAN3 input layer lacks its setting {missing}", path=path) from missing
+        raise CheckpointError(f"StyleGAN3 input layer lacks its setting {missing}", path=path,
+                              fix=FIX_DAMAGED_PICKLE) from missing
     except ValueError as error:
-        raise CheckpointError(f"inconsistent StyleGAN3 network ({error})", path=path) from error
+        raise CheckpointError(f"inconsistent StyleGAN3 network ({error})", path=path, fix=FIX_DAMAGED_PICKLE) from error
     return config, state, source["mapping.w_avg"]
