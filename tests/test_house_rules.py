@@ -13,9 +13,6 @@ NO_FIX_NEEDED = {"Cancelled"}
 REMAINING = {
     "soundclip_core/cli/train.py",
     "soundclip_core/cli/video.py",
-    "soundclip_core/manipulate/layers.py",
-    "soundclip_core/manipulate/mix.py",
-    "soundclip_core/manipulate/optimize.py",
 }
 
 

@@ -19,7 +19,7 @@ def parse_layers(spec: str, num_ws: int) -> list[int]:
                                  fix="write ranges like '0-8' or '0-3,10'") from None
         if not 0 <= lo <= hi < num_ws:
             raise SoundClipError(f"layer range '{part}' is outside 0-{num_ws - 1} (this generator has {num_ws} "
-                                 f"W+ layers)")
+                                 f"W+ layers)", fix=f"use layer numbers from 0 to {num_ws - 1}")
         layers.update(range(lo, hi + 1))
     if not layers:
         raise SoundClipError(f"no layers in '{spec}'", fix="write ranges like '0-8'")

@@ -23,6 +23,7 @@ def style_mix(w_a: torch.Tensor, w_b: torch.Tensor, layers: str | Sequence[float
     else:
         weights = torch.as_tensor(layers, dtype=torch.float32).flatten()
         if weights.numel() != num_ws or not bool(((weights >= 0) & (weights <= 1)).all()):
-            raise SoundClipError(f"need {num_ws} layer weights in [0, 1], got {weights.tolist()}")
+            raise SoundClipError(f"need {num_ws} layer weights in [0, 1], got {weights.tolist()}",
+                                 fix=f"give {num_ws} numbers from 0 (all from b) to 1 (all from a)")
     a = weights.to(w_a.device, w_a.dtype)[None, :, None]
     return torch.where(a == 1, w_a, torch.where(a == 0, w_b, a * w_a + (1 - a) * w_b))

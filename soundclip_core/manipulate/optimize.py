@@ -64,8 +64,8 @@ def _target(target: Embedding | Sequence[tuple[Embedding, float]], space: str) -
 def _broadcast(w_source: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     b = max(w_source.shape[0], target.shape[0])
     if {w_source.shape[0], target.shape[0]} - {1, b}:
-        raise SoundClipError(f"{w_source.shape[0]} source latents and {target.shape[0]} targets: give one of "
-                             "each, or equal numbers, or one of either")
+        raise SoundClipError(f"{w_source.shape[0]} source latents and {target.shape[0]} targets do not pair up",
+                             fix="give one of each, or equal numbers, or one of either")
     return w_source.expand(b, -1, -1), target.expand(b, -1)
 
 
@@ -96,9 +96,9 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
         raise SoundClipError("the identity loss (lam_id > 0) needs an ArcFace model",
                              fix="load model_ir_se50.pth (Load ArcFace / --arcface), or set lam_id to 0")
     if steps < 1:
-        raise SoundClipError("steps must be at least 1")
+        raise SoundClipError("steps must be at least 1", fix="use 300 steps as the paper does, or fewer for a preview")
     if chunk_size is not None and chunk_size < 1:
-        raise SoundClipError("chunk_size must be at least 1")
+        raise SoundClipError("chunk_size must be at least 1", fix="leave it unset, or give how many rows fit at once")
     lr = 0.1 if lr is None else float(lr)
     num_ws = generator.num_ws
     device = generator.w_avg.device
