@@ -10,7 +10,7 @@ shapes, so the same loader serves ViT-B-32, RN50 and the tiny self-test model.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,6 +44,9 @@ class ClipModel:
     model: CLIP
     space: str
     source: str
+    # CLIP's normalisation as (scale, shift) per (device, dtype), made once: building it from Python numbers
+    # every render is a host-to-device copy (a sync) in every step of an optimisation
+    _normalisation: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def image_size(self) -> int:
@@ -78,9 +81,13 @@ class ClipModel:
         if mode == "official":
             return official_resize(images, size)
         pixels = F.interpolate(images, size=(size, size), mode="area") if images.shape[-1] != size else images
-        mean = torch.tensor(MEAN, device=images.device, dtype=pixels.dtype)[None, :, None, None]
-        std = torch.tensor(STD, device=images.device, dtype=pixels.dtype)[None, :, None, None]
-        return ((pixels + 1) / 2 - mean) / std
+        key = (pixels.device, pixels.dtype)
+        if key not in self._normalisation:  # ((pixels + 1) / 2 - mean) / std = pixels * scale + shift
+            mean, std = (torch.tensor(v, dtype=torch.float64)[None, :, None, None] for v in (MEAN, STD))
+            device, dtype = key  # cast on the CPU first: MPS has no float64
+            self._normalisation[key] = ((0.5 / std).to(dtype).to(device), ((0.5 - mean) / std).to(dtype).to(device))
+        scale, shift = self._normalisation[key]
+        return torch.addcmul(shift, pixels, scale)
 
     def image_features(self, pixels: torch.Tensor) -> torch.Tensor:
         """[B, 3, S, S] prepared pixels -> unnormalised features [B, D] (float32, differentiable)."""

@@ -63,6 +63,18 @@ def test_no_host_sync_inside_the_optimisation_loop():
     assert counts[0] == counts[1], counts
 
 
+def test_no_host_sync_inside_the_inversion_loop():
+    from tiny_models import tiny_vgg
+
+    from soundclip_core.invert import project
+
+    generator, vgg = tiny_generator(32).to(TEST_DEVICE), tiny_vgg().to(TEST_DEVICE)
+    photo = generator.synthesis(generator.ws_from_seed(4).to(TEST_DEVICE)).detach()
+    counts = [sync_warnings(lambda n=n: project(generator, photo, vgg, steps=n, w_fraction=0.5, optimize_noise=True,
+                                                callback=lambda *a: None)) for n in (4, 12)]
+    assert counts[0] == counts[1], counts
+
+
 @pytest.mark.parametrize("arch,size,ceiling_gib", [("stylegan3-t", 512, None), ("stylegan3-t", 1024, 12.0)])
 def test_an_edit_steps_peak_memory(arch, size, ceiling_gib):
     """What the GPU really holds for one image's edit step: the plan (benchmarks/memory.py) plus the weights,

@@ -183,7 +183,7 @@ def _project_batch(generator, targets, perceptual, settings, w_std, w_start, dev
         start_images = synthesize(generator, start, noise)
         start_lpips = perceptual.distance_to_taps(_for_lpips(start_images), target_taps)
         start_psnr = psnr(start_images, targets)
-    history = torch.zeros(steps)
+    history = torch.zeros(steps, device=device)  # read once at the end: no host sync per step
     done = 0
 
     def step_loop(params: list[torch.Tensor], count: int, lr0: float, make_ws, extra) -> None:
@@ -203,7 +203,7 @@ def _project_batch(generator, targets, perceptual, settings, w_std, w_start, dev
             optimizer.step()
             if noise is not None:
                 _renormalize(noise)
-            history[done] = loss.detach().mean().cpu()
+            history[done] = loss.detach().mean()
             done += 1
             if callback is not None:
                 total = steps * part[1]
@@ -214,11 +214,15 @@ def _project_batch(generator, targets, perceptual, settings, w_std, w_start, dev
     if w_steps:
         w_opt = w_avg[None, None].repeat(b, 1, 1).requires_grad_(True)
         noise_scale = w_std * INITIAL_NOISE_FACTOR
+        # every step's draw made up front, in the same order as one step at a time, and moved to the device
+        # once (a copy per step would be a host sync per step): w_steps x B x w_dim numbers, a few MB at most
+        draws = torch.stack([torch.stack([torch.randn(1, generator.w_dim, generator=s) for s in streams])
+                             for _ in range(w_steps)]).to(device)
+        drawn = iter(draws)
 
         def w_space(t: float) -> torch.Tensor:
             scale = noise_scale * max(0.0, 1.0 - t / NOISE_RAMP_LENGTH) ** 2
-            draw = torch.stack([torch.randn(1, generator.w_dim, generator=s) for s in streams]).to(device)
-            return (w_opt + draw * scale).expand(-1, num_ws, -1)
+            return (w_opt + next(drawn) * scale).expand(-1, num_ws, -1)
 
         step_loop([w_opt], w_steps, settings["lr"], w_space, lambda ws: 0.0)
         pivot = w_opt.detach().expand(-1, num_ws, -1)
@@ -235,5 +239,5 @@ def _project_batch(generator, targets, perceptual, settings, w_std, w_start, dev
         lpips = perceptual.distance_to_taps(_for_lpips(reconstruction), target_taps)
         final_psnr = psnr(reconstruction, targets)
     return dict(w=w, noise=noise, reconstruction=reconstruction, lpips=lpips.cpu(), psnr=final_psnr.cpu(),
-                start_lpips=start_lpips.cpu(), start_psnr=start_psnr.cpu(), loss_history=history, w_steps=w_steps)
+                start_lpips=start_lpips.cpu(), start_psnr=start_psnr.cpu(), loss_history=history.cpu(), w_steps=w_steps)
 

@@ -27,5 +27,6 @@ class TextEmbeddings:
         for first in range(0, len(new), self.CHUNK):
             chunk = new[first:first + self.CHUNK]
             vectors = self.clip.encode_text(chunk + [chunk[-1]] * (self.CHUNK - len(chunk))).vectors
-            self.known.update(zip(chunk, vectors, strict=False))
+            # kept on CLIP's device (embeddings come back on the CPU): a batch then needs no copy per step
+            self.known.update(zip(chunk, vectors.to(self.clip.device), strict=False))
         return torch.stack([self.known[c] for c in captions])
