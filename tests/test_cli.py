@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from importlib import metadata
+from pathlib import Path
+
 import pytest
 import torch
 from PIL import Image
@@ -9,6 +12,13 @@ from tiny_models import write_cli_files
 
 from soundclip_core.cli import main
 from soundclip_core.latents import load_latent
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +70,27 @@ def test_selftest_and_weights_list(capsys):
     assert main(["weights", "list"]) == 0
     listing = capsys.readouterr().out
     assert "landscape-256" in listing and "clip-vit-b-32" in listing
+
+
+def test_one_version_from_the_package_metadata(capsys, monkeypatch):
+    import soundclip_core
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"soundclip {metadata.version('soundclip')}"
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+    def not_installed(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", not_installed)
+    assert soundclip_core._version() == pyproject  # a bare checkout reads pyproject.toml
+    literals = [path for path in (ROOT / "soundclip_core").rglob("*.py") if pyproject in path.read_text()]
+    assert literals == []
+
+
+def test_commands_are_listed_in_the_order_an_artist_meets_them():
+    from soundclip_core.cli import build_parser
+
+    listed = [a for a in build_parser()._actions if a.dest == "command"][0].choices
+    assert list(listed) == ["selftest", "weights", "manipulate", "mix", "invert", "video", "train", "evaluate",
+                            "convert"]
