@@ -16,6 +16,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from .atomic import atomic_path
+from .errors import SoundClipError
 
 
 def to_comfy_image(images: torch.Tensor) -> torch.Tensor:
@@ -50,12 +51,35 @@ def grid(images: torch.Tensor, columns: int | None = None) -> torch.Tensor:
     return canvas[None]
 
 
+# the formats an output image may be, by suffix (Pillow's writers); only a PNG carries text (an embedded latent)
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+LOSSY_QUALITY = 95  # JPEG and WebP: Pillow's default 75 shows blocks in GAN detail
+
+
 def save_png(images: torch.Tensor, path: str | os.PathLike, text: dict[str, str] | None = None) -> Path:
     """Save a batch as one PNG (tiled when B > 1), written atomically; `text` goes into tEXt chunks."""
+    return _save(images, path, "PNG", text)
+
+
+def save_image(images: torch.Tensor, path: str | os.PathLike, text: dict[str, str] | None = None) -> Path:
+    """Save a batch as one image in the format its suffix names (IMAGE_FORMATS), atomically; `text` is kept
+    only in a PNG (JPEG and WebP have no place for it)."""
+    image_format = IMAGE_FORMATS.get(Path(path).suffix.lower())
+    if image_format is None:
+        raise SoundClipError(f"cannot write a '{Path(path).suffix}' image", path=path,
+                             fix=f"name the image with one of {', '.join(IMAGE_FORMATS)}")
+    return _save(images, path, image_format, text)
+
+
+def _save(images: torch.Tensor, path: str | os.PathLike, image_format: str, text: dict[str, str] | None) -> Path:
     picture = to_pil(grid(images) if images.shape[0] > 1 else images)[0]
-    info = PngInfo()
-    for key, value in (text or {}).items():
-        info.add_text(key, value)
+    if image_format == "PNG":
+        info = PngInfo()
+        for key, value in (text or {}).items():
+            info.add_text(key, value)
+        options = {"pnginfo": info}
+    else:
+        options = {"quality": LOSSY_QUALITY}
     with atomic_path(path) as tmp:
-        picture.save(tmp, format="PNG", pnginfo=info)
+        picture.save(tmp, format=image_format, **options)
     return Path(path)
