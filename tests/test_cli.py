@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import re
+import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -10,8 +15,14 @@ import torch
 from PIL import Image
 from tiny_models import write_cli_files
 
-from soundclip_core.cli import main
-from soundclip_core.latents import load_latent
+from soundclip_core.cli import build_parser, main
+from soundclip_core.cli import invert as cli_invert
+from soundclip_core.cli import manipulate as cli_manipulate
+from soundclip_core.cli import mix as cli_mix
+from soundclip_core.cli import video as cli_video
+from soundclip_core.cli.options import fold_ids
+from soundclip_core.latents import load_latent, read_latent
+from soundclip_core.weights import KIND_FOLDERS, find_entry
 
 try:
     import tomllib
@@ -33,7 +44,7 @@ def test_manipulate_writes_image_and_latent_then_mix(files, capsys):
                  "--generator", str(m / "stylegan2" / "landscape.pt"),
                  "--encoder", str(m / "audio_encoders" / "resnet18_57.pth"),
                  "--clip", str(m / "clip_soundclip" / "ViT-B-32.pt"), "--steps", "4", "--seed", "3",
-                 "--device", "cpu", "--out", str(out)])
+                 "--device", "cpu", "--out", str(out), "--side-by-side"])
     assert code == 0
     assert Image.open(out).size == (64, 32)  # source | result side by side
     ws, meta = load_latent(out.with_suffix(".safetensors"))
@@ -64,12 +75,109 @@ def test_user_errors_are_one_line(files, capsys):
     assert not (files / "x.png").exists()
 
 
-def test_selftest_and_weights_list(capsys):
-    assert main(["selftest", "--steps", "10"]) == 0
-    assert "OK" in capsys.readouterr().out
+def test_weights_list(capsys):  # the selftest is tested below, with what it writes
     assert main(["weights", "list"]) == 0
     listing = capsys.readouterr().out
     assert "landscape-256" in listing and "clip-vit-b-32" in listing
+
+
+def _manipulate(files, out, *extra):
+    m = files / "models"
+    return ["manipulate", "--audio", str(files / "rain.wav"), "--text", "a stormy sky",
+            "--generator", str(m / "stylegan2" / "landscape.pt"),
+            "--encoder", str(m / "audio_encoders" / "resnet18_57.pth"),
+            "--clip", str(m / "clip_soundclip" / "ViT-B-32.pt"), "--steps", "2", "--seed", "3",
+            "--device", "cpu", "--out", str(out), *extra]
+
+
+def test_out_writes_the_edit_alone_in_the_format_its_extension_names(files, capsys):
+    out = files / "formats"
+    assert main(_manipulate(files, out / "edit.jpg")) == 0
+    printed = capsys.readouterr().out
+    with Image.open(out / "edit.jpg") as picture:
+        assert picture.format == "JPEG" and picture.size == (32, 32)  # the edit alone, not the pair
+    assert (out / "edit.safetensors").is_file() and "the latent is only in the .safetensors" in printed
+    assert main(_manipulate(files, out / "edit.webp")) == 0
+    with Image.open(out / "edit.webp") as picture:
+        assert picture.format == "WEBP"
+    assert main(_manipulate(files, out / "pair.png", "--side-by-side")) == 0
+    with Image.open(out / "pair.png") as picture:
+        assert picture.format == "PNG" and picture.size == (64, 32)  # source | edit
+    assert "latent embedded" in capsys.readouterr().out
+    ws, _ = load_latent(out / "pair.safetensors")
+    assert torch.equal(read_latent(out / "pair.png").ws, ws)  # a PNG carries the latent
+
+
+def _no_model_loads(monkeypatch):
+    """Fail the test if any command opens a model file."""
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a model was loaded before the bad input was refused: {args[:1]}")
+
+    for module in (cli_manipulate, cli_invert, cli_mix, cli_video):
+        for name in ("load_generator", "load_clip", "load_audio_encoder", "load_perceptual", "load_e4e"):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, refuse)
+
+
+def test_inputs_and_outputs_are_checked_before_any_model_loads(files, tmp_path, monkeypatch, capsys):
+    _no_model_loads(monkeypatch)
+    (tmp_path / "folder.png").mkdir()
+    (tmp_path / "file.txt").write_text("a file, not a folder")
+    photo = files / "photo.png"
+    Image.new("RGB", (20, 20)).save(photo)
+    m = files / "models"
+    generator = ["--generator", str(m / "stylegan2" / "landscape.pt")]
+    cases = [
+        (_manipulate(files, tmp_path / "x.png", "--audio", str(files / "rian.wav")), "rian.wav: sound file not found"),
+        (_manipulate(files, tmp_path / "folder.png"), "the output is a folder"),
+        (_manipulate(files, tmp_path / "file.txt" / "x.png"), "file.txt/x.png: cannot write to this folder"),
+        (_manipulate(files, "/proc/soundclip-test/x.png"), "cannot write to this folder"),
+        (_manipulate(files, tmp_path / "x.gif"), "cannot write a '.gif' file here"),
+        (_manipulate(files, tmp_path / "x.png", "--encoder", str(tmp_path / "none.pth")), "none.pth: file not found"),
+        (["invert", str(photo), *generator, "--out", str(tmp_path / "folder.png")], "(this output is .safetensors)"),
+        (["invert", str(photo), *generator, "--out", str(tmp_path / "Y.safetensors")], "the output is a folder"),
+        (["invert", str(photo), *generator, "--out", str(tmp_path / "X.safetensors")], "X.png: the output is a folder"),
+        (["mix", str(tmp_path / "a.safetensors"), str(tmp_path / "a.safetensors"), *generator,
+          "--out", str(tmp_path / "m.jpeg")], "a.safetensors"),
+        (["video", "--audio", str(files / "rain.wav"), *generator, "--encoder", "e", "--clip", "c",
+          "--out", str(tmp_path / "folder.png")], "(this output is .mp4)"),
+        (["convert", str(m / "stylegan2" / "landscape.pt"), str(tmp_path / "folder.png")], "this output is"),
+    ]
+    (tmp_path / "X.png").mkdir()
+    (tmp_path / "Y.safetensors").mkdir()  # invert once wrote Y.png here before failing on the folder
+    for args, expected in cases:
+        assert main(args) == 2, expected
+        err = capsys.readouterr().err
+        assert expected in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["X.png", "Y.safetensors", "file.txt", "folder.png"]
+
+
+def test_every_missing_model_is_named_in_one_message(files, tmp_path, monkeypatch, capsys):
+    download_module = importlib.import_module("soundclip_core.weights.download")  # the package exports a function
+    _no_model_loads(monkeypatch)
+    monkeypatch.setenv("SOUNDCLIP_HOME", str(tmp_path / "cache"))
+    fetched = []
+
+    def offline(url, part, progress):
+        fetched.append(url)
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(download_module, "_fetch", offline)
+    args = ["manipulate", "--audio", str(files / "rain.wav"), "--generator", "landscape-256", "--encoder",
+            "soundclip-resnet18", "--clip", "clip-vit-b-32", "--device", "cpu", "--out", str(tmp_path / "x.png")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    for model_id in ("landscape-256", "soundclip-resnet18", "clip-vit-b-32"):
+        entry = find_entry(model_id)
+        assert f"could not download '{model_id}'" in err and entry.urls[0] in err
+        assert str(tmp_path / "cache" / KIND_FOLDERS[entry.kind] / entry.filename) in err
+    assert "3 models are missing or unusable" in err and len(fetched) >= 3
+    assert not (tmp_path / "cache").exists()  # the failed downloads left no folders
+    missing = ["manipulate", "--text", "x", "--generator", str(tmp_path / "g.pt"), "--clip", str(tmp_path / "c.pt"),
+               "--arcface", str(tmp_path / "a.pth"), "--out", str(tmp_path / "x.png")]
+    assert main(missing) == 2
+    err = capsys.readouterr().err
+    assert all(f"{tmp_path / name}: file not found" in err for name in ("g.pt", "c.pt", "a.pth"))
 
 
 def test_one_version_from_the_package_metadata(capsys, monkeypatch):
@@ -84,8 +192,10 @@ def test_one_version_from_the_package_metadata(capsys, monkeypatch):
 
     monkeypatch.setattr(metadata, "version", not_installed)
     assert soundclip_core._version() == pyproject  # a bare checkout reads pyproject.toml
-    literals = [path for path in (ROOT / "soundclip_core").rglob("*.py") if pyproject in path.read_text()]
-    assert literals == []
+    sources = [*(ROOT / "soundclip_core").rglob("*.py"), *(ROOT / "nodes").rglob("*.py"), ROOT / "__init__.py"]
+    literals = [path for path in sources if re.search(rf'__version__\s*=\s*["\']|["\']{re.escape(pyproject)}["\']',
+                                                      path.read_text())]
+    assert literals == []  # pyproject.toml holds the one version string
 
 
 def test_commands_are_listed_in_the_order_an_artist_meets_them():
@@ -94,3 +204,22 @@ def test_commands_are_listed_in_the_order_an_artist_meets_them():
     listed = [a for a in build_parser()._actions if a.dest == "command"][0].choices
     assert list(listed) == ["selftest", "weights", "manipulate", "mix", "invert", "video", "train", "evaluate",
                             "convert"]
+
+
+def test_fold_ids_mean_the_same_in_every_command():
+    assert fold_ids("5") == (5,) and fold_ids("1,2,3") == (1, 2, 3) and fold_ids("1-4") == (1, 2, 3, 4)
+    assert fold_ids("4, 1-2") == (4, 1, 2)
+    for bad in ("one", "0", "2.5", "3-1", "", "1,,2"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            fold_ids(bad)
+    parser = build_parser()
+    for command in (["train", "--data", "d", "--clip", "c"], ["evaluate", "--dataset", "esc50", "d", "--encoder", "e",
+                                                               "--clip", "c"]):
+        assert parser.parse_args([*command, "--folds", "2-3"]).folds == (2, 3)
+
+
+def test_one_entry_for_torchrun():
+    assert not (ROOT / "soundclip_core" / "train" / "__main__.py").exists()
+    result = subprocess.run([sys.executable, "-m", "soundclip_core", "train", "--help"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "--folds" in result.stdout and "torchrun" not in result.stderr

@@ -232,7 +232,7 @@ def test_cli_table_one_for_three_encoders_paired_by_space(files, capsys):
 
 def test_cli_untrained_encoder_is_near_chance_on_ten_classes_and_the_probe_is_not(files, capsys):
     out = files / "out" / "tones.json"
-    assert _run(files, "--dataset", "folder", str(files / "tones"), "--folds", "3", "--linear-probe", "--encoder",
+    assert _run(files, "--dataset", "folder", str(files / "tones"), "--folds", "1-3", "--linear-probe", "--encoder",
                 str(files / "models" / "resnet18_57.pth"), "--clip", str(files / "models" / "ViT-B-32.safetensors"),
                 "--json", str(out)) == 0
     result = json.loads(out.read_text())["results"]["resnet18_57"]["folder"]
@@ -248,10 +248,11 @@ def test_cli_untrained_encoder_is_near_chance_on_ten_classes_and_the_probe_is_no
 
 def test_protocols(files, tmp_path):
     esc50 = open_dataset("esc50", files / "esc50")
-    assert plan(esc50).folds == (1, 2, 3, 4, 5) and plan(esc50, folds=2).folds == (1, 2)
+    assert plan(esc50).folds == (1, 2, 3, 4, 5) and plan(esc50, folds=(1, 2)).folds == (1, 2)
+    assert plan(esc50, folds=(5,)).folds == (5,) and plan(esc50).note == ""
     whole = plan(open_dataset("folder", files / "tones"))
     assert whole.folds is None and whole.description == "whole set (30 clips)"
-    split = plan(open_dataset("folder", files / "tones"), folds=3)
+    split = plan(open_dataset("folder", files / "tones"), folds=(1, 2, 3))
     per_class_fold = {(c.label, c.fold) for c in split.dataset.clips}
     assert len(per_class_fold) == 30  # each class's three clips land in three different folds
     vggsound = plan(open_dataset("vggsound", write_vggsound(tmp_path / "vgg")))
@@ -299,14 +300,12 @@ def _esc50_variant(files, tmp_path, edit):
     ("missing column", "missing column(s) ['category']"),
     ("bad fold", "column 'fold' must be a number"),
     ("one class", "single class"),
-    ("three folds", "esc50's protocol has 5 folds, but this copy of the dataset has 3"),
 ])
 def test_bad_metadata_is_one_error_before_any_work(files, tmp_path, capsys, case, expected):
     edits = {
         "missing column": lambda rows: [[c for i, c in enumerate(r) if i != 3] for r in rows],
         "bad fold": lambda rows: [rows[0], [rows[1][0], "x", *rows[1][2:]], *rows[2:]],
         "one class": lambda rows: [rows[0]] + [r for r in rows[1:] if r[3] == rows[1][3]],
-        "three folds": lambda rows: [rows[0]] + [r for r in rows[1:] if int(r[1]) <= 3],
     }
     root = _esc50_variant(files, tmp_path, edits[case])
     out = tmp_path / "never.json"
@@ -314,6 +313,20 @@ def test_bad_metadata_is_one_error_before_any_work(files, tmp_path, capsys, case
                 "--clip", "x", "--json", str(out))
     assert code == 2 and expected in capsys.readouterr().err  # raised before the (missing) models are loaded
     assert not out.exists()
+
+
+def test_a_copy_with_some_folds_is_evaluated_on_the_folds_it_has(files, tmp_path, capsys):
+    root = _esc50_variant(files, tmp_path, lambda rows: [rows[0]] + [r for r in rows[1:] if int(r[1]) == 5])
+    models = ["--encoder", str(files / "models" / "resnet18_57.pth"), "--clip",
+              str(files / "models" / "ViT-B-32.safetensors")]
+    out = tmp_path / "fold5.json"
+    assert _run(files, "--dataset", "esc50", str(root), *models, "--json", str(out)) == 0
+    assert "esc50's protocol has 5 folds, this copy has 1: evaluated on the folds it has" in capsys.readouterr().out
+    assert list(json.loads(out.read_text())["results"]["resnet18_57"]["esc50"]["zero_shot"]["folds"]) == ["5"]
+    # --folds are fold ids, as in train: fold 5 of the complete dataset alone
+    assert _run(files, "--dataset", "esc50", str(files / "esc50"), "--folds", "5", *models, "--json", str(out)) == 0
+    folds = json.loads(out.read_text())["results"]["resnet18_57"]["esc50"]["zero_shot"]["folds"]
+    assert list(folds) == ["5"] and folds["5"]["clips"] == 4
 
 
 def test_other_bad_inputs(files, tmp_path, capsys):
@@ -330,7 +343,8 @@ def test_other_bad_inputs(files, tmp_path, capsys):
          "encoder resnet18_57 (" + str(m / "resnet18_57.pth") + ") lives in CLIP space 'openai/ViT-B-32', but CLIP"),
         ([*esc50, *sound, "--encoder", str(m / "AudioCLIP-Full-Training.pt"), *vit],
          "no CLIP of encoder AudioCLIP-Full-Training's space"),
-        ([*esc50, "--folds", "7", *sound, *vit], "7 folds asked for, but this copy of the dataset has 5"),
+        ([*esc50, "--folds", "7", *sound, *vit],
+         "fold 7 asked for, but this copy of the dataset has folds [1, 2, 3, 4, 5]"),
         (["--dataset", "folder", str(files / "tones"), "--linear-probe", *sound, *vit],
          "the linear probe trains on some folds"),
         ([*esc50, *sound, *vit, "--template", "the sound of"], "must contain '{}' exactly once"),

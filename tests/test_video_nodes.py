@@ -109,9 +109,11 @@ def test_cli_video_writes_mp4_and_keyframes(home, tmp_path, capsys):
     bad = tmp_path / "bad.mp4"
     assert main([*common, "--fps", "0", "--out", str(bad)]) == 2
     assert "frame rate 0.0 is outside" in capsys.readouterr().err
-    assert main([*common, "--window", "10", "--out", str(bad)]) == 2
-    assert "shorter than one 10 s window" in capsys.readouterr().err
     assert not bad.exists()
+    short = tmp_path / "short.mp4"  # a window longer than the song: one window of the whole song, said so
+    assert main([*common, "--window", "10", "--fps", "4", "--steps", "1", "--out", str(short)]) == 0
+    assert f"shorter than one 10 s window: using one {SECONDS:.2f} s window" in capsys.readouterr().out
+    assert frames_in(short)[0] == round(SECONDS * 4)
     from PIL import Image
 
     Image.new("RGB", (40, 30), (90, 140, 200)).save(tmp_path / "photo.png")  # your picture as the source

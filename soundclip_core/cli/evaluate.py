@@ -21,8 +21,10 @@ from ..encoders import load_audio_encoder
 from ..evaluate import DEFAULT_TEMPLATES, check_templates, pair_models, plan, run_evaluation, tables
 from ..evaluate.embed import BATCH_SIZE, WORKERS
 from ..runtime import pick_device
-from ..weights import ensure
-from .manipulate import clip_file
+from ..weights import ensure_all
+from .models import clip_request
+from .options import add_device_arg, add_folds_arg
+from .outputs import check_output
 from .progress import LabelledBars
 
 
@@ -35,16 +37,16 @@ def register(subparsers) -> None:
     p.add_argument("--clip", action="append", required=True,
                    help="CLIP file or id; one per --encoder in the same order, or any set: each encoder then "
                         "takes the CLIP of its space")
-    p.add_argument("--folds", type=int, help="number of folds to evaluate (default: the dataset's protocol: "
-                                             "ESC-50 5, US8K 10; a folder is split into N stratified folds)")
+    add_folds_arg(p, "the dataset's protocol, ESC-50 1-5, US8K 1-10, or every fold a copy has; a folder or "
+                     "manifest without folds is one set, or split into as many stratified folds as the highest id")
     p.add_argument("--template", action="append", help='prompt template with {} for the class name, e.g. "the '
                                                        'sound of {}"; repeat to ensemble (default: "{}")')
     p.add_argument("--linear-probe", action="store_true",
                    help="also fit logistic regression on the embeddings of the other folds")
     p.add_argument("--json", type=Path, help="write every number (per fold too) to this file")
-    p.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    p.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="clips embedded at once")
     p.add_argument("--workers", type=int, default=WORKERS, help="decoding threads (0: decode inline)")
-    p.add_argument("--device")
+    add_device_arg(p)
     p.set_defaults(func=run)
 
 
@@ -72,12 +74,13 @@ def _finite(value):
 
 def run(args: argparse.Namespace) -> int:
     templates = check_templates(args.template or DEFAULT_TEMPLATES)
-    if args.folds is not None and args.folds < 1:
-        raise SystemExit("soundclip evaluate: --folds must be at least 1")
+    if args.json:
+        check_output(args.json, {".json"}, "table1.json")
     plans = [plan(open_dataset(kind, root), args.folds, args.linear_probe) for kind, root in args.dataset]
+    files = list(ensure_all([(e, "audio_encoder") for e in args.encoder] + [clip_request(c) for c in args.clip]))
     device = pick_device(args.device)
-    encoders = [load_audio_encoder(ensure(e, kind="audio_encoder"), device=device) for e in args.encoder]
-    clips = [load_clip(None, clip_file(c), device) for c in args.clip]
+    encoders = [load_audio_encoder(path, device=device) for path in files[:len(args.encoder)]]
+    clips = [load_clip(None, path, device) for path in files[len(args.encoder):]]
     pairs = pair_models(list(zip(_names(args.encoder), encoders, strict=True)), clips)
     for p in plans:
         print(f"{p.dataset.name} ({p.dataset.root}): {len(p.dataset.classes)} classes, {p.description}")

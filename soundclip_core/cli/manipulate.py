@@ -1,4 +1,4 @@
-"""`soundclip manipulate`: edit a StyleGAN2 image with a sound (and/or text), as in the paper."""
+"""`soundclip manipulate`: edit a StyleGAN image with a sound (and/or text), as in the paper."""
 
 from __future__ import annotations
 
@@ -10,17 +10,19 @@ import torch
 from ..audio import load_audio
 from ..clip import load_clip
 from ..encoders import load_audio_encoder
-from ..errors import WeightsError
+from ..errors import SoundClipError
 from ..generators import load_generator
 from ..generators.labels import label_for
-from ..image import save_png
+from ..image import IMAGE_FORMATS, save_image
 from ..invert import load_image
 from ..latents import png_text, read_latent, save_latent
 from ..manipulate import MASK_MODES, PRESETS, optimize
 from ..noise_maps import synthesize
-from ..runtime import pick_device
-from ..weights import ensure, find_entry
-from .invert import add_inversion_args, start_latent
+from ..runtime import PRECISIONS, pick_device
+from .invert import add_inversion_args, inversion_requests, start_latent
+from .models import clip_request, model_files
+from .options import CLIP_ARCHS, add_device_arg
+from .outputs import check_output
 from .progress import step_bar
 
 
@@ -28,67 +30,93 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("manipulate", help="optimise a W+ latent toward a sound and/or text")
     p.add_argument("--audio", help="sound file (wav, flac, ogg, mp3)")
     p.add_argument("--text", help="text prompt (mixed with the sound when both are given)")
-    p.add_argument("--audio-weight", type=float, default=1.0)
-    p.add_argument("--text-weight", type=float, default=1.0)
-    p.add_argument("--generator", required=True, help="StyleGAN2 file or known id (e.g. landscape-256)")
-    p.add_argument("--encoder", help="audio encoder file or known id (e.g. soundclip-resnet18)")
+    p.add_argument("--audio-weight", type=float, default=1.0, help="weight of the sound in the mixed target")
+    p.add_argument("--text-weight", type=float, default=1.0, help="weight of the text in the mixed target")
+    p.add_argument("--generator", required=True, help="StyleGAN file or known id (e.g. landscape-256)")
+    p.add_argument("--encoder", help="audio encoder file or known id (e.g. soundclip-resnet18); needed with --audio")
     p.add_argument("--clip", required=True, help="CLIP weights file or known id (e.g. clip-vit-b-32, clip-rn50); "
                                                  "an AudioCLIP checkpoint or id gives its own RN50 towers")
-    p.add_argument("--clip-arch", choices=["ViT-B-32", "RN50"],
+    p.add_argument("--clip-arch", choices=CLIP_ARCHS,
                    help="the architecture the weights must be (default: read off the weights)")
     p.add_argument("--arcface", help="ArcFace IR-SE50 file or id, for the identity loss (faces)")
-    p.add_argument("--preset", choices=list(PRESETS), default="landscape")
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--lam-sim", type=float)
-    p.add_argument("--lam-id", type=float)
-    p.add_argument("--mask", choices=MASK_MODES, default="learned")
+    p.add_argument("--preset", choices=list(PRESETS), default="landscape",
+                   help="the paper's loss weights for this kind of image")
+    p.add_argument("--steps", type=int, default=300, help="optimisation steps")
+    p.add_argument("--lr", type=float, default=0.1, help="peak learning rate (warm-up and cosine ramp-down)")
+    p.add_argument("--lam-sim", type=float, help="weight of staying close to the source latent (default: the "
+                                                 "preset's)")
+    p.add_argument("--lam-id", type=float, help="weight of the identity loss with --arcface (default: the preset's)")
+    p.add_argument("--mask", choices=MASK_MODES, default="learned",
+                   help="each W+ layer's weight in the closeness term: learned (adaptive, bounded: no layer loses "
+                        "more than half its weight), official (the official code's update, unbounded), fixed, or "
+                        "freeze all but --layers")
     p.add_argument("--layers", help="with --mask freeze: the layers that may change, e.g. 0-8")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--truncation", type=float, default=0.7)
+    p.add_argument("--seed", type=int, default=0, help="the source image's seed (without --latent or --image)")
+    p.add_argument("--truncation", type=float, default=0.7, help="truncation psi of the seed's latent (1: none)")
     p.add_argument("--label", default="", help="class-conditional generators: class indices ('3', '3,7') or, for "
                                                "WikiArt, e.g. 'genre=landscape, style=impressionism'")
     p.add_argument("--latent", help="start from this saved latent (.safetensors, or a PNG with one embedded) "
                                     "instead of the seed")
     p.add_argument("--image", type=Path, help="start from this photo: it is inverted into the generator first")
     add_inversion_args(p, steps_flag="--invert-steps")
-    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32")
-    p.add_argument("--clip-input", choices=["area", "official"], default="area")
-    p.add_argument("--device")
-    p.add_argument("--out", required=True, type=Path, help="output image (.png); the latent goes beside it")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="arithmetic of the generator and CLIP")
+    p.add_argument("--clip-input", choices=["area", "official"], default="area",
+                   help="how the image is resized for CLIP: area-averaged, or the official code's upsample+pool")
+    add_device_arg(p)
+    p.add_argument("--out", required=True, type=Path,
+                   help=f"the edited image ({', '.join(IMAGE_FORMATS)}); its W+ latent goes beside it as "
+                        ".safetensors, and inside it too when it is a PNG")
+    p.add_argument("--side-by-side", action="store_true", help="write the source and the edit side by side")
     p.set_defaults(func=run)
+
+
+def check_image_outputs(out: Path) -> tuple[Path, Path]:
+    """(image, latent beside it) once both are known writable: an image the extension names and its latent."""
+    image = check_output(out, IMAGE_FORMATS, "edit.png")
+    return image, check_output(image.with_suffix(".safetensors"), {".safetensors"}, "edit.safetensors")
+
+
+def wrote_image(image: Path, latent: Path, what: str = "") -> str:
+    """The line that says what was written, and where the latent is (a PNG carries it, JPEG and WebP do not)."""
+    inside = "latent embedded" if image.suffix.lower() == ".png" else "the latent is only in the .safetensors"
+    return f"wrote {image}{what} ({inside}) and {latent}"
 
 
 def run(args: argparse.Namespace) -> int:
     if not args.audio and not args.text:
-        raise SystemExit("soundclip manipulate: give --audio and/or --text")
+        raise SoundClipError("nothing to edit toward", fix="give --audio and/or --text")
     if args.image and args.latent:
-        raise SystemExit("soundclip manipulate: give --image or --latent, not both")
-    source = read_latent(args.latent) if args.latent else None  # bad sources are refused before models load
+        raise SoundClipError("--image and --latent both give the starting point", fix="give one of them")
+    if args.audio and not args.encoder:
+        raise SoundClipError("--audio needs an audio encoder", fix="add --encoder (e.g. soundclip-resnet18)")
+    # everything the user named is checked before any model loads: outputs, inputs, then every model together
+    image_path, latent_path = check_image_outputs(args.out)
+    source = read_latent(args.latent) if args.latent else None
     photo = load_image(args.image) if args.image else None
+    audio = load_audio(args.audio) if args.audio else None
+    files = model_files({"generator": (args.generator, "stylegan2"), "clip": clip_request(args.clip),
+                         "encoder": (args.encoder, "audio_encoder") if args.audio else None,
+                         "arcface": (args.arcface, "arcface") if args.arcface else None,
+                         **inversion_requests(args, photo=photo is not None)})
     device = pick_device(args.device)
-    generator = load_generator(ensure(args.generator, kind="stylegan2"), device)
+    generator = load_generator(files["generator"], device)
     # a conditional generator's seed needs a label; a saved latent remembers the one it was made with
     label_text = args.label or (source.meta.get("label", "") if source is not None and generator.c_dim else "")
     seeded = source is None and photo is None
     label = label_for(generator, label_text, source="--label") if seeded or label_text else None  # checked early
-    encoder = None
-    if args.audio:
-        if not args.encoder:
-            raise SystemExit("soundclip manipulate: --audio needs --encoder")
-        encoder = load_audio_encoder(ensure(args.encoder, kind="audio_encoder"), device=device)
-    clip = load_clip(args.clip_arch, clip_file(args.clip), device)  # arch None: read off the weights
+    clip = load_clip(args.clip_arch, files["clip"], device)  # arch None: read off the weights
     targets = []
-    if encoder is not None:
-        targets.append((encoder.encode(load_audio(args.audio)), args.audio_weight))
+    if audio is not None:
+        encoder = load_audio_encoder(files["encoder"], device=device)
+        targets.append((encoder.encode(audio), args.audio_weight))
     if args.text:
         targets.append((clip.encode_text([args.text]), args.text_weight))
     identity = None
-    if args.arcface:
+    if files["arcface"] is not None:
         from ..arcface import load_arcface
 
-        identity = load_arcface(ensure(args.arcface, kind="arcface"), device)
-    w_source, noise = start_latent(args, generator, source, photo, device, label)
+        identity = load_arcface(files["arcface"], device)
+    w_source, noise = start_latent(args, files, generator, source, photo, device, label)
     bar, callback = step_bar(args.steps, "optimising")
     try:
         result = optimize(generator, clip, targets, w_source.to(device), preset=args.preset, steps=args.steps,
@@ -98,22 +126,13 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     with torch.no_grad():
-        images = torch.cat([synthesize(generator, w_source.to(device), result.noise),
-                            synthesize(generator, result.w, result.noise)], dim=-1)
+        images = synthesize(generator, result.w, result.noise)
+        if args.side_by_side:
+            images = torch.cat([synthesize(generator, w_source.to(device), result.noise), images], dim=-1)
     meta = {"generator": generator.source, "settings": result.settings,
             **({"label": label_text} if label is not None else {})}
-    save_png(images, args.out, text=png_text(result.w, meta, result.noise))
-    latent_path = save_latent(args.out.with_suffix(".safetensors"), result.w, meta, result.noise)
+    save_image(images, image_path, text=png_text(result.w, meta, result.noise))
+    save_latent(latent_path, result.w, meta, result.noise)
     print(result.report())
-    print(f"wrote {args.out} (source | result) and {latent_path}")
+    print(wrote_image(image_path, latent_path, " (source | edit)" if args.side_by_side else ""))
     return 0
-
-
-def clip_file(model: str) -> Path:
-    """A CLIP file or id; AudioCLIP ids are accepted too (their checkpoints hold CLIP RN50 towers)."""
-    try:
-        if find_entry(model).format == "audioclip-pt":
-            return ensure(model, kind="audio_encoder")
-    except WeightsError:
-        pass  # a path, or an unknown id: `ensure` below says which
-    return ensure(model, kind="clip")

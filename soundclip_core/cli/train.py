@@ -1,4 +1,8 @@
-"""`soundclip train`: train an audio encoder into a CLIP space (also `torchrun ... -m soundclip_core.train`)."""
+"""`soundclip train`: train an audio encoder into a CLIP space.
+
+On several GPUs (or CPU processes with gloo), the same command through torchrun, one process per device:
+`torchrun --nproc-per-node G [--nnodes N ...] -m soundclip_core train --data ... --clip ...`.
+"""
 
 from __future__ import annotations
 
@@ -6,56 +10,52 @@ import argparse
 from pathlib import Path
 
 from ..datasets import DATASET_KINDS
-from ..errors import SoundClipError
+from ..runtime import PRECISIONS
 from ..train import TrainConfig, distributed, train
 from ..train.network import TRAINABLE_KINDS
 from ..train.recipes import RECIPES
 from ..train.validate import PROMPT
-from .manipulate import clip_file
+from .models import clip_request, model_files
+from .options import CLIP_ARCHS, add_device_arg, add_folds_arg
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def register(subparsers) -> None:
+    p = subparsers.add_parser("train", help="train an audio encoder into a CLIP space (the paper's objective)")
     p.add_argument("--data", required=True, help="dataset folder (ESC-50, UrbanSound8K, VGGSound, label folders) "
                                                  "or CSV manifest (audio,caption[,label,fold,image])")
-    p.add_argument("--dataset-kind", choices=DATASET_KINDS, default="auto")
+    p.add_argument("--dataset-kind", choices=DATASET_KINDS, default="auto", help="the layout of --data")
     p.add_argument("--clip", required=True, help="CLIP weights file or known id (e.g. clip-vit-b-32); frozen")
-    p.add_argument("--clip-arch", choices=["ViT-B-32", "RN50"], help="default: read off the weights")
-    p.add_argument("--kind", choices=TRAINABLE_KINDS, default="soundclip")
+    p.add_argument("--clip-arch", choices=CLIP_ARCHS, help="the architecture the weights must be (default: read "
+                                                           "off the weights)")
+    p.add_argument("--kind", choices=TRAINABLE_KINDS, default="soundclip", help="the audio encoder to train")
     p.add_argument("--init", help="start from this encoder checkpoint (fine-tune) or ResNet-18 ImageNet weights")
-    p.add_argument("--folds", help="training folds, e.g. 1,2,3,4 (default: all but the last, held out)")
-    p.add_argument("--epochs", type=int, default=50)
+    add_folds_arg(p, "every fold but the last, which is held out for the per-epoch check")
+    p.add_argument("--epochs", type=int, default=50, help="passes over the training clips")
     p.add_argument("--batch-size", type=int, default=320, help="global batch the contrastive loss sees")
     p.add_argument("--accumulate", type=int, default=1, help="batches per optimiser step")
     p.add_argument("--recipe", choices=RECIPES, default="official",
                    help="official: SGD + CyclicLR, logits * exp(0.07); modern: AdamW + cosine, learnable scale")
     p.add_argument("--lr", type=float, help="base learning rate (default 1e-3)")
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32")
+    p.add_argument("--seed", type=int, default=42, help="seed of initialisation, shuffling and augmentation")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="arithmetic of the training steps")
     p.add_argument("--no-self", action="store_true", help="drop the audio <-> SpecAugmented audio term")
     p.add_argument("--no-image", action="store_true", help="drop the audio <-> frame term")
     p.add_argument("--no-text-augment", action="store_true", help="captions as written (no EDA)")
     p.add_argument("--prompt", default=PROMPT, help="zero-shot prompt for the per-epoch check")
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers (feature caching and training)")
     p.add_argument("--cache", type=Path, help="feature cache folder (default: OUT/cache)")
-    p.add_argument("--out", type=Path, default=Path("runs/soundclip"))
+    p.add_argument("--out", type=Path, default=Path("runs/soundclip"),
+                   help="the run's folder: encoder.pth, log.csv, checkpoints, feature cache")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
-    p.add_argument("--device")
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("train", help="train an audio encoder into a CLIP space (the paper's objective)")
-    add_arguments(p)
+    add_device_arg(p)
     p.set_defaults(func=run)
 
 
 def config_from(args: argparse.Namespace) -> TrainConfig:
-    try:
-        folds = None if args.folds is None else tuple(int(f) for f in args.folds.split(",") if f.strip())
-    except ValueError:
-        raise SoundClipError(f"--folds must be numbers separated by commas, got '{args.folds}'") from None
+    clip = model_files({"clip": clip_request(args.clip)})["clip"]
     return TrainConfig(
-        data=args.data, clip=str(clip_file(args.clip)), dataset_kind=args.dataset_kind, kind=args.kind,
-        init=args.init, folds=folds, epochs=args.epochs, batch_size=args.batch_size, accumulate=args.accumulate,
+        data=args.data, clip=str(clip), dataset_kind=args.dataset_kind, kind=args.kind,
+        init=args.init, folds=args.folds, epochs=args.epochs, batch_size=args.batch_size, accumulate=args.accumulate,
         recipe=args.recipe, lr=args.lr, seed=args.seed, precision=args.precision, self_term=not args.no_self,
         image_term=not args.no_image, text_augment=not args.no_text_augment, prompt=args.prompt,
         out=str(args.out), cache=None if args.cache is None else str(args.cache), workers=args.workers,

@@ -17,11 +17,11 @@ def register(subparsers) -> None:
     commands.add_parser("list", help="known models and whether they are present").set_defaults(func=run_list)
     download = commands.add_parser("download", help="download known models (verified); each is tried even if "
                                                     "another fails")
-    download.add_argument("ids", nargs="+")
+    download.add_argument("ids", nargs="+", help="known model ids (see `soundclip weights list`)")
     download.add_argument("--dir", type=Path, help="target folder (default: the cache, by kind)")
     download.set_defaults(func=run_download)
     check = commands.add_parser("verify", help="check present models against their checksums")
-    check.add_argument("ids", nargs="*")
+    check.add_argument("ids", nargs="*", help="known model ids (default: every one present)")
     check.set_defaults(func=run_verify)
 
 

@@ -1,12 +1,15 @@
 """Which clips are evaluated, in which folds, checked before any audio is decoded.
 
 ESC-50 is evaluated on its 5 official folds, UrbanSound8K on its 10 (each fold held out in turn, results
-averaged over folds); VGGSound on its test split as one set; a folder or manifest as one set, or split into
-N stratified folds with `folds=N` (the linear probe needs folds to train on).
+averaged over folds); VGGSound on its test split as one set; a folder or manifest as one set. `folds` are fold
+ids, as in training: the held-out folds to evaluate (default: the protocol's). A copy of a dataset holding only
+some of its folds is evaluated on the folds it has, and the plan says so. A folder or manifest without folds is
+split into as many stratified folds as the highest id asked for (the linear probe needs folds to train on).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from ..datasets import AudioDataset, require_classes
@@ -17,16 +20,19 @@ PROTOCOL_FOLDS = {"esc50": 5, "us8k": 10}
 
 @dataclass(frozen=True)
 class Plan:
-    """A dataset ready to evaluate: `folds` are the held-out folds (None: the whole set is one test set)."""
+    """A dataset ready to evaluate: `folds` are the held-out folds (None: the whole set is one test set);
+    `note`: how the plan differs from the dataset's protocol ("" when it does not)."""
 
     dataset: AudioDataset
     folds: tuple[int, ...] | None
+    note: str = ""
 
     @property
     def description(self) -> str:
         if self.folds is None:
             return f"whole set ({len(self.dataset)} clips)"
-        return f"{len(self.folds)} folds {list(self.folds)}, each held out in turn, mean over folds"
+        return (f"{len(self.folds)} folds {list(self.folds)}, each held out in turn, mean over folds"
+                + (f" ({self.note})" if self.note else ""))
 
 
 def stratified_folds(dataset: AudioDataset, count: int) -> AudioDataset:
@@ -43,29 +49,40 @@ def stratified_folds(dataset: AudioDataset, count: int) -> AudioDataset:
     return replace(dataset, clips=tuple(clips))
 
 
-def plan(dataset: AudioDataset, folds: int | None = None, linear_probe: bool = False) -> Plan:
-    """The protocol for `dataset`: refuses unlabelled or single-class data, fewer folds than asked (or than the
-    dataset's protocol has), and a linear probe without folds."""
+def plan(dataset: AudioDataset, folds: Sequence[int] | None = None, linear_probe: bool = False) -> Plan:
+    """The protocol for `dataset`, held-out `folds` by id (default: the protocol's, or every fold this copy has);
+    refuses unlabelled or single-class data, fold ids the dataset does not have, and a linear probe without folds
+    to train on."""
     require_classes(dataset, minimum=2)
     if dataset.name == "vggsound" and any(c.split == "test" for c in dataset.clips):
         dataset = require_classes(dataset.select(split="test"), minimum=2)
+    folds = None if folds is None else tuple(sorted(set(folds)))
     have = dataset.folds()
     if have and len(have) != len({c.fold for c in dataset.clips}):
         raise DatasetError("some clips have a fold and others none", path=dataset.root,
                            fix="give every clip a fold, or none")
     if have:
-        wanted = folds or PROTOCOL_FOLDS.get(dataset.name, len(have))
-        if len(have) < wanted:
-            asked = f"{wanted} folds asked for" if folds else f"{dataset.name}'s protocol has {wanted} folds"
-            raise DatasetError(f"{asked}, but this copy of the dataset has {len(have)} ({have})", path=dataset.root,
-                               fix=f"use the complete dataset, or pass --folds {len(have)}")
         if linear_probe and len(have) < 2:
             raise DatasetError(f"the linear probe needs at least two folds, this dataset has {have}",
                                path=dataset.root, fix="add clips of another fold, or drop --linear-probe")
-        return Plan(dataset, tuple(have[:wanted]))
-    if folds:
-        return Plan(stratified_folds(dataset, folds), tuple(range(1, folds + 1)))
+        if folds is not None:
+            absent = [f for f in folds if f not in have]
+            if absent:
+                raise DatasetError(f"fold {', '.join(map(str, absent))} asked for, but this copy of the dataset has "
+                                   f"folds {have}", path=dataset.root,
+                                   fix=f"pass fold ids it has (e.g. --folds {','.join(map(str, have))}), or leave "
+                                       "out --folds")
+            return Plan(dataset, folds)
+        protocol = PROTOCOL_FOLDS.get(dataset.name, len(have))
+        note = ""
+        if len(have) < protocol:
+            note = (f"{dataset.name}'s protocol has {protocol} folds, this copy has {len(have)}: evaluated on the "
+                    "folds it has")
+        return Plan(dataset, tuple(have[:protocol]), note)
+    if folds is not None:
+        count = max(folds)
+        return Plan(stratified_folds(dataset, count), folds, f"split into {count} stratified folds")
     if linear_probe:
         raise DatasetError("the linear probe trains on some folds and tests on another, and this dataset has none",
-                           path=dataset.root, fix="pass --folds N to split it into N stratified folds")
+                           path=dataset.root, fix="pass e.g. --folds 1-5 to split it into 5 stratified folds")
     return Plan(dataset, None)

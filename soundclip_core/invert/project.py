@@ -30,6 +30,7 @@ from ..noise_maps import noise_buffers, synthesize
 from .prepare import fit_square
 from .presets import PRESETS
 
+UNWEIGHTED_DISTANCE = "VGG distance (unweighted)"
 LPIPS_MAX_SIZE = 256  # NVIDIA: "VGG was built for 224x224 images"
 W_STD_SAMPLES = 2000
 INITIAL_NOISE_FACTOR = 0.05
@@ -57,8 +58,9 @@ class Result:
     def report(self) -> str:
         s = self.settings
         noise = "optimised noise" if self.noise is not None else "const noise"
+        distance = s.get("distance", "LPIPS")
         return (f"{s.get('steps')} steps ({s.get('preset')}, {s.get('w_steps')} in W then W+, {noise}"
-                f"{', e4e start' if s.get('e4e') else ''}): LPIPS {self.start_lpips.mean():.4f} -> "
+                f"{', e4e start' if s.get('e4e') else ''}): {distance} {self.start_lpips.mean():.4f} -> "
                 f"{self.lpips.mean():.4f}, PSNR {self.start_psnr.mean():.2f} -> {self.psnr.mean():.2f} dB")
 
 
@@ -120,7 +122,9 @@ def project(generator, images: torch.Tensor, perceptual, *, preset: str = "fast"
     given = dict(steps=steps, w_fraction=w_fraction, lr=lr, pixel_weight=pixel_weight, closeness=closeness,
                  optimize_noise=optimize_noise, noise_reg=noise_reg)
     settings = {**PRESETS[preset], **{k: v for k, v in given.items() if v is not None}, "preset": preset,
-                "seed": seed, "e4e": w_start is not None}
+                "seed": seed, "e4e": w_start is not None,
+                # without LPIPS's learned channel weights the distance is VGG's, and is named so wherever it shows
+                "distance": "LPIPS" if getattr(perceptual, "weighted", True) else UNWEIGHTED_DISTANCE}
     if settings["steps"] < 0 or not 0 <= settings["w_fraction"] <= 1:
         raise SoundClipError("steps must be >= 0 and w_fraction in [0, 1]",
                              fix="use 0 steps or more (0: the start latent alone) and a w_fraction from 0 to 1")

@@ -2,7 +2,9 @@
 
 One window becomes one keyframe: its embedding says what the image should look like around the
 window's centre. Windows start every `hop` seconds; when the last one does not reach the end of
-the sound, one more window ending exactly at the end is added, so no part of the song is unheard.
+the sound, one more window ending exactly at the end is added, so no part of the song is unheard. A sound
+shorter than one window becomes one shorter window (the whole sound), with a note saying so: refusing a short
+sound would only make the user guess a --window that fits.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ DEFAULT_HOP = 2.5  # seconds: half-overlapping windows, so neighbouring keyframe
 
 @dataclass(frozen=True)
 class Windows:
-    """starts, ends: sample indices [K] into the sound; times: window centres in seconds [K]."""
+    """starts, ends: sample indices [K] into the sound; times: window centres in seconds [K]; note: what was
+    changed from what was asked, for the user ("" when nothing was)."""
 
     starts: list[int]
     ends: list[int]
     sample_rate: int
+    note: str = ""
 
     @property
     def times(self) -> list[float]:
@@ -42,16 +46,16 @@ class Windows:
 
 
 def cut_windows(audio: Audio, window: float = DEFAULT_WINDOW, hop: float = DEFAULT_HOP) -> Windows:
-    """Window layout for `audio`; refuses windows or hops that are not positive and sounds shorter than
-    one window, naming the fix."""
+    """Window layout for `audio`; refuses windows or hops that are not positive, naming the fix. A sound
+    shorter than one window gives one window of the whole sound (and a `note`)."""
     if not (math.isfinite(window) and math.isfinite(hop)) or window <= 0 or hop <= 0:
         raise SoundClipError(f"window ({window} s) and hop ({hop} s) must be positive numbers of seconds",
                              fix="e.g. --window 5 --hop 2.5")
     rate = audio.sample_rate
     total, size, step = audio.waveform.shape[-1], int(round(window * rate)), max(1, int(round(hop * rate)))
     if size > total:
-        raise AudioError(f"the sound is {audio.duration:.2f} s long, shorter than one {window:g} s window",
-                         path=audio.source or None, fix=f"use a window of at most {audio.duration:.2f} s (--window)")
+        return Windows([0], [total], rate, f"the sound is {audio.duration:.2f} s long, shorter than one {window:g} s "
+                                           f"window: using one {audio.duration:.2f} s window")
     starts = list(range(0, total - size + 1, step))
     if starts[-1] + size < total:
         starts.append(total - size)
