@@ -10,6 +10,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import av
 import pytest
 import torch
 from PIL import Image
@@ -178,6 +179,54 @@ def test_every_missing_model_is_named_in_one_message(files, tmp_path, monkeypatc
     assert main(missing) == 2
     err = capsys.readouterr().err
     assert all(f"{tmp_path / name}: file not found" in err for name in ("g.pt", "c.pt", "a.pth"))
+
+
+def test_selftest_covers_every_capability_and_says_what_next(tmp_path, capsys):
+    out = tmp_path / "selftest"
+    assert main(["selftest", "--steps", "10", "--out-dir", str(out)]) == 0
+    printed = capsys.readouterr().out
+    lines = printed.splitlines()
+    assert lines[0] == "soundclip selftest: OK" and "OK" in printed and str(out) in printed
+    for name in ("edit", "inversion", "mix", "video"):
+        assert any(line.split()[:2] == [name, "ok"] for line in lines), name
+    with Image.open(out / "edit.png") as edit:
+        assert edit.size == (32, 32)
+    assert read_latent(out / "edit.png").ws.shape == read_latent(out / "edit.safetensors").ws.shape
+    assert (out / "reconstruction.png").is_file() and (out / "mixed.png").is_file()
+    with av.open(str(out / "video.mp4")) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+        assert sum(1 for _ in container.decode(video=0)) == 16  # 2 s at 8 fps
+    with av.open(str(out / "video.mp4")) as container:
+        assert container.streams.audio and sum(f.samples for f in container.decode(audio=0)) > 0
+    assert "VGG distance (unweighted)" in printed  # a random VGG has no LPIPS weights, and is not called LPIPS
+    download = next(line for line in lines if "soundclip weights download" in line).split()
+    assert all(find_entry(model_id) for model_id in download[3:]) and len(download) > 3
+    assert any(line.strip().startswith("soundclip manipulate --audio") for line in lines)
+
+
+def test_every_option_has_help_and_shows_its_default(capsys):
+    parser = build_parser()
+    commands = {}
+
+    def walk(p, prefix):
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    commands[f"{prefix}{name}"] = sub
+                    walk(sub, f"{prefix}{name} ")
+
+    walk(parser, "")
+    assert {"weights download", "train", "convert"} <= set(commands)
+    for name, sub in commands.items():
+        text = " ".join(sub.format_help().split())
+        for action in sub._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                continue
+            assert action.help, f"soundclip {name} {action.dest}: no help text"
+            nothing = action.default is None or action.default is False or action.default in ("", argparse.SUPPRESS)
+            if not nothing and "default" not in action.help:
+                assert f"(default: {action.default})" in text, f"soundclip {name} {action.dest}: default not shown"
+    assert "(default: 300)" in " ".join(commands["manipulate"].format_help().split())
 
 
 def test_one_version_from_the_package_metadata(capsys, monkeypatch):
