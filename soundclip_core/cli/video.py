@@ -73,7 +73,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.chunk < 1 or args.batch < 1:
-        raise SoundClipError("--chunk and --batch must be at least 1")
+        raise SoundClipError("--chunk and --batch must be at least 1",
+                             fix="give how many keyframes (--chunk) and frames (--batch) to compute at once, e.g. 8")
     # everything the user named is checked before any model loads: outputs, inputs, then every model together
     frame_rate(args.fps)
     check_output(args.out, {".mp4"}, "song.mp4")  # the disk space is checked once the frame size is known
