@@ -3,7 +3,7 @@
 Every failure the user can cause (a bad file, a missing checkpoint, embeddings from
 different CLIP spaces) is raised as a `SoundClipError` subclass, so the CLI and the
 ComfyUI nodes can show one clear sentence instead of a traceback from deep in torch.
-Every one carries a `fix=` (what to do next), `Cancelled` aside: tests/test_house_rules.py
+Every one carries a `fix=` (what to do next), `Cancelled` aside: tests/core/test_house_rules.py
 checks the source for it.
 """
 

@@ -1,4 +1,5 @@
-"""Test-wide settings: the device under test, two threads, and no network for any model hub.
+"""Test-wide settings: the fixtures' folder on the path, the device under test, two threads, and no network
+for any model hub.
 
 The suite runs on the CPU unless told otherwise: `pytest --device cuda` (or SOUNDCLIP_TEST_DEVICE=cuda,
 or mps). Tests take the device from `devices.TEST_DEVICE`; tests marked `cuda` need a CUDA GPU and skip
@@ -6,7 +7,11 @@ elsewhere with one line saying so. On the CPU, GPUs stay hidden so nothing picks
 """
 
 import os
+import sys
+from pathlib import Path
 
+# the helpers that build models, sounds and datasets (tests/fixtures/) import by name from every test folder
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # idle OpenMP threads sleep instead of spinning: on a busy shared CPU spinning made small convs ~15x slower
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from comfy_workflow import to_api_prompt
+from comfy_workflow import CORE_DEFINITIONS, to_api_prompt
+from paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((ROOT / "example_workflows").glob("*.json"))
-CORE_DEFINITIONS = {
-    "SaveImage": {"required": {"images": ("IMAGE",), "filename_prefix": ("STRING", {})}},
-    "PreviewImage": {"required": {"images": ("IMAGE",)}},
-    "LoadImage": {"required": {"image": (["photo.png"], {"image_upload": True})}},
-    "CreateVideo": {"required": {"images": ("IMAGE",), "fps": ("FLOAT", {"default": 30.0, "min": 1.0, "max": 120.0})},
-                    "optional": {"audio": ("AUDIO",)}},
-    "SaveVideo": {"required": {"video": ("VIDEO",), "filename_prefix": ("STRING", {}), "format": (["auto", "mp4"],),
-                               "codec": (["auto", "h264"],)}},
-}
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import math
 
 import pytest
 import torch
+from pack_loading import import_pack
 from stylegan_formats import tiny_generator
-from test_pack import import_pack
 from tiny_models import write_e4e_checkpoint, write_sound
 
 from soundclip_core.audio import Audio

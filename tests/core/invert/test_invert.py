@@ -411,7 +411,7 @@ def test_psnr_is_the_8bit_definition():
 # -- nodes, as ComfyUI runs them (under inference mode) ------------------------------------------------------
 @pytest.fixture(scope="module")
 def nodes(tmp_path_factory):
-    from test_pack import pack_nodes
+    from pack_loading import pack_nodes
     from tiny_models import write_workflow_models
 
     home = tmp_path_factory.mktemp("invert-home")

@@ -8,14 +8,14 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from paths import ROOT
 
 from soundclip_core.atomic import GRACE_S, STALE_S, atomic_path, check_writable
 from soundclip_core.errors import SoundClipError
 
-REPO = Path(__file__).resolve().parents[1]  # the killed writer imports this checkout
+REPO = ROOT  # the killed writer imports this checkout
 
 
 @pytest.fixture()

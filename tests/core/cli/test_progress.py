@@ -10,8 +10,8 @@ import numpy as np
 import soundfile
 import torch
 from sound_datasets import write_esc50
+from sounds import BandEncoder, distinct_sounds
 from stylegan_formats import tiny_generator
-from test_video import BandEncoder, distinct_sounds
 from tiny_models import stand_in_clip
 from train_helpers import FRONTEND, small_net, text_clip
 

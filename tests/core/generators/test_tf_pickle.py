@@ -412,7 +412,7 @@ def test_cli_labels_for_a_conditional_model(wikiart_files, capsys):
 
 
 def test_latent_from_seed_node_takes_a_label(wikiart_files):
-    from test_pack import import_pack
+    from pack_loading import import_pack
 
     classes = import_pack().NODE_CLASS_MAPPINGS
     assert "label" in classes["SoundCLIP_LatentFromSeed"].INPUT_TYPES()["required"]

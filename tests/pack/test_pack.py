@@ -2,47 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import inspect
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from pack_loading import import_pack
+from paths import ROOT
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-ROOT = Path(__file__).resolve().parents[1]
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
-
-
-def import_pack(name: str = "soundclip_pack"):
-    """Import the repository folder as a package, the way ComfyUI imports custom_nodes/<folder>."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "__init__.py",
-                                                  submodule_search_locations=[str(ROOT)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@contextlib.contextmanager
-def pack_nodes(home: Path):
-    """(nodes by name without the `SoundCLIP_` prefix, the pack module), instantiated as ComfyUI does,
-    with SOUNDCLIP_HOME at `home` and the working directory its input folder; both undone on exit."""
-    (home / "input").mkdir(parents=True, exist_ok=True)
-    patch = pytest.MonkeyPatch()
-    patch.setenv("SOUNDCLIP_HOME", str(home))
-    patch.chdir(home / "input")
-    try:
-        pack = import_pack()
-        yield {name.removeprefix("SoundCLIP_"): cls() for name, cls in pack.NODE_CLASS_MAPPINGS.items()}, pack
-    finally:
-        patch.undo()
 
 
 @pytest.fixture(scope="module")
@@ -347,7 +321,7 @@ def test_suite_runs_in_a_clone_whose_folder_is_no_package_name(tmp_path):
     ignore = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info", ".pytest_cache")
     shutil.copytree(ROOT, clone, ignore=ignore)
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                             "tests/test_audio_encoders.py::test_window_policy"],
+                             "tests/core/encoders/test_audio_encoders.py::test_window_policy"],
                             cwd=clone, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:]
     assert "1 passed" in result.stdout

@@ -8,7 +8,7 @@ import math
 import av
 import pytest
 import torch
-from test_pack import pack_nodes
+from pack_loading import pack_nodes
 from tiny_models import write_sound, write_workflow_models
 
 from soundclip_core.cli import main
@@ -131,8 +131,8 @@ def test_the_song_to_video_example_runs_with_core_video_nodes_emulated(nodes, ho
     their ComfyUI implementations behave (SaveVideo: H.264 + AAC at the VIDEO's frame rate)."""
     import json
 
-    from comfy_workflow import to_api_prompt
-    from test_workflows import CORE_DEFINITIONS, ROOT
+    from comfy_workflow import CORE_DEFINITIONS, to_api_prompt
+    from paths import ROOT
 
     from soundclip_core.audio import Audio
     from soundclip_core.video import write_mp4

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 from comfy_workflow import to_api_prompt
+from paths import ROOT
 from PIL import Image
 from tiny_models import write_sound, write_workflow_models
 
 COMFYUI = os.environ.get("COMFYUI_PATH")
 pytestmark = pytest.mark.skipif(not COMFYUI, reason="COMFYUI_PATH is not set (ComfyUI is not on PyPI)")
-ROOT = Path(__file__).resolve().parents[1]
 STEPS = 3
 
 

@@ -199,7 +199,7 @@ def test_broken_audioclip_checkpoints(tmp_path, checkpoint):
 
 def test_audioclip_in_the_nodes(tmp_path, checkpoint, monkeypatch):
     """Load an AudioCLIP file once as the audio encoder and once as CLIP (its own towers), then mix."""
-    from test_pack import import_pack
+    from pack_loading import import_pack
 
     (tmp_path / "audio_encoders").mkdir()
     (tmp_path / "audio_encoders" / "AudioCLIP-Custom.pt").symlink_to(checkpoint[0])

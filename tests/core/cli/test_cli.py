@@ -8,11 +8,11 @@ import re
 import subprocess
 import sys
 from importlib import metadata
-from pathlib import Path
 
 import av
 import pytest
 import torch
+from paths import ROOT
 from PIL import Image
 from tiny_models import write_cli_files
 
@@ -30,7 +30,6 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")

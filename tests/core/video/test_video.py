@@ -9,6 +9,7 @@ from fractions import Fraction
 import av
 import pytest
 import torch
+from sounds import RATE, BandEncoder, distinct_sounds, song, tone
 from stylegan_formats import tiny_generator
 from tiny_models import TINY_DIM, stand_in_clip
 
@@ -36,17 +37,6 @@ from soundclip_core.video import frames as frames_module
 from soundclip_core.video import reactive as reactive_module
 from soundclip_core.video import render as render_module
 from soundclip_core.video import writer as writer_module
-
-RATE = 16000
-
-
-def tone(seconds: float, freq: float = 440.0, amplitude: float = 0.3, rate: int = RATE) -> torch.Tensor:
-    t = torch.arange(int(round(seconds * rate)), dtype=torch.float64) / rate
-    return (amplitude * torch.sin(2 * math.pi * freq * t)).float()[None]
-
-
-def song(seconds: float = 2.0, rate: int = RATE) -> Audio:
-    return Audio(tone(seconds, rate=rate), rate, "song.wav")
 
 
 @pytest.fixture(scope="module")
@@ -213,30 +203,6 @@ def test_chunked_optimisation_equals_the_whole_batch(generator):
     assert torch.allclose(whole.w, chunked.w, atol=1e-4) and torch.allclose(whole.mask, chunked.mask, atol=1e-3)
     assert torch.allclose(whole.loss_history, chunked.loss_history, atol=1e-5)
     assert not torch.allclose(whole.w, w0, atol=1e-2)  # it did move
-
-
-def distinct_sounds() -> Audio:
-    """Three one-second windows that sound nothing alike: a low hum, white noise, a high chirp."""
-    t = torch.arange(RATE) / RATE
-    noise = torch.randn(RATE, generator=torch.Generator().manual_seed(0)) * 0.3
-    chirp = 0.3 * torch.sin(2 * math.pi * (3000 + 2000 * t) * t)
-    return Audio(torch.cat([tone(1.0, 60.0)[0], noise, chirp])[None], RATE, "three.wav")
-
-
-class BandEncoder:
-    """A stand-in audio encoder whose embeddings tell sounds apart (random tiny networks map every sound to
-    nearly the same direction): the log energy of 64 frequency bands, centred, in the CLIP stand-in's space."""
-
-    kind = "bands"
-
-    def __init__(self, space: str):
-        self.space = space
-
-    def encode(self, audio, **_):
-        power = torch.fft.rfft(audio.waveform.mean(0)).abs().square()
-        bands = torch.stack([band.mean() for band in power[: power.shape[0] // 64 * 64].chunk(TINY_DIM)])
-        log = torch.log(bands + 1e-8)
-        return Embedding((log - log.mean())[None], self.space, audio.source)
 
 
 def test_each_keyframe_is_closest_to_its_own_window(generator):

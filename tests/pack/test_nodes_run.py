@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from test_pack import import_pack, pack_nodes
+from pack_loading import import_pack, pack_nodes
 from tiny_models import write_sound, write_workflow_models
 
 from soundclip_core.errors import CheckpointError, SoundClipError

@@ -4,9 +4,10 @@ typed error tells the user how to fix it."""
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
-PACKAGE = Path(__file__).parents[1] / "soundclip_core"
+from paths import ROOT
+
+PACKAGE = ROOT / "soundclip_core"
 # errors with nothing to fix: the user asked for it
 NO_FIX_NEEDED = {"Cancelled"}
 

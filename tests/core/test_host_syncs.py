@@ -1,6 +1,6 @@
 """No loop that runs for hundreds of steps reads a value back to the host per step (on CUDA each read
 waits for the GPU): the number of reads must not grow with the number of steps. Counted on any device
-with a dispatch mode (`host_reads.HostReads`); tests/test_cuda.py checks the same with CUDA's own sync
+with a dispatch mode (`host_reads.HostReads`); tests/core/test_cuda.py checks the same with CUDA's own sync
 debugger."""
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from paths import ROOT
 from safetensors.torch import save_file
 
 from soundclip_core.checkpoints import check_finite, check_shapes, load_storage_bytes, read_state_dict
@@ -129,7 +130,7 @@ def test_refused_payload_is_one_line_on_the_command_line(tmp_path):
     for source, named in ((tmp_path / "evil.pt", "system"), (tmp_path / "unknown.pt", "test_checkpoints._Unknown")):
         result = subprocess.run([sys.executable, "-m", "soundclip_core", "convert", str(source),
                                  str(tmp_path / "out.safetensors")], capture_output=True, text=True,
-                                cwd=Path(__file__).parents[1], timeout=300)
+                                cwd=ROOT, timeout=300)
         assert result.returncode == 2 and not marker.exists()
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, result.stderr

@@ -15,8 +15,8 @@ import soundfile
 import torch
 import torch.nn.functional as F
 from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
+from pack_loading import import_pack
 from sound_datasets import write_esc50, write_folder, write_vggsound
-from test_pack import import_pack
 from tiny_models import stand_in_clip, write_audioclip
 
 from soundclip_core.audio import Audio, load_audio

@@ -5,14 +5,13 @@ real file name, the edit is decoded and saved."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import torch
 from comfy_workflow import to_api_prompt
-from test_pack import import_pack
+from pack_loading import import_pack
+from paths import ROOT
 from tiny_models import write_sound, write_workflow_models
 
-ROOT = Path(__file__).resolve().parents[1]
 CORE = {  # ComfyUI's core nodes, reduced to what the graph needs
     "SaveImage": ({"required": {"images": ("IMAGE",), "filename_prefix": ("STRING", {})}}, None),
     "PreviewImage": ({"required": {"images": ("IMAGE",)}}, None),

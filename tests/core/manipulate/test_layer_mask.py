@@ -7,8 +7,8 @@ import math
 
 import pytest
 import torch
+from pack_loading import pack_nodes
 from stylegan_formats import tiny_generator
-from test_pack import pack_nodes
 
 from soundclip_core.cli import build_parser
 from soundclip_core.clip import tiny_clip
