@@ -6,8 +6,10 @@ import math
 
 import pytest
 import torch
+from host_reads import HostReads
 from stylegan_formats import tiny_generator
 
+from soundclip_core import runtime
 from soundclip_core.arcface import build_arcface
 from soundclip_core.clip import tiny_clip
 from soundclip_core.embedding import Embedding
@@ -135,6 +137,55 @@ def test_identity_loss_takes_part(models):
     # at step 0 the identity term is 0 (image == source) so the loss equals the cosine distance
     plain = optimize(generator, clip, target, w0, steps=1, preset="custom")
     assert torch.allclose(result.loss_history[0], plain.loss_history[0], atol=1e-4)
+
+
+def test_fp16_loss_scale_gives_back_the_fp32_gradient_on_the_device():
+    """runtime.backward under fp16: scaled by FP16_LOSS_SCALE, unscaled in place, non-finite entries zeroed,
+    nothing read back to the host (fp16 itself needs a GPU: the helper is tested with fp32 numbers here)."""
+    x, weights = torch.randn(5, requires_grad=True), torch.randn(5)
+    (x * weights).square().sum().backward()
+    expected, x.grad = x.grad.clone(), None
+    y = torch.zeros(4, requires_grad=True)
+    with HostReads() as reads:
+        runtime.backward((x * weights).square().sum(), "fp16", [x])
+        runtime.backward((y * torch.tensor([1.5, float("inf"), float("-inf"), float("nan")])).sum(), "fp16", [y])
+    assert reads.count == 0, reads.ops
+    assert torch.equal(x.grad, expected)  # the scale is a power of two: exact both ways
+    assert y.grad.tolist() == [1.5, 0.0, 0.0, 0.0]
+
+
+def test_fp16_loss_scale_keeps_gradients_below_fp16s_range():
+    """A gradient of 2^-26 (below fp16's smallest subnormal, 2^-24) computed in fp16 vanishes unscaled;
+    scaled by 2^12 it survives and comes back exact."""
+    x = torch.ones(1, requires_grad=True)
+
+    def loss() -> torch.Tensor:
+        return (x.half() * 2**-14 * 2**-12).float().sum()
+
+    loss().backward()
+    assert x.grad.tolist() == [0.0]
+    x.grad = None
+    runtime.backward(loss(), "fp16", [x])
+    assert x.grad.tolist() == [2**-26]
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_loss_scaling_leaves_fp32_and_bf16_bit_identical(models, monkeypatch, precision):
+    """Only fp16 is scaled: fp32 and bf16 optimise exactly as a plain loss.backward() did (chunked too)."""
+    generator, clip, target = models
+    monkeypatch.setattr(runtime, "cpu_has_fast_bf16", lambda: True)
+    w0 = generator.ws_from_seed(7, batch_size=2)
+    runs = []
+    for plain in (False, True):
+        if plain:
+            monkeypatch.setattr(runtime, "backward", lambda loss, precision, params=(): loss.backward())
+        for mask in ("learned", "official"):
+            runs.append(optimize(generator, clip, target, w0, steps=3, lr=0.05, mask=mask, chunk_size=1,
+                                 precision=precision))
+    for scaled, plain in zip(runs[:2], runs[2:], strict=True):
+        assert torch.equal(scaled.w, plain.w) and torch.equal(scaled.mask, plain.mask)
+        assert torch.equal(scaled.loss_history, plain.loss_history)
+    assert not torch.equal(runs[0].w, w0)
 
 
 def test_learning_rate_schedule_matches_styleclip():
