@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from devices import TEST_DEVICE
 from tiny_models import audioclip_head, write_audioclip
 
 from soundclip_core.audio import Audio
@@ -231,5 +232,5 @@ def test_cli_edits_with_one_audioclip_file(tmp_path, checkpoint):
     out = tmp_path / "dog.png"
     assert main(["manipulate", "--audio", str(tmp_path / "dog.wav"), "--text", "a dog", "--encoder",
                  str(checkpoint[0]), "--clip", str(checkpoint[0]), "--generator", str(tmp_path / "g.safetensors"),
-                 "--steps", "2", "--device", "cpu", "--out", str(out)]) == 0
+                 "--steps", "2", "--device", str(TEST_DEVICE), "--out", str(out)]) == 0
     assert out.is_file() and out.with_suffix(".safetensors").is_file()

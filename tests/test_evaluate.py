@@ -14,6 +14,7 @@ import pytest
 import soundfile
 import torch
 import torch.nn.functional as F
+from devices import TEST_DEVICE
 from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
 from sound_datasets import write_esc50, write_folder, write_vggsound
 from test_pack import import_pack
@@ -191,7 +192,7 @@ def files(tmp_path_factory):
 
 
 def _run(files, *args: str) -> int:
-    return main(["evaluate", *args, "--device", "cpu"])
+    return main(["evaluate", *args, "--device", str(TEST_DEVICE)])
 
 
 def test_cli_table_one_for_three_encoders_paired_by_space(files, capsys):

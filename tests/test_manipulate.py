@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from devices import TEST_DEVICE
 from host_reads import HostReads
 from stylegan_formats import tiny_generator
 
@@ -21,7 +22,7 @@ from soundclip_core.manipulate import default_mix_layers, learning_rate, optimiz
 
 @pytest.fixture(scope="module")
 def models():
-    generator, clip = tiny_generator(resolution=16), tiny_clip(device="cpu")
+    generator, clip = tiny_generator(resolution=16).to(TEST_DEVICE), tiny_clip(device=TEST_DEVICE)
     target = clip.encode_text(["a bright red sunset over the sea"])
     return generator, clip, target
 
@@ -62,7 +63,7 @@ def test_fixed_mask_weights_and_loss_formula(models):
     # at step 0 the learning rate is 0, so w == w0 and the loss is exactly the cosine distance
     features = clip.image_features(clip.prepare_images(generator.synthesis(w0)))
     expected = 1 - torch.nn.functional.cosine_similarity(features, target.vectors)
-    assert torch.allclose(one_step.loss_history[0], expected.mean(), atol=1e-5)
+    assert torch.allclose(one_step.loss_history[0], expected.mean().cpu(), atol=1e-5)
     assert one_step.mask.tolist() == [1, 0, 0, 0, 0, 2]
     with pytest.raises(SoundClipError, match="6 finite weights"):
         optimize(generator, clip, target, w0, steps=1, mask="fixed", mask_weights=[1, 2])
@@ -70,12 +71,12 @@ def test_fixed_mask_weights_and_loss_formula(models):
 
 def test_official_clip_input_scales_the_cosine(models):
     _, _, target = models
-    clip = tiny_clip(device="cpu", image_size=224)  # the official path always feeds CLIP 224 px
-    g32 = tiny_generator(resolution=32)
+    clip = tiny_clip(device=TEST_DEVICE, image_size=224)  # the official path always feeds CLIP 224 px
+    g32 = tiny_generator(resolution=32).to(TEST_DEVICE)
     result = optimize(g32, clip, target, g32.ws_from_seed(0), steps=1, preset="custom", clip_input="official")
     features = clip.image_features(clip.prepare_images(g32.synthesis(g32.ws_from_seed(0)), mode="official"))
     cosine = torch.nn.functional.cosine_similarity(features, target.vectors)
-    assert torch.allclose(result.loss_history[0], (1 - cosine * math.exp(0.07)).mean(), atol=1e-5)
+    assert torch.allclose(result.loss_history[0], (1 - cosine * math.exp(0.07)).mean().cpu(), atol=1e-5)
 
 
 def test_same_seed_same_result_and_batches(models):
@@ -112,7 +113,7 @@ def test_runs_under_inference_mode_like_comfyui(models, tmp_path):
     _, clip, target = models
     save_generator(tiny_generator(resolution=16), tmp_path / "g.safetensors")
     with torch.inference_mode():
-        generator = load_generator(tmp_path / "g.safetensors", "cpu")  # weights created as inference tensors
+        generator = load_generator(tmp_path / "g.safetensors", TEST_DEVICE)  # weights created as inference tensors
         w0 = generator.ws_from_seed(1)
         result = optimize(generator, clip, target, w0, steps=4, lr=0.05)
     assert result.loss_history[-1] < result.loss_history[0]
@@ -131,7 +132,7 @@ def test_space_mismatch_and_missing_identity_are_refused(models):
 def test_identity_loss_takes_part(models):
     generator, clip, target = models
     w0 = generator.ws_from_seed(6)
-    arcface = build_arcface(device="cpu")
+    arcface = build_arcface(device=TEST_DEVICE)
     result = optimize(generator, clip, target, w0, steps=2, preset="ffhq", identity=arcface)
     assert torch.isfinite(result.loss_history).all()
     # at step 0 the identity term is 0 (image == source) so the loss equals the cosine distance

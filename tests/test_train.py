@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
+from devices import TEST_DEVICE
 from sound_datasets import CLASSES, write_esc50, write_manifest
 from train_helpers import FRONTEND, ddp_worker, small_net, text_clip
 
@@ -314,7 +315,8 @@ def test_cli_trains_and_reports_bad_folds(tmp_path, capsys):
     manifest = write_manifest(tmp_path / "data", with_images=False)
     clip_file = tmp_path / "clip.safetensors"
     save_clip(text_clip(), clip_file)
-    common = ["train", "--data", str(manifest), "--clip", str(clip_file), "--device", "cpu", "--workers", "0"]
+    common = ["train", "--data", str(manifest), "--clip", str(clip_file), "--device", str(TEST_DEVICE),
+              "--workers", "0"]
     assert main([*common, "--folds", "one"]) == 2
     assert "--folds must be numbers" in capsys.readouterr().err
     out = tmp_path / "run"
