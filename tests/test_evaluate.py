@@ -138,7 +138,7 @@ def test_linear_probe_separates_separable_embeddings_and_is_near_chance_on_rando
 # ---------------------------------------------------------------- batched embedding
 
 def test_batched_embedding_equals_one_clip_at_a_time(tmp_path):
-    full = build_audio_encoder("wav2clip", device="cpu")  # half-second windows keep the test fast
+    full = build_audio_encoder("wav2clip", device=TEST_DEVICE)  # half-second windows keep the test fast
     encoder = AudioEncoder("wav2clip", full.net, full.space, "test", {**full.config, "window_seconds": 0.5})
     rng = np.random.default_rng(3)
     sounds = [rng.normal(0, 0.1, int(16000 * s)).astype(np.float32) for s in (0.5, 0.25, 0.5, 1.2, 0.5)]
@@ -345,7 +345,7 @@ def test_other_bad_inputs(files, tmp_path, capsys):
 
 def test_zero_shot_node_under_inference_mode(files):
     node = import_pack().NODE_CLASS_MAPPINGS["SoundCLIP_ZeroShotClassify"]()
-    encoder = build_audio_encoder("soundclip", embed_dim=TINY, device="cpu", seed=1, space="openai/ViT-B-32")
+    encoder = build_audio_encoder("soundclip", embed_dim=TINY, device=TEST_DEVICE, seed=1, space="openai/ViT-B-32")
     clip = stand_in_clip()
     sound = load_audio(sorted((files / "tones" / "tone_3").iterdir())[0])
     audio = {"waveform": torch.stack([sound.waveform, sound.waveform * 0.5]), "sample_rate": sound.sample_rate}
@@ -376,7 +376,7 @@ def test_zero_shot_node_under_inference_mode(files):
             node.classify(audio, encoder, clip, "rain\nrain", "{}")
         with pytest.raises(SoundClipError, match="exactly once"):
             node.classify(audio, encoder, clip, "rain\ndog", "a sound")
-        other = build_audio_encoder("soundclip", embed_dim=TINY, device="cpu", space="openai/RN50")
+        other = build_audio_encoder("soundclip", embed_dim=TINY, device=TEST_DEVICE, space="openai/RN50")
         with pytest.raises(EmbeddingSpaceError, match="'openai/RN50'.*'openai/ViT-B-32'"):
             node.classify(audio, other, clip, "rain\ndog", "{}")
 

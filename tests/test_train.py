@@ -242,7 +242,7 @@ def test_exported_checkpoint_loads_and_image_term_is_used(tmp_path):
     assert all(isinstance(v, torch.Tensor) for v in state.values())  # a plain state dict, as resnet18_57.pth
     meta = json.loads(metadata_path(result.encoder).read_text())
     assert meta["kind"] == "soundclip" and meta["space"] == clip.space and meta["frontend"]["n_mels"] == 32
-    encoder = load_audio_encoder(result.encoder, device="cpu")
+    encoder = load_audio_encoder(result.encoder, device=TEST_DEVICE)
     assert encoder.space == clip.space and encoder.dim == clip.dim and encoder.config["sample_rate"] == 8000
     from sound_datasets import synth
 
@@ -322,7 +322,7 @@ def test_cli_trains_and_reports_bad_folds(tmp_path, capsys):
     out = tmp_path / "run"
     assert main([*common, "--epochs", "1", "--batch-size", "4", "--out", str(out)]) == 0
     assert "wrote" in capsys.readouterr().out
-    encoder = load_audio_encoder(out / "encoder.pth", device="cpu")
+    encoder = load_audio_encoder(out / "encoder.pth", device=TEST_DEVICE)
     assert encoder.space == text_clip().space and encoder.config["frames"] == 864  # the real front end
     assert len(CLASSES) == 4
 
