@@ -399,10 +399,10 @@ def test_a_trained_encoder_pairs_with_the_clip_its_sidecar_names(files, tmp_path
     metadata_path(trained).write_text(json.dumps({"kind": "soundclip", "space": "mine/tiny"}))
     own = tiny_clip(device="cpu")
     save_clip(ClipModel(own.model, "mine/tiny", "tiny"), tmp_path / "mine-clip.safetensors")
-    encoders = [("paper", load_audio_encoder(files / "models" / "resnet18_57.pth", device="cpu")),
-                ("mine", load_audio_encoder(trained, device="cpu"))]
-    clips = [load_clip(None, tmp_path / "mine-clip.safetensors", "cpu"),
-             load_clip(None, files / "models" / "ViT-B-32.safetensors", "cpu")]
+    encoders = [("paper", load_audio_encoder(files / "models" / "resnet18_57.pth", device=TEST_DEVICE)),
+                ("mine", load_audio_encoder(trained, device=TEST_DEVICE))]
+    clips = [load_clip(None, tmp_path / "mine-clip.safetensors", TEST_DEVICE),
+             load_clip(None, files / "models" / "ViT-B-32.safetensors", TEST_DEVICE)]
     pairs = pair_models(encoders, clips[:1] + clips)  # three CLIPs for two encoders: paired by space
     assert [(p.name, p.clip.space) for p in pairs] == [("paper", "openai/ViT-B-32"), ("mine", "mine/tiny")]
     with pytest.raises(EmbeddingSpaceError, match="encoder paper .* 'openai/ViT-B-32', but CLIP .* 'mine/tiny'"):
