@@ -26,9 +26,9 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --no-install) install=0 ;;
         --dry-run) dry=1 ;;
-        --research) research="$2"; shift ;;
-        --nvidia) nvidia="$2"; shift ;;
-        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --research) research="${2:?--research needs a folder}"; shift ;;
+        --nvidia) nvidia="${2:?--nvidia needs a folder}"; shift ;;
+        -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
         *) echo "gpu.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -89,6 +89,7 @@ fi
 
 step "gpu" 30 python -c "import torch; print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name(0))"
 step "suite on cuda" 200 python -m pytest -q --device cuda
+[ -n "$research" ] || echo "(no --research DIR: the edit step runs without the research loop's row beside it)"
 step "edit step (optimize)" "$optimize_budget" python benchmarks/optimize.py --device cuda --sizes 256 1024 \
     --steps 3 --precisions fp32 bf16 fp16 --clip-input area ${research:+--research "$research"}
 step "generator" 60 python benchmarks/generator.py --device cuda --archs stylegan2 stylegan3-t --sizes 256 1024 \
