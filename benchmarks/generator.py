@@ -4,6 +4,7 @@ rosinality / NVIDIA implementations from checkouts given on the command line; ne
 
     python benchmarks/generator.py [--archs stylegan2 stylegan3-t] [--sizes 256 1024] [--batches 1 8]
                                    [--repeat 3] [--rosinality DIR] [--nvidia DIR] [--nvidia-sg3 DIR]
+                                   [--device cuda]
 
 StyleGAN3 rows use a random generator of the paper's config T (or R) schedule: channel_base 32768
 (R: 65536), channel_max 512 (R: 1024), 2 mapping layers. `--nvidia-sg3` times NVIDIA's
@@ -59,16 +60,20 @@ def measure(synthesis, ws: torch.Tensor, device, precision: str, repeat: int) ->
     return timed(forward, repeat, device) * 1000 / n, timed(backward, repeat, device) * 1000 / n
 
 
-def rosinality_synthesis(directory: str, g: Generator):
-    """rosinality's Generator with its own CPU fallback ops (the CUDA extension build is stubbed out)."""
+def rosinality_synthesis(directory: str, g: Generator, device: torch.device | None = None):
+    """rosinality's Generator: on the CPU with its own fallback ops (the CUDA extension build is stubbed out),
+    on CUDA with its CUDA extension, compiled when imported (needs nvcc and ninja), as the research code ran."""
     import torch.utils.cpp_extension as ext
 
-    ext.load = lambda *a, **k: types.SimpleNamespace()
+    device = device or torch.device("cpu")
+    if device.type == "cpu":
+        ext.load = lambda *a, **k: types.SimpleNamespace()
     sys.path.insert(0, directory)
     from model import Generator as Rosinality  # type: ignore
 
     ref = Rosinality(g.resolution, g.w_dim, g.config.mapping_layers).eval().requires_grad_(False)
     ref.load_state_dict({k: v for k, v in g.state_dict().items() if k != "latent_avg"}, strict=False)
+    ref = ref.to(device)
     return lambda ws: ref([ws], input_is_latent=True, randomize_noise=False)[0]
 
 
@@ -152,8 +157,10 @@ def main() -> None:
     parser.add_argument("--nvidia", help="an NVlabs/stylegan2-ada-pytorch checkout, for comparison")
     parser.add_argument("--nvidia-sg3", help="an NVlabs/stylegan3 checkout, for comparison (needs scipy)")
     parser.add_argument("--no-reference", action="store_true", help="skip the slow literal path")
+    parser.add_argument("--device", nargs="+", help="devices to time, e.g. cuda (default: cpu, and cuda if present)")
     args = parser.parse_args()
-    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    devices = [runtime.pick_device(d) for d in args.device] if args.device else (
+        [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else []))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
     print(f"{'device':6} {'arch':11} {'px':>5} {'batch':>5} {'precision':9} {'path':11} {'fwd ms/img':>11} "
           f"{'fwd+bwd ms/img':>15}")

@@ -1,7 +1,9 @@
 """Inversion: seconds per step side by side with NVIDIA's projector, and the quality reached.
 
     python benchmarks/invert.py --nvidia DIR [--size 256] [--steps 6] [--rounds 3] [--quality-steps 100 300 1000]
-                                [--quality-size 64] [--threads 2]
+                                [--quality-size 64] [--threads 2] [--device cuda]
+
+Without --nvidia only our side runs (e.g. benchmarks/gpu.sh's CUDA row: --device cuda --quality-steps).
 
 DIR is an NVlabs/stylegan2-ada-pytorch checkout (never vendored): its projector.project runs with its
 own networks (reference CPU ops) on our generator's weights, converted as benchmarks/generator.py does.
@@ -33,6 +35,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from generator import nvidia_synthesis_state  # noqa: E402
 
+from soundclip_core import runtime  # noqa: E402
 from soundclip_core.generators.stylegan2 import Generator, GeneratorConfig  # noqa: E402
 from soundclip_core.invert import VGG16LPIPS, project, psnr  # noqa: E402
 from soundclip_core.invert.perceptual import TORCHVISION_CONV_INDICES  # noqa: E402
@@ -100,7 +103,7 @@ def nvidia_generator(directory: str, g: Generator, channel_base: int, channel_ma
     return net.eval().requires_grad_(False)
 
 
-def run_nvidia(directory: str, nvidia_g, target: torch.Tensor, steps: int, archive: Path):
+def run_nvidia(directory: str, nvidia_g, target: torch.Tensor, steps: int, archive: Path, device: torch.device):
     """projector.project from the checkout; returns (final w [1, num_ws, w_dim], step times in s (the first
     dropped), the image
     its w gives with the noise maps it optimised, which run_projection does not keep)."""
@@ -114,7 +117,7 @@ def run_nvidia(directory: str, nvidia_g, target: torch.Tensor, steps: int, archi
     saved = {k: v.clone() for k, v in nvidia_g.state_dict().items()}
     projector.copy = types.SimpleNamespace(deepcopy=lambda g: g)  # keep its optimised noise maps visible
     pixels = ((target[0] + 1) * 127.5).clamp(0, 255)
-    w_out = projector.project(nvidia_g, pixels, num_steps=steps, device=torch.device("cpu"), verbose=True)
+    w_out = projector.project(nvidia_g, pixels, num_steps=steps, device=device, verbose=True)
     step_times = [b - a for a, b in zip(stamps[-steps - 1:-1], stamps[-steps:], strict=True)]
     with torch.no_grad():
         with_noise = nvidia_g.synthesis(w_out[-1:].detach(), noise_mode="const")  # [1, num_ws, w_dim]
@@ -124,9 +127,15 @@ def run_nvidia(directory: str, nvidia_g, target: torch.Tensor, steps: int, archi
     return w_out[-1:].detach().float(), step_times[1:] or step_times, with_noise
 
 
-def run_ours(g: Generator, target: torch.Tensor, vgg: VGG16LPIPS, steps: int):
+def run_ours(g: Generator, target: torch.Tensor, vgg: VGG16LPIPS, steps: int, device: torch.device):
     stamps: list[float] = []
-    result = project(g, target, vgg, preset="best", steps=steps, callback=lambda *a: stamps.append(time.perf_counter()))
+
+    def stamp(*args) -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        stamps.append(time.perf_counter())
+
+    result = project(g, target, vgg, preset="best", steps=steps, callback=stamp)
     step_times = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
     return result, step_times[1:] or step_times
 
@@ -139,14 +148,16 @@ def small_config(size: int) -> tuple[GeneratorConfig, int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--nvidia", required=True, help="an NVlabs/stylegan2-ada-pytorch checkout")
+    parser.add_argument("--nvidia", help="an NVlabs/stylegan2-ada-pytorch checkout (without it: ours only)")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of --steps steps per side")
     parser.add_argument("--quality-size", type=int, default=64)
     parser.add_argument("--quality-steps", type=int, nargs="*", default=[100, 300, 1000])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="where both sides run: cpu (default) or cuda")
     args = parser.parse_args()
+    device = runtime.pick_device(args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     vgg = VGG16LPIPS()
@@ -157,31 +168,39 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "vgg16.pt"
         torch.jit.script(VGGStandIn(vgg)).save(str(archive))
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
-        g = Generator(GeneratorConfig(resolution=args.size)).eval().requires_grad_(False)
-        target = g.synthesis(g.ws_from_seed(1)).detach()
-        nvidia_g = nvidia_generator(args.nvidia, g, 32768, 512)
+        vgg = vgg.to(device)
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {device}")
+        g = Generator(GeneratorConfig(resolution=args.size)).eval().requires_grad_(False).to(device)
+        target = g.synthesis(g.ws_from_seed(1).to(device)).detach()
+        nvidia_g = nvidia_generator(args.nvidia, g, 32768, 512).to(device) if args.nvidia else None
         nvidia_times, our_times = [], []
         for _ in range(args.rounds):  # alternating rounds: a shared machine's drifting speed hits both sides
-            nvidia_times += run_nvidia(args.nvidia, nvidia_g, target, args.steps, archive)[1]
-            our_times += run_ours(g, target, vgg, args.steps)[1]
-        nvidia_s, ours_s = statistics.median(nvidia_times), statistics.median(our_times)
-        print(f"speed, {args.size} px config-f, {args.rounds} x {args.steps} steps each: NVIDIA projector "
-              f"{nvidia_s:.3f} s/step ({1 / nvidia_s:.2f} steps/s), soundclip {ours_s:.3f} s/step "
+            if nvidia_g is not None:
+                nvidia_times += run_nvidia(args.nvidia, nvidia_g, target, args.steps, archive, device)[1]
+            our_times += run_ours(g, target, vgg, args.steps, device)[1]
+        ours_s = statistics.median(our_times)
+        if nvidia_g is None:
+            print(f"speed, {args.size} px config-f, {args.rounds} x {args.steps} steps, {device.type}: soundclip "
+                  f"{ours_s:.3f} s/step ({1 / ours_s:.2f} steps/s) (median; no --nvidia: no NVIDIA row)")
+            return
+        nvidia_s = statistics.median(nvidia_times)
+        print(f"speed, {args.size} px config-f, {args.rounds} x {args.steps} steps each, {device.type}: NVIDIA "
+              f"projector {nvidia_s:.3f} s/step ({1 / nvidia_s:.2f} steps/s), soundclip {ours_s:.3f} s/step "
               f"({1 / ours_s:.2f} steps/s): {ours_s / nvidia_s:.2f}x the time (medians)")
         config, base, top = small_config(args.quality_size)
         small = Generator(config).eval().requires_grad_(False)
         small.estimate_w_avg()
-        target = small.synthesis(small.ws_from_seed(3)).detach()
-        nvidia_small = nvidia_generator(args.nvidia, small, base, top)
+        small = small.to(device)
+        target = small.synthesis(small.ws_from_seed(3).to(device)).detach()
+        nvidia_small = nvidia_generator(args.nvidia, small, base, top).to(device)
         print(f"quality, {args.quality_size} px generator (channels {config.channels}), its own image:")
         print(f"{'steps':>6} {'NVIDIA LPIPS':>12} {'PSNR':>6} {'(own noise)':>11} {'s/step':>7} | "
               f"{'ours LPIPS':>10} {'PSNR':>6} {'s/step':>7}")
         for steps in args.quality_steps:
-            w, n_s, with_noise = run_nvidia(args.nvidia, nvidia_small, target, steps, archive)
+            w, n_s, with_noise = run_nvidia(args.nvidia, nvidia_small, target, steps, archive, device)
             with torch.no_grad():
                 theirs = small.synthesis(w.expand(-1, small.num_ws, -1) if w.shape[1] == 1 else w)
-            result, o_s = run_ours(small, target, vgg, steps)
+            result, o_s = run_ours(small, target, vgg, steps, device)
             n_lpips = float(vgg.distance(theirs, target))
             print(f"{steps:6} {n_lpips:12.4f} {float(psnr(theirs, target)):6.2f} "
                   f"{float(psnr(with_noise, target)):11.2f} {statistics.median(n_s):7.3f} | "

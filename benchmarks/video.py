@@ -3,6 +3,7 @@ chunked), and frames per second of decoding (spline + synthesis, in batches) and
 encoding to an mp4, next to the per-frame cost of the Decode node's way (a batch of 8 in chunks of 4).
 
     python benchmarks/video.py [--sizes 256 1024] [--keyframes 4] [--chunk 4] [--steps 1] [--frames 8]
+                               [--device cuda]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import open_clip
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from soundclip_core import runtime  # noqa: E402
 from soundclip_core.audio import Audio  # noqa: E402
 from soundclip_core.clip import ClipModel  # noqa: E402
 from soundclip_core.embedding import Embedding  # noqa: E402
@@ -68,8 +70,10 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--no-steps", action="store_true", help="only time decoding and writing")
+    parser.add_argument("--device", nargs="+", help="devices to time, e.g. cuda (default: cpu, and cuda if present)")
     args = parser.parse_args()
-    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    devices = [runtime.pick_device(d) for d in args.device] if args.device else (
+        [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else []))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; {args.keyframes} keyframes in chunks "
           f"of {args.chunk}, {args.frames} frames in batches of {args.batch}")
     print(f"{'device':6} {'px':>5} {'s/step':>8} {'s/keyframe-step':>16} {'Decode ms/frame':>16} "

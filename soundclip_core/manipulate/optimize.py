@@ -123,7 +123,8 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
             free[parse_layers(layers or f"0-{num_ws - 1}", num_ws)] = True
         layer_mask = LayerMask(mask, num_ws, device, mask_weights)
         w = w_src.clone().requires_grad_(True)
-        optimizer = torch.optim.Adam([w, *layer_mask.parameters], lr=lr)
+        params = [w, *layer_mask.parameters]
+        optimizer = torch.optim.Adam(params, lr=lr)
 
         def current_w() -> torch.Tensor:
             return torch.where(free[None, :, None], w, w_src) if mask == "freeze" else w
@@ -165,7 +166,8 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
                 if lam_id:
                     reference = source_images[0].expand_as(images) if shared_source else source_images[index]
                     loss = loss + lam_id * identity.loss(images, reference)
-                loss.sum().backward()
+                # fp16: loss scaled, gradients unscaled after the last chunk's pass (runtime.backward)
+                runtime.backward(loss.sum(), precision, params if index == len(chunks) - 1 else ())
                 losses[step] += loss.detach().sum() / batch
                 similarities[step] += similarity.detach().sum() / batch
                 if due and index == 0:

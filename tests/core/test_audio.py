@@ -9,6 +9,7 @@ from functools import cached_property
 import numpy as np
 import pytest
 import torch
+from devices import TEST_DEVICE
 
 import soundclip_core.audio as audio_module
 from soundclip_core.audio import MAX_SAMPLE_RATE, Audio
@@ -21,7 +22,7 @@ RATE = 16000
 
 @pytest.fixture(scope="module")
 def encoder() -> AudioEncoder:
-    full = build_audio_encoder("wav2clip", device="cpu")  # half-second windows keep the test fast
+    full = build_audio_encoder("wav2clip", device=TEST_DEVICE)  # half-second windows keep the test fast
     return AudioEncoder("wav2clip", full.net, full.space, "test", {**full.config, "window_seconds": 0.5})
 
 

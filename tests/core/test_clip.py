@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from devices import TEST_DEVICE
 
 from soundclip_core.clip import load_clip, official_resize, save_clip, tiny_clip
 from soundclip_core.embedding import Embedding, combine, stack
@@ -20,9 +21,9 @@ def test_official_resize_equals_the_materialised_research_path():
 
 
 def test_area_preparation_is_box_average_plus_clip_normalisation():
-    clip = tiny_clip(device="cpu")
+    clip = tiny_clip(device=TEST_DEVICE)
     images = torch.rand(1, 3, 64, 64) * 2 - 1
-    pixels = clip.prepare_images(images)
+    pixels = clip.prepare_images(images.to(TEST_DEVICE)).cpu()
     box = images.reshape(1, 3, 32, 2, 32, 2).mean((3, 5))
     mean = torch.tensor([0.48145466, 0.4578275, 0.40821073])[None, :, None, None]
     std = torch.tensor([0.26862954, 0.26130258, 0.27577711])[None, :, None, None]
@@ -31,7 +32,7 @@ def test_area_preparation_is_box_average_plus_clip_normalisation():
 
 @pytest.mark.parametrize("layout", ["state_dict", "module_prefixed", "audioclip", "safetensors"])
 def test_loads_every_layout(tmp_path, layout):
-    clip = tiny_clip(device="cpu")
+    clip = tiny_clip(device=TEST_DEVICE)
     state = clip.model.state_dict()
     path = tmp_path / "clip.pt"
     if layout == "state_dict":
@@ -43,13 +44,13 @@ def test_loads_every_layout(tmp_path, layout):
     else:
         save_clip(clip, path)
     if layout == "safetensors":
-        loaded = load_clip("ViT-B-32", path, device="cpu")
+        loaded = load_clip("ViT-B-32", path, device=TEST_DEVICE)
         assert loaded.space == clip.space  # the space travels in the metadata
     else:
         with pytest.raises(CheckpointError, match="64-d embeddings"):
-            load_clip("ViT-B-32", path, device="cpu")  # a 64-d model is not ViT-B-32
+            load_clip("ViT-B-32", path, device=TEST_DEVICE)  # a 64-d model is not ViT-B-32
         return
-    images = torch.rand(2, 3, 32, 32) * 2 - 1
+    images = (torch.rand(2, 3, 32, 32) * 2 - 1).to(TEST_DEVICE)
     assert torch.allclose(loaded.encode_image(images).vectors, clip.encode_image(images).vectors, atol=1e-2)
     assert torch.allclose(loaded.encode_text(["rain"]).vectors, clip.encode_text(["rain"]).vectors, atol=1e-2)
 
@@ -65,8 +66,8 @@ def test_bad_clip_files(tmp_path):
 
 
 def test_image_features_are_differentiable():
-    clip = tiny_clip(device="cpu")
-    images = (torch.rand(1, 3, 16, 16) * 2 - 1).requires_grad_(True)
+    clip = tiny_clip(device=TEST_DEVICE)
+    images = (torch.rand(1, 3, 16, 16) * 2 - 1).to(TEST_DEVICE).requires_grad_(True)
     clip.image_features(clip.prepare_images(images)).sum().backward()
     assert images.grad is not None and images.grad.abs().sum() > 0
 

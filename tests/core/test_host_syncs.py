@@ -6,6 +6,7 @@ debugger."""
 from __future__ import annotations
 
 import torch
+from devices import TEST_DEVICE
 from host_reads import HostReads
 from stylegan_formats import tiny_generator
 from tiny_models import tiny_vgg
@@ -22,7 +23,7 @@ def reads(run) -> int:
 
 
 def test_the_optimisation_reads_nothing_back_per_step():
-    generator, clip = tiny_generator(16), tiny_clip(device="cpu")
+    generator, clip = tiny_generator(16).to(TEST_DEVICE), tiny_clip(device=TEST_DEVICE)
     target, w = clip.encode_text(["a red sunset"]), generator.ws_from_seed(1)
     counts = [reads(lambda n=n: optimize(generator, clip, target, w, steps=n, preview_every=2,
                                          callback=lambda *a: None)) for n in (3, 9)]

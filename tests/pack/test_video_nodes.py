@@ -8,6 +8,7 @@ import math
 import av
 import pytest
 import torch
+from devices import TEST_DEVICE
 from pack_loading import pack_nodes
 from tiny_models import write_sound, write_workflow_models
 
@@ -97,7 +98,7 @@ def test_cli_video_writes_mp4_and_keyframes(home, tmp_path, capsys):
     common = ["video", "--audio", str(home / "input" / "song.wav"),
               "--generator", str(m / "stylegan2" / "landscape.pt"),
               "--encoder", str(m / "audio_encoders" / "resnet18_57.pth"),
-              "--clip", str(m / "clip_soundclip" / "ViT-B-32.pt"), "--device", "cpu"]
+              "--clip", str(m / "clip_soundclip" / "ViT-B-32.pt"), "--device", str(TEST_DEVICE)]
     assert main([*common, "--fps", "8", "--window", "1.5", "--hop", "1.5", "--steps", "2", "--seed", "3",
                  "--text", "a storm", "--pulse", "0.3", "--motion", "0.3", "--out", str(out),
                  "--keyframes", str(kf)]) == 0

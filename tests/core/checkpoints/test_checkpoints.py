@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from devices import TEST_DEVICE
 from paths import ROOT
 from safetensors.torch import save_file
 
@@ -262,21 +263,21 @@ def _load_any(kind: str, variant: str, tmp_path: Path) -> Path:
 
     if kind == "encoder":
         path = _encoder_file(variant, tmp_path / f"{variant}.pth")
-        load_audio_encoder(path, device="cpu")
+        load_audio_encoder(path, device=TEST_DEVICE)
     elif kind == "clip":
         path = _clip_file(variant, tmp_path / ("ViT-B-32.pt" if variant == "torchscript" else "clip.safetensors"))
-        load_clip("ViT-B-32", path, device="cpu")
+        load_clip("ViT-B-32", path, device=TEST_DEVICE)
     elif kind == "arcface":
         path = tmp_path / "model_ir_se50.pth"
         torch.save(_poison(build_arcface(device="cpu").model.state_dict(), "output_layer.3.weight"), path)
-        load_arcface(path, device="cpu")
+        load_arcface(path, device=TEST_DEVICE)
     elif kind == "vgg":
         vgg, lpips = _vgg_files(variant, tmp_path)
         path = lpips or vgg
-        load_perceptual(vgg, lpips, device="cpu", notify=lambda _: None)
+        load_perceptual(vgg, lpips, device=TEST_DEVICE, notify=lambda _: None)
     else:
         path = _e4e_file(variant, tmp_path / "e4e_ffhq_encode.pt")
-        load_e4e(path, device="cpu")
+        load_e4e(path, device=TEST_DEVICE)
     return path
 
 
@@ -318,7 +319,7 @@ def test_a_torchvision_vgg16_must_be_exactly_vgg16(tmp_path, change, message):
 
     path = _torchvision_vgg(tmp_path, change)
     with pytest.raises(CheckpointError, match=message) as error:
-        load_perceptual(path, device="cpu", notify=lambda _: None)
+        load_perceptual(path, device=TEST_DEVICE, notify=lambda _: None)
     assert str(error.value).startswith(f"{path}: does not match torchvision's VGG16") and "Fix:" in str(error.value)
 
 
@@ -332,12 +333,12 @@ def test_a_bad_lpips_file_is_reported_under_its_own_name(tmp_path):
     torch.save({f"lin{k}.model.1.weight": torch.rand(1, w + (k == 3), 1, 1) for k, w in enumerate(TINY_VGG_WIDTHS)},
                lpips)
     with pytest.raises(CheckpointError, match=f"^{lpips}: LPIPS weight lin3 has 17 values, the VGG16's stage 3 has 16"):
-        load_perceptual(vgg, lpips, device="cpu")
+        load_perceptual(vgg, lpips, device=TEST_DEVICE)
     torch.save({"lin0.model.1.weight": torch.rand(1, 4, 1, 1)}, lpips)
     with pytest.raises(CheckpointError, match=f"^{lpips}: not LPIPS .*missing 'lin1.model.1.weight'"):
-        load_perceptual(vgg, lpips, device="cpu")
+        load_perceptual(vgg, lpips, device=TEST_DEVICE)
     write_lpips_weights(tiny_vgg(), lpips)
-    assert load_perceptual(vgg, lpips, device="cpu").weighted
+    assert load_perceptual(vgg, lpips, device=TEST_DEVICE).weighted
 
 
 def _e4e(tmp_path: Path, change) -> Path:
@@ -368,7 +369,7 @@ def test_a_broken_e4e_file_is_refused_before_building(tmp_path, change, message)
 
     path = _e4e(tmp_path, change)
     with pytest.raises(CheckpointError, match=message) as error:
-        load_e4e(path, device="cpu")
+        load_e4e(path, device=TEST_DEVICE)
     assert str(error.value).startswith(f"{path}: ") and "Fix:" in str(error.value)
 
 
@@ -381,7 +382,7 @@ def test_an_arcface_of_another_shape_names_the_keys(tmp_path):
     torch.save(state, tmp_path / "model_ir_se50.pth")
     with pytest.raises(CheckpointError, match=r"does not match an IR-SE50 ArcFace network \(unexpected "
                                               r"'extra.weight'; wrong shapes: 'output_layer.3.weight' \[256, 25088\]"):
-        load_arcface(tmp_path / "model_ir_se50.pth", device="cpu")
+        load_arcface(tmp_path / "model_ir_se50.pth", device=TEST_DEVICE)
 
 
 # -- encoder sidecars -------------------------------------------------------------------------------------
@@ -417,7 +418,7 @@ def test_encoder_sidecar_values_are_checked_naming_the_sidecar(trained_encoder, 
     json_path.write_text(json.dumps(content))
     try:
         with pytest.raises(CheckpointError, match=message) as error:
-            load_audio_encoder(trained_encoder, device="cpu")
+            load_audio_encoder(trained_encoder, device=TEST_DEVICE)
     finally:
         json_path.unlink()
     assert str(error.value).startswith(f"{json_path}: ") and "Fix:" in str(error.value)
@@ -431,7 +432,7 @@ def test_valid_sidecar_settings_still_apply(trained_encoder):
     json_path.write_text(json.dumps({"kind": "soundclip", "space": "mine/x", "frontend": {"resize": [256, 128],
                                                                                          "top_db": 60}}))
     try:
-        encoder = load_audio_encoder(trained_encoder, device="cpu")
+        encoder = load_audio_encoder(trained_encoder, device=TEST_DEVICE)
     finally:
         json_path.unlink()
     assert encoder.config["resize"] == [256, 128] and encoder.config["top_db"] == 60 and encoder.space == "mine/x"

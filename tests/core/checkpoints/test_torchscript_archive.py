@@ -11,6 +11,7 @@ from typing import Tuple  # noqa: UP035 (TorchScript annotations)
 import numpy as np
 import pytest
 import torch
+from devices import TEST_DEVICE
 from open_clip import tokenize
 from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
 from tiny_models import tiny_rn_clip, tiny_vgg, write_nvidia_vgg_archive
@@ -248,7 +249,7 @@ def test_damaged_archives_give_clear_errors(assorted, tmp_path):
     with pytest.raises(CheckpointError, match="class .*Assorted has no declaration"):
         read_torchscript_tensors(_rewrite(assorted, tmp_path / "nocode.pt", {declaring: None}))
     with pytest.raises(CheckpointError, match="damaged zip archive .*re-download"):
-        load_clip("ViT-B-32", tmp_path / "truncated.pt", device="cpu")
+        load_clip("ViT-B-32", tmp_path / "truncated.pt", device=TEST_DEVICE)
     with zipfile.ZipFile(assorted) as archive:
         code = archive.read(declaring).replace(b'__buffers__ = ["', b'__buffers__ = [+"')
     with pytest.raises(CheckpointError, match="malformed __buffers__ declaration"):
@@ -292,11 +293,12 @@ def test_load_clip_reads_openai_style_archives(tmp_path):
              ("ViT-B-32", vit, _script(vit, tmp_path / "ViT-B-32.pt"))]
     for arch, model, path in cases:
         torch.save(model.state_dict(), tmp_path / f"{arch}-state.pt")
-        clip, reference = load_clip(arch, path, device="cpu"), load_clip(arch, tmp_path / f"{arch}-state.pt", "cpu")
+        clip = load_clip(arch, path, device=TEST_DEVICE)
+        reference = load_clip(arch, tmp_path / f"{arch}-state.pt", TEST_DEVICE)
         assert clip.space == f"openai/{arch}"
         _assert_same(clip.model.state_dict(), reference.model.state_dict())
-        images = torch.rand(1, 3, clip.image_size, clip.image_size)
+        images = torch.rand(1, 3, clip.image_size, clip.image_size).to(TEST_DEVICE)
         torch.testing.assert_close(clip.encode_image(images).vectors, reference.encode_image(images).vectors)
         with torch.no_grad():  # and the weights are the trained model's (open_clip keeps fp16-rounded copies)
             expected = torch.nn.functional.normalize(model.eval().encode_text(tokenize(["rain"])), dim=-1)
-        torch.testing.assert_close(clip.encode_text(["rain"]).vectors, expected, atol=2e-3, rtol=0)
+        torch.testing.assert_close(clip.encode_text(["rain"]).vectors.cpu(), expected, atol=2e-3, rtol=0)

@@ -12,6 +12,7 @@ from importlib import metadata
 import av
 import pytest
 import torch
+from devices import TEST_DEVICE
 from paths import ROOT
 from PIL import Image
 from tiny_models import write_cli_files
@@ -44,7 +45,7 @@ def test_manipulate_writes_image_and_latent_then_mix(files, capsys):
                  "--generator", str(m / "stylegan2" / "landscape.pt"),
                  "--encoder", str(m / "audio_encoders" / "resnet18_57.pth"),
                  "--clip", str(m / "clip_soundclip" / "ViT-B-32.pt"), "--steps", "4", "--seed", "3",
-                 "--device", "cpu", "--out", str(out), "--side-by-side"])
+                 "--device", str(TEST_DEVICE), "--out", str(out), "--side-by-side"])
     assert code == 0
     assert Image.open(out).size == (64, 32)  # source | result side by side
     ws, meta = load_latent(out.with_suffix(".safetensors"))
@@ -52,7 +53,7 @@ def test_manipulate_writes_image_and_latent_then_mix(files, capsys):
     again = files / "out" / "again.png"
     assert main(["manipulate", "--text", "fog", "--latent", str(out.with_suffix(".safetensors")),
                  "--generator", str(m / "stylegan2" / "landscape.pt"), "--clip",
-                 str(m / "clip_soundclip" / "ViT-B-32.pt"), "--steps", "2", "--device", "cpu",
+                 str(m / "clip_soundclip" / "ViT-B-32.pt"), "--steps", "2", "--device", str(TEST_DEVICE),
                  "--out", str(again)]) == 0
     mixed = files / "out" / "mixed.png"
     assert main(["mix", str(out.with_suffix(".safetensors")), str(again.with_suffix(".safetensors")),
@@ -68,7 +69,7 @@ def test_user_errors_are_one_line(files, capsys):
     code = main(["manipulate", "--audio", str(files / "missing.wav"), "--encoder",
                  str(files / "models" / "audio_encoders" / "resnet18_57.pth"),
                  "--generator", str(files / "models" / "stylegan2" / "landscape.pt"),
-                 "--clip", str(files / "models" / "clip_soundclip" / "ViT-B-32.pt"), "--device", "cpu",
+                 "--clip", str(files / "models" / "clip_soundclip" / "ViT-B-32.pt"), "--device", str(TEST_DEVICE),
                  "--out", str(files / "x.png")])
     assert code == 2
     assert "missing.wav: sound file not found" in capsys.readouterr().err

@@ -9,6 +9,7 @@ import time
 import numpy as np
 import soundfile
 import torch
+from devices import TEST_DEVICE
 from sound_datasets import write_esc50
 from sounds import BandEncoder, distinct_sounds
 from stylegan_formats import tiny_generator
@@ -48,7 +49,7 @@ class SlowEncoder(AudioEncoder):
 
 
 def test_evaluate_first_rate_is_bounded_by_clips_over_elapsed(tmp_path, capsys):
-    full = build_audio_encoder("wav2clip", device="cpu")
+    full = build_audio_encoder("wav2clip", device=TEST_DEVICE)
     encoder = SlowEncoder("wav2clip", full.net, full.space, "test", {**full.config, "window_seconds": 0.5})
     rng = np.random.default_rng(0)
     paths = []

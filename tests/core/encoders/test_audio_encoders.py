@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+from devices import RTOL, TEST_DEVICE
 from tiny_models import randomize_batch_norms, write_sound
 
 from soundclip_core.audio import Audio, load_audio
@@ -126,7 +127,7 @@ def test_encoder_equals_the_official_composition(tmp_path):
     encoder = build_audio_encoder("soundclip", device="cpu")
     randomize_batch_norms(encoder.net)
     torch.save({f"module.{k}": v for k, v in encoder.net.state_dict().items()}, tmp_path / "resnet18_57.pth")
-    loaded = load_audio_encoder(tmp_path / "resnet18_57.pth", device="cpu")
+    loaded = load_audio_encoder(tmp_path / "resnet18_57.pth", device=TEST_DEVICE)
     assert (loaded.kind, loaded.space, loaded.dim) == ("soundclip", "openai/ViT-B-32", 512)
     y = np.random.default_rng(1).normal(0, 0.1, 44100 * 3).astype(np.float32)
     embedding = loaded.encode(Audio(torch.from_numpy(y)[None], 44100, "noise"))
@@ -136,7 +137,7 @@ def test_encoder_equals_the_official_composition(tmp_path):
     image = torch.from_numpy(numpy_bilinear(padded, 512, 128).reshape(1, 1, 128, 512)).float()
     with torch.no_grad():
         official = encoder.net.feature_extractor(encoder.net.conv(image))
-    assert torch.allclose(embedding.vectors, torch.nn.functional.normalize(official, dim=-1), atol=1e-4)
+    assert torch.allclose(embedding.vectors, torch.nn.functional.normalize(official, dim=-1), atol=1e-4, rtol=RTOL)
     assert embedding.space == "openai/ViT-B-32"
 
 
@@ -196,7 +197,7 @@ def test_bad_audio_gives_clear_errors(tmp_path):
     with pytest.raises(AudioError, match="silent"):
         Audio.from_comfy({"waveform": torch.zeros(1, 1, 100), "sample_rate": 8000})
     with pytest.raises(AudioError):
-        build_audio_encoder(device="cpu").encode(Audio(torch.full((1, 1000), float("inf")), 44100))
+        build_audio_encoder(device=TEST_DEVICE).encode(Audio(torch.full((1, 1000), float("inf")), 44100))
     assert Audio(torch.ones(1, 10), 10).duration == 1.0
 
 
@@ -209,7 +210,7 @@ def test_wav2clip_checkpoint_equals_the_official_composition(tmp_path):
     state["audio_encoder.spectrogram.window"] = torch.hann_window(512)  # stored by the official module
     state.update({f"audio_transform.{k}": v for k, v in encoder.net.audio_transform.state_dict().items()})
     torch.save(state, tmp_path / "Wav2CLIP.pt")
-    loaded = load_audio_encoder(tmp_path / "Wav2CLIP.pt", device="cpu")
+    loaded = load_audio_encoder(tmp_path / "Wav2CLIP.pt", device=TEST_DEVICE)
     assert (loaded.kind, loaded.space, loaded.dim, loaded.sample_rate) == ("wav2clip", "openai/ViT-B-32", 512, 16000)
     # the official forward: torchaudio Spectrogram(n_fft=512, hop_length=353) (as numpy computes it), log,
     # standardise, torchvision-named ResNet18, MLP
@@ -225,18 +226,18 @@ def test_wav2clip_checkpoint_equals_the_official_composition(tmp_path):
         spec = (spec - spec.mean()) / (spec.std() + 1e-9)
         official = encoder.net.audio_transform(resnet(spec))
     embedding = loaded.encode(Audio(y[None], 16000))
-    assert torch.allclose(embedding.vectors, torch.nn.functional.normalize(official, dim=-1), atol=1e-4)
+    assert torch.allclose(embedding.vectors, torch.nn.functional.normalize(official, dim=-1), atol=1e-4, rtol=RTOL)
 
 
 def test_long_clips_run_in_bounded_chunks_with_the_same_result(monkeypatch):
     import soundclip_core.encoders.encoder as encoder_module
 
-    encoder = build_audio_encoder("wav2clip", device="cpu")
+    encoder = build_audio_encoder("wav2clip", device=TEST_DEVICE)
     y = torch.from_numpy(np.random.default_rng(6).normal(0, 0.1, 16000 * 25).astype(np.float32))[None]
     whole = encoder.encode(Audio(y, 16000)).vectors  # three 10 s windows in one pass
     passes = []
     monkeypatch.setattr(encoder_module, "WINDOWS_PER_PASS", 1)
     original = encoder.runner.forward
     monkeypatch.setattr(encoder.runner, "forward", lambda x: passes.append(x.shape[0]) or original(x))
-    assert torch.allclose(encoder.encode(Audio(y, 16000)).vectors, whole, atol=1e-6)
+    assert torch.allclose(encoder.encode(Audio(y, 16000)).vectors, whole, atol=1e-6, rtol=RTOL)
     assert passes == [1, 1, 1]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from devices import RTOL, TEST_DEVICE
 from tiny_models import audioclip_head, write_audioclip
 
 from soundclip_core.audio import Audio
@@ -135,7 +136,7 @@ def official_forward(state: dict, waveform: torch.Tensor, spectrogram_db) -> tor
 
 def test_checkpoint_loads_and_equals_the_official_forward(checkpoint):
     path, built = checkpoint
-    encoder = load_audio_encoder(path, device="cpu")
+    encoder = load_audio_encoder(path, device=TEST_DEVICE)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     assert (encoder.kind, encoder.dim, encoder.sample_rate, encoder.window_seconds) == ("audioclip", 1024, RATE, 5.0)
     assert encoder.space == f"audioclip/{digest[:12]}"  # not a released file: a space of its own
@@ -144,25 +145,25 @@ def test_checkpoint_loads_and_equals_the_official_forward(checkpoint):
     with torch.no_grad():
         official = official_forward(built.net.state_dict(), y[None], built.net.spectrogram_db)
     assert embedding.vectors.shape == (1, 1024)
-    assert torch.allclose(embedding.vectors, F.normalize(official, dim=-1), atol=2e-4)
+    assert torch.allclose(embedding.vectors, F.normalize(official, dim=-1), atol=2e-4, rtol=RTOL)
     stereo = torch.stack([y, y])  # multichannel input is mixed down
     assert torch.allclose(encoder.encode(Audio(stereo, RATE)).vectors, embedding.vectors, atol=1e-5)
 
 
 def test_long_clips_average_five_second_windows(checkpoint):
-    encoder = load_audio_encoder(checkpoint[0], device="cpu")
+    encoder = load_audio_encoder(checkpoint[0], device=TEST_DEVICE)
     y = torch.from_numpy(np.random.default_rng(5).normal(0, 0.1, int(RATE * 7.5)).astype(np.float32))
     first, last = (encoder.encode(Audio(y[None, s:s + 5 * RATE], RATE)).vectors for s in (0, len(y) - 5 * RATE))
     averaged = encoder.encode(Audio(y[None], RATE)).vectors
-    assert torch.allclose(averaged, F.normalize(first + last, dim=-1), atol=1e-5)
+    assert torch.allclose(averaged, F.normalize(first + last, dim=-1), atol=1e-5, rtol=RTOL)
     window = encoder.encode(Audio(y[None], RATE), long_clip="window", window_start=10.0).vectors  # clamped to the end
-    assert torch.allclose(window, last, atol=1e-5)
+    assert torch.allclose(window, last, atol=1e-5, rtol=RTOL)
 
 
 def test_spaces_partial_full_and_own(checkpoint, monkeypatch):
     path, _ = checkpoint
-    clip = load_clip("RN50", path, device="cpu")
-    encoder = load_audio_encoder(path, device="cpu")
+    clip = load_clip("RN50", path, device=TEST_DEVICE)
+    encoder = load_audio_encoder(path, device=TEST_DEVICE)
     assert clip.space == encoder.space  # the towers in the same file share the head's space
     text = clip.encode_text(["a dog barks"])
     sound = encoder.encode(Audio(torch.randn(1, RATE) * 0.1, RATE))
@@ -174,10 +175,10 @@ def test_spaces_partial_full_and_own(checkpoint, monkeypatch):
     assert set(known.values()) == {"openai/RN50", "audioclip-full/RN50"}
     for space in ("openai/RN50", "audioclip-full/RN50"):  # as if this file were a released one
         monkeypatch.setitem(known, digest, space)
-        assert load_audio_encoder(path, device="cpu").space == space
-        assert load_clip("RN50", path, device="cpu").space == space
+        assert load_audio_encoder(path, device=TEST_DEVICE).space == space
+        assert load_clip("RN50", path, device=TEST_DEVICE).space == space
     with pytest.raises(CheckpointError, match="not CLIP ViT-B-32"):
-        load_clip("ViT-B-32", path, device="cpu")
+        load_clip("ViT-B-32", path, device=TEST_DEVICE)
 
 
 def test_broken_audioclip_checkpoints(tmp_path, checkpoint):
@@ -231,5 +232,5 @@ def test_cli_edits_with_one_audioclip_file(tmp_path, checkpoint):
     out = tmp_path / "dog.png"
     assert main(["manipulate", "--audio", str(tmp_path / "dog.wav"), "--text", "a dog", "--encoder",
                  str(checkpoint[0]), "--clip", str(checkpoint[0]), "--generator", str(tmp_path / "g.safetensors"),
-                 "--steps", "2", "--device", "cpu", "--out", str(out)]) == 0
+                 "--steps", "2", "--device", str(TEST_DEVICE), "--out", str(out)]) == 0
     assert out.is_file() and out.with_suffix(".safetensors").is_file()

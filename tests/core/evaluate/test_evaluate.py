@@ -14,6 +14,7 @@ import pytest
 import soundfile
 import torch
 import torch.nn.functional as F
+from devices import TEST_DEVICE
 from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
 from pack_loading import import_pack
 from sound_datasets import write_esc50, write_folder, write_vggsound
@@ -137,7 +138,7 @@ def test_linear_probe_separates_separable_embeddings_and_is_near_chance_on_rando
 # ---------------------------------------------------------------- batched embedding
 
 def test_batched_embedding_equals_one_clip_at_a_time(tmp_path):
-    full = build_audio_encoder("wav2clip", device="cpu")  # half-second windows keep the test fast
+    full = build_audio_encoder("wav2clip", device=TEST_DEVICE)  # half-second windows keep the test fast
     encoder = AudioEncoder("wav2clip", full.net, full.space, "test", {**full.config, "window_seconds": 0.5})
     rng = np.random.default_rng(3)
     sounds = [rng.normal(0, 0.1, int(16000 * s)).astype(np.float32) for s in (0.5, 0.25, 0.5, 1.2, 0.5)]
@@ -191,7 +192,7 @@ def files(tmp_path_factory):
 
 
 def _run(files, *args: str) -> int:
-    return main(["evaluate", *args, "--device", "cpu"])
+    return main(["evaluate", *args, "--device", str(TEST_DEVICE)])
 
 
 def test_cli_table_one_for_three_encoders_paired_by_space(files, capsys):
@@ -358,7 +359,7 @@ def test_other_bad_inputs(files, tmp_path, capsys):
 
 def test_zero_shot_node_under_inference_mode(files):
     node = import_pack().NODE_CLASS_MAPPINGS["SoundCLIP_ZeroShotClassify"]()
-    encoder = build_audio_encoder("soundclip", embed_dim=TINY, device="cpu", seed=1, space="openai/ViT-B-32")
+    encoder = build_audio_encoder("soundclip", embed_dim=TINY, device=TEST_DEVICE, seed=1, space="openai/ViT-B-32")
     clip = stand_in_clip()
     sound = load_audio(sorted((files / "tones" / "tone_3").iterdir())[0])
     audio = {"waveform": torch.stack([sound.waveform, sound.waveform * 0.5]), "sample_rate": sound.sample_rate}
@@ -389,7 +390,7 @@ def test_zero_shot_node_under_inference_mode(files):
             node.classify(audio, encoder, clip, "rain\nrain", "{}")
         with pytest.raises(SoundClipError, match="exactly once"):
             node.classify(audio, encoder, clip, "rain\ndog", "a sound")
-        other = build_audio_encoder("soundclip", embed_dim=TINY, device="cpu", space="openai/RN50")
+        other = build_audio_encoder("soundclip", embed_dim=TINY, device=TEST_DEVICE, space="openai/RN50")
         with pytest.raises(EmbeddingSpaceError, match="'openai/RN50'.*'openai/ViT-B-32'"):
             node.classify(audio, other, clip, "rain\ndog", "{}")
 
@@ -412,10 +413,10 @@ def test_a_trained_encoder_pairs_with_the_clip_its_sidecar_names(files, tmp_path
     metadata_path(trained).write_text(json.dumps({"kind": "soundclip", "space": "mine/tiny"}))
     own = tiny_clip(device="cpu")
     save_clip(ClipModel(own.model, "mine/tiny", "tiny"), tmp_path / "mine-clip.safetensors")
-    encoders = [("paper", load_audio_encoder(files / "models" / "resnet18_57.pth", device="cpu")),
-                ("mine", load_audio_encoder(trained, device="cpu"))]
-    clips = [load_clip(None, tmp_path / "mine-clip.safetensors", "cpu"),
-             load_clip(None, files / "models" / "ViT-B-32.safetensors", "cpu")]
+    encoders = [("paper", load_audio_encoder(files / "models" / "resnet18_57.pth", device=TEST_DEVICE)),
+                ("mine", load_audio_encoder(trained, device=TEST_DEVICE))]
+    clips = [load_clip(None, tmp_path / "mine-clip.safetensors", TEST_DEVICE),
+             load_clip(None, files / "models" / "ViT-B-32.safetensors", TEST_DEVICE)]
     pairs = pair_models(encoders, clips[:1] + clips)  # three CLIPs for two encoders: paired by space
     assert [(p.name, p.clip.space) for p in pairs] == [("paper", "openai/ViT-B-32"), ("mine", "mine/tiny")]
     with pytest.raises(EmbeddingSpaceError, match="encoder paper .* 'openai/ViT-B-32', but CLIP .* 'mine/tiny'"):

@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from devices import TEST_DEVICE
 from safetensors import safe_open
 from safetensors.torch import save_file
 from stylegan3_formats import save_nvidia_sg3_pickle, tiny_sg3
@@ -42,7 +43,7 @@ def _rewrite_export(source, target, metadata=None, tensors=None, **config):
 
 def _refused(path, *words):
     with pytest.raises(CheckpointError) as error:
-        load_generator(path, "cpu")
+        load_generator(path, TEST_DEVICE)
     message = str(error.value)
     assert str(path) in message and all(word in message for word in words), message
     assert len(message) < 600  # one readable sentence, not a dump
@@ -168,7 +169,7 @@ def test_the_finite_check_is_exact_where_its_fast_sum_overflows():
 def test_finite_files_still_load_and_draw_finite_images(tmp_path):
     g = tiny_generator()
     for path in (save_rosinality(g, tmp_path / "g.pt"), save_nvidia_pickle(g, tmp_path / "g.pkl")):
-        loaded = load_generator(path, "cpu")
+        loaded = load_generator(path, TEST_DEVICE)
         assert torch.isfinite(loaded.synthesis(loaded.ws_from_seed(1))).all()
 
 
@@ -206,6 +207,6 @@ def test_check_ws_is_the_one_w_plus_shape_check():
 
 
 def test_an_edit_from_another_generators_latent_is_refused_before_optimising():
-    g, clip = tiny_generator(), tiny_clip(device="cpu")
+    g, clip = tiny_generator().to(TEST_DEVICE), tiny_clip(device=TEST_DEVICE)
     with pytest.raises(LatentShapeError, match="source latent must be \\[B, 6, 32\\].*got 18 W\\+ layers of 512"):
         optimize(g, clip, clip.encode_text(["rain"]), torch.zeros(1, 18, 512), steps=2)

@@ -11,6 +11,7 @@ import zipfile
 import pytest
 import torch
 import torch.nn.functional as F
+from devices import TEST_DEVICE
 from stylegan_formats import save_nvidia_pickle, save_rosinality, tiny_generator
 
 from soundclip_core import runtime
@@ -205,7 +206,7 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path):
     path = tmp_path / "evil.pkl"
     path.write_bytes(pickle.dumps({"G_ema": _Payload(marker)}))
     with pytest.raises(CheckpointError, match="refusing global") as error:
-        load_generator(path, "cpu")
+        load_generator(path, TEST_DEVICE)
     assert str(path) in str(error.value)
     assert not marker.exists()
 
@@ -224,7 +225,7 @@ def test_bad_files_give_one_clear_error(tmp_path, make, message):
     path = tmp_path / "model.pt"
     make(path)
     with pytest.raises(CheckpointError, match=message) as error:
-        load_generator(path, "cpu")
+        load_generator(path, TEST_DEVICE)
     assert str(path) in str(error.value)
 
 
@@ -233,10 +234,10 @@ def test_truncated_and_missing_checkpoints(tmp_path):
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
     with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
-        load_generator(truncated, "cpu")
+        load_generator(truncated, TEST_DEVICE)
     assert zipfile.is_zipfile(full)
     with pytest.raises(CheckpointError, match="file not found"):
-        load_generator(tmp_path / "nope.pt", "cpu")
+        load_generator(tmp_path / "nope.pt", TEST_DEVICE)
 
 
 def test_convert_cli_writes_a_loadable_safetensors(tmp_path):

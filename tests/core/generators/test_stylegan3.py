@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from devices import TEST_DEVICE
 from stylegan3_formats import save_nvidia_sg3_pickle, tiny_sg3
 
 from soundclip_core.clip import tiny_clip
@@ -267,7 +268,7 @@ def test_bad_sg3_pickles_give_one_clear_error(tmp_path, problem):
         save_nvidia_sg3_pickle(g, path)
         path.write_bytes(path.read_bytes().replace(b"up_taps", b"up_tapz"))  # a layer setting goes missing
     with pytest.raises(CheckpointError) as error:
-        load_generator(path, device="cpu")
+        load_generator(path, device=TEST_DEVICE)
     assert str(path) in str(error.value)
     expected = {"truncated": "unreadable", "missing": "missing", "shape": "size mismatch|shape",
                 "conditional": "no 'embed' layer", "channels": "RGB only", "layer-setting": "up_taps"}[problem]
@@ -277,7 +278,7 @@ def test_bad_sg3_pickles_give_one_clear_error(tmp_path, problem):
 # -- downstream ------------------------------------------------------------------------------------------------------
 
 def test_optimize_on_stylegan3_lowers_the_loss_and_keeps_frozen_layers():
-    g, clip = tiny_sg3("stylegan3-t", resolution=16), tiny_clip(device="cpu")
+    g, clip = tiny_sg3("stylegan3-t", resolution=16).to(TEST_DEVICE), tiny_clip(device=TEST_DEVICE)
     target = clip.encode_text(["a bright red sunset over the sea"])
     w0 = g.ws_from_seed(1)
     result = optimize(g, clip, target, w0, steps=8, lr=0.05, preset="custom")

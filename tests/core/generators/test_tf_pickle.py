@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from devices import RTOL, TEST_DEVICE
 from stylegan_formats import (
     TF_BUILD_SRC,
     _fake_tf_network_class,
@@ -120,32 +121,35 @@ def tf_synthesis(v: dict, ws, clamp: float | None = None):
 def test_tf_pickle_matches_the_tf_graph(tmp_path, protocol, numpy1):
     v = tf_generator_variables(resolution=16, seed=protocol)
     path = save_tf_pickle(v, tmp_path / "snapshot.pkl", tf_static_kwargs(v), protocol=protocol, numpy1=numpy1)
-    g = load_generator(path, "cpu")
+    g = load_generator(path, TEST_DEVICE)
     assert (g.resolution, g.num_ws, g.c_dim, g.z_dim) == (16, 6, 0, 32)
     z = torch.randn(3, 32, generator=torch.Generator().manual_seed(0))
     for psi in (1.0, 0.6):
-        assert torch.allclose(g.mapping(z, truncation_psi=psi).double(), tf_mapping(v, z, psi=psi), atol=1e-4)
+        assert torch.allclose(g.mapping(z.to(TEST_DEVICE), truncation_psi=psi).double().cpu(),
+                              tf_mapping(v, z, psi=psi), atol=1e-4, rtol=RTOL)
     ws = torch.randn(2, g.num_ws, 32, generator=torch.Generator().manual_seed(1))  # a different w per layer
     expected = tf_synthesis(v, ws.double())
     assert expected.abs().max() > 0.1
-    assert torch.allclose(g.synthesis(ws, noise_mode="const").double(), expected, atol=2e-4)
+    assert torch.allclose(g.synthesis(ws.to(TEST_DEVICE), noise_mode="const").double().cpu(), expected, atol=2e-4,
+                          rtol=RTOL)
 
 
 @pytest.mark.parametrize("scheme", ["concat", "embed"])
 def test_conditional_tf_pickles_match_the_tf_mapping(tmp_path, scheme):
     v = tf_generator_variables(resolution=8, c_dim=5, label=scheme, label_fmaps=16 if scheme == "embed" else None)
-    g = load_generator(save_tf_pickle(v, tmp_path / "cond.pkl", tf_static_kwargs(v), protocol=3), "cpu")
+    g = load_generator(save_tf_pickle(v, tmp_path / "cond.pkl", tf_static_kwargs(v), protocol=3), TEST_DEVICE)
     assert (g.c_dim, g.config.label_embedding) == (5, scheme)
     z = torch.randn(4, 32, generator=torch.Generator().manual_seed(2))
     c = torch.eye(5)[[0, 3, 4, 1]]
     c[1, 2] = 0.5  # soft / multi-hot labels too
     for psi in (1.0, 0.7):
-        assert torch.allclose(g.mapping(z, c, truncation_psi=psi).double(), tf_mapping(v, z, c, psi), atol=1e-4)
-    different = g.mapping(z, torch.eye(5)[[1, 1, 1, 1]])
-    assert not torch.allclose(different, g.mapping(z, c))  # the label matters
+        assert torch.allclose(g.mapping(z.to(TEST_DEVICE), c, truncation_psi=psi).double().cpu(),
+                              tf_mapping(v, z, c, psi), atol=1e-4, rtol=RTOL)
+    different = g.mapping(z.to(TEST_DEVICE), torch.eye(5)[[1, 1, 1, 1]])
+    assert not torch.allclose(different, g.mapping(z.to(TEST_DEVICE), c))  # the label matters
     ws = g.ws_from_seed(3, batch_size=2, truncation_psi=0.5, c=c[:1])
     assert ws.shape == (2, g.num_ws, 32)
-    assert torch.allclose(g.synthesis(ws).double(), tf_synthesis(v, ws.double()), atol=2e-4)
+    assert torch.allclose(g.synthesis(ws).double().cpu(), tf_synthesis(v, ws.double().cpu()), atol=2e-4, rtol=RTOL)
 
 
 def test_stylegan2_ada_tf_pickle_with_clamp_and_version_5(tmp_path):
@@ -153,44 +157,46 @@ def test_stylegan2_ada_tf_pickle_with_clamp_and_version_5(tmp_path):
     del v["Gs"]["lod"]  # ada's G_main has no lod
     kwargs = tf_static_kwargs(v, fmap_base=16384, fmap_max=512, mapping_layers=2, num_fp16_res=4, conv_clamp=0.5,
                               style_mixing_prob=None, architecture="skip")
-    g = load_generator(save_tf_pickle(v, tmp_path / "ada.pkl", kwargs, version=5), "cpu")
+    g = load_generator(save_tf_pickle(v, tmp_path / "ada.pkl", kwargs, version=5), TEST_DEVICE)
     assert g.config.conv_clamp == 0.5
     ws = torch.randn(2, g.num_ws, 32, generator=torch.Generator().manual_seed(4))
     expected = tf_synthesis(v, ws.double(), clamp=0.5)
     assert not torch.allclose(expected, tf_synthesis(v, ws.double()))  # the clamp is exercised
-    assert torch.allclose(g.synthesis(ws).double(), expected, atol=2e-4)
+    assert torch.allclose(g.synthesis(ws.to(TEST_DEVICE)).double().cpu(), expected, atol=2e-4, rtol=RTOL)
 
 
 def test_stylegan2_ada_tf_pickle_without_noise(tmp_path):
     v = tf_generator_variables(resolution=8, seed=6)
     v["synthesis"] = {k: a for k, a in v["synthesis"].items() if "noise" not in k}
     g = load_generator(save_tf_pickle(v, tmp_path / "quiet.pkl", tf_static_kwargs(v, use_noise=False), version=5),
-                       "cpu")
+                       TEST_DEVICE)
     ws = torch.randn(2, g.num_ws, 32, generator=torch.Generator().manual_seed(4))
-    assert torch.allclose(g.synthesis(ws, noise_mode="random").double(), tf_synthesis(v, ws.double()), atol=2e-4)
+    assert torch.allclose(g.synthesis(ws.to(TEST_DEVICE), noise_mode="random").double().cpu(),
+                          tf_synthesis(v, ws.double()), atol=2e-4, rtol=RTOL)
 
 
 def test_ada_pytorch_conditional_pickle_matches_the_ada_mapping(tmp_path):
     g = tiny_generator(c_dim=4)
     g.latent_avg.normal_()
-    g = load_generator(save_nvidia_pickle(g, tmp_path / "cifar.pkl"), "cpu")
+    g = load_generator(save_nvidia_pickle(g, tmp_path / "cifar.pkl"), TEST_DEVICE)
     assert (g.c_dim, g.config.label_embedding) == (4, "embed")
-    sd = {k: v.double() for k, v in g.state_dict().items()}
+    sd = {k: v.double().cpu() for k, v in g.state_dict().items()}
     z, c = torch.randn(3, 32, dtype=torch.float64), torch.eye(4, dtype=torch.float64)[[2, 0, 3]]
     # ada MappingNetwork: cat(norm(z), norm(embed(c))), embed = FC(c_dim, w, weight_gain 1/sqrt(c_dim))
     x = torch.cat([_norm(z), _norm(c @ (sd["embed.weight"] / 2).t() + sd["embed.bias"])], 1)
     for i in (1, 2):
         w = sd[f"style.{i}.weight"]
         x = F.leaky_relu(x @ (w * 0.01 / math.sqrt(w.shape[1])).t() + sd[f"style.{i}.bias"] * 0.01, 0.2) * SQRT2
-    assert torch.allclose(g.mapping(z.float(), c.float()).double(), x, atol=1e-4)
+    assert torch.allclose(g.mapping(z.float().to(TEST_DEVICE), c.float()).double().cpu(), x, atol=1e-4, rtol=RTOL)
     truncated = sd["latent_avg"] + 0.5 * (x - sd["latent_avg"])
-    assert torch.allclose(g.mapping(z.float(), c.float(), truncation_psi=0.5).double(), truncated, atol=1e-4)
+    assert torch.allclose(g.mapping(z.float().to(TEST_DEVICE), c.float(), truncation_psi=0.5).double().cpu(),
+                          truncated, atol=1e-4, rtol=RTOL)
 
 
 def test_baylies_fork_settings_load_and_others_are_refused_by_name(tmp_path):
     v = tf_generator_variables(resolution=16, c_dim=167, label="concat")
     fork = dict(min_h=4, min_w=4, res_log2=2, use_attention=False, fmap_base=8192)
-    g = load_generator(save_tf_pickle(v, tmp_path / "wikiart.pkl", tf_static_kwargs(v, **fork)), "cpu")
+    g = load_generator(save_tf_pickle(v, tmp_path / "wikiart.pkl", tf_static_kwargs(v, **fork)), TEST_DEVICE)
     assert (g.resolution, g.config.label_set) == (16, "wikiart")
     for extra, named in [({"min_h": 3, "min_w": 5}, "min_h=3"), ({"res_log2": 3}, "res_log2=3"),
                          ({"architecture": "resnet"}, "architecture 'resnet'"),
@@ -199,7 +205,7 @@ def test_baylies_fork_settings_load_and_others_are_refused_by_name(tmp_path):
                          ({"impl": "ref"}, "DiffAugment-stylegan2's LabelConcat")]:
         path = save_tf_pickle(v, tmp_path / "fork.pkl", tf_static_kwargs(v, **{**fork, **extra}))
         with pytest.raises(CheckpointError, match=named) as error:
-            load_generator(path, "cpu")
+            load_generator(path, TEST_DEVICE)
         assert str(path) in str(error.value)
 
 
@@ -209,11 +215,11 @@ def test_convert_keeps_labels_and_embedding(tmp_path):
     v = tf_generator_variables(resolution=8, c_dim=167, label="concat", seed=4)
     source = save_tf_pickle(v, tmp_path / "network-snapshot-012052.pkl", tf_static_kwargs(v))
     assert main(["convert", str(source), str(tmp_path / "wikiart.safetensors")]) == 0
-    g, back = load_generator(source, "cpu"), load_generator(tmp_path / "wikiart.safetensors", "cpu")
+    g, back = load_generator(source, TEST_DEVICE), load_generator(tmp_path / "wikiart.safetensors", TEST_DEVICE)
     assert back.config == g.config and back.config.label_set == "wikiart"
     c = parse_label("artist=claude-monet, genre=landscape, style=impressionism", 167, "wikiart")
     assert torch.equal(back.ws_from_seed(1, truncation_psi=0.7, c=c), g.ws_from_seed(1, truncation_psi=0.7, c=c))
-    assert torch.equal(back.latent_avg, torch.from_numpy(v["Gs"]["dlatent_avg"]))
+    assert torch.equal(back.latent_avg.cpu(), torch.from_numpy(v["Gs"]["dlatent_avg"]))
 
 
 def test_conditional_without_w_avg_truncates_toward_each_labels_mean(tmp_path):
@@ -267,7 +273,7 @@ def test_build_module_src_is_never_executed(tmp_path, monkeypatch):
     assert marker.exists()
     marker.unlink()
     v = tf_generator_variables(resolution=8)
-    load_generator(save_tf_pickle(v, tmp_path / "net.pkl", tf_static_kwargs(v)), "cpu")
+    load_generator(save_tf_pickle(v, tmp_path / "net.pkl", tf_static_kwargs(v)), TEST_DEVICE)
     assert not marker.exists()
 
 
@@ -292,7 +298,7 @@ def test_reduce_payloads_and_unknown_globals_are_refused(tmp_path, protocol):
                              (np.array(["text"]), "refusing numpy dtype")]:
         path = save_tf_pickle(v, tmp_path / "evil.pkl", tf_static_kwargs(v), protocol=protocol, payload=payload)
         with pytest.raises(CheckpointError, match=message) as error:
-            load_generator(path, "cpu")
+            load_generator(path, TEST_DEVICE)
         assert str(path) in str(error.value) and "nothing in the file was executed" in str(error.value)
     from soundclip_core.cli import main
 
@@ -337,7 +343,7 @@ def test_missing_or_misshapen_variables_are_named(tmp_path, edit, message):
     edit(v)
     path = save_tf_pickle(v, tmp_path / "bad.pkl", tf_static_kwargs(v))
     with pytest.raises(CheckpointError, match=message) as error:
-        load_generator(path, "cpu")
+        load_generator(path, TEST_DEVICE)
     assert str(path) in str(error.value)
 
 
@@ -347,23 +353,23 @@ def test_truncated_and_wrong_version_tf_pickles(tmp_path):
     truncated = tmp_path / "truncated.pkl"
     truncated.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
     with pytest.raises(CheckpointError, match="unreadable TensorFlow pickle") as error:
-        load_generator(truncated, "cpu")
+        load_generator(truncated, TEST_DEVICE)
     assert str(truncated) in str(error.value)
     old = save_tf_pickle(v, tmp_path / "stylegan1.pkl", tf_static_kwargs(v), version=3)
     with pytest.raises(CheckpointError, match="version 3"):
-        load_generator(old, "cpu")
+        load_generator(old, TEST_DEVICE)
     network = _fake_tf_network_class()
     (tmp_path / "one.pkl").write_bytes(pickle.dumps((network({"version": 4}),), protocol=4))
     with pytest.raises(CheckpointError, match="no \\(G, D, Gs\\)"):
-        load_generator(tmp_path / "one.pkl", "cpu")
+        load_generator(tmp_path / "one.pkl", TEST_DEVICE)
     (tmp_path / "parts.pkl").write_bytes(pickle.dumps((network({"version": 4, "components": {}}),) * 3))
     with pytest.raises(CheckpointError, match="no 'mapping' and 'synthesis' components"):
-        load_generator(tmp_path / "parts.pkl", "cpu")
+        load_generator(tmp_path / "parts.pkl", TEST_DEVICE)
     kwargs = tf_static_kwargs(v)
     v["mapping"] = {(1, 2): np.zeros(3)}  # a variable list whose names are not strings
     bad = save_tf_pickle(v, tmp_path / "malformed.pkl", kwargs)
     with pytest.raises(CheckpointError, match="malformed TF network state") as error:
-        load_generator(bad, "cpu")
+        load_generator(bad, TEST_DEVICE)
     assert str(bad) in str(error.value)
 
 
@@ -388,7 +394,7 @@ def test_cli_labels_for_a_conditional_model(wikiart_files, capsys):
 
     root = wikiart_files
     base = ["manipulate", "--text", "an oil painting", "--generator", str(root / "network-snapshot-012052.pkl"),
-            "--clip", str(root / "clip.pt"), "--steps", "1", "--device", "cpu"]
+            "--clip", str(root / "clip.pt"), "--steps", "1", "--device", str(TEST_DEVICE)]
     for label, message in [([], "needs a label"), (["--label", "style=dadaism"], "unknown style 'dadaism'")]:
         assert main([*base, *label, "--out", str(root / "bad.png")]) == 2
         err = capsys.readouterr().err
@@ -406,7 +412,7 @@ def test_cli_labels_for_a_conditional_model(wikiart_files, capsys):
                  "--out", str(root / "mixed2.png")]) == 2
     assert "class index 999 is out of range" in capsys.readouterr().err
     assert main(["manipulate", "--text", "x", "--generator", str(root / "plain.safetensors"), "--clip",
-                 str(root / "clip.pt"), "--label", "3", "--steps", "1", "--device", "cpu",
+                 str(root / "clip.pt"), "--label", "3", "--steps", "1", "--device", str(TEST_DEVICE),
                  "--out", str(root / "plain.png")]) == 2
     assert "not class-conditional" in capsys.readouterr().err and not (root / "plain.png").exists()
 
@@ -417,7 +423,7 @@ def test_latent_from_seed_node_takes_a_label(wikiart_files):
     classes = import_pack().NODE_CLASS_MAPPINGS
     assert "label" in classes["SoundCLIP_LatentFromSeed"].INPUT_TYPES()["required"]
     node = classes["SoundCLIP_LatentFromSeed"]()
-    generator = load_generator(wikiart_files / "network-snapshot-012052.pkl", "cpu")
+    generator = load_generator(wikiart_files / "network-snapshot-012052.pkl", TEST_DEVICE)
     with torch.inference_mode():
         (a,) = node.sample(generator, 3, 2, 0.7, "genre=landscape, style=impressionism")
         (b,) = node.sample(generator, 3, 2, 0.7, "artist=claude-monet")
@@ -426,4 +432,4 @@ def test_latent_from_seed_node_takes_a_label(wikiart_files):
     assert "genre=<" in str(error.value)
     assert a["ws"].shape == (2, 8, 32) and not torch.equal(a["ws"], b["ws"])
     c = parse_label("genre=landscape, style=impressionism", 167, "wikiart")
-    assert torch.equal(a["ws"], generator.ws_from_seed(3, 2, 0.7, c=c))
+    assert torch.equal(a["ws"], generator.ws_from_seed(3, 2, 0.7, c=c).cpu())

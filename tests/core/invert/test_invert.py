@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from devices import TEST_DEVICE
 from PIL import Image
 from stylegan_formats import tiny_generator
 from tiny_models import (
@@ -359,7 +360,7 @@ def test_cli_invert_then_manipulate_the_png(files, capsys):
     out = files / "out" / "photo.safetensors"
     assert main(["invert", str(files / "photo.png"), "--generator", str(m / "stylegan2" / "landscape.pt"),
                  "--vgg", str(m / "perceptual" / "vgg16.pt"), "--steps", "8", "--preset", "best",
-                 "--device", "cpu", "--out", str(out)]) == 0
+                 "--device", str(TEST_DEVICE), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "LPIPS" in printed and printed.count("PSNR") == 1  # the distances, once
     latent = read_latent(out)
@@ -372,18 +373,18 @@ def test_cli_invert_then_manipulate_the_png(files, capsys):
     edited = files / "out" / "edited.png"
     assert main(["manipulate", "--text", "rain", "--latent", str(out.with_suffix(".png")), "--generator",
                  str(m / "stylegan2" / "landscape.pt"), "--clip", str(m / "clip_soundclip" / "ViT-B-32.pt"),
-                 "--steps", "2", "--device", "cpu", "--out", str(edited)]) == 0
+                 "--steps", "2", "--device", str(TEST_DEVICE), "--out", str(edited)]) == 0
     assert read_latent(edited).noise is not None  # the photo's noise maps stay with the edit
     mixed = files / "out" / "mixed.png"
     assert main(["mix", str(edited), str(out), "--layers", "0-3", "--generator", str(m / "stylegan2" / "landscape.pt"),
-                 "--device", "cpu", "--out", str(mixed)]) == 0
+                 "--device", str(TEST_DEVICE), "--out", str(mixed)]) == 0
     both = read_latent(mixed)  # the mix follows latent A's noise maps, in its .safetensors and in its PNG
     assert all(torch.equal(x, y) for x, y in zip(both.noise, read_latent(edited).noise, strict=True))
     assert torch.equal(read_latent(mixed.with_suffix(".safetensors")).ws, both.ws)
     assert main(["manipulate", "--text", "rain", "--image", str(files / "photo.png"), "--generator",
                  str(m / "stylegan2" / "landscape.pt"), "--clip", str(m / "clip_soundclip" / "ViT-B-32.pt"),
                  "--vgg", str(m / "perceptual" / "vgg16-397923af.pth"), "--lpips-weights",
-                 str(m / "perceptual" / "vgg.pth"), "--invert-steps", "3", "--steps", "2", "--device", "cpu",
+                 str(m / "perceptual" / "vgg.pth"), "--invert-steps", "3", "--steps", "2", "--device", str(TEST_DEVICE),
                  "--out", str(files / "out" / "direct.png")]) == 0
 
 
@@ -399,7 +400,7 @@ def test_cli_refuses_bad_sources(files, capsys):
     save_latent(files / "small.safetensors", other.ws_from_seed(0))
     assert main(["manipulate", "--text", "x", "--latent", str(files / "small.safetensors"), "--generator",
                  str(m / "stylegan2" / "landscape.pt"), "--clip", str(m / "clip_soundclip" / "ViT-B-32.pt"),
-                 "--steps", "1", "--device", "cpu", "--out", str(files / "out" / "no.png")]) == 2
+                 "--steps", "1", "--device", str(TEST_DEVICE), "--out", str(files / "out" / "no.png")]) == 2
     assert "small.safetensors" in capsys.readouterr().err and not (files / "out" / "no.png").exists()
 
 
@@ -517,13 +518,13 @@ def test_cli_e4e_alone_is_the_inversion(files, capsys):
     out = files / "out" / "face.safetensors"
     assert main(["invert", str(files / "face.png"), "--generator", str(m / "stylegan2" / "landscape.pt"),
                  "--vgg", str(m / "perceptual" / "vgg16.pt"), "--e4e", str(files / "e4e.pt"), "--steps", "0",
-                 "--device", "cpu", "--out", str(out)]) == 0
+                 "--device", str(TEST_DEVICE), "--out", str(out)]) == 0
     assert "0 steps" in capsys.readouterr().out
-    encoder = load_e4e(files / "e4e.pt")
-    expected = encoder.encode(fit_square(load_image(files / "face.png"), 32))
+    encoder = load_e4e(files / "e4e.pt", device=TEST_DEVICE)
+    expected = encoder.encode(fit_square(load_image(files / "face.png"), 32)).cpu()
     torch.testing.assert_close(read_latent(out).ws, expected)
     write_e4e_checkpoint(files / "e4e_small.pt", 6, 32)
     assert main(["invert", str(files / "face.png"), "--generator", str(m / "stylegan2" / "landscape.pt"),
                  "--vgg", str(m / "perceptual" / "vgg16.pt"), "--e4e", str(files / "e4e_small.pt"),
-                 "--device", "cpu", "--out", str(files / "out" / "never.safetensors")]) == 2
+                 "--device", str(TEST_DEVICE), "--out", str(files / "out" / "never.safetensors")]) == 2
     assert "e4e_small.pt" in capsys.readouterr().err

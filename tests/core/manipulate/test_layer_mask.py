@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from devices import TEST_DEVICE
 from pack_loading import pack_nodes
 from stylegan_formats import tiny_generator
 
@@ -19,7 +20,7 @@ from soundclip_core.manipulate import MASK_MODES, optimize
 
 @pytest.fixture(scope="module")
 def models():
-    generator, clip = tiny_generator(resolution=16), tiny_clip(device="cpu")
+    generator, clip = tiny_generator(resolution=16).to(TEST_DEVICE), tiny_clip(device=TEST_DEVICE)
     return generator, clip, clip.encode_text(["a bright red sunset over the sea"])
 
 
@@ -96,7 +97,7 @@ def test_official_mask_constrains_the_first_14_layers_of_the_whole_batch_in_chun
     generator = Generator(GeneratorConfig(resolution=512, z_dim=32, w_dim=32, mapping_layers=2,
                                           channels=[16, 8, 8, 8, 4, 4, 4, 4])).eval().requires_grad_(False)
     generator.estimate_w_avg(64)
-    clip = tiny_clip(device="cpu")
+    generator, clip = generator.to(TEST_DEVICE), tiny_clip(device=TEST_DEVICE)
     target = clip.encode_text(["rain on a window", "a thunderstorm"])
     w0 = generator.ws_from_seed(3, batch_size=2)
     result = optimize(generator, clip, target, w0, steps=12, lr=0.1, lam_sim=0.05, preset="custom", mask="official",

@@ -6,8 +6,11 @@ import math
 
 import pytest
 import torch
+from devices import TEST_DEVICE
+from host_reads import HostReads
 from stylegan_formats import tiny_generator
 
+from soundclip_core import runtime
 from soundclip_core.arcface import build_arcface
 from soundclip_core.clip import tiny_clip
 from soundclip_core.embedding import Embedding
@@ -19,7 +22,7 @@ from soundclip_core.manipulate import default_mix_layers, learning_rate, optimiz
 
 @pytest.fixture(scope="module")
 def models():
-    generator, clip = tiny_generator(resolution=16), tiny_clip(device="cpu")
+    generator, clip = tiny_generator(resolution=16).to(TEST_DEVICE), tiny_clip(device=TEST_DEVICE)
     target = clip.encode_text(["a bright red sunset over the sea"])
     return generator, clip, target
 
@@ -60,7 +63,7 @@ def test_fixed_mask_weights_and_loss_formula(models):
     # at step 0 the learning rate is 0, so w == w0 and the loss is exactly the cosine distance
     features = clip.image_features(clip.prepare_images(generator.synthesis(w0)))
     expected = 1 - torch.nn.functional.cosine_similarity(features, target.vectors)
-    assert torch.allclose(one_step.loss_history[0], expected.mean(), atol=1e-5)
+    assert torch.allclose(one_step.loss_history[0], expected.mean().cpu(), atol=1e-5)
     assert one_step.mask.tolist() == [1, 0, 0, 0, 0, 2]
     with pytest.raises(SoundClipError, match="6 finite weights"):
         optimize(generator, clip, target, w0, steps=1, mask="fixed", mask_weights=[1, 2])
@@ -68,12 +71,12 @@ def test_fixed_mask_weights_and_loss_formula(models):
 
 def test_official_clip_input_scales_the_cosine(models):
     _, _, target = models
-    clip = tiny_clip(device="cpu", image_size=224)  # the official path always feeds CLIP 224 px
-    g32 = tiny_generator(resolution=32)
+    clip = tiny_clip(device=TEST_DEVICE, image_size=224)  # the official path always feeds CLIP 224 px
+    g32 = tiny_generator(resolution=32).to(TEST_DEVICE)
     result = optimize(g32, clip, target, g32.ws_from_seed(0), steps=1, preset="custom", clip_input="official")
     features = clip.image_features(clip.prepare_images(g32.synthesis(g32.ws_from_seed(0)), mode="official"))
     cosine = torch.nn.functional.cosine_similarity(features, target.vectors)
-    assert torch.allclose(result.loss_history[0], (1 - cosine * math.exp(0.07)).mean(), atol=1e-5)
+    assert torch.allclose(result.loss_history[0], (1 - cosine * math.exp(0.07)).mean().cpu(), atol=1e-5)
 
 
 def test_same_seed_same_result_and_batches(models):
@@ -110,7 +113,7 @@ def test_runs_under_inference_mode_like_comfyui(models, tmp_path):
     _, clip, target = models
     save_generator(tiny_generator(resolution=16), tmp_path / "g.safetensors")
     with torch.inference_mode():
-        generator = load_generator(tmp_path / "g.safetensors", "cpu")  # weights created as inference tensors
+        generator = load_generator(tmp_path / "g.safetensors", TEST_DEVICE)  # weights created as inference tensors
         w0 = generator.ws_from_seed(1)
         result = optimize(generator, clip, target, w0, steps=4, lr=0.05)
     assert result.loss_history[-1] < result.loss_history[0]
@@ -129,12 +132,61 @@ def test_space_mismatch_and_missing_identity_are_refused(models):
 def test_identity_loss_takes_part(models):
     generator, clip, target = models
     w0 = generator.ws_from_seed(6)
-    arcface = build_arcface(device="cpu")
+    arcface = build_arcface(device=TEST_DEVICE)
     result = optimize(generator, clip, target, w0, steps=2, preset="ffhq", identity=arcface)
     assert torch.isfinite(result.loss_history).all()
     # at step 0 the identity term is 0 (image == source) so the loss equals the cosine distance
     plain = optimize(generator, clip, target, w0, steps=1, preset="custom")
     assert torch.allclose(result.loss_history[0], plain.loss_history[0], atol=1e-4)
+
+
+def test_fp16_loss_scale_gives_back_the_fp32_gradient_on_the_device():
+    """runtime.backward under fp16: scaled by FP16_LOSS_SCALE, unscaled in place, non-finite entries zeroed,
+    nothing read back to the host (fp16 itself needs a GPU: the helper is tested with fp32 numbers here)."""
+    x, weights = torch.randn(5, requires_grad=True), torch.randn(5)
+    (x * weights).square().sum().backward()
+    expected, x.grad = x.grad.clone(), None
+    y = torch.zeros(4, requires_grad=True)
+    with HostReads() as reads:
+        runtime.backward((x * weights).square().sum(), "fp16", [x])
+        runtime.backward((y * torch.tensor([1.5, float("inf"), float("-inf"), float("nan")])).sum(), "fp16", [y])
+    assert reads.count == 0, reads.ops
+    assert torch.equal(x.grad, expected)  # the scale is a power of two: exact both ways
+    assert y.grad.tolist() == [1.5, 0.0, 0.0, 0.0]
+
+
+def test_fp16_loss_scale_keeps_gradients_below_fp16s_range():
+    """A gradient of 2^-26 (below fp16's smallest subnormal, 2^-24) computed in fp16 vanishes unscaled;
+    scaled by 2^12 it survives and comes back exact."""
+    x = torch.ones(1, requires_grad=True)
+
+    def loss() -> torch.Tensor:
+        return (x.half() * 2**-14 * 2**-12).float().sum()
+
+    loss().backward()
+    assert x.grad.tolist() == [0.0]
+    x.grad = None
+    runtime.backward(loss(), "fp16", [x])
+    assert x.grad.tolist() == [2**-26]
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_loss_scaling_leaves_fp32_and_bf16_bit_identical(models, monkeypatch, precision):
+    """Only fp16 is scaled: fp32 and bf16 optimise exactly as a plain loss.backward() did (chunked too)."""
+    generator, clip, target = models
+    monkeypatch.setattr(runtime, "cpu_has_fast_bf16", lambda: True)
+    w0 = generator.ws_from_seed(7, batch_size=2)
+    runs = []
+    for plain in (False, True):
+        if plain:
+            monkeypatch.setattr(runtime, "backward", lambda loss, precision, params=(): loss.backward())
+        for mask in ("learned", "official"):
+            runs.append(optimize(generator, clip, target, w0, steps=3, lr=0.05, mask=mask, chunk_size=1,
+                                 precision=precision))
+    for scaled, plain in zip(runs[:2], runs[2:], strict=True):
+        assert torch.equal(scaled.w, plain.w) and torch.equal(scaled.mask, plain.mask)
+        assert torch.equal(scaled.loss_history, plain.loss_history)
+    assert not torch.equal(runs[0].w, w0)
 
 
 def test_learning_rate_schedule_matches_styleclip():

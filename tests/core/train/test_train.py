@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
+from devices import TEST_DEVICE
 from sound_datasets import CLASSES, write_esc50, write_manifest
 from train_helpers import FRONTEND, ddp_worker, small_net, text_clip
 
@@ -241,7 +242,7 @@ def test_exported_checkpoint_loads_and_image_term_is_used(tmp_path):
     assert all(isinstance(v, torch.Tensor) for v in state.values())  # a plain state dict, as resnet18_57.pth
     meta = json.loads(metadata_path(result.encoder).read_text())
     assert meta["kind"] == "soundclip" and meta["space"] == clip.space and meta["frontend"]["n_mels"] == 32
-    encoder = load_audio_encoder(result.encoder, device="cpu")
+    encoder = load_audio_encoder(result.encoder, device=TEST_DEVICE)
     assert encoder.space == clip.space and encoder.dim == clip.dim and encoder.config["sample_rate"] == 8000
     from sound_datasets import synth
 
@@ -314,13 +315,14 @@ def test_cli_trains_and_reports_bad_folds(tmp_path, capsys):
     manifest = write_manifest(tmp_path / "data", with_images=False)
     clip_file = tmp_path / "clip.safetensors"
     save_clip(text_clip(), clip_file)
-    common = ["train", "--data", str(manifest), "--clip", str(clip_file), "--device", "cpu", "--workers", "0"]
+    common = ["train", "--data", str(manifest), "--clip", str(clip_file), "--device", str(TEST_DEVICE),
+              "--workers", "0"]
     assert main([*common, "--folds", "one"]) == 2
     assert "argument --folds: 'one' is not a list of fold ids" in capsys.readouterr().err
     out = tmp_path / "run"
     assert main([*common, "--epochs", "1", "--batch-size", "4", "--out", str(out)]) == 0
     assert "wrote" in capsys.readouterr().out
-    encoder = load_audio_encoder(out / "encoder.pth", device="cpu")
+    encoder = load_audio_encoder(out / "encoder.pth", device=TEST_DEVICE)
     assert encoder.space == text_clip().space and encoder.config["frames"] == 864  # the real front end
     assert len(CLASSES) == 4
 

@@ -9,6 +9,7 @@ from fractions import Fraction
 import av
 import pytest
 import torch
+from devices import TEST_DEVICE
 from sounds import RATE, BandEncoder, distinct_sounds, song, tone
 from stylegan_formats import tiny_generator
 from tiny_models import TINY_DIM, stand_in_clip
@@ -184,7 +185,7 @@ def test_windows_cover_the_whole_sound_and_refuse_bad_lengths():
 
 
 def test_silent_windows_borrow_their_neighbours_sound_and_a_silent_song_is_refused():
-    encoder = build_audio_encoder("wav2clip", device="cpu")
+    encoder = build_audio_encoder("wav2clip", device=TEST_DEVICE)
     audio = Audio(torch.cat([tone(1.0), torch.zeros(1, RATE), tone(1.0, 880)], 1), RATE)
     embedding = encode_windows(encoder, audio, cut_windows(audio, 1.0, 1.0))
     assert embedding.batch_size == 3 and torch.equal(embedding.vectors[1], embedding.vectors[0])
@@ -276,7 +277,7 @@ def test_an_inverted_sources_noise_maps_travel_to_every_keyframe_and_frame(gener
 
     noise = [torch.randn(b.shape, generator=torch.Generator().manual_seed(k)) for k, b in
              enumerate(noise_buffers(generator))]
-    clip, encoder = stand_in_clip(), build_audio_encoder("soundclip", embed_dim=TINY_DIM, device="cpu")
+    clip, encoder = stand_in_clip(), build_audio_encoder("soundclip", embed_dim=TINY_DIM, device=TEST_DEVICE)
     keyframes, _ = sound_keyframes(generator, clip, encoder, song(3.0), generator.ws_from_seed(1), window=1.0,
                                    hop=1.0, steps=1, noise=noise)
     assert keyframes.noise is not None and all(torch.equal(a, b) for a, b in zip(keyframes.noise, noise,
