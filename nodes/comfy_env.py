@@ -185,20 +185,20 @@ def on_device(*models: object, memory_required: int | Callable[[], int] = 0) -> 
     needed = _planned(memory_required)
     device = model_management.get_torch_device()
     model_management.free_memory(model_bytes(*unique) + needed, device)
-    moved = []
+    entered, moved = [], []
     try:
         for model in unique:
-            if _in_use.get(id(model), 0) == 0:
+            if not _in_use.get(id(model)):
                 moved.append(model)
                 _move(model, device)
             _in_use[id(model)] = _in_use.get(id(model), 0) + 1
+            entered.append(model)
         yield
     finally:
-        for model in unique:
-            if id(model) in _in_use:
-                _in_use[id(model)] -= 1
-                if _in_use[id(model)] <= 0:
-                    del _in_use[id(model)]
+        for model in entered:
+            _in_use[id(model)] -= 1
+            if not _in_use[id(model)]:
+                del _in_use[id(model)]
         offload = model_management.unet_offload_device()
         for model in moved:
             if id(model) not in _in_use:

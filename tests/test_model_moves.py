@@ -153,9 +153,13 @@ def test_memory_plans_scale_with_the_rows_and_are_made_once():
 def test_memory_is_planned_for_inference_mode_weights_as_comfyui_loads_them():
     """ComfyUI runs nodes under torch.inference_mode(), and autograd refuses the weights loaders make there:
     the plan runs on a weightless copy, and equals the plan of ordinary weights."""
-    expected = edit_step_bytes(tiny_generator(16), 3), decode_bytes(tiny_generator(16), 3)
-    with torch.inference_mode():
-        generator = tiny_generator(16)
-        assert generator.latent_avg.is_inference()
-        assert (edit_step_bytes(generator, 3), decode_bytes(generator, 3)) == expected
-        assert generator.latent_avg.is_inference() and not _cached_tensors(generator)  # the model is untouched
+    for make in (lambda: tiny_generator(16), lambda: tiny_sg3("stylegan3-r")):
+        ordinary = make()
+        expected = edit_step_bytes(ordinary, 3), decode_bytes(ordinary, 3)
+        assert expected[0] == 3 * (saved_bytes_per_image(ordinary) +
+                                   BACKWARD_LIVE_ACTIVATIONS * largest_activation_bytes(ordinary))
+        with torch.inference_mode():
+            generator = make()
+            assert generator.latent_avg.is_inference()
+            assert (edit_step_bytes(generator, 3), decode_bytes(generator, 3)) == expected
+            assert generator.latent_avg.is_inference() and not _cached_tensors(generator)  # the model is untouched
