@@ -83,8 +83,9 @@ class AudioEncoderLoader(Node):
 
     def load(self, encoder_name: str, kind: str):
         path = comfy_env.resolve_model("audio_encoder", encoder_name)
-        kind = None if kind == "auto" else kind
-        return (load_audio_encoder(path, kind=kind, device=comfy_env.load_device()),)
+        encoder = load_audio_encoder(path, kind=None if kind == "auto" else kind, device=comfy_env.load_device())
+        encoder.runner  # noqa: B018 (its inference twin, built now: it moves, and is counted, with the encoder)
+        return (encoder,)
 
 
 class AudioEncode(Node):

@@ -12,7 +12,7 @@ import pytest
 import torch
 from stylegan_formats import tiny_generator
 from test_pack import pack_nodes
-from tiny_models import write_e4e_checkpoint, write_sound, write_workflow_models
+from tiny_models import write_e4e_checkpoint, write_inversion_models, write_sound, write_workflow_models
 
 from soundclip_core import runtime
 from soundclip_core.clip import tiny_clip
@@ -20,6 +20,7 @@ from soundclip_core.encoders import build_audio_encoder
 from soundclip_core.errors import Cancelled
 from soundclip_core.invert import load_e4e
 from soundclip_core.memory import _tensors, edit_step_bytes, model_bytes
+from soundclip_core.video.frames import frame_batch_bytes
 
 COMPUTE, OFFLOAD = torch.float64, torch.float32
 
@@ -64,6 +65,7 @@ def placement(model) -> set:
 def home(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     write_workflow_models(home, with_arcface=False)
+    write_inversion_models(home)
     write_sound(home / "input" / "rain.wav")
     return home
 
@@ -162,6 +164,25 @@ def test_latent_optimize_asks_for_its_chunk_and_the_weights(pack, monkeypatch):
     assert fake.calls[-1] == ("soft_empty_cache",)
 
 
+def test_invert_image_moves_the_e4e_encoder_too_and_asks_for_its_batch(pack, home, monkeypatch):
+    nodes, comfy_env = pack
+    fake = FakeManagement(compute=torch.device("cpu"), offload=torch.device("cpu"))
+    monkeypatch.setattr(comfy_env, "model_management", fake)
+    with torch.inference_mode():
+        generator, _ = nodes["StyleGANLoad"].load("landscape.pt")
+        write_e4e_checkpoint(home / "e4e" / "tiny_e4e.pt", generator.num_ws, generator.w_dim)
+        (perceptual,) = nodes["PerceptualLoader"].load("vgg16.pt", "none (unweighted VGG distance)")
+        (e4e,) = nodes["E4ELoader"].load("tiny_e4e.pt")
+        fake.calls.clear()
+        latent, _, _ = nodes["InvertImage"].run(torch.rand(3, 24, 24, 3), generator, perceptual, "fast", 1, "crop", 0,
+                                                2, 1, e4e)
+    assert latent["ws"].shape[0] == 3
+    frees = [call for call in fake.calls if call[0] == "free_memory"]
+    assert len(frees) == 1
+    assert frees[0][1] == model_bytes(generator, perceptual, e4e) + edit_step_bytes(generator, 2)  # 2 at once
+    assert fake.calls[-1] == ("soft_empty_cache",)
+
+
 def test_latent_optimize_in_chunks_equals_the_whole_batch(pack):
     nodes, _ = pack
     with torch.inference_mode():
@@ -180,3 +201,46 @@ def test_latent_optimize_in_chunks_equals_the_whole_batch(pack):
     assert torch.allclose(whole["ws"], chunked["ws"], atol=1e-4)
     assert torch.equal(whole["ws"], single["ws"])
     assert not torch.allclose(whole["ws"], source["ws"], atol=1e-2)  # it did move
+
+
+def test_a_failed_move_gives_back_what_it_moved_and_nothing_held_by_an_outer_block(pack, models, monkeypatch):
+    _, comfy_env = pack
+    generator, clip = models[:2]
+    fake = FakeManagement(models)
+    monkeypatch.setattr(comfy_env, "model_management", fake)
+
+    class TooLarge:
+        """A model whose move to the compute device runs out of memory."""
+
+        def to(self, device):
+            if device == COMPUTE:
+                raise torch.OutOfMemoryError("CUDA out of memory")
+            return self
+
+    with comfy_env.on_device(clip):
+        with pytest.raises(torch.OutOfMemoryError):
+            with comfy_env.on_device(generator, clip, TooLarge()):
+                pass
+        assert placement(generator) == {OFFLOAD}  # moved by the failed block, given back
+        assert placement(clip) == {COMPUTE}  # still the outer block's
+    assert placement(clip) == {OFFLOAD} and comfy_env._in_use == {}
+
+
+def test_video_nodes_ask_for_their_chunk_and_frame_batch(pack, monkeypatch):
+    nodes, comfy_env = pack
+    fake = FakeManagement(compute=torch.device("cpu"), offload=torch.device("cpu"))
+    monkeypatch.setattr(comfy_env, "model_management", fake)
+    with torch.inference_mode():
+        (song,) = nodes["LoadAudio"].load("rain.wav", 0.0, 0.0)  # 2 s: 4 windows of 0.5 s
+        (encoder,) = nodes["AudioEncoderLoader"].load("resnet18_57.pth", "auto")
+        (clip,) = nodes["CLIPLoader"].load("ViT-B-32.pt", "ViT-B-32")
+        generator, _ = nodes["StyleGANLoad"].load("landscape.pt")
+        (source,) = nodes["LatentFromSeed"].sample(generator, 7, 1, 0.7)
+        fake.calls.clear()
+        keyframes, _ = nodes["SoundKeyframes"].run(song, encoder, clip, generator, source, 0.5, 0.5, "landscape", 1,
+                                                   0.1, "learned", "", 0, 3, "fp32")
+        nodes["KeyframesToFrames"].render(generator, keyframes, song, 4.0, 0.0, 0.0, "const", 6, 0.0)
+    assert len(keyframes.times) == 4
+    frees = [call[1] for call in fake.calls if call[0] == "free_memory"]
+    assert frees == [model_bytes(encoder, clip, generator) + edit_step_bytes(generator, 3),  # a chunk of 3 rows
+                     model_bytes(generator) + frame_batch_bytes(generator, 6)]
