@@ -185,7 +185,7 @@ def model_entry(manifest: list, kind: str, name: str) -> dict | None:
 
 
 OPTIMIZE_DEFAULTS = dict(steps=300, lr=0.1, lam_sim=-1.0, lam_id=-1.0, mask="learned", layers="", seed=0,
-                         precision="fp32", clip_input="area", preview_every=10)
+                         precision="fp32", clip_input="area", preview_every=10, chunk_size=0)
 
 
 def load_audio(w: Workflow, sound: str, column: int, row: int) -> list:

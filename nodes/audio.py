@@ -83,7 +83,9 @@ class AudioEncoderLoader(Node):
 
     def load(self, encoder_name: str, kind: str):
         path = comfy_env.resolve_model("audio_encoder", encoder_name)
-        return (load_audio_encoder(path, kind=None if kind == "auto" else kind, device=comfy_env.device()),)
+        encoder = load_audio_encoder(path, kind=None if kind == "auto" else kind, device=comfy_env.load_device())
+        encoder.runner  # noqa: B018 (its inference twin, built now: it moves, and is counted, with the encoder)
+        return (encoder,)
 
 
 class AudioEncode(Node):
@@ -104,5 +106,6 @@ class AudioEncode(Node):
                    "toward. info names the space and the batch.")
 
     def encode(self, audio: dict, encoder, long_clip: str, window_start: float):
-        embedding = encoder.encode(Audio.from_comfy(audio), long_clip=long_clip, window_start=window_start)
+        with comfy_env.on_device(encoder):
+            embedding = encoder.encode(Audio.from_comfy(audio), long_clip=long_clip, window_start=window_start)
         return (embedding, embedding.describe())

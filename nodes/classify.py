@@ -5,6 +5,7 @@ from __future__ import annotations
 from soundclip_core.audio import Audio
 from soundclip_core.evaluate import classify
 
+from . import comfy_env
 from .form import Node, link, text
 from .types import ANALYSIS, AUDIO_ENCODER, CLIP
 
@@ -31,7 +32,8 @@ class ZeroShotClassify(Node):
     def classify(self, audio: dict, encoder, clip, labels: str, template: str):
         names = [line.strip() for line in labels.splitlines() if line.strip()]
         templates = [t.strip() for t in template.split("|") if t.strip()]
-        rankings = classify(encoder, clip, Audio.from_comfy(audio), names, templates)
+        with comfy_env.on_device(encoder, clip):
+            rankings = classify(encoder, clip, Audio.from_comfy(audio), names, templates)
         blocks = ["\n".join(f"{label}: {p:.3f}" for label, p in ranking) for ranking in rankings]
         report = blocks[0] if len(blocks) == 1 else "\n\n".join(f"# sound {i + 1}\n{b}" for i, b in enumerate(blocks))
         return (report, ", ".join(ranking[0][0] for ranking in rankings))

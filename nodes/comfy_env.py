@@ -5,14 +5,22 @@ inside a running ComfyUI. Everything the nodes need from them goes through this
 module, which falls back to plain-Python behaviour (soundclip's own cache folders,
 automatic device, no progress UI) when the pack is imported outside ComfyUI, e.g.
 by the test-suite or a script. Nothing here downloads or loads a model at import.
+
+Memory, as ComfyUI's own nodes for models outside its model patcher do (its upscale models): inside ComfyUI
+our loaders put models on its offload device (`load_device`, normally the CPU) and each node's work runs
+`with on_device(models..., memory_required=...)`, which asks ComfyUI to free the weights' size plus what
+the work needs on the compute device (unloading its own models when that is short), moves the models
+there, and moves them back and empties the cache afterwards, whatever happened. Outside ComfyUI models are
+loaded on the compute device and `on_device` does nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,6 +29,7 @@ import torch
 from soundclip_core import runtime
 from soundclip_core.errors import Cancelled, CheckpointError, SoundClipError
 from soundclip_core.image import grid, to_pil
+from soundclip_core.memory import model_bytes
 from soundclip_core.weights import FORMER_FOLDERS, KIND_FOLDERS, cache_dir, ensure, load_manifest
 
 try:  # Inside ComfyUI.
@@ -143,11 +152,70 @@ def annotated_input_path(name: str) -> Path:
     return input_directory() / name
 
 
-def device() -> torch.device:
-    """ComfyUI's chosen device (honours --cpu etc.), else CUDA when available."""
+def load_device() -> torch.device:
+    """Where loaders put models: ComfyUI's offload device (its models wait there between uses; normally the CPU),
+    else the compute device (CUDA, MPS or the CPU, as `runtime.pick_device` chooses)."""
     if model_management is not None:
-        return model_management.get_torch_device()
+        return model_management.unet_offload_device()
     return runtime.pick_device()
+
+
+# How many `on_device` blocks use each model (by id) now: only the outermost moves it there and back.
+_in_use: dict[int, int] = {}
+
+
+@contextlib.contextmanager
+def on_device(*models: object, memory_required: int | Callable[[], int] = 0) -> Iterator[None]:
+    """Inside ComfyUI: make room for `models` (nn.Modules or our wrappers with `.to`; None is skipped) and the
+    work's `memory_required` bytes (a number, or a function giving it, asked inside ComfyUI only) with
+    `model_management.free_memory`, move the models to the compute device for the block, then back to the
+    offload device, and give cached memory back, whatever happened (an error, Cancel). Outside ComfyUI:
+    nothing (the models already lie on the compute device)."""
+    if model_management is None:
+        yield
+        return
+    unique = list({id(m): m for m in models if m is not None}.values())
+    needed = _planned(memory_required)
+    device = model_management.get_torch_device()
+    model_management.free_memory(model_bytes(*unique) + needed, device)
+    entered, moved = [], []
+    try:
+        for model in unique:
+            if not _in_use.get(id(model)):
+                moved.append(model)
+                _move(model, device)
+            _in_use[id(model)] = _in_use.get(id(model), 0) + 1
+            entered.append(model)
+        yield
+    finally:
+        for model in entered:
+            _in_use[id(model)] -= 1
+            if not _in_use[id(model)]:
+                del _in_use[id(model)]
+        offload = model_management.unet_offload_device()
+        for model in moved:
+            if id(model) not in _in_use:
+                _move(model, offload)
+        model_management.soft_empty_cache()
+
+
+def _planned(memory_required: int | Callable[[], int]) -> int:
+    """The work's memory; a plan that fails costs a warning, not the run (the weights are still made room for)."""
+    if not callable(memory_required):
+        return int(memory_required)
+    try:
+        return int(memory_required())
+    except Exception as error:  # noqa: BLE001 (an estimate must never stop the work it is for)
+        logger.warning("soundclip: could not plan the memory of this node's work (%s); freeing the weights' "
+                       "size only", error)
+        return 0
+
+
+def _move(model, device: torch.device) -> None:
+    """model.to(device), outside inference mode: ComfyUI runs nodes under it, and a copy made there would be an
+    inference tensor that autograd refuses (the edit would have to copy the weights again)."""
+    with torch.inference_mode(False):
+        model.to(device)
 
 
 def release_memory() -> None:
@@ -163,16 +231,18 @@ def interrupted() -> bool:
     return model_management is not None and model_management.processing_interrupted()
 
 
-def run_long(work: Callable[[], T]) -> T:
-    """Run an optimisation or render: its Cancel becomes ComfyUI's own interrupt, and cached GPU memory is
-    given back afterwards, whatever happened."""
+def run_long(work: Callable[[], T], *models: object, memory_required: int | Callable[[], int] = 0) -> T:
+    """Run an optimisation or render `with on_device(*models, memory_required=...)`: its Cancel becomes
+    ComfyUI's own interrupt, and cached GPU memory is given back afterwards, whatever happened."""
     try:
-        return work()
+        with on_device(*models, memory_required=memory_required):
+            return work()
     except Cancelled:
         raise_if_interrupted()
         raise
     finally:
-        release_memory()
+        if model_management is None:  # inside ComfyUI, on_device has done it (after moving the models back)
+            release_memory()
 
 
 def raise_if_interrupted() -> None:

@@ -8,6 +8,7 @@ from soundclip_core.errors import SoundClipError
 from soundclip_core.image import from_comfy_image, save_png, to_comfy_image
 from soundclip_core.invert import FITS, PRESETS, load_e4e, load_image, load_perceptual, project
 from soundclip_core.latents import png_text, read_latent
+from soundclip_core.memory import edit_step_bytes
 
 from . import comfy_env
 from .form import Node, any_file, choice, link, model, seed, text, whole
@@ -39,7 +40,8 @@ class PerceptualLoader(Node):
 
     def load(self, vgg_name: str, lpips_weights: str):
         lpips = None if lpips_weights == NO_LPIPS else comfy_env.resolve_model("perceptual", lpips_weights)
-        return (load_perceptual(comfy_env.resolve_model("perceptual", vgg_name), lpips, comfy_env.device()),)
+        vgg = comfy_env.resolve_model("perceptual", vgg_name)
+        return (load_perceptual(vgg, lpips, comfy_env.load_device()),)
 
 
 class E4ELoader(Node):
@@ -57,7 +59,7 @@ class E4ELoader(Node):
                    "and closer than starting from the average face). A known file missing on disk is downloaded.")
 
     def load(self, e4e_name: str):
-        return (load_e4e(comfy_env.resolve_model("e4e", e4e_name), comfy_env.device()),)
+        return (load_e4e(comfy_env.resolve_model("e4e", e4e_name), comfy_env.load_device()),)
 
 
 class InvertImage(Node):
@@ -92,12 +94,17 @@ class InvertImage(Node):
         except ValueError as error:
             raise SoundClipError(f"image input: {error}") from error
         steps = None if steps < 0 else steps
-        w_start = None if e4e is None else e4e.start_for(generator, pixels, fit)
         progress = comfy_env.Progress(max(1, PRESETS[preset]["steps"] if steps is None else steps))
-        result = comfy_env.run_long(lambda: project(
-            generator, pixels, perceptual, preset=preset, steps=steps, w_start=w_start, fit=fit, seed=seed,
-            batch_size=batch_size or None, preview_every=preview_every, callback=progress,
-            should_cancel=comfy_env.interrupted))
+        rows = min(batch_size or pixels.shape[0], pixels.shape[0])  # images inverted at once
+
+        def invert():
+            w_start = None if e4e is None else e4e.start_for(generator, pixels, fit)
+            return project(generator, pixels, perceptual, preset=preset, steps=steps, w_start=w_start, fit=fit,
+                           seed=seed, batch_size=batch_size or None, preview_every=preview_every, callback=progress,
+                           should_cancel=comfy_env.interrupted)
+
+        result = comfy_env.run_long(invert, generator, perceptual, e4e,
+                                    memory_required=lambda: edit_step_bytes(generator, rows))
         return (make_wplus(result.w, generator.source, result.noise), to_comfy_image(result.reconstruction),
                 result.report())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from soundclip_core.arcface import load_arcface
 from soundclip_core.manipulate import MASK_MODES, PRESETS, mask_options, optimize
+from soundclip_core.memory import edit_step_bytes
 
 from . import comfy_env
 from .form import Node, any_file, choice, link, model, number, seed, text, whole
@@ -37,7 +38,7 @@ class ArcFaceLoader(Node):
                    "(the ffhq preset needs it). A known file missing on disk is downloaded.")
 
     def load(self, arcface_name: str):
-        return (load_arcface(comfy_env.resolve_model("arcface", arcface_name), device=comfy_env.device()),)
+        return (load_arcface(comfy_env.resolve_model("arcface", arcface_name), device=comfy_env.load_device()),)
 
 
 class LatentOptimize(Node):
@@ -67,7 +68,11 @@ class LatentOptimize(Node):
         "clip_input": choice(["area", "official"], "official reproduces the research code's image resize exactly."),
         "preview_every": whole(10, 1, 1000, "Steps between two previews on the node."),
     }
-    OPTIONAL = {"arcface": link(ARCFACE, "From Load ArcFace: the identity loss for faces (lam_id).")}
+    OPTIONAL = {
+        "arcface": link(ARCFACE, "From Load ArcFace: the identity loss for faces (lam_id)."),
+        "chunk_size": whole(0, 0, 256, "Rows (latent and target pairs) rendered at once in each step: bounds memory "
+                                       "for a batch; 0 = all at once. The result is the same either way."),
+    }
     OUTPUTS = (("latent", WPLUS), ("report", "STRING"))
     FUNCTION = "run"
     CATEGORY = EDIT
@@ -77,12 +82,15 @@ class LatentOptimize(Node):
 
     def run(self, generator, clip, target, latent: WPlus, preset: str, steps: int, lr: float, lam_sim: float,
             lam_id: float, mask: str, layers: str, seed: int, precision: str, clip_input: str,
-            preview_every: int, arcface=None):
+            preview_every: int, arcface=None, chunk_size: int = 0):
         progress = comfy_env.Progress(steps)
+        rows = max(latent["ws"].shape[0], target.batch_size)
+        at_once = min(chunk_size or rows, rows)
         result = comfy_env.run_long(lambda: optimize(
             generator, clip, target, latent_for(generator, latent), preset=preset, steps=steps, lr=lr,
             lam_sim=None if lam_sim < 0 else lam_sim, lam_id=None if lam_id < 0 else lam_id, mask=mask,
             **mask_options(mask, layers, generator.num_ws), identity=arcface, clip_input=clip_input,
             precision=precision, seed=seed, callback=progress, should_cancel=comfy_env.interrupted,
-            preview_every=preview_every, noise=noise_for(generator, latent)))
+            preview_every=preview_every, noise=noise_for(generator, latent), chunk_size=chunk_size or None),
+            generator, clip, arcface, memory_required=lambda: edit_step_bytes(generator, at_once))
         return (make_wplus(result.w, generator.source, result.noise), result.report())

@@ -6,6 +6,7 @@ from soundclip_core.generators import load_generator
 from soundclip_core.generators.labels import describe, label_for
 from soundclip_core.image import to_comfy_image
 from soundclip_core.manipulate import default_mix_layers, style_mix
+from soundclip_core.memory import decode_bytes
 from soundclip_core.noise_maps import decode
 
 from . import comfy_env
@@ -13,6 +14,7 @@ from .form import Node, any_file, choice, link, model, number, seed, text, whole
 from .types import GENERATOR, LATENT, LOADERS, WPLUS, WPlus, latent_for, make_wplus, noise_for
 
 NOISE_MODES = ["const", "random", "none"]
+DECODE_BATCH = 4  # latents decoded at once (the core's default)
 
 
 class StyleGANLoad(Node):
@@ -35,7 +37,8 @@ class StyleGANLoad(Node):
                    "model accepts. A known file missing on disk is downloaded.")
 
     def load(self, generator_name: str):
-        generator = load_generator(comfy_env.resolve_model("stylegan2", generator_name), device=comfy_env.device())
+        path = comfy_env.resolve_model("stylegan2", generator_name)
+        generator = load_generator(path, device=comfy_env.load_device())
         info = f"{generator.kind}, {generator.resolution} px, {generator.num_ws} W+ layers, w_dim {generator.w_dim}"
         if generator.c_dim:
             info += f"; class-conditional, labels: {describe(generator.c_dim, generator.config.label_set)}"
@@ -61,7 +64,8 @@ class LatentFromSeed(Node):
 
     def sample(self, generator, seed: int, batch_size: int, truncation_psi: float, label: str = ""):
         c = label_for(generator, label, source="LatentFromSeed label")
-        ws = generator.ws_from_seed(seed, batch_size=batch_size, truncation_psi=truncation_psi, c=c)
+        with comfy_env.on_device(generator):  # the mapping network only: no more than its weights
+            ws = generator.ws_from_seed(seed, batch_size=batch_size, truncation_psi=truncation_psi, c=c)
         return (make_wplus(ws, generator.source),)
 
 
@@ -103,4 +107,6 @@ class Decode(Node):
 
     def decode(self, generator, latent: WPlus, noise_mode: str):
         noise = noise_for(generator, latent) if noise_mode == "const" else None
-        return (to_comfy_image(decode(generator, latent_for(generator, latent), noise, noise_mode)),)
+        with comfy_env.on_device(generator, memory_required=lambda: decode_bytes(generator, DECODE_BATCH)):
+            images = decode(generator, latent_for(generator, latent), noise, noise_mode, batch_size=DECODE_BATCH)
+        return (to_comfy_image(images),)

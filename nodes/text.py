@@ -38,7 +38,7 @@ class CLIPLoader(Node):
     def load(self, clip_name: str, arch: str):
         kind = "audio_encoder" if clip_name in comfy_env.audioclip_choices() else "clip"
         path = comfy_env.resolve_model(kind, clip_name)
-        return (load_clip(arch=arch, path=path, device=comfy_env.device()),)
+        return (load_clip(arch=arch, path=path, device=comfy_env.load_device()),)
 
 
 class TextEncode(Node):
@@ -56,7 +56,8 @@ class TextEncode(Node):
 
     def encode(self, clip, text: str):
         prompts = [line.strip() for line in text.splitlines() if line.strip()] or [text]
-        embedding = clip.encode_text(prompts)
+        with comfy_env.on_device(clip):
+            embedding = clip.encode_text(prompts)
         return (embedding, embedding.describe())
 
 

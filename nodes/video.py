@@ -5,8 +5,17 @@ from __future__ import annotations
 from soundclip_core.audio import Audio
 from soundclip_core.errors import SoundClipError
 from soundclip_core.manipulate import mask_options
-from soundclip_core.video import DEFAULT_HOP, DEFAULT_WINDOW, Keyframes, render_images, render_video, sound_keyframes
-from soundclip_core.video.frames import DECODE_BATCH, MAX_FPS, MIN_FPS, frame_count
+from soundclip_core.memory import edit_step_bytes
+from soundclip_core.video import (
+    DEFAULT_HOP,
+    DEFAULT_WINDOW,
+    Keyframes,
+    cut_windows,
+    render_images,
+    render_video,
+    sound_keyframes,
+)
+from soundclip_core.video.frames import DECODE_BATCH, MAX_FPS, MIN_FPS, frame_batch_bytes, frame_count
 from soundclip_core.video.writer import DEFAULT_CRF
 
 from . import comfy_env
@@ -35,6 +44,10 @@ def _song(audio: dict):
     if len(clips) != 1:
         raise SoundClipError(f"expected one song, got a batch of {len(clips)} sounds", fix="connect a single AUDIO")
     return clips[0]
+
+
+def _window_count(song, window: float, hop: float) -> int:
+    return len(cut_windows(song, window, hop).starts)
 
 
 def _frame_progress(song, fps: float) -> comfy_env.Progress:
@@ -84,7 +97,8 @@ class SoundKeyframes(Node):
             generator, clip, encoder, song, source, window=window, hop=hop, text=text, text_weight=text_weight,
             chunk_size=chunk_size, noise=noise_for(generator, latent), preset=preset, steps=steps, lr=lr, mask=mask,
             **mask_options(mask, layers, generator.num_ws), seed=seed, precision=precision, callback=progress,
-            should_cancel=comfy_env.interrupted))
+            should_cancel=comfy_env.interrupted), encoder, clip, generator,
+            memory_required=lambda: edit_step_bytes(generator, min(chunk_size, _window_count(song, window, hop))))
         times = ", ".join(f"{t:.1f}" for t in keyframes.times.tolist()[:8])
         return (keyframes, f"{len(keyframes.times)} keyframes at {times}{' ...' if len(keyframes.times) > 8 else ''} "
                            f"s; {result.report()}")
@@ -113,7 +127,8 @@ class KeyframesToFrames(Node):
         budget = int(memory_budget_gb * 1024**3) if memory_budget_gb > 0 else None
         images, matched = comfy_env.run_long(lambda: render_images(
             generator, keyframes, song, fps, pulse=pulse, motion=motion, batch_size=batch_size, noise_mode=noise_mode,
-            memory_budget=budget, progress=progress, should_cancel=comfy_env.interrupted))
+            memory_budget=budget, progress=progress, should_cancel=comfy_env.interrupted), generator,
+            memory_required=lambda: frame_batch_bytes(generator, batch_size))
         return (images, matched.to_comfy(), float(fps))
 
 
@@ -141,5 +156,6 @@ class WriteSoundVideo(Node):
         progress = _frame_progress(song, fps)
         comfy_env.run_long(lambda: render_video(
             path, generator, keyframes, song, fps, pulse=pulse, motion=motion, batch_size=batch_size,
-            noise_mode=noise_mode, crf=crf, progress=progress, should_cancel=comfy_env.interrupted))
+            noise_mode=noise_mode, crf=crf, progress=progress, should_cancel=comfy_env.interrupted), generator,
+            memory_required=lambda: frame_batch_bytes(generator, batch_size))
         return {"ui": {"images": comfy_env.saved_files([path]), "animated": (True,)}, "result": (str(path),)}

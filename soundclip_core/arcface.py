@@ -74,6 +74,11 @@ class IdentityEncoder:
         self.model = model
         self.source = source
 
+    def to(self, *args, **kwargs) -> IdentityEncoder:
+        """Move (or cast) the network, as `nn.Module.to` takes it."""
+        self.model.to(*args, **kwargs)
+        return self
+
     def features(self, images: torch.Tensor) -> torch.Tensor:
         return self.model(crop_face(images).float())
 

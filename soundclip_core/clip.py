@@ -61,6 +61,12 @@ class ClipModel:
     def device(self) -> torch.device:
         return self.model.text_projection.device
 
+    def to(self, *args, **kwargs) -> ClipModel:
+        """Move (or cast) the model, as `nn.Module.to` takes it; the normalisation made for the old device goes."""
+        self.model.to(*args, **kwargs)
+        self._normalisation.clear()
+        return self
+
     def encode_text(self, texts: list[str]) -> Embedding:
         if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
             raise SoundClipError("text prompts must be non-empty strings",

@@ -80,6 +80,13 @@ class AudioEncoder:
     def device(self) -> torch.device:
         return next(self.net.parameters()).device
 
+    def to(self, *args, **kwargs) -> AudioEncoder:
+        """Move (or cast) the network and its inference twin, as `nn.Module.to` takes it."""
+        self.net.to(*args, **kwargs)
+        if self._twin is not None:
+            self._twin.to(*args, **kwargs)
+        return self
+
     def encode(self, audio: Audio | Sequence[Audio], *, long_clip: str = "average",
                window_start: float = 0.0) -> Embedding:
         """One sound or a list of them -> Embedding [K, dim], one row per sound. The sounds were checked where

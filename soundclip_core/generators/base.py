@@ -13,16 +13,25 @@ import os
 import torch
 
 from ..errors import LatentShapeError
+from .derived import ForgetsDerived
 from .mapping import MappedGenerator
 
 NOISE_MODES = ("const", "random", "none")
 
 
-class GeneratorBase(MappedGenerator):
+class GeneratorBase(ForgetsDerived, MappedGenerator):
     """Subclasses build their synthesis network after `super().__init__(config, source)` and define
-    `synthesis(ws, noise_mode)`; `config` also has `resolution` and `num_ws`."""
+    `synthesis(ws, noise_mode)`; `config` also has `resolution` and `num_ws`.
+
+    A generator moves completely with `.to(device)` (or `.half()`, ...): the values cached beside its
+    parameters (derived weights of its layers, the per-label mean latents) are dropped and recomputed on the
+    new device when next used."""
 
     kind = "stylegan"
+
+    def _apply(self, fn, recurse=True):
+        self._label_avgs.clear()
+        return super()._apply(fn, recurse)
 
     @property
     def resolution(self) -> int:

@@ -6,6 +6,9 @@ weight's storage, version counter (bumped by every in-place write, e.g. a state-
 dtype and shape. A weight that needs gradients is never cached (it changes every step), nor is an
 inference-mode tensor (ComfyUI's loaders make those): it has no version counter to key on; nor is
 anything that is or gives a tensor subclass (the fake tensors that plan memory without allocating it).
+
+A module that moves (`.to(device)`, `.half()`, ...) must `forget` them (see `ForgetsDerived`): a value of the
+old device would otherwise stay there, holding the old weight too, until the next use recomputes it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import torch
+from torch import nn
 
 T = TypeVar("T")
 
@@ -37,3 +41,19 @@ def derived(owner: object, name: str, weight: torch.Tensor, compute: Callable[[t
         cached = (key, value, weight)
         object.__setattr__(owner, attribute, cached)  # bypasses nn.Module's registration on purpose
     return cached[1]
+
+
+def forget(module: nn.Module) -> None:
+    """Drop every derived value cached on `module` and its submodules (recomputed lazily on next use)."""
+    for sub in module.modules():
+        for attribute in [name for name in sub.__dict__ if name.startswith("_derived_")]:
+            del sub.__dict__[attribute]
+
+
+class ForgetsDerived(nn.Module):
+    """A module whose derived values (on it or any submodule) are dropped whenever it moves or changes dtype:
+    `.to()`, `.cuda()`, `.half()`, ... all go through `_apply`, which moves parameters and buffers only."""
+
+    def _apply(self, fn, recurse=True):
+        forget(self)
+        return super()._apply(fn, recurse)

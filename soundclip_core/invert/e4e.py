@@ -104,6 +104,12 @@ class E4EEncoder:
         self.latent_avg = latent_avg  # [num_ws, w_dim]
         self.source = source
 
+    def to(self, *args, **kwargs) -> E4EEncoder:
+        """Move (or cast) the network and its mean latent, as `nn.Module.to` takes it."""
+        self.net.to(*args, **kwargs)
+        self.latent_avg = self.latent_avg.to(*args, **kwargs)
+        return self
+
     @property
     def num_ws(self) -> int:
         return len(self.net.styles)

@@ -25,6 +25,7 @@ from torch import nn
 from .. import runtime
 from ..checkpoints import check_shapes, is_torchscript_archive, read_state_dict, require_keys, sniff
 from ..errors import CheckpointError
+from ..generators.derived import ForgetsDerived
 from ..generators.winograd import frozen_conv3x3
 
 STAGE_CONVS = (2, 2, 3, 3, 3)  # VGG16 ("configuration D"): 3x3 convs per stage, 2x2 max-pool between stages
@@ -35,8 +36,9 @@ VGG_FIX = "use torchvision's vgg16-397923af.pth or NVIDIA's vgg16.pt (`soundclip
 LPIPS_FIX = "use vgg.pth from the lpips package (`soundclip weights download lpips-vgg`)"
 
 
-class VGG16LPIPS(nn.Module):
-    """VGG16 conv trunk (any stage widths; the real one is 64, 128, 256, 512, 512) + LPIPS channel weights."""
+class VGG16LPIPS(ForgetsDerived):
+    """VGG16 conv trunk (any stage widths; the real one is 64, 128, 256, 512, 512) + LPIPS channel weights.
+    Moves completely with `.to(device)`: its convolutions' cached Winograd kernels are dropped on a move."""
 
     def __init__(self, widths: tuple[int, ...] = (64, 128, 256, 512, 512)):
         super().__init__()

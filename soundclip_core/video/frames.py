@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from ..errors import Cancelled, SoundClipError
+from ..memory import decode_bytes
 from ..noise_maps import synthesize
 from .keyframes import Keyframes
 from .motion import hermite, tangents
@@ -86,6 +87,13 @@ def decode_frames(generator, keyframes: Keyframes, fps: float, n_frames: int, re
         yield images
         if callback is not None:
             callback(first + ws.shape[0], n_frames)
+
+
+def frame_batch_bytes(generator, batch_size: int = DECODE_BATCH) -> int:
+    """Device memory `decode_frames` needs for batches of `batch_size` besides the weights: a decode of
+    SYNTHESIS_CHUNK frames at a time, and the batch's float32 images, which stay there until written."""
+    pixels = 3 * generator.resolution**2 * 4
+    return decode_bytes(generator, min(batch_size, SYNTHESIS_CHUNK)) + batch_size * pixels
 
 
 def to_uint8_frames(images: torch.Tensor) -> torch.Tensor:

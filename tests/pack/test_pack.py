@@ -79,7 +79,7 @@ SAVED_NAMES = {
     "LatentFromSeed": "generator seed batch_size truncation_psi label",
     "ArcFaceLoader": "arcface_name",
     "LatentOptimize": "generator clip target latent preset steps lr lam_sim lam_id mask layers seed precision "
-                      "clip_input preview_every arcface",
+                      "clip_input preview_every arcface chunk_size",
     "StyleMix": "latent_a latent_b layers_from_a",
     "Decode": "generator latent noise_mode",
     "PerceptualLoader": "vgg_name lpips_weights",
