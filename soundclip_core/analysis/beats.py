@@ -6,12 +6,13 @@ The pulse is the `onset` curve (mean log-mel flux, 11.6 ms hop; features.py).
    of song (so its tempogram stays small on a 3-hour mix), the median of those estimates.
 2. Beats: librosa.beat.beat_track's dynamic programme on the same curve, at that tempo, after dividing the
    curve by its RMS over the surrounding LEVEL_SECONDS (plus a tenth of the song's): a quiet verse's beats
-   count as much as a loud chorus's, which librosa's trimming would otherwise drop as too weak.
+   count as much as a loud chorus's. librosa's end trimming is off (it dropped whole quiet last parts);
+   instead leading and trailing beats under a tenth of the median beat's pulse go (quiet_ends_dropped).
 3. Pulse clarity: the pulse curve's normalised autocorrelation at one beat period. Under MIN_CLARITY
    (speech, a drone, rubato, noise), or fewer than two beats: no beats, tempo None, and `reason` says why.
    Silence is said to be silence.
 4. Refinement: each beat moves to the strongest attack (`fine`: dB rise of 2.9 ms energy blocks) within
-   70 ms before to 40 ms after it (at most a fifth of a beat either way), when there is one of at least
+   70 ms before to 70 ms after it (at most a fifth of a beat either way), when there is one of at least
    MIN_ATTACK_DB; else it stays.
 5. Ends: a first or last beat off the median interval by over 20 % is dropped (trim_ends).
 6. Tempo: 60 / the mean interval between refined beats, over the intervals within 10 % of the median
@@ -35,7 +36,8 @@ MIN_CLARITY = 0.3
 MIN_ATTACK_DB = 6.0
 TEMPO_CHUNK_SECONDS = 30.0  # librosa's tempogram of 30 s takes about 75 MB
 LEVEL_SECONDS = 10.0
-BEFORE, AFTER = 0.07, 0.04  # s searched around a tracked beat for its attack
+QUIET = 0.1
+BEFORE, AFTER = 0.07, 0.07  # s searched around a tracked beat for its attack
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,19 @@ def refine(times: np.ndarray, fine: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(out)
 
 
+def quiet_ends_dropped(frames: np.ndarray, pulse: np.ndarray) -> np.ndarray:
+    """Without the leading and trailing beats whose pulse (its maximum within 50 ms) is under QUIET of the
+    median over all beats: the programme keeps counting through a silent intro or outro. (librosa's own
+    trimming compares with the whole song's beats and dropped the whole last part of songs whose parts
+    differ in level.)"""
+    if len(frames) == 0:
+        return frames
+    reach = max(1, round(0.05 * RATE / HOP))
+    strength = np.array([pulse[max(0, f - reach):f + reach + 1].max(initial=0.0) for f in frames])
+    loud = np.flatnonzero(strength >= QUIET * np.median(strength))
+    return frames[loud[0]:loud[-1] + 1] if len(loud) else frames[:0]
+
+
 def trim_ends(times: np.ndarray) -> np.ndarray:
     """Without a first or last beat whose interval to its neighbour is off the median interval by over 20 %:
     the dynamic programme's score is cut off at the ends of the song, and it places the end beats loosely."""
@@ -129,8 +144,10 @@ def track_beats(pulse: np.ndarray, fine: np.ndarray, silent: bool = False) -> Be
     if pulse_clarity < MIN_CLARITY:
         return Beats(reason=f"no regular pulse (clarity {pulse_clarity:.2f} < {MIN_CLARITY}): speech, a drone, "
                             "free time or noise", clarity=pulse_clarity)
-    _, frames = librosa().beat.beat_track(onset_envelope=levelled(pulse), sr=RATE, hop_length=HOP, bpm=prior)
-    times = trim_ends(refine(np.asarray(frames, np.float64) * HOP / RATE, fine))
+    _, frames = librosa().beat.beat_track(onset_envelope=levelled(pulse), sr=RATE, hop_length=HOP, bpm=prior,
+                                          trim=False)
+    frames = quiet_ends_dropped(np.asarray(frames, np.int64), pulse)
+    times = trim_ends(refine(frames.astype(np.float64) * HOP / RATE, fine))
     if len(times) < 2:
         return Beats(reason="fewer than two beats found", clarity=pulse_clarity)
     intervals = np.diff(times)
