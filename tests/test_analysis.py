@@ -142,7 +142,7 @@ def test_a_two_second_clip():
 
 
 def test_memory_stays_bounded_on_long_input():
-    """Peak memory (numpy's, traced) grows with the per-frame features only (about 10 KB per second of
+    """Peak memory (numpy's, traced) grows with the per-frame features only (about 12 KB per second of
     sound), not with the samples (88 KB per second mono at 22050 Hz, 353 KB stereo at 44.1 kHz)."""
     rng = np.random.default_rng(0)
     peaks = {}

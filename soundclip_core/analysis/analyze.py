@@ -1,8 +1,8 @@
 """One analysis of a sound, reused for every frame rate: `analyze(audio)` -> `Analysis`.
 
 The sound is heard once, streamed (stream.py: mono, 22050 Hz, chunk by chunk, one STFT for every
-feature), into per-frame features (features.py, 86.1 frames per second, about 10 KB per second of sound
-with the default bands: a 3-hour mix keeps about 110 MB besides its own samples). From those come beats
+feature), into per-frame features (features.py, 86.1 frames per second, about 12 KB per second of sound
+with the default bands: a 3-hour mix keeps about 130 MB besides its own samples). From those come beats
 and tempo (beats.py), bars (downbeats.py), sections (sections.py) and onset times per band (onsets.py).
 `Analysis.curves(fps)` turns the features into one value per video frame (timeline.py) without hearing
 the sound again, so a change of frame rate or of a curve's shaping costs milliseconds.
