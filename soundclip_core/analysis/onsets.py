@@ -15,7 +15,7 @@ from .backend import librosa
 from .stream import HOP, RATE
 
 DELTA = 0.07
-MIN_RANGE = 1.0  # dB of mean flux
+MIN_RANGE = 1.0  # in the curve's units: dB for `onset`, log(1 + P / knee) for a band's onsets
 
 
 def onset_times(curve: np.ndarray) -> np.ndarray:
