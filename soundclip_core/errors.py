@@ -55,3 +55,7 @@ class DatasetError(SoundClipError):
 
 class LatentShapeError(SoundClipError, ValueError):
     """A W+ latent does not fit the generator it is used with (also a ValueError: the shape of an argument)."""
+
+
+class AnalysisError(SoundClipError, ValueError):
+    """A musical analysis or a curve's shaping was asked for with parameters it cannot use."""

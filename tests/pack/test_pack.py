@@ -212,15 +212,27 @@ def _requirements(lines: list[str]) -> dict[str, str]:
     return out
 
 
+def _optional_extras() -> dict[str, str]:
+    """The packages of the optional feature extras (not `test`): imported on first use, through require()."""
+    extras = _pyproject()["project"]["optional-dependencies"]
+    return _requirements([line for name, lines in extras.items() if name != "test" for line in lines])
+
+
 def test_requirements_txt_and_oldest_stack_agree_with_pyproject():
     """ComfyUI-Manager installs requirements.txt, pip installs pyproject.toml, CI tests .ci/oldest.txt:
-    the same packages, the same lower bounds, and the oldest stack pins exactly those bounds."""
+    the same packages, the same lower bounds, and the oldest stack pins exactly those bounds, the optional
+    extras' too (which the test extra pulls, so CI tests them)."""
     declared = _requirements(_pyproject()["project"]["dependencies"])
     assert "torchaudio" not in declared
     assert _requirements((ROOT / "requirements.txt").read_text().splitlines()) == declared
     oldest = _requirements((ROOT / ".ci" / "oldest.txt").read_text().splitlines())
-    assert {name: oldest[name] for name in declared} == declared
-    assert set(oldest) - set(declared) == {"torchvision"}  # open_clip's, pinned to the torch it pairs with
+    extras = _optional_extras()
+    assert extras and not set(extras) & set(declared)
+    assert {name: oldest[name] for name in {**declared, **extras}} == {**declared, **extras}
+    # torchvision: open_clip's, pinned to the torch it pairs with
+    assert set(oldest) - set(declared) == {"torchvision", *extras}
+    test_extra = _requirements(_pyproject()["project"]["optional-dependencies"]["test"])
+    assert {name: test_extra.get(name) for name in extras} == extras
 
 
 def _third_party_imports() -> dict[str, str]:
@@ -254,12 +266,15 @@ def _third_party_imports() -> dict[str, str]:
 
 def test_requirements_cover_every_package_the_pack_imports():
     """ComfyUI-Manager installs only requirements.txt: every package the pack imports without a fallback must
-    be there (under its distribution name), and nothing ComfyUI must not get (torchaudio)."""
+    be there (under its distribution name), or be an optional extra of pyproject.toml (librosa: only the
+    musical analysis needs it, and fails without it naming the pip command), and nothing ComfyUI must not
+    get (torchaudio)."""
     distributions = {"PIL": "pillow", "open_clip": "open_clip_torch"}
     declared = _requirements((ROOT / "requirements.txt").read_text().splitlines())
     imported = {distributions.get(m, m).lower(): where for m, where in _third_party_imports().items()}
     assert {"torch", "open_clip_torch", "av", "soundfile", "soxr", "timm"} <= set(imported)
-    missing = {name: where for name, where in imported.items() if name not in declared}
+    missing = {name: where for name, where in imported.items() if name not in declared and name not in
+               _optional_extras()}
     assert not missing, f"imported but not in requirements.txt: {missing}"
     assert "torchaudio" not in declared and "comfyui_frontend_package" not in declared
 
