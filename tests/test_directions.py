@@ -264,3 +264,21 @@ def test_an_instant_edit_raises_the_cosine_to_its_target_more_than_to_an_unrelat
     print(f"cosine gain: target {mean[0]:+.4f}, unrelated {mean[1]:+.4f}, "
           f"target > unrelated on {int((gains[:, 0] > gains[:, 1]).sum())}/12 images")
     assert mean[0] > 0.012 and mean[0] > mean[1] + 0.004 and (gains[:, 0] > gains[:, 1]).sum() >= 8
+
+
+def test_stylegan3_tables_and_edits_under_inference_mode(clip):
+    """ComfyUI runs nodes under inference mode: both methods still work, and alpha = 0 is the identity on SG3."""
+    gen = tiny_sg3()
+    with torch.inference_mode():
+        settings = dict(images=1, stats_samples=STATS, max_resolution=24)
+        tables = {m: compute_table(gen, clip, m, **settings) for m in ("finite", "gradient")}
+        ws = gen.ws_from_seed(2)
+        r = relevance(tables["gradient"], Embedding(tables["finite"].rows[:1], clip.space), 0.05)
+        styles = gen.styles(ws)
+        assert torch.equal(gen.synthesis_from_styles(apply_relevance(gen, styles, tables["gradient"], r, 0.0)),
+                           gen.synthesis(ws))
+        edited = apply_relevance(gen, styles, tables["gradient"], r, 2.0)
+        assert edited[0] is styles[0] and edited[-1] is styles[-1]  # the input transform and ToRGB never move
+    cosines = (tables["finite"].rows * tables["gradient"].rows).sum(1)
+    print(f"SG3, one image: gradient vs finite mean cosine {cosines.mean():.3f}")
+    assert cosines.mean() > 0.6

@@ -50,9 +50,9 @@ def gradient_rows(generator, clip, layout: ChannelLayout, styles: list[torch.Ten
     """Rows [layout.total, clip_dim] from the images' `styles` (one [N, channels] tensor per style layer)."""
     device = generator.w_avg.device
     images = styles[0].shape[0]
-    sums = partial.rows.clone() if partial is not None else torch.zeros(layout.total, clip.dim)
     start = partial.done if partial is not None else 0
     with torch.inference_mode(False), torch.enable_grad():
+        sums = partial.rows.clone() if partial is not None else torch.zeros(layout.total, clip.dim)
         make_autograd_ready(generator)
         make_autograd_ready(clip.model)
         for first in range(start, images, batch_size):
