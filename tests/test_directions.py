@@ -282,3 +282,24 @@ def test_stylegan3_tables_and_edits_under_inference_mode(clip):
     cosines = (tables["finite"].rows * tables["gradient"].rows).sum(1)
     print(f"SG3, one image: gradient vs finite mean cosine {cosines.mean():.3f}")
     assert cosines.mean() > 0.6
+
+
+def test_styleclip_fs3_npy_loads_for_its_layout_and_nothing_else(g, tmp_path):
+    from soundclip_core.directions import load_styleclip_table
+
+    rows = F.normalize(torch.randn(table_layout(g).total, 512), dim=-1).numpy()
+    np.save(tmp_path / "fs3.npy", rows)
+    table = load_styleclip_table(tmp_path / "fs3.npy", g, stats_samples=STATS)
+    assert table.layout == table_layout(g) and table.space == "openai/ViT-B-32" and np.allclose(table.rows, rows)
+    everything = F.normalize(torch.randn(table_layout(g, None).total, 512), dim=-1).numpy()
+    np.save(tmp_path / "all.npy", everything)  # StyleCLIP's SplitS takes the all-conv-layer count too
+    assert load_styleclip_table(tmp_path / "all.npy", g, stats_samples=STATS).layout == table_layout(g, None)
+    np.save(tmp_path / "short.npy", rows[:-1])
+    with pytest.raises(CheckpointError, match="rows"):
+        load_styleclip_table(tmp_path / "short.npy", g)
+    np.save(tmp_path / "scaled.npy", rows * 2)
+    with pytest.raises(CheckpointError, match="unit"):
+        load_styleclip_table(tmp_path / "scaled.npy", g)
+    np.save(tmp_path / "pickle.npy", np.array([{"rows": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(CheckpointError, match="plain .npy"):
+        load_styleclip_table(tmp_path / "pickle.npy", g)

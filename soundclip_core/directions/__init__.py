@@ -12,8 +12,9 @@ from .files import load_table, save_table
 from .fingerprint import generator_fingerprint
 from .layout import ChannelLayout, table_layout
 from .statistics import StyleStats, channel_statistics
+from .styleclip import load_styleclip_table
 from .table import METHODS, ChannelTable
 
 __all__ = ["METHODS", "MAX_ALPHA", "ChannelLayout", "ChannelTable", "StyleStats", "apply_relevance",
-           "channel_statistics", "compute_table", "generator_fingerprint", "load_table", "partial_path", "relevance",
-           "save_table", "table_layout", "text_direction"]
+           "channel_statistics", "compute_table", "generator_fingerprint", "load_styleclip_table", "load_table",
+           "partial_path", "relevance", "save_table", "table_layout", "text_direction"]
