@@ -122,6 +122,15 @@ def test_gradient_table_agrees_with_the_finite_table(g, clip, finite):
     assert torch.allclose(gradient.rows.norm(dim=1), torch.ones(finite.layout.total), atol=1e-5)
     print(f"gradient vs finite rows: mean cosine {cosines.mean():.3f}, median {cosines.median():.3f}")
     assert cosines.mean() > 0.8 and cosines.median() > 0.85
+    # the edits they produce: relevance vectors (beta 0) and style shifts for one text direction
+    dt = text_direction(clip.encode_text(["rain on a window"]), clip.encode_text(["a photo"]))
+    r_f, r_g = relevance(finite, dt, 0.0), relevance(gradient, dt, 0.0)
+    styles = g.styles(g.ws_from_seed(7))
+    shifts = [torch.cat([(e[i] - styles[i]).flatten() for i in finite.layout.layers])
+              for e in (apply_relevance(g, styles, t, r, 3.0) for t, r in ((finite, r_f), (gradient, r_g)))]
+    relevance_cos, shift_cos = F.cosine_similarity(r_f, r_g).item(), F.cosine_similarity(*shifts, dim=0).item()
+    print(f"edits: relevance cosine {relevance_cos:.3f}, style shift cosine {shift_cos:.3f}")
+    assert relevance_cos > 0.8 and shift_cos > 0.8
 
 
 def test_relevance_is_getboundary(finite):
