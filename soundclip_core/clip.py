@@ -89,9 +89,12 @@ class ClipModel:
         pixels = F.interpolate(images, size=(size, size), mode="area") if images.shape[-1] != size else images
         key = (pixels.device, pixels.dtype)
         if key not in self._normalisation:  # ((pixels + 1) / 2 - mean) / std = pixels * scale + shift
-            mean, std = (torch.tensor(v, dtype=torch.float64)[None, :, None, None] for v in (MEAN, STD))
-            device, dtype = key  # cast on the CPU first: MPS has no float64
-            self._normalisation[key] = ((0.5 / std).to(dtype).to(device), ((0.5 - mean) / std).to(dtype).to(device))
+            # made outside inference mode: an inference tensor cached here could never be saved for a backward
+            with torch.inference_mode(False):
+                mean, std = (torch.tensor(v, dtype=torch.float64)[None, :, None, None] for v in (MEAN, STD))
+                device, dtype = key  # cast on the CPU first: MPS has no float64
+                self._normalisation[key] = ((0.5 / std).to(dtype).to(device),
+                                            ((0.5 - mean) / std).to(dtype).to(device))
         scale, shift = self._normalisation[key]
         return torch.addcmul(shift, pixels, scale)
 

@@ -9,6 +9,7 @@ mapping helpers, `ws_from_seed` and `check_ws`, the one check that a latent fits
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import torch
 
@@ -17,6 +18,28 @@ from .derived import ForgetsDerived
 from .mapping import MappedGenerator
 
 NOISE_MODES = ("const", "random", "none")
+STYLE_KINDS = ("conv", "torgb", "input")
+
+
+@dataclass(frozen=True)
+class StyleLayer:
+    """One layer of a generator's StyleSpace: the affine output [B, channels] that modulates `name`.
+
+    `kind`: "conv" (a modulated, demodulated conv: what StyleCLIP's table covers), "torgb" (the
+    ToRGB layer's modulation, excluded from tables as StyleCLIP excludes it) or "input" (StyleGAN3's
+    4 rotation/translation parameters of the Fourier features). `w_index`: the W+ layer whose w the
+    affine reads (the index layer ranges such as "0-8" name); `resolution`: the layer's output size in
+    pixels (StyleGAN3: its internal sampling grid, margins included)."""
+
+    name: str
+    channels: int
+    resolution: int
+    w_index: int
+    kind: str = "conv"
+
+    @property
+    def is_torgb(self) -> bool:
+        return self.kind == "torgb"
 
 
 class GeneratorBase(ForgetsDerived, MappedGenerator):
@@ -55,6 +78,40 @@ class GeneratorBase(ForgetsDerived, MappedGenerator):
             got = f"a tensor of shape {tuple(ws.shape)}"
         raise LatentShapeError(f"{what} must be [B, {self.num_ws}, {self.w_dim}] for {self.source}, got {got}",
                                path=path, fix=fix)
+
+    # -- StyleSpace ------------------------------------------------------------------------------------
+    @property
+    def style_layers(self) -> list[StyleLayer]:
+        """The StyleSpace layout, in synthesis order (subclasses define it)."""
+        raise NotImplementedError
+
+    def styles(self, ws: torch.Tensor) -> list[torch.Tensor]:
+        """W+ [B, num_ws, w_dim] -> one style tensor [B, channels] per `style_layers` entry: the affine
+        outputs (bias included, no weight gain), float32. Differentiable."""
+        self.check_ws(ws)
+        ws = ws.float()
+        return [affine(ws[:, layer.w_index]) for layer, affine in zip(self.style_layers, self._affines(), strict=True)]
+
+    def _affines(self) -> list[torch.nn.Module]:
+        """The affine module of every style layer, in `style_layers` order (subclasses define it)."""
+        raise NotImplementedError
+
+    def check_styles(self, styles: list[torch.Tensor] | tuple[torch.Tensor, ...], what: str = "styles"
+                     ) -> list[torch.Tensor]:
+        """`styles` as a list if it is one [B, channels] tensor per style layer, one batch size for all;
+        otherwise one error naming the first layer that does not fit."""
+        layers = self.style_layers
+        fix = "make styles with this generator's styles(ws)"
+        if not isinstance(styles, (list, tuple)) or len(styles) != len(layers):
+            got = f"{len(styles)} tensors" if isinstance(styles, (list, tuple)) else f"a {type(styles).__name__}"
+            raise LatentShapeError(f"{what} must be {len(layers)} style tensors for {self.source}, got {got}", fix=fix)
+        batch = styles[0].shape[0] if isinstance(styles[0], torch.Tensor) and styles[0].ndim == 2 else None
+        for layer, s in zip(layers, styles, strict=True):
+            if not isinstance(s, torch.Tensor) or s.ndim != 2 or s.shape != (batch, layer.channels):
+                shape = tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
+                raise LatentShapeError(f"{what}: layer {layer.name} must be [{batch or 'B'}, {layer.channels}], "
+                                       f"got {shape}", fix=fix)
+        return list(styles)
 
     @staticmethod
     def check_noise_mode(noise_mode: str) -> None:

@@ -4,7 +4,8 @@ An optimisation step recomputes nothing that depends on frozen weights alone; th
 owning module as a plain attribute (never a parameter or buffer, so never saved), keyed by the
 weight's storage, version counter (bumped by every in-place write, e.g. a state-dict load), device,
 dtype and shape. A weight that needs gradients is never cached (it changes every step), nor is an
-inference-mode tensor (ComfyUI's loaders make those): it has no version counter to key on; nor is
+inference-mode tensor (ComfyUI's loaders make those): it has no version counter to key on; nor is a
+value computed under inference mode (an inference tensor, which a later autograd pass could not save); nor is
 anything that is or gives a tensor subclass (the fake tensors that plan memory without allocating it).
 
 A module that moves (`.to(device)`, `.half()`, ...) must `forget` them (see `ForgetsDerived`): a value of the
@@ -28,7 +29,7 @@ def _plain(tensor: torch.Tensor) -> bool:
 
 def derived(owner: object, name: str, weight: torch.Tensor, compute: Callable[[torch.Tensor], T]) -> T:
     """compute(weight), cached on `owner` under `name` while `weight` is unchanged and frozen."""
-    if weight.requires_grad or weight.is_inference() or not _plain(weight):
+    if weight.requires_grad or weight.is_inference() or torch.is_inference_mode_enabled() or not _plain(weight):
         return compute(weight)
     key = (weight.data_ptr(), weight._version, weight.device, weight.dtype, tuple(weight.shape))
     attribute = f"_derived_{name}"

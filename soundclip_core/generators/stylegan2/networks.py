@@ -16,7 +16,7 @@ from torch import nn
 
 from ... import runtime
 from .. import modconv, winograd
-from ..base import GeneratorBase
+from ..base import GeneratorBase, StyleLayer
 from ..derived import derived
 from ..mapping import EqualLinear
 from . import ops
@@ -44,10 +44,11 @@ class ModulatedConv(nn.Module):
         self.demodulate = demodulate
         self.up = up
 
-    def weight_and_styles(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """-> (weight [out, in, k, k], styles [B, in]) whose product is the scaled, modulated weight: the
-        equalised-lr scale rides on the styles, so the weight is never copied just to be scaled."""
-        return self.weight[0], self.modulation(w) * self.scale
+    def weight_and_styles(self, styles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """StyleSpace styles [B, in] (the affine output, `modulation(w)`) -> (weight [out, in, k, k], scaled
+        styles [B, in]) whose product is the scaled, modulated weight: the equalised-lr scale rides on the
+        styles, so the weight is never copied just to be scaled."""
+        return self.weight[0], styles * self.scale
 
 
 class NoiseStrength(nn.Module):
@@ -72,8 +73,10 @@ class StyledConv(nn.Module):
         self.activate = ActivationBias(out_ch)
         self.clamp = clamp
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None, blur: torch.Tensor) -> torch.Tensor:
-        weight, styles = self.conv.weight_and_styles(w)
+    def forward(self, x: torch.Tensor, styles: torch.Tensor, noise: torch.Tensor | None,
+                blur: torch.Tensor) -> torch.Tensor:
+        """x [B, in, H, W]; styles [B, in]: this layer's StyleSpace styles (`conv.modulation(w)`)."""
+        weight, styles = self.conv.weight_and_styles(styles)
         noise = None if noise is None else noise * self.noise.weight
         if modconv.needs_weight_grads(self):
             return ops.styled_conv_reference(x, weight, styles, self.activate.bias, noise, self.conv.up, self.clamp)
@@ -95,8 +98,10 @@ class ToRGB(nn.Module):
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
         self.clamp = clamp
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, skip: torch.Tensor | None, blur: torch.Tensor) -> torch.Tensor:
-        weight, styles = self.conv.weight_and_styles(w)
+    def forward(self, x: torch.Tensor, styles: torch.Tensor, skip: torch.Tensor | None,
+                blur: torch.Tensor) -> torch.Tensor:
+        """styles [B, in]: this layer's StyleSpace styles (`conv.modulation(w)`, without the ToRGB gain)."""
+        weight, styles = self.conv.weight_and_styles(styles)
         rgb = modconv.modulated_1x1(x, weight[:, :, 0, 0], styles).float() + self.bias
         if self.clamp is not None:
             rgb = rgb.clamp(-self.clamp, self.clamp)
@@ -128,6 +133,27 @@ class Generator(GeneratorBase):
         # a buffer, so it lives on the generator's device: no host-to-device copy per layer call
         self.register_buffer("blur_filter", ops.blur_kernel(), persistent=False)
 
+    # -- StyleSpace ----------------------------------------------------------------------------------
+    def _style_modules(self) -> list[tuple[StyleLayer, nn.Module]]:
+        """(layer, its StyledConv or ToRGB) in synthesis order: conv1_4, torgb_4, conv0_8, conv1_8, torgb_8, ...
+        (StyleCLIP's order). conv i reads ws[i]; each ToRGB the w of the next block's conv0."""
+        c = self.config.channels
+        out = [(StyleLayer("conv1_4", c[0], 4, 0), self.conv1),
+               (StyleLayer("torgb_4", c[0], 4, 1, "torgb"), self.to_rgb1)]
+        for level, to_rgb in enumerate(self.to_rgbs, start=1):
+            size, i = 4 * 2 ** level, 2 * level - 1
+            out += [(StyleLayer(f"conv0_{size}", c[level - 1], size, i), self.convs[2 * level - 2]),
+                    (StyleLayer(f"conv1_{size}", c[level], size, i + 1), self.convs[2 * level - 1]),
+                    (StyleLayer(f"torgb_{size}", c[level], size, i + 2, "torgb"), to_rgb)]
+        return out
+
+    @property
+    def style_layers(self) -> list[StyleLayer]:
+        return [layer for layer, _ in self._style_modules()]
+
+    def _affines(self) -> list[nn.Module]:
+        return [module.conv.modulation for _, module in self._style_modules()]
+
     # -- synthesis -----------------------------------------------------------------------------------
     def _noise(self, k: int, mode: str, like: torch.Tensor, override: Sequence[torch.Tensor] | None
                ) -> torch.Tensor | None:
@@ -148,20 +174,30 @@ class Generator(GeneratorBase):
         `noise`: per-layer maps [1|B, 1, H_k, W_k] that replace the const buffers `noises.noise_{k}` (an
         inversion's optimised noise travels with its latent this way); given, it overrides `noise_mode`."""
         self.check_noise_mode(noise_mode)
-        self.check_ws(ws)
+        return self._synthesize(self.styles(ws), noise_mode, noise)
+
+    def synthesis_from_styles(self, styles: Sequence[torch.Tensor], noise_mode: str = "const",
+                              noise: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+        """StyleSpace styles (one [B, channels] tensor per `style_layers` entry, as `styles(ws)` gives) ->
+        images [B, 3, H, W]; `synthesis_from_styles(styles(ws))` is `synthesis(ws)` bit for bit."""
+        self.check_noise_mode(noise_mode)
+        return self._synthesize([s.float() for s in self.check_styles(styles)], noise_mode, noise)
+
+    def _synthesize(self, styles: list[torch.Tensor], noise_mode: str,
+                    noise: Sequence[torch.Tensor] | None) -> torch.Tensor:
         if noise is not None:
             expected = [tuple(getattr(self.noises, f"noise_{k}").shape[2:]) for k in range(2 * self.config.levels - 1)]
             if [tuple(n.shape[2:]) for n in noise] != expected:
                 raise ValueError(f"noise must be {len(expected)} maps of sizes {expected}")
-        ws, blur = ws.float(), self.blur_filter
+        blur, like = self.blur_filter, styles[0]
         # channels_last: the fastest layout for this CPU's convs and, by far, for the depthwise blur
-        x = self.input.input.to(runtime.compute_dtype(ws.device)).expand(ws.shape[0], -1, -1, -1)
+        x = self.input.input.to(runtime.compute_dtype(like.device)).expand(like.shape[0], -1, -1, -1)
         x = x.contiguous(memory_format=torch.channels_last)
-        x = self.conv1(x, ws[:, 0], self._noise(0, noise_mode, ws, noise), blur)
-        img = self.to_rgb1(x, ws[:, 1], None, blur)
+        x = self.conv1(x, styles[0], self._noise(0, noise_mode, like, noise), blur)
+        img = self.to_rgb1(x, styles[1], None, blur)
         for level, to_rgb in enumerate(self.to_rgbs):
-            i = 2 * level + 1
-            x = self.convs[2 * level](x, ws[:, i], self._noise(i, noise_mode, ws, noise), blur)
-            x = self.convs[2 * level + 1](x, ws[:, i + 1], self._noise(i + 1, noise_mode, ws, noise), blur)
-            img = to_rgb(x, ws[:, i + 2], img, blur)
+            i, k = 2 * level + 1, 3 * level + 2  # noise map i, style layer k
+            x = self.convs[2 * level](x, styles[k], self._noise(i, noise_mode, like, noise), blur)
+            x = self.convs[2 * level + 1](x, styles[k + 1], self._noise(i + 1, noise_mode, like, noise), blur)
+            img = to_rgb(x, styles[k + 2], img, blur)
         return img.contiguous()

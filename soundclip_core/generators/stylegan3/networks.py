@@ -16,7 +16,7 @@ from torch import nn
 
 from ... import runtime
 from .. import modconv, winograd
-from ..base import GeneratorBase
+from ..base import GeneratorBase, StyleLayer
 from ..derived import derived
 from ..mapping import EqualLinear
 from . import ops, reference
@@ -50,12 +50,13 @@ class SynthesisInput(nn.Module):
         self.register_buffer("freqs", freqs / (radii * radii.square().exp().pow(0.25)) * self.bandwidth)
         self.register_buffer("phases", torch.rand(c) - 0.5)
 
-    def forward(self, w: torch.Tensor) -> torch.Tensor:
-        """w [B, w_dim] -> features [B, C, size, size] (channels_last, float32)."""
-        freqs, phases = ops.transformed_frequencies(self.affine(w), self.freqs, self.phases, self.transform)
+    def forward(self, styles: torch.Tensor) -> torch.Tensor:
+        """styles [B, 4] (the StyleSpace input style, `affine(w)`) -> features [B, C, size, size] (channels_last,
+        float32)."""
+        freqs, phases = ops.transformed_frequencies(styles, self.freqs, self.phases, self.transform)
         # out-of-band frequencies (possible under a user transform) fade out linearly up to Nyquist
         amplitudes = (1 - (freqs.norm(dim=2) - self.bandwidth) / (self.sampling_rate / 2 - self.bandwidth)).clamp(0, 1)
-        grid = ops.fourier_grid(self.size, self.sampling_rate, w.device)
+        grid = ops.fourier_grid(self.size, self.sampling_rate, styles.device)
         # phase of channel c at pixel (row, col): grid[col] f_x + grid[row] f_y + phase   [B, H, W, C]
         x = (grid[None, None, :, None] * freqs[:, None, None, :, 0]
              + grid[None, :, None, None] * freqs[:, None, None, :, 1] + phases[:, None, None, :])
@@ -84,10 +85,9 @@ class SynthesisLayer(nn.Module):
             else:
                 setattr(self, name, None)
 
-    def styles_and_demod(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """-> (styles [B, in] with the input gain folded in, demodulation [B, out] or None for ToRGB,
-        weight [out, in, k, k] pre-normalised as NVIDIA's modulated_conv2d does)."""
-        styles = self.affine(w)
+    def styles_and_demod(self, styles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """StyleSpace styles [B, in] (`affine(w)`) -> (styles with the input gain folded in, demodulation
+        [B, out] or None for ToRGB, weight [out, in, k, k] pre-normalised as NVIDIA's modulated_conv2d does)."""
         gain = self.magnitude_ema.rsqrt()
         weight = self.weight
         if self.spec.torgb:
@@ -99,11 +99,12 @@ class SynthesisLayer(nn.Module):
         demod = modconv.demodulation(weight, styles, derived(self, "norms", weight, modconv.squared_norms))
         return styles * gain, demod, weight
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
+        """x [B, in, H, W]; styles [B, in]: this layer's StyleSpace styles (`affine(w)`)."""
         spec = self.spec
         if modconv.needs_weight_grads(self):
-            return reference.layer_reference(self, x, w)
-        styles, demod, weight = self.styles_and_demod(w)
+            return reference.layer_from_styles_reference(self, x, styles)
+        styles, demod, weight = self.styles_and_demod(styles)
         if spec.torgb:
             x = modconv.modulated_1x1(x, weight[:, :, 0, 0], styles) + self.bias.to(x.dtype)[:, None, None]
             x = torch.nn.functional.pad(x, list(spec.padding)) if any(spec.padding) else x
@@ -150,12 +151,34 @@ class Stylegan3Generator(GeneratorBase):
     def kind(self) -> str:
         return self.config.kind
 
+    # -- StyleSpace ----------------------------------------------------------------------------------
+    @property
+    def style_layers(self) -> list[StyleLayer]:
+        """"input" (affine(ws[0]): the 4 rotation/translation parameters), then L0 ... ToRGB (ws[1 + i])."""
+        out = [StyleLayer("input", 4, self.config.input_size, 0, "input")]
+        for i, spec in enumerate(self.config.layers):
+            out.append(StyleLayer(spec.name, spec.in_channels, spec.out_size, i + 1, "torgb" if spec.torgb else "conv"))
+        return out
+
+    def _affines(self) -> list[nn.Module]:
+        return [self.input.affine, *(layer.affine for layer in self.layers.values())]
+
     def synthesis(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
         """ws [B, num_ws, w_dim] -> images [B, img_channels, H, W] float32."""
         self.check_noise_mode(noise_mode)
-        self.check_ws(ws)
-        ws = ws.float()
-        x = self.input(ws[:, 0]).to(runtime.compute_dtype(ws.device))
-        for i, layer in enumerate(self.layers.values()):
-            x = layer(x, ws[:, i + 1])
+        return self._synthesize(self.styles(ws))
+
+    def synthesis_from_styles(self, styles, noise_mode: str = "const", noise=None) -> torch.Tensor:
+        """StyleSpace styles (one [B, channels] tensor per `style_layers` entry, as `styles(ws)` gives) ->
+        images; `synthesis_from_styles(styles(ws))` is `synthesis(ws)` bit for bit. No noise inputs: `noise_mode`
+        is accepted and ignored, `noise` must be None."""
+        self.check_noise_mode(noise_mode)
+        if noise is not None:
+            raise ValueError("StyleGAN3 has no noise inputs")
+        return self._synthesize([s.float() for s in self.check_styles(styles)])
+
+    def _synthesize(self, styles: list[torch.Tensor]) -> torch.Tensor:
+        x = self.input(styles[0]).to(runtime.compute_dtype(styles[0].device))
+        for layer, s in zip(self.layers.values(), styles[1:], strict=True):
+            x = layer(x, s)
         return (x.float() * self.config.output_scale).contiguous()

@@ -57,9 +57,9 @@ def filtered_lrelu_reference(x: torch.Tensor, up_filter: torch.Tensor | None, do
     return x[:, :, ::down, ::down]
 
 
-def fourier_features_reference(layer, w: torch.Tensor) -> torch.Tensor:
-    """SynthesisInput written out per sample, channel and pixel: [B, C, size, size]."""
-    t = layer.affine(w)
+def fourier_features_reference(layer, w: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
+    """SynthesisInput written out per sample, channel and pixel: [B, C, size, size]; `t` its style (else affine(w))."""
+    t = layer.affine(w) if t is None else t
     t = t / torch.sqrt(t[:, 0] ** 2 + t[:, 1] ** 2)[:, None]
     out = []
     for n in range(w.shape[0]):
@@ -80,8 +80,12 @@ def fourier_features_reference(layer, w: torch.Tensor) -> torch.Tensor:
 
 def layer_reference(layer, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """One `SynthesisLayer` by the formulas above (differentiable in every parameter)."""
+    return layer_from_styles_reference(layer, x, layer.affine(w))
+
+
+def layer_from_styles_reference(layer, x: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
+    """`layer_reference` from the layer's StyleSpace styles [B, in] (its affine output)."""
     spec = layer.spec
-    styles = layer.affine(w)
     if spec.torgb:
         styles = styles / math.sqrt(spec.in_channels * spec.kernel ** 2)
     x = modulated_conv2d_reference(x, layer.weight, styles, not spec.torgb, spec.kernel - 1,

@@ -115,7 +115,7 @@ def test_fourier_input_is_its_formula(tiny):
     """With the identity transform (affine -> (1, 0, 0, 0)), the features are weight @ sin(2 pi (f . p + phase))."""
     layer = tiny.input
     w = torch.randn(2, tiny.w_dim)
-    assert torch.allclose(layer(w), fourier_features_reference(layer, w), atol=1e-5)
+    assert torch.allclose(layer(layer.affine(w)), fourier_features_reference(layer, w), atol=1e-5)
     with torch.no_grad():
         saved = layer.affine.weight.clone()
         layer.affine.weight.zero_()
@@ -124,7 +124,7 @@ def test_fourier_input_is_its_formula(tiny):
                  + layer.phases[:, None, None])
         waves = torch.sin(2 * math.pi * phase)
         expected = torch.einsum("dc,chw->dhw", layer.weight / math.sqrt(layer.weight.shape[0]), waves)
-        out = layer(w[:1])
+        out = layer(layer.affine(w[:1]))
         layer.affine.weight.copy_(saved)
     assert torch.allclose(out[0], expected, atol=1e-5) and out.shape[2:] == (layer.size, layer.size)
 

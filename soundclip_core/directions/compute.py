@@ -1,0 +1,69 @@
+"""`compute_table`: a generator's StyleSpace channel table, batched, resumable, cancellable, saved atomically.
+
+With `path`, the work so far is kept beside it in `<name>.partial.safetensors` after every chunk; a later call
+with the same generator, CLIP and settings continues from there (a resumed table equals an uninterrupted one),
+and the final table replaces the partial one when complete.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import SoundClipError
+from .files import load_partial, save_table, style_layout_json
+from .fingerprint import generator_fingerprint
+from .finite import finite_rows
+from .gradient import gradient_rows
+from .layout import MAX_RESOLUTION, table_layout
+from .sampling import SEED, TRUNCATION, sample_styles
+from .statistics import SAMPLES, channel_statistics
+from .table import IMAGES, STRENGTH, ChannelTable, Partial, Progress, check_method
+
+
+def partial_path(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    return path.with_name(f"{path.stem}.partial{path.suffix or '.safetensors'}")
+
+
+def compute_table(generator, clip, method: str = "finite", *, images: int = IMAGES, strength: float = STRENGTH,
+                  stats_samples: int = SAMPLES, seed: int = SEED, truncation_psi: float = TRUNCATION,
+                  max_resolution: int | None = MAX_RESOLUTION, include_torgb: bool = False, batch_size: int = 32,
+                  channels_per_chunk: int = 64, image_batch: int = 4, path: str | os.PathLike | None = None,
+                  progress: Progress | None = None, should_cancel: Callable[[], bool] | None = None,
+                  clip_input: str = "area") -> ChannelTable:
+    """The [channels, clip_dim] table of `generator` in `clip`'s space (see finite.py / gradient.py).
+
+    `images`: sample images the directions are averaged over (the first of the statistics' draw);
+    `batch_size`: renders per forward (finite); `image_batch`: images per forward (gradient); `path`: save there (and
+    resume from its partial file)."""
+    check_method(method)
+    if images < 1:
+        raise SoundClipError("a table needs at least 1 image", fix=f"use StyleCLIP's {IMAGES}")
+    layout = table_layout(generator, max_resolution, include_torgb)
+    stats = channel_statistics(generator, stats_samples, seed, truncation_psi)
+    identity = dict(layout=layout, space=clip.space, method=method, generator=generator_fingerprint(generator),
+                    stats=stats, images=images, strength=float(strength))
+    styles_json = style_layout_json(generator)
+    partial_file = None if path is None else partial_path(path)
+    partial = None
+    if partial_file is not None:
+        partial = load_partial(partial_file, generator, clip.space, layout, method, images, float(strength))
+
+    def keep(state: Partial) -> None:
+        if partial_file is not None:
+            save_table(ChannelTable(state.rows, **identity), partial_file, styles_json, done=state.done)
+
+    styles = sample_styles(generator, images, seed, truncation_psi)
+    if method == "finite":
+        rows = finite_rows(generator, clip, layout, stats, styles, strength, batch_size, channels_per_chunk,
+                           partial, keep, progress, should_cancel, clip_input)
+    else:
+        rows = gradient_rows(generator, clip, layout, styles, image_batch, partial, keep, progress,
+                             should_cancel, clip_input)
+    table = ChannelTable(rows, **identity)
+    if path is not None:
+        save_table(table, path, styles_json)
+        partial_file.unlink(missing_ok=True)
+    return table

@@ -1,0 +1,68 @@
+"""The gradient table: StyleCLIP's table from the Jacobian of the CLIP embedding w.r.t. the styles.
+
+For e = f / |f| and a small change delta of channel c, de = (I - e e^T) J[:, c] delta / |f| (J = df/ds).
+Per image the direction of channel c is u_c = normalise((I - e e^T) J[:, c]), and the row is
+normalise(mean over images of u_c), mirroring GetFs's mean of normalised differences
+(../shared/research/round3.md A7). J comes from clip_dim backward passes through one forward of a batch
+of images (each pass gives row d of every image's J; images are independent), instead of two forwards
+per channel per image. The derivative is taken at each image's own styles, where StyleCLIP's finite
+points sit at the channel's mean +- 5 sigma: the two tables agree in direction, not exactly (the tests
+measure how well). Resumable per batch of images (`Partial.rows` holds the running sum of the u's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from ..manipulate.autograd_ready import make_autograd_ready
+from .layout import ChannelLayout
+from .table import Partial, Progress, check_cancel, clip_features
+
+
+def image_jacobian(generator, clip, styles: list[torch.Tensor], layout: ChannelLayout, clip_input: str = "area"
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(features f [B, D], J [B, D, layout.total]) of the images with `styles` (one [B, channels] per layer)."""
+    leaves = [s.detach().clone().requires_grad_(i in layout.layers) for i, s in enumerate(styles)]
+    wanted = [leaves[i] for i in layout.layers]
+    features = clip_features(clip, generator.synthesis_from_styles(leaves), clip_input)
+    b, dim = features.shape
+    jacobian = features.new_empty(b, dim, layout.total)
+    for d in range(dim):
+        grads = torch.autograd.grad(features[:, d].sum(), wanted, retain_graph=d + 1 < dim)
+        jacobian[:, d] = torch.cat(grads, dim=1)
+    return features.detach(), jacobian
+
+
+def channel_directions(features: torch.Tensor, jacobian: torch.Tensor) -> torch.Tensor:
+    """u [B, total, D]: per image and channel, the unit direction in which e = f/|f| moves."""
+    e = F.normalize(features, dim=-1)  # [B, D]
+    projected = jacobian - e[:, :, None] * (e[:, None, :] @ jacobian)  # (I - e e^T) J
+    return F.normalize(projected.transpose(1, 2), dim=-1)
+
+
+def gradient_rows(generator, clip, layout: ChannelLayout, styles: list[torch.Tensor], batch_size: int = 4,
+                  partial: Partial | None = None, on_chunk: Callable[[Partial], None] | None = None,
+                  progress: Progress | None = None, should_cancel: Callable[[], bool] | None = None,
+                  clip_input: str = "area") -> torch.Tensor:
+    """Rows [layout.total, clip_dim] from the images' `styles` (one [N, channels] tensor per style layer)."""
+    device = generator.w_avg.device
+    images = styles[0].shape[0]
+    start = partial.done if partial is not None else 0
+    with torch.inference_mode(False), torch.enable_grad():
+        sums = partial.rows.clone() if partial is not None else torch.zeros(layout.total, clip.dim)
+        make_autograd_ready(generator)
+        make_autograd_ready(clip.model)
+        for first in range(start, images, batch_size):
+            check_cancel(should_cancel)
+            last = min(images, first + batch_size)
+            batch = [s[first:last].to(device).clone() for s in styles]
+            features, jacobian = image_jacobian(generator, clip, batch, layout, clip_input)
+            sums += channel_directions(features, jacobian).sum(0).cpu()
+            if on_chunk is not None:
+                on_chunk(Partial(sums.clone(), last))
+            if progress is not None:
+                progress(last, images)
+    return F.normalize(sums / images, dim=-1)
