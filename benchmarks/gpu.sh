@@ -88,6 +88,7 @@ else
 fi
 
 step "gpu" 30 python -c "import torch; print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name(0))"
+step "selftest on cuda" 30 python -m soundclip_core selftest --device cuda --out-dir "${TMPDIR:-/tmp}/soundclip-selftest-cuda"
 step "suite on cuda" 200 python -m pytest -q --device cuda
 [ -n "$research" ] || echo "(no --research DIR: the edit step runs without the research loop's row beside it)"
 step "edit step (optimize)" "$optimize_budget" python benchmarks/optimize.py --device cuda --sizes 256 1024 \

@@ -129,3 +129,38 @@ def backward(loss: torch.Tensor, precision: str, params: Iterable[torch.Tensor] 
     for param in params:
         if param.grad is not None:
             torch.nan_to_num_(param.grad.mul_(1 / FP16_LOSS_SCALE), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+class LateValues:
+    """Numbers a loop produces on the device (a loss, a similarity), shown once they have arrived, never waited
+    for: reading a CUDA tensor from the host waits for the GPU to finish the step (a sync per step). `push`
+    starts a non-blocking copy into pinned host memory and marks it with an event; `latest()` takes what has
+    arrived, so a progress bar shows values a step or two late; `wait()` (after the loop) takes all. CPU
+    values are read as they come: there is no device to wait for."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[tuple[str, ...], torch.Tensor, object]] = []
+        self._latest: dict[str, float] = {}
+
+    def push(self, values: dict[str, torch.Tensor | float]) -> None:
+        names = tuple(values)
+        stacked = torch.stack([torch.as_tensor(v, dtype=torch.float32).reshape(()) for v in values.values()])
+        if stacked.device.type != "cuda":
+            self._latest = dict(zip(names, stacked.tolist(), strict=True))
+            return
+        host = torch.empty(stacked.shape, dtype=stacked.dtype, pin_memory=True)
+        host.copy_(stacked, non_blocking=True)
+        event = torch.cuda.Event()
+        event.record()
+        self._pending.append((names, host, event))
+
+    def latest(self) -> dict[str, float]:
+        while self._pending and self._pending[0][2].query():
+            names, host, _ = self._pending.pop(0)
+            self._latest = dict(zip(names, host.tolist(), strict=True))
+        return self._latest
+
+    def wait(self) -> dict[str, float]:
+        if self._pending:
+            self._pending[-1][2].synchronize()
+        return self.latest()

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 from tqdm import tqdm
 
+from ..runtime import LateValues
+
 
 def _advance(bar: tqdm, done: int, total: int | None) -> None:
     bar.total = total
@@ -19,12 +21,16 @@ def _advance(bar: tqdm, done: int, total: int | None) -> None:
 
 
 def step_bar(total: int, description: str):
-    """A bar and an optimize()/project() callback that advances it and shows the step's numbers (loss, ...)."""
+    """A bar and an optimize()/project() callback that advances it and shows the step's numbers (loss, ...), as
+    they arrive from the device (`LateValues`: no wait for the GPU per step; the last step's at the end)."""
     bar = tqdm(total=total, desc=description, unit="step")
+    values = LateValues()
 
     def callback(step, total_steps, preview, info):
         bar.n = step
-        bar.set_postfix({k: f"{float(v):.4f}" for k, v in info.items()}, refresh=False)
+        values.push(info)
+        shown = values.wait() if step == total_steps else values.latest()
+        bar.set_postfix({k: f"{v:.4f}" for k, v in shown.items()}, refresh=False)
         bar.refresh()
 
     return bar, callback

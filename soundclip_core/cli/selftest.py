@@ -17,7 +17,7 @@ from pathlib import Path
 import soundfile
 import torch
 
-from .. import VERSION
+from .. import VERSION, runtime
 from ..audio import load_audio
 from ..clip import tiny_clip
 from ..encoders import build_audio_encoder
@@ -46,24 +46,27 @@ def register(subparsers) -> None:
                                                "(offline, seconds), outputs written to a folder")
     p.add_argument("--steps", type=int, default=20, help="optimisation steps of the edit and the inversion")
     p.add_argument("--out-dir", type=Path, default=Path("soundclip-selftest"), help="where the outputs go")
+    p.add_argument("--device", default="cpu", help="where the checks compute: cuda, cuda:1 or mps check this "
+                                                   "installation's GPU")
     p.set_defaults(func=run)
 
 
 class Tiny:
     """The tiny random models and the sound every check uses (the generator round-trips through a file)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, device: torch.device):
         torch.manual_seed(0)
         config = GeneratorConfig(resolution=32, z_dim=32, w_dim=32, mapping_layers=2, channels=[32, 32, 16, 16])
+        self.device = device
         self.generator = load_generator(save_generator(Generator(config), folder / "tiny-generator.safetensors"),
-                                        device="cpu")
-        self.clip = tiny_clip(device="cpu")
-        self.encoder = build_audio_encoder("soundclip", embed_dim=self.clip.dim, space=self.clip.space, device="cpu")
+                                        device=device)
+        self.clip = tiny_clip(device=device)
+        self.encoder = build_audio_encoder("soundclip", embed_dim=self.clip.dim, space=self.clip.space, device=device)
         t = torch.arange(int(SECONDS * RATE)) / RATE
         chirp = 0.3 * torch.sin(2 * math.pi * (200 + 300 * t) * t) * (1 + torch.sin(2 * math.pi * 2 * t)) / 2
         soundfile.write(folder / "chirp.wav", chirp.numpy(), RATE)
         self.audio = load_audio(folder / "chirp.wav")
-        self.w_source = self.generator.ws_from_seed(0)
+        self.w_source = self.generator.ws_from_seed(0).to(device)
 
 
 def check_edit(tiny: Tiny, folder: Path, steps: int) -> tuple[bool, str, dict]:
@@ -80,7 +83,7 @@ def check_edit(tiny: Tiny, folder: Path, steps: int) -> tuple[bool, str, dict]:
 
 
 def check_inversion(tiny: Tiny, folder: Path, steps: int, photo: torch.Tensor) -> tuple[bool, str, dict]:
-    perceptual = VGG16LPIPS(TINY_VGG_WIDTHS)  # random and unweighted: the distance is named for what it is
+    perceptual = VGG16LPIPS(TINY_VGG_WIDTHS).to(tiny.device)  # random and unweighted: named for what it is
     result = project(tiny.generator, photo, perceptual, steps=steps, seed=0)
     meta = {"settings": result.settings}
     save_image(result.reconstruction, folder / "reconstruction.png", text=png_text(result.w, meta, result.noise))
@@ -143,18 +146,18 @@ def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     folder = args.out_dir.expanduser()
     folder.mkdir(parents=True, exist_ok=True)
-    tiny = Tiny(folder)
+    tiny = Tiny(folder, runtime.pick_device(args.device))
     results = {"edit": _attempt(lambda: check_edit(tiny, folder, args.steps))}
     edited = results["edit"][2].get("edit", tiny.w_source)
     with torch.no_grad():
-        photo = tiny.generator.synthesis(tiny.generator.ws_from_seed(1))  # a picture the generator can make
+        photo = tiny.generator.synthesis(tiny.generator.ws_from_seed(1).to(tiny.device))  # one it can make
     results["inversion"] = _attempt(lambda: check_inversion(tiny, folder, args.steps, photo))
     results["mix"] = _attempt(lambda: check_mix(tiny, folder, edited))
     results["video"] = _attempt(lambda: check_video(tiny, folder))
     ok = all(passed for passed, _, _ in results.values())
     print(f"soundclip selftest: {'OK' if ok else 'FAILED'}")
-    print(f"soundclip {VERSION}, torch {torch.__version__}; {time.perf_counter() - started:.1f} s on tiny random "
-          f"models; outputs in {folder.resolve()}")
+    print(f"soundclip {VERSION}, torch {torch.__version__}, {tiny.device}; {time.perf_counter() - started:.1f} s on "
+          f"tiny random models; outputs in {folder.resolve()}")
     files = {"edit": "edit.png, edit.safetensors", "inversion": "reconstruction.png", "mix": "mixed.png",
              "video": "video.mp4"}
     for name, (passed, detail, _) in results.items():

@@ -28,6 +28,7 @@ def run_epoch(run: Run, trainer: Trainer, epoch: int) -> dict:
     trainer.trainee.train()
     steps = len(trainer.loader)
     sums: dict[str, torch.Tensor | float] = {}
+    running = runtime.LateValues()
     bar = tqdm(trainer.loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
                disable=not (config.progress and node.main))
     for step, batch in enumerate(bar):
@@ -45,7 +46,10 @@ def run_epoch(run: Run, trainer: Trainer, epoch: int) -> dict:
         for name, value in terms.items():  # kept on the device: no GPU sync per step
             sums[name] = sums.get(name, 0.0) + value.detach()
         if bar.disable is False and (step % 10 == 0 or step + 1 == steps):  # the epoch's running mean
-            bar.set_postfix(loss=f"{float(sums['total']) / (step + 1):.4f}", refresh=False)
+            running.push({"loss": sums["total"] / (step + 1)})  # shown as it arrives: no wait for the GPU
+            shown = running.wait() if step + 1 == steps else running.latest()
+            if shown:
+                bar.set_postfix(loss=f"{shown['loss']:.4f}", refresh=False)
     lr = trainer.optimizer.param_groups[0]["lr"]
     if not trainer.per_step:
         trainer.scheduler.step()

@@ -147,3 +147,12 @@ def test_stylegan3_gradients_on_the_gpu_match_the_cpu():
     ws_gpu = ws.detach().to(TEST_DEVICE).requires_grad_(True)
     on_gpu.synthesis(ws_gpu).square().mean().backward()
     assert torch.allclose(ws_gpu.grad.cpu(), ws.grad, rtol=1e-2, atol=1e-5)
+
+
+def test_progress_values_arrive_without_a_sync():
+    from soundclip_core.runtime import LateValues
+
+    values = LateValues()
+    loss = torch.ones((), device=TEST_DEVICE)
+    assert sync_warnings(lambda: [values.push({"loss": loss * i}) or values.latest() for i in range(20)]) == 0
+    assert values.wait() == {"loss": 19.0}
