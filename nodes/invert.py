@@ -6,9 +6,10 @@ import hashlib
 
 from soundclip_core.errors import SoundClipError
 from soundclip_core.image import from_comfy_image, save_png, to_comfy_image
-from soundclip_core.invert import FITS, PRESETS, load_e4e, load_image, load_perceptual, project
+from soundclip_core.invert import PRESETS, load_e4e, load_perceptual, project
 from soundclip_core.latents import png_text, read_latent
 from soundclip_core.memory import edit_step_bytes
+from soundclip_core.picture import FITS, load_image
 
 from . import comfy_env
 from .form import Node, any_file, choice, link, model, seed, text, whole

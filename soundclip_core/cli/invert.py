@@ -9,8 +9,9 @@ from pathlib import Path
 from ..errors import SoundClipError
 from ..generators import load_generator
 from ..image import save_png
-from ..invert import FITS, PRESETS, fit_square, load_e4e, load_image, load_perceptual, project
+from ..invert import PRESETS, load_e4e, load_perceptual, project
 from ..latents import png_text, save_latent
+from ..picture import FITS, fit_square, load_image
 from ..runtime import pick_device
 from .models import Request, model_files
 from .options import add_device_arg

@@ -14,10 +14,10 @@ from ..errors import SoundClipError
 from ..generators import load_generator
 from ..generators.labels import label_for
 from ..image import IMAGE_FORMATS, save_image
-from ..invert import load_image
 from ..latents import png_text, read_latent, save_latent
 from ..manipulate import MASK_MODES, PRESETS, optimize
 from ..noise_maps import synthesize
+from ..picture import load_image
 from ..runtime import PRECISIONS, pick_device
 from .invert import add_inversion_args, inversion_requests, start_latent
 from .models import clip_request, model_files

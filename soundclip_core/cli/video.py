@@ -11,9 +11,9 @@ from ..encoders import load_audio_encoder
 from ..errors import SoundClipError
 from ..generators import load_generator
 from ..generators.labels import label_for
-from ..invert import load_image
 from ..latents import read_latent
 from ..manipulate import MASK_MODES, PRESETS
+from ..picture import load_image
 from ..runtime import PRECISIONS, pick_device
 from ..video import DEFAULT_HOP, DEFAULT_WINDOW, cut_windows, frame_rate, make_video
 from ..video.frames import DECODE_BATCH

@@ -70,8 +70,8 @@ def load_clip_audio(path: str | os.PathLike, max_seconds: float = 600.0) -> Audi
 
 def load_frame(path: str | os.PathLike) -> torch.Tensor:
     """An image file, or the middle frame of a video, as float [3, H, W] in [-1, 1]. Image files are read
-    as every picture a user brings is (`invert.load_image`: 16-bit, CMYK, alpha, EXIF, huge-file guard)."""
-    from ..invert.prepare import ImageInputError, load_image
+    as every picture a user brings is (`picture.load_image`: 16-bit, CMYK, alpha, EXIF, huge-file guard)."""
+    from ..picture import ImageInputError, load_image
 
     path = Path(path)
     if not path.is_file():

@@ -29,7 +29,7 @@ from ..arcface import STAGES, BottleneckIRSE
 from ..checkpoints import check_finite, check_shapes, module_shapes, read_checkpoint, require_keys
 from ..errors import CheckpointError, SoundClipError
 from ..generators.mapping import EqualLinear
-from .prepare import fit_square
+from ..picture import fit_square
 
 TAPS = (6, 20, 23)  # c1, c2, c3: the last unit of the 2nd, 3rd and 4th IR-SE-50 stage
 COARSE, MIDDLE = 3, 7  # first layer reading p2, first reading p1

@@ -27,7 +27,7 @@ from ..errors import Cancelled, SoundClipError
 from ..manipulate.autograd_ready import make_autograd_ready, ordinary
 from ..manipulate.schedule import learning_rate
 from ..noise_maps import noise_buffers, synthesize
-from .prepare import fit_square
+from ..picture import fit_square
 from .presets import PRESETS
 
 UNWEIGHTED_DISTANCE = "VGG distance (unweighted)"

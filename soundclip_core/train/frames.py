@@ -19,7 +19,7 @@ from ..atomic import atomic_path
 from ..clip import ClipModel
 from ..datasets import Clip, load_frame
 from ..errors import DatasetError
-from ..invert.prepare import ImageInputError, fit_square
+from ..picture import ImageInputError, fit_square
 
 BATCH = 32
 

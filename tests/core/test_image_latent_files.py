@@ -12,8 +12,8 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from soundclip_core.errors import SoundClipError
-from soundclip_core.invert import ImageInputError, load_image
 from soundclip_core.latents import FORMAT, read_latent, save_latent
+from soundclip_core.picture import ImageInputError, load_image
 
 
 def test_a_tiny_image_is_refused_naming_the_file(tmp_path):

@@ -1,6 +1,6 @@
 """The shape of the house, read from the source with `ast` (nothing is imported): soundclip_core's import
-graph has no cycles, no module takes another package's private names, the two generator architectures
-never import each other and sit below the one loader, and `torch.load` lives in the checkpoint home.
+graph has no cycles, nothing imports from a layer above its own, no module takes another package's private
+names, and the two generator architectures never import each other and sit below the one loader.
 
 Every import counts, also those inside functions: a lazy import is a dependency all the same (the
 StyleGAN2 <-> StyleGAN3 cycle this test was written against was one).
@@ -156,3 +156,36 @@ def test_generators_import_nothing_above_their_layer():
     upward = {(name, target) for name, targets in _generator_imports("").items() for target in targets
               if target != PACKAGE and target.split(".")[1] not in below}
     assert upward == set()
+
+
+# The layers of soundclip_core, top to bottom (CONTRIBUTING.md): a module imports from its own layer or below.
+LAYERS = (
+    ("front ends", {"cli", "__main__"}),
+    ("capabilities", {"manipulate", "invert", "video", "train", "evaluate", "directions", "analysis"}),
+    ("engines", {"generators", "encoders", "clip", "arcface", "audio", "datasets", "embedding", "image", "picture",
+                 "latents", "noise_maps", "memory"}),
+    ("formats", {"checkpoints", "weights"}),
+    ("base", {"errors", "runtime", "atomic", "optional", ""}),
+)
+
+
+def _component(module: str) -> str:
+    """The package or module directly under soundclip_core ('' for soundclip_core itself)."""
+    return module.split(".")[1] if "." in module else ""
+
+
+def _layer(component: str) -> int:
+    return next(i for i, (_, members) in enumerate(LAYERS) if component in members)
+
+
+def test_every_part_of_the_core_has_a_layer():
+    placed = set().union(*(members for _, members in LAYERS))
+    assert {_component(name) for name in MODULES} - placed == set()
+
+
+def test_nothing_imports_from_a_layer_above_its_own():
+    upward = sorted(f"{module.name} ({LAYERS[_layer(_component(module.name))][0]}) -> {target} "
+                    f"({LAYERS[_layer(_component(target))][0]})"
+                    for module in MODULES.values() for target, _ in imports(module)
+                    if _layer(_component(target)) < _layer(_component(module.name)))
+    assert upward == []

@@ -16,9 +16,10 @@ from tiny_models import write_e4e_checkpoint, write_sound
 from soundclip_core.audio import Audio
 from soundclip_core.errors import AudioError, SoundClipError
 from soundclip_core.image import grid, to_comfy_image
-from soundclip_core.invert import fit_square, load_e4e
+from soundclip_core.invert import load_e4e
 from soundclip_core.manipulate import mask_options
 from soundclip_core.noise_maps import decode, noise_buffers, synthesize
+from soundclip_core.picture import fit_square
 from soundclip_core.video import Keyframes, render_images, render_video
 from soundclip_core.weights import FORMER_FOLDERS, KIND_FOLDERS, cache_dir, load_manifest, local_copy
 

@@ -25,10 +25,7 @@ from tiny_models import (
 from soundclip_core.errors import Cancelled, CheckpointError, SoundClipError
 from soundclip_core.image import save_png
 from soundclip_core.invert import (
-    ImageInputError,
-    fit_square,
     load_e4e,
-    load_image,
     load_perceptual,
     noise_regularization,
     project,
@@ -36,6 +33,7 @@ from soundclip_core.invert import (
 )
 from soundclip_core.latents import png_text, read_latent, save_latent
 from soundclip_core.noise_maps import noise_buffers, synthesize
+from soundclip_core.picture import ImageInputError, fit_square, load_image
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Turn whatever picture a user has into the generator's square input.
+"""A user's picture in: whatever file they have, turned into the generator's square input (for inversion,
+and for the frames a training set pairs with its sounds).
 
 Any file PIL reads (8/16-bit, greyscale, palette, CMYK, with alpha, rotated by EXIF) becomes RGB
 in [-1, 1]; transparency is composited onto white. The picture is then centre-cropped (or
@@ -18,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..errors import SoundClipError
+from .errors import SoundClipError
 
 MAX_PIXELS = 64 * 1024 * 1024  # 8192 x 8192
 MIN_SIDE = 8
