@@ -4,8 +4,9 @@ The backward pass of an edit keeps every tensor the forward saved for it: that, 
 grows with resolution and batch. `saved_bytes_per_image` runs the generator's forward on fake tensors
 (shapes and dtypes only: no memory, no arithmetic) at batch 1 and 2 and takes the difference of what
 autograd saves: the cost of one more image, with everything that does not grow with the batch (weights
-and values derived from them) cancelled out. It runs in seconds on any machine, so the README's numbers
-and the tests' ceilings need no GPU.
+and values derived from them) cancelled out. It plans what a GPU keeps (StyleGAN3's lean backward, which
+the CPU trades for speed) and runs in seconds on any machine, so the README's numbers and the tests'
+ceilings need no GPU.
 
 What a node's work needs on the device, asked for before it starts (ComfyUI then unloads its own models to
 make room): `edit_step_bytes` for an optimisation step, `decode_bytes` for a decode without gradients, and
@@ -27,6 +28,8 @@ from torch.autograd.graph import saved_tensors_hooks
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
+from .generators.stylegan3.ops import lean_backward
+
 # While the backward runs, the gradient of the activation at hand and of its input are live besides what the
 # forward saved: each at most the largest activation.
 BACKWARD_LIVE_ACTIVATIONS = 2
@@ -44,7 +47,7 @@ def saved_bytes(generator: torch.nn.Module, batch: int, fake: bool = True) -> in
         return tensor
 
     device = generator.w_avg.device
-    with FakeTensorMode(allow_non_fake_inputs=True) if fake else torch.no_grad(), \
+    with FakeTensorMode(allow_non_fake_inputs=True) if fake else torch.no_grad(), lean_backward(), \
             torch.enable_grad(), saved_tensors_hooks(pack, lambda tensor: tensor):
         ws = torch.zeros(batch, generator.num_ws, generator.w_dim, device=device, requires_grad=True)
         generator.synthesis(ws)

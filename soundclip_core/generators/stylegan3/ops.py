@@ -15,6 +15,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 
@@ -133,8 +137,10 @@ def _downsample_adjoint(g: torch.Tensor, taps: torch.Tensor, down: int, shape: t
 
 def _filtered_lrelu(x: torch.Tensor, up_filter: torch.Tensor | None, down_filter: torch.Tensor | None, up: int,
                     down: int, padding: tuple[int, int, int, int], gain: float, slope: float, clamp: float | None,
-                    keep_codes: bool) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-    """The forward pass: (output, packed activation codes or None, the activation)."""
+                    backward: str) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """The forward pass: (output, packed activation codes or None, the activation). `backward`: "none" (no
+    gradient taken), "codes" (the lean backward's forward: packed codes returned) or "activation" (autograd
+    keeps the activation: the CPU's backward)."""
     px0, px1, py0, py1 = padding
     if up_filter is None:  # no resampling
         x = F.pad(x, [px0, px1, py0, py1]) * gain  # a fresh tensor: the activation works in place
@@ -143,7 +149,12 @@ def _filtered_lrelu(x: torch.Tensor, up_filter: torch.Tensor | None, down_filter
         x = _upsample_axis(x, up_filter * up, up, (py0, py1), 2)
     if not (x.is_contiguous() or _is_channels_last(x)):
         x = x.contiguous()
-    codes = _activate(x, slope, clamp, keep_codes) if slope != 1 or clamp is not None else None
+    codes = None
+    if slope != 1 or clamp is not None:
+        if backward == "activation":
+            x = _LeakyClamp.apply(x, slope, clamp)
+        else:
+            codes = _activate(x, slope, clamp, keep_codes=backward == "codes")
     if down_filter is None:
         return (x[:, :, ::down, ::down] if down > 1 else x), codes, x
     return _downsample(x, down_filter, down), codes, x
@@ -159,7 +170,7 @@ class FilteredLReLUFunction(torch.autograd.Function):
                 down: int, padding: tuple[int, int, int, int], gain: float, slope: float,
                 clamp: float | None) -> torch.Tensor:
         out, codes, activation = _filtered_lrelu(x, up_filter, down_filter, up, down, padding, gain, slope, clamp,
-                                                 keep_codes=True)
+                                                 backward="codes")
         ctx.save_for_backward(codes, up_filter, down_filter)
         ctx.settings = (x.shape, activation.shape, _is_channels_last(activation), up, down, padding, gain, slope)
         return out
@@ -184,16 +195,61 @@ class FilteredLReLUFunction(torch.autograd.Function):
         return grad, None, None, None, None, None, None, None, None
 
 
+class _LeakyClamp(torch.autograd.Function):
+    """The CPU's backward: leaky_relu(x, slope) clamped to +-clamp, in place on `x`, keeping its output (one
+    pass; host memory is plentiful). Reading whether anything reached the clamp costs no device sync here, and
+    skips the clamp's mask in most layers (trained nets rarely reach their clamp)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, slope: float, clamp: float | None) -> torch.Tensor:
+        flat = _memory_order(x)
+        F.leaky_relu_(flat, slope)
+        if clamp is not None:
+            low, high = torch.aminmax(flat.reshape(-1))
+            clamp = clamp if bool(high >= clamp) or bool(low <= -clamp) else None
+            if clamp is not None:
+                flat.clamp_(-clamp, clamp)
+        ctx.mark_dirty(x)
+        ctx.save_for_backward(x)
+        ctx.slope, ctx.clamp = slope, clamp
+        return x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (out,) = ctx.saved_tensors
+        grad = torch.ops.aten.leaky_relu_backward(grad, out, ctx.slope, True)
+        if ctx.clamp is not None:  # clamped outputs pass no gradient
+            grad = grad.masked_fill_(out.abs() >= ctx.clamp, 0)
+        return grad, None, None
+
+
+_LEAN_ON_CPU = contextvars.ContextVar("soundclip_lean_backward_on_cpu", default=False)
+
+
+@contextlib.contextmanager
+def lean_backward() -> Iterator[None]:
+    """Take the GPU's backward on the CPU too: the memory plans (what a GPU keeps) and the tests of that path."""
+    token = _LEAN_ON_CPU.set(True)
+    try:
+        yield
+    finally:
+        _LEAN_ON_CPU.reset(token)
+
+
 def filtered_lrelu(x: torch.Tensor, up_filter: torch.Tensor | None, down_filter: torch.Tensor | None, up: int,
                    down: int, padding: tuple[int, int, int, int], gain: float, slope: float,
                    clamp: float | None) -> torch.Tensor:
     """x [B, C, H, W] (bias already added) -> up-sample, pad, FIR, x gain, leaky ReLU, clamp, FIR, down-sample.
 
     up_filter: separable [T] with gain `up` per axis applied here; down_filter: [T], [T, T] or None.
-    The filters are frozen buffers: gradients flow to x only."""
+    The filters are frozen buffers: gradients flow to x only. Where a gradient is taken, a GPU (or anything but
+    the CPU) keeps 2 bits per up-sampled element (`FilteredLReLUFunction`: memory is what limits a GPU); the
+    CPU keeps the activation itself, which its many passes over packed codes would make ~3x slower."""
     if torch.is_grad_enabled() and x.requires_grad:
-        return FilteredLReLUFunction.apply(x, up_filter, down_filter, up, down, padding, gain, slope, clamp)
-    return _filtered_lrelu(x, up_filter, down_filter, up, down, padding, gain, slope, clamp, keep_codes=False)[0]
+        if x.device.type != "cpu" or _LEAN_ON_CPU.get():
+            return FilteredLReLUFunction.apply(x, up_filter, down_filter, up, down, padding, gain, slope, clamp)
+        return _filtered_lrelu(x, up_filter, down_filter, up, down, padding, gain, slope, clamp, "activation")[0]
+    return _filtered_lrelu(x, up_filter, down_filter, up, down, padding, gain, slope, clamp, "none")[0]
 
 
 class ModulatedConvFunction(torch.autograd.Function):

@@ -4,6 +4,7 @@ our export round-trips; bad files are refused clearly; the editing loop runs on 
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -70,7 +71,9 @@ def test_schedule_reproduces_the_paper_configs():
                                                      (2, (5, 2, -4, 3), False, 1.0),
                                                      (2, (11, 10, 11, 10), True, 0.7), (2, (-3, -4, -3, -4), False,
                                                                                          None)])
-def test_filtered_lrelu_equals_zero_insertion_pad_fir_activate_clamp_fir_subsample(up, padding, radial, clamp):
+@pytest.mark.parametrize("lean", [False, True], ids=["cpu-backward", "gpu-backward"])
+def test_filtered_lrelu_equals_zero_insertion_pad_fir_activate_clamp_fir_subsample(up, padding, radial, clamp, lean):
+    """Both backwards: the CPU's (autograd keeps the activation) and the GPU's (2-bit codes, adjoint convs)."""
     g = torch.Generator().manual_seed(up)
     x = torch.randn(2, 3, 18, 18, generator=g, dtype=torch.float64)
     bias = torch.randn(3, generator=g, dtype=torch.float64)
@@ -79,7 +82,8 @@ def test_filtered_lrelu_equals_zero_insertion_pad_fir_activate_clamp_fir_subsamp
     expected = filtered_lrelu_reference(x, fu, fd, bias, up, 2, padding, math.sqrt(2), 0.2, clamp)
     layout = torch.channels_last if radial else torch.contiguous_format
     xb = (x + bias[:, None, None]).contiguous(memory_format=layout).requires_grad_(True)
-    fast = sg3_ops.filtered_lrelu(xb, fu, fd, up, 2, padding, math.sqrt(2), 0.2, clamp)
+    with sg3_ops.lean_backward() if lean else contextlib.nullcontext():
+        fast = sg3_ops.filtered_lrelu(xb, fu, fd, up, 2, padding, math.sqrt(2), 0.2, clamp)
     assert fast.shape == expected.shape and torch.allclose(fast, expected, atol=1e-10)
     if clamp is not None:
         assert (expected.abs() >= clamp).any()  # the clamp is exercised
