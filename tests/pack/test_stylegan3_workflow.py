@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import torch
-from comfy_workflow import to_api_prompt
+from comfy_workflow import run_prompt, to_api_prompt
 from pack_loading import import_pack
 from paths import ROOT
 from tiny_models import write_sound, write_workflow_models
@@ -16,35 +16,6 @@ CORE = {  # ComfyUI's core nodes, reduced to what the graph needs
     "SaveImage": ({"required": {"images": ("IMAGE",), "filename_prefix": ("STRING", {})}}, None),
     "PreviewImage": ({"required": {"images": ("IMAGE",)}}, None),
 }
-
-
-def run_prompt(prompt: dict, classes: dict) -> dict[str, list]:
-    """Execute an API prompt in dependency order; returns the images each output node received."""
-    results, shown = {}, {}
-
-    def value(v):
-        return results[v[0]][v[1]] if isinstance(v, list) else v
-
-    def evaluate(node_id: str):
-        if node_id in results:
-            return
-        entry = prompt[node_id]
-        for v in entry["inputs"].values():
-            if isinstance(v, list):
-                evaluate(v[0])
-        inputs = {k: value(v) for k, v in entry["inputs"].items()}
-        kind = entry["class_type"]
-        if kind in ("SaveImage", "PreviewImage"):
-            shown.setdefault(kind, []).append(inputs["images"])
-            results[node_id] = ()
-        else:
-            cls = classes[kind]
-            results[node_id] = getattr(cls(), cls.FUNCTION)(**inputs)
-
-    with torch.inference_mode():
-        for node_id in prompt:
-            evaluate(node_id)
-    return shown
 
 
 def test_stylegan3_workflow_runs_on_a_tiny_pickle(tmp_path, monkeypatch):
@@ -62,7 +33,12 @@ def test_stylegan3_workflow_runs_on_a_tiny_pickle(tmp_path, monkeypatch):
     loader = next(e for e in prompt.values() if e["class_type"] == "SoundCLIP_StyleGANLoad")
     assert loader["inputs"]["generator_name"] == "stylegan3-t-afhqv2-512x512.pkl"
     monkeypatch.chdir(tmp_path / "input")  # outside ComfyUI, the input folder is the working directory
-    shown = run_prompt(prompt, classes)
+    shown: dict[str, list] = {}
+
+    def show(kind: str):
+        return lambda images, **_: shown.setdefault(kind, []).append(images) or ()
+
+    run_prompt(prompt, classes, {kind: show(kind) for kind in ("SaveImage", "PreviewImage")})
     (saved,), (preview,) = shown["SaveImage"], shown["PreviewImage"]
     assert saved.shape == preview.shape == (1, 32, 32, 3) and 0 <= float(saved.min()) <= float(saved.max()) <= 1
     assert not torch.equal(saved, preview)  # the sound moved the latent

@@ -132,7 +132,7 @@ def test_the_song_to_video_example_runs_with_core_video_nodes_emulated(nodes, ho
     their ComfyUI implementations behave (SaveVideo: H.264 + AAC at the VIDEO's frame rate)."""
     import json
 
-    from comfy_workflow import CORE_DEFINITIONS, to_api_prompt
+    from comfy_workflow import CORE_DEFINITIONS, run_prompt, to_api_prompt
     from paths import ROOT
 
     from soundclip_core.audio import Audio
@@ -157,26 +157,11 @@ def test_the_song_to_video_example_runs_with_core_video_nodes_emulated(nodes, ho
         saved.append(write_mp4(path, batches, video["fps"], Audio.from_comfy(video["audio"])[0]))
         return ()
 
-    core = {"CreateVideo": create_video, "SaveVideo": save_video}
-    results: dict[str, tuple] = {}
-
-    def run(node_id: str) -> tuple:
-        if node_id not in results:
-            entry = prompt[node_id]
-            inputs = {name: run(value[0])[value[1]] if isinstance(value, list) else value
-                      for name, value in entry["inputs"].items()}
-            if entry["class_type"] == "SoundCLIP_SoundKeyframes":
-                inputs["steps"] = 2
-            if entry["class_type"] in core:
-                results[node_id] = core[entry["class_type"]](**inputs)
-            else:
-                node = classes[entry["class_type"].removeprefix("SoundCLIP_")]
-                results[node_id] = getattr(node, type(node).FUNCTION)(**inputs)
-        return results[node_id]
-
-    with torch.inference_mode():
-        for node_id in prompt:
-            run(node_id)
+    for entry in prompt.values():
+        if entry["class_type"] == "SoundCLIP_SoundKeyframes":
+            entry["inputs"]["steps"] = 2
+    run_prompt(prompt, {f"SoundCLIP_{k}": type(v) for k, v in classes.items()},
+               {"CreateVideo": create_video, "SaveVideo": save_video})
     (path,) = saved
     frames, rate, seconds = frames_in(path)
     assert (frames, rate) == (6 * 24, 24.0) and abs(seconds - 6.0) < 0.05

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from comfy_workflow import CORE_DEFINITIONS, to_api_prompt
+from comfy_workflow import CORE_DEFINITIONS, run_prompt, to_api_prompt
 from paths import ROOT
 
 WORKFLOWS = sorted((ROOT / "example_workflows").glob("*.json"))
@@ -89,32 +89,6 @@ def test_each_workflow_has_its_thumbnail(path, builder):
                                      builder.display_names())
     assert np.abs(committed - np.asarray(fresh, dtype=np.float32)).mean() < 4, f"{thumbnail.name} is stale"
     assert committed.std() > 10  # a drawing, not a blank frame
-
-
-def run_prompt(prompt: dict, classes: dict, core: dict) -> dict:
-    """Execute an API-format prompt as ComfyUI does (each node once, inputs from upstream outputs), under
-    inference mode; `core` implements the core ComfyUI nodes the graph uses. Returns node id -> outputs."""
-    import torch
-
-    outputs: dict[str, tuple] = {}
-
-    def run(node_id: str) -> tuple:
-        if node_id not in outputs:
-            entry = prompt[node_id]
-            inputs = {name: run(value[0])[value[1]] if isinstance(value, list) else value
-                      for name, value in entry["inputs"].items()}
-            if entry["class_type"] in core:
-                outputs[node_id] = core[entry["class_type"]](**inputs)
-            else:
-                cls = classes[entry["class_type"]]
-                result = getattr(cls(), cls.FUNCTION)(**inputs)
-                outputs[node_id] = result if isinstance(result, tuple) else result.get("result", ())
-        return outputs[node_id]
-
-    with torch.inference_mode():
-        for node_id in prompt:
-            run(node_id)
-    return outputs
 
 
 def test_invert_workflow_runs_with_tiny_models(builder, tmp_path, monkeypatch):
