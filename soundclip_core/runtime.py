@@ -1,7 +1,7 @@
 """Where and how numbers are computed: device choice and precision.
 
 Users run on CUDA when they have it, on Apple silicon's MPS, and on CPU otherwise; precision is an
-explicit choice (fp32 default, bf16 on GPUs and CPUs that compute it natively, fp16 on CUDA only),
+explicit choice (fp32 default, bf16 on GPUs and CPUs that compute it natively, fp16 on GPUs: CUDA or MPS),
 applied by autocast so that every model in a loop follows the same setting. A CUDA device gets the fast
 defaults once: cuDNN picks the fastest algorithm for each (fixed) shape of an optimisation loop, and
 fp32 matmuls and convolutions use TF32 tensor cores (10-bit mantissa products, fp32 sums: far below what
