@@ -37,6 +37,38 @@ def add_inversion_args(p: argparse.ArgumentParser, steps_flag: str = "--steps") 
     p.add_argument("--fit", choices=FITS, default="crop", help="make the picture square by centre crop or edge pad")
 
 
+def add_align_args(p: argparse.ArgumentParser) -> None:
+    """--align face: the photo's largest face aligned as FFHQ's were (for FFHQ generators and e4e), the result
+    pasted back into the photo unless --no-paste-back."""
+    p.add_argument("--align", choices=("none", "face"), default="none",
+                   help="face: find the photo's largest face and align it as FFHQ was made (eyes and mouth where "
+                        "FFHQ models expect them; needs `pip install \"soundclip[faces]\"`); none: --fit only")
+    p.add_argument("--no-paste-back", action="store_true",
+                   help="with --align face: write the aligned square instead of the photo with the face put back")
+
+
+def aligned_photo(args: argparse.Namespace, photo):
+    """(the picture to invert, the face's place in the photo or None): with --align face the largest face,
+    found before any model loads (a photo without a face stops here)."""
+    if args.align != "face":
+        return photo, None
+    if photo is None:
+        raise SoundClipError("--align face aligns a photo's face, and no photo was given", fix="add --image PHOTO")
+    from ..faces import align_photo
+
+    aligned, faces = align_photo(photo, "largest", name=str(args.image))
+    return aligned, faces[0]
+
+
+def pasted(args: argparse.Namespace, images, face):
+    """`images` [B, 3, S, S] put back into the photo their face came from (unless --no-paste-back)."""
+    if face is None or args.no_paste_back:
+        return images
+    from ..faces import paste_edits
+
+    return paste_edits(images, face)
+
+
 def inversion_requests(args: argparse.Namespace, photo: bool = True) -> dict[str, Request]:
     """The models an inversion needs (none when there is no photo to invert)."""
     return {"vgg": (args.vgg, "perceptual") if photo else None,
@@ -49,6 +81,7 @@ def register(subparsers) -> None:
     p.add_argument("image", type=Path, help="the picture (any size; PNG, JPEG, WebP, TIFF, ...)")
     p.add_argument("--generator", required=True, help="StyleGAN file or known id (e.g. ffhq-1024)")
     add_inversion_args(p)
+    add_align_args(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the optimisation's noise")
     add_device_arg(p)
     p.add_argument("--out", required=True, type=Path,
@@ -81,15 +114,16 @@ def run(args: argparse.Namespace) -> int:
     # both outputs, the picture and every model are checked before any model loads
     latent_path = check_output(args.out, {".safetensors"}, "me.safetensors")
     png = check_output(latent_path.with_suffix(".png"), {".png"}, "me.png")
-    image = load_image(args.image)
+    image, face = aligned_photo(args, load_image(args.image))
     files = model_files({"generator": (args.generator, "stylegan2"), **inversion_requests(args)})
     device = pick_device(args.device)
     generator = load_generator(files["generator"], device)
     result = invert_from_args(args, files, generator, image, device, args.steps)
     distance = result.settings["distance"]
     meta = {"generator": generator.source, "image": str(args.image), "settings": result.settings,
-            ("lpips" if distance == "LPIPS" else "vgg_distance"): result.lpips.tolist(), "psnr": result.psnr.tolist()}
-    save_png(result.reconstruction, png, text=png_text(result.w, meta, result.noise))
+            ("lpips" if distance == "LPIPS" else "vgg_distance"): result.lpips.tolist(), "psnr": result.psnr.tolist(),
+            **({"face_transform": face.transform.to_json()} if face is not None else {})}
+    save_png(pasted(args, result.reconstruction, face), png, text=png_text(result.w, meta, result.noise))
     save_latent(latent_path, result.w, meta, result.noise)
     print(result.report())
     print(f"wrote {latent_path} and {png} (reconstruction, latent embedded)")

@@ -19,7 +19,7 @@ from ..manipulate import MASK_MODES, PRESETS, optimize
 from ..noise_maps import synthesize
 from ..picture import load_image
 from ..runtime import PRECISIONS, pick_device
-from .invert import add_inversion_args, inversion_requests, start_latent
+from .invert import add_align_args, add_inversion_args, aligned_photo, inversion_requests, pasted, start_latent
 from .models import clip_request, model_files
 from .options import CLIP_ARCHS, add_device_arg
 from .outputs import check_output
@@ -59,6 +59,7 @@ def register(subparsers) -> None:
                                     "instead of the seed")
     p.add_argument("--image", type=Path, help="start from this photo: it is inverted into the generator first")
     add_inversion_args(p, steps_flag="--invert-steps")
+    add_align_args(p)
     p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="arithmetic of the generator and CLIP")
     p.add_argument("--clip-input", choices=["area", "official"], default="area",
                    help="how the image is resized for CLIP: area-averaged, or the official code's upsample+pool")
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     # everything the user named is checked before any model loads: outputs, inputs, then every model together
     image_path, latent_path = check_image_outputs(args.out)
     source = read_latent(args.latent) if args.latent else None
-    photo = load_image(args.image) if args.image else None
+    photo, face = aligned_photo(args, load_image(args.image) if args.image else None)
     audio = load_audio(args.audio) if args.audio else None
     files = model_files({"generator": (args.generator, "stylegan2"), "clip": clip_request(args.clip),
                          "encoder": (args.encoder, "audio_encoder") if args.audio else None,
@@ -127,10 +128,13 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     with torch.no_grad():
         images = synthesize(generator, result.w, result.noise)
+        images = pasted(args, images, face)
         if args.side_by_side:
-            images = torch.cat([synthesize(generator, w_source.to(device), result.noise), images], dim=-1)
+            source_images = pasted(args, synthesize(generator, w_source.to(device), result.noise), face)
+            images = torch.cat([source_images, images], dim=-1)
     meta = {"generator": generator.source, "settings": result.settings,
-            **({"label": label_text} if label is not None else {})}
+            **({"label": label_text} if label is not None else {}),
+            **({"face_transform": face.transform.to_json()} if face is not None else {})}
     save_image(images, image_path, text=png_text(result.w, meta, result.noise))
     save_latent(latent_path, result.w, meta, result.noise)
     print(result.report())

@@ -163,7 +163,7 @@ LAYERS = (
     ("front ends", {"cli", "__main__"}),
     ("capabilities", {"manipulate", "invert", "video", "train", "evaluate", "directions", "analysis"}),
     ("engines", {"generators", "encoders", "clip", "arcface", "audio", "datasets", "embedding", "image", "picture",
-                 "latents", "noise_maps", "memory"}),
+                 "latents", "noise_maps", "memory", "faces"}),
     ("formats", {"checkpoints", "weights"}),
     ("base", {"errors", "runtime", "atomic", "optional", ""}),
 )

@@ -199,13 +199,13 @@ def _pyproject() -> dict:
 
 
 def _requirements(lines: list[str]) -> dict[str, str]:
-    """'name>=1.2' / 'name==1.2' lines (comments and markers aside) -> {normalised name: version}."""
+    """'name>=1.2' / 'name==1.2' lines (comments, markers and upper bounds aside) -> {normalised name: version}."""
     out = {}
     for line in lines:
         line = line.split("#")[0].split(";")[0].strip()
         if line:
             name, _, version = line.replace("==", ">=").partition(">=")
-            release = version.strip().split(".")
+            release = version.split(",")[0].strip().split(".")
             while len(release) > 1 and release[-1] == "0":  # 2.4.0 and 2.4 are the same release
                 release.pop()
             out[name.strip().lower().replace("-", "_")] = ".".join(release)
