@@ -311,6 +311,31 @@ def invert_photo_then_sound(w: Workflow) -> None:
            filename_prefix="soundclip/photo_rain_latent")
 
 
+def portrait_laugh_pasted_back(w: Workflow) -> None:
+    """Your portrait: its face found and aligned as FFHQ was made (eyes and mouth where FFHQ's generator expects
+    them), inverted into the FFHQ generator, made to laugh by a sound with ArcFace keeping who it is, and pasted back
+    into the photo (everything outside the face stays the photo's own). Align Face needs the face detector:
+    pip install "soundclip[faces]"."""
+    photo, _ = w.core("LoadImage", 0, 0, ["portrait.png", "image"])
+    (audio,) = load_audio(w, "laughing.wav", 0, 1)
+    encoder, clip, generator = load_models(w, "stylegan2-ffhq-config-f.pt", first_row=2)
+    (perceptual,) = w.node("SoundCLIP_PerceptualLoader", 0, 5, vgg_name="vgg16-397923af.pth",
+                           lpips_weights="vgg.pth")
+    (arcface,) = w.node("SoundCLIP_ArcFaceLoader", 0, 6, arcface_name="model_ir_se50.pth")
+    aligned, face = w.node("SoundCLIP_AlignFace", 1, 0, image=photo, faces="largest", size=1024)
+    latent, reconstruction, _ = w.node("SoundCLIP_InvertImage", 2, 0, image=aligned, generator=generator,
+                                       perceptual=perceptual, preset="fast", steps=-1, fit="crop", seed=0,
+                                       batch_size=0, preview_every=10)
+    target, _ = w.node("SoundCLIP_AudioEncode", 1, 2, audio=audio, encoder=encoder, long_clip="average",
+                       window_start=0.0)
+    edited, _ = w.node("SoundCLIP_LatentOptimize", 3, 0, generator=generator, clip=clip, target=target,
+                       latent=latent, preset="ffhq", arcface=arcface, **OPTIMIZE_DEFAULTS)
+    w.core("PreviewImage", 3, 3, [], images=reconstruction)
+    (after,) = w.node("SoundCLIP_Decode", 4, 0, generator=generator, latent=edited, noise_mode="const")
+    (pasted,) = w.node("SoundCLIP_PasteBack", 5, 0, edited=after, face=face, feather=0.1)
+    w.core("SaveImage", 6, 0, ["soundclip/portrait_laughing"], images=pasted)
+
+
 def sound_to_animal_stylegan3(w: Workflow) -> None:
     """StyleGAN3: a cat's purr edits an animal from NVIDIA's StyleGAN3-T AFHQv2 512 px generator
     (stylegan3-t-afhqv2-512x512.pkl, downloaded on first use; non-commercial licence). Its 16 W+
@@ -350,6 +375,7 @@ WORKFLOWS = {
     "Several sounds, one seed": sounds_grid,
     "AudioCLIP, a bark to a dog": audioclip_sound_to_dog,
     "Your photo, inverted, then rain": invert_photo_then_sound,
+    "A portrait, aligned, laughing, pasted back": portrait_laugh_pasted_back,
     "StyleGAN3, a purr to an animal": sound_to_animal_stylegan3,
     "A whole song to a video": song_to_video,
 }

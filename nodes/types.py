@@ -21,6 +21,7 @@ WPLUS = "SOUNDCLIP_WPLUS"
 ARCFACE = "SOUNDCLIP_ARCFACE"
 PERCEPTUAL = "SOUNDCLIP_PERCEPTUAL"
 E4E = "SOUNDCLIP_E4E"
+FACE = "SOUNDCLIP_FACE"  # list of soundclip_core.faces.FaceInPhoto: one per aligned face, the photo and the quad
 KEYFRAMES = "SOUNDCLIP_KEYFRAMES"  # soundclip_core.video.Keyframes: W+ [K, num_ws, w_dim] with times in seconds
 # The pack's menu: one sub-category per stage of a workflow.
 LOADERS = "SoundCLIP/loaders"  # model files

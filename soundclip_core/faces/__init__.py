@@ -13,9 +13,9 @@ face put back into the photo.
 from .align import FaceTransform, align_face, ffhq_quad
 from .detector import Face, FaceDetector
 from .paste import DEFAULT_FEATHER, face_coordinates, paste_back
-from .photo import ALIGNED_SIZE, FaceInPhoto, align_photo, detector_on, paste_edits
+from .photo import ALIGNED_SIZE, FaceInPhoto, align_photo, detector_on, paste_edits, paste_faces
 from .select import WHICH, FaceNotFound, find_faces, largest
 
 __all__ = ["ALIGNED_SIZE", "DEFAULT_FEATHER", "WHICH", "Face", "FaceDetector", "FaceInPhoto", "FaceNotFound",
            "FaceTransform", "align_face", "align_photo", "detector_on", "face_coordinates", "ffhq_quad", "find_faces",
-           "largest", "paste_back", "paste_edits"]
+           "largest", "paste_back", "paste_edits", "paste_faces"]

@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import torch
 
+from ..errors import SoundClipError
 from .align import FaceTransform, align_face
 from .detector import FaceDetector
 from .paste import DEFAULT_FEATHER, paste_back
@@ -51,3 +52,20 @@ def paste_edits(images: torch.Tensor, face: FaceInPhoto, feather: float = DEFAUL
     photo = face.photo.to(images.device)
     pasted = [paste_back((image.float().clamp(-1, 1) + 1) / 2, face.transform, photo, feather) for image in images]
     return torch.stack(pasted) * 2 - 1
+
+
+def paste_faces(images: torch.Tensor, faces: list[FaceInPhoto], feather: float = DEFAULT_FEATHER) -> torch.Tensor:
+    """Edited faces [B, 3, S, S] in [-1, 1] back into their photos -> [P, 3, H, W] in [-1, 1].
+
+    One face: each edited image gives one photo (several edits of the same face). Several faces: one edited image
+    per face, every face of a photo pasted into it in turn, one picture per photo (in the order of their faces)."""
+    if len(faces) == 1:
+        return paste_edits(images, faces[0], feather)
+    if len(images) != len(faces):
+        raise SoundClipError(f"{len(images)} edited images for {len(faces)} aligned faces",
+                             fix="give one edited image per aligned face (or align only the largest face)")
+    photos: dict[int, torch.Tensor] = {}  # the photo's identity -> it with the faces pasted so far, in [0, 1]
+    for image, face in zip(images, faces, strict=True):
+        photo = photos.get(id(face.photo), face.photo).to(image.device)
+        photos[id(face.photo)] = paste_back((image.float().clamp(-1, 1) + 1) / 2, face.transform, photo, feather)
+    return torch.stack(list(photos.values())) * 2 - 1

@@ -92,6 +92,8 @@ SAVED_NAMES = {
                       "precision text text_weight",
     "KeyframesToFrames": "generator keyframes audio fps pulse motion noise_mode batch_size memory_budget_gb",
     "WriteSoundVideo": "generator keyframes audio fps pulse motion noise_mode batch_size crf filename_prefix",
+    "AlignFace": "image faces size",
+    "PasteBack": "edited face feather photo",
 }
 
 

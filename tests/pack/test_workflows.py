@@ -26,7 +26,7 @@ def test_the_examples_exist():
     assert {p.stem for p in WORKFLOWS} == {
         "Sound to landscape", "Music to painting (WikiArt)", "Sound and text style mix on faces",
         "Several sounds, one seed", "AudioCLIP, a bark to a dog", "Your photo, inverted, then rain",
-        "StyleGAN3, a purr to an animal", "A whole song to a video"}
+        "StyleGAN3, a purr to an animal", "A whole song to a video", "A portrait, aligned, laughing, pasted back"}
 
 
 def test_committed_workflows_match_the_builder(builder):
@@ -125,6 +125,39 @@ def test_invert_workflow_runs_with_tiny_models(builder, tmp_path, monkeypatch):
     assert edit.shape == reconstruction.shape == (1, 32, 32, 3)
     assert not torch.equal(edit, reconstruction)  # the sound changed the inverted photo
     assert len(list((tmp_path / "output" / "soundclip").glob("photo_rain_latent_*.png"))) == 1
+
+
+def test_portrait_workflow_aligns_inverts_edits_and_pastes_back(builder, tmp_path, monkeypatch):
+    """Load Image (a real portrait) -> Align Face (the real detector) -> Invert -> Optimize -> Decode -> Paste
+    Back -> Save, on tiny models: the photo comes back whole, changed only inside the face's square."""
+    import numpy as np
+    import torch
+    from photos import astronaut_path
+    from PIL import Image
+    from tiny_models import write_sound, write_workflow_models
+
+    write_workflow_models(tmp_path / "models")
+    write_sound(tmp_path / "laughing.wav")
+    monkeypatch.setenv("SOUNDCLIP_HOME", str(tmp_path / "models"))
+    monkeypatch.chdir(tmp_path)
+    photo = torch.from_numpy(np.asarray(Image.open(astronaut_path()).convert("RGB"), dtype=np.float32) / 255)
+    saved, previewed = [], []
+    core = {"LoadImage": lambda image: (photo[None], torch.zeros(1, *photo.shape[:2])),
+            "SaveImage": lambda images, filename_prefix: saved.append(images) or (),
+            "PreviewImage": lambda images: previewed.append(images) or ()}
+    classes = builder.load_node_classes()
+    workflow = json.loads((ROOT / "example_workflows" / "A portrait, aligned, laughing, pasted back.json").read_text())
+    prompt = to_api_prompt(workflow, {**CORE_DEFINITIONS, **{k: v.INPUT_TYPES() for k, v in classes.items()}})
+    for entry in prompt.values():
+        if entry["class_type"] in ("SoundCLIP_LatentOptimize", "SoundCLIP_InvertImage"):
+            entry["inputs"]["steps"] = 2
+    run_prompt(prompt, classes, core)
+    (pasted,), (reconstruction,) = saved, previewed
+    assert pasted.shape == (1, 512, 512, 3) and reconstruction.shape == (1, 32, 32, 3)
+    changed = (pasted[0] - photo).abs().amax(-1) > 1e-5  # (float rounding of the [-1, 1] round trip aside)
+    rows, cols = torch.nonzero(changed, as_tuple=True)
+    assert 0.05 < float(changed.float().mean()) < 0.2  # her face's square, about a tenth of the photo
+    assert 100 < float(cols.float().mean()) < 300 and float(rows.float().mean()) < 200  # up where her face is
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)

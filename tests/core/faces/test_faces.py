@@ -180,3 +180,41 @@ def test_nms_and_blur_match_their_definitions():
     pixels = np.random.default_rng(0).random((40, 50, 3)).astype(np.float32) * 255
     expected = scipy_ndimage.gaussian_filter(pixels, [2.5, 2.5, 0])
     assert np.abs(gaussian_blur(pixels, 2.5) - expected).max() < 1e-3
+
+
+def test_cli_aligns_the_face_inverts_edits_and_pastes_back(tmp_path, photo, capsys):
+    from PIL import Image
+    from tiny_models import write_cli_files
+
+    from soundclip_core.cli import main
+    from soundclip_core.latents import read_latent
+
+    files = write_cli_files(tmp_path)
+    m = files / "models"
+    picture = tmp_path / "portrait.png"
+    Image.fromarray((photo.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(picture)
+    common = ["--generator", str(m / "stylegan2" / "landscape.pt"), "--vgg", str(m / "perceptual" / "vgg16.pt"),
+              "--device", "cpu"]
+    out = tmp_path / "out" / "portrait.safetensors"
+    assert main(["invert", str(picture), *common, "--steps", "2", "--align", "face", "--out", str(out)]) == 0
+    pasted = np.asarray(Image.open(out.with_suffix(".png")), dtype=np.float32) / 255
+    transform = FaceTransform.from_json(read_latent(out).meta["face_transform"])
+    outside = ~((face_coordinates(transform) > 0) & (face_coordinates(transform) < 1)).all(-1).numpy()
+    original = photo.permute(1, 2, 0).numpy()
+    assert pasted.shape == (512, 512, 3)  # the photo, with the reconstructed face put back
+    assert np.abs(pasted[outside] - original[outside]).max() <= 0.5 / 255 + 1e-6  # 8-bit rounding only
+    assert np.abs(pasted[~outside] - original[~outside]).mean() > 0.05  # a tiny random generator's face
+
+    edit = tmp_path / "out" / "edit.png"
+    assert main(["manipulate", "--text", "laughing", "--image", str(picture), *common, "--clip",
+                 str(m / "clip_soundclip" / "ViT-B-32.pt"), "--invert-steps", "1", "--steps", "1", "--align", "face",
+                 "--no-paste-back", "--out", str(edit)]) == 0
+    square = Image.open(edit)
+    assert square.size == (32, 32)  # the generator's own square: --no-paste-back
+    assert "face_transform" in read_latent(edit).meta
+
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (96, 64), (120, 160, 220)).save(blank)
+    never = tmp_path / "out" / "never.safetensors"
+    assert main(["invert", str(blank), *common, "--align", "face", "--out", str(never)]) == 2
+    assert "no face found in" in capsys.readouterr().err and not never.exists()
