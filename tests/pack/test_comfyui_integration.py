@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 from comfy_workflow import to_api_prompt
 from paths import ROOT
+from photos import astronaut_path
 from PIL import Image
 from tiny_models import write_sound, write_workflow_models
 
@@ -74,7 +76,9 @@ def comfyui(tmp_path_factory):
             if node["type"] == "SoundCLIP_LoadAudio":
                 name = node["widgets_values"][0]  # a song must be longer than one video window (5 s)
                 write_sound(base / "input" / name, seconds=12.0 if name == "song.wav" else 2.0)
-            if node["type"] == "LoadImage":  # a photo of another size and aspect than the generator's
+            if node["type"] == "LoadImage" and node["widgets_values"][0] == "portrait.png":  # a real face
+                shutil.copy(astronaut_path(), base / "input" / "portrait.png")
+            elif node["type"] == "LoadImage":  # a photo of another size and aspect than the generator's
                 Image.new("RGB", (48, 40), (90, 140, 200)).save(base / "input" / node["widgets_values"][0])
     port = free_port()
     log = open(base / "comfyui.log", "w")
