@@ -34,10 +34,15 @@ def search_sounds(folder: str | os.PathLike, query: Embedding, encoder, cache_di
     return _ranked(index, query)
 
 
+def picture_query(images: torch.Tensor, clip, source: str = "picture") -> Embedding:
+    """A picture [1, 3, H, W] in [-1, 1] as a query: its CLIP embedding, made as the index makes a folder's."""
+    return Embedding(image_vectors(clip, images).cpu(), clip.space, source)
+
+
 def rank_pictures(images: torch.Tensor, query: Embedding, clip) -> Ranking:
     """A batch of pictures [B, 3, H, W] in [-1, 1] ranked by cosine with `query`; items are "#i" (batch positions)."""
     return rank(query, image_vectors(clip, images).cpu(), [f"#{i}" for i in range(images.shape[0])], clip.space)
 
 
 __all__ = ["IMAGE_EXTENSIONS", "SOUND_EXTENSIONS", "Index", "Ranking", "build_index", "graded_ndcg", "index_file",
-           "label_metrics", "list_files", "rank", "rank_pictures", "search_pictures", "search_sounds"]
+           "label_metrics", "list_files", "picture_query", "rank", "rank_pictures", "search_pictures", "search_sounds"]

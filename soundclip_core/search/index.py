@@ -127,6 +127,8 @@ def build_index(folder: str | os.PathLike, kind: str, space: str, extensions: Se
         else:
             todo.append((path, name))
     skipped: list[tuple[Path, str]] = []
+    if progress is not None and todo:
+        progress(0, len(todo))
     for first in range(0, len(todo), batch):
         group = todo[first:first + batch]
         try:
