@@ -14,6 +14,7 @@ from .manipulate import ArcFaceLoader, LatentOptimize
 from .stylegan import Decode, LatentFromSeed, StyleGANLoad, StyleMix
 from .text import CLIPLoader, EmbeddingBatch, EmbeddingMix, TextEncode
 from .video import KeyframesToFrames, SoundKeyframes, WriteSoundVideo
+from .where import SearchBySound, WhereIsTheSound
 
 comfy_env.register_model_folders()
 
@@ -40,6 +41,8 @@ _NODES = {
     "SoundKeyframes": (SoundKeyframes, "Sound to Keyframes (SoundCLIP)"),
     "KeyframesToFrames": (KeyframesToFrames, "Keyframes to Frames (SoundCLIP)"),
     "WriteSoundVideo": (WriteSoundVideo, "Write Sound Video (SoundCLIP)"),
+    "WhereIsTheSound": (WhereIsTheSound, "Where Is the Sound (SoundCLIP)"),
+    "SearchBySound": (SearchBySound, "Search by Sound (SoundCLIP)"),
 }
 
 NODE_CLASS_MAPPINGS = {f"SoundCLIP_{name}": cls for name, (cls, _) in _NODES.items()}

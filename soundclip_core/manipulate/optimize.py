@@ -112,7 +112,7 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
         settings["region"] = dict(lam_pixels=region.lam_pixels, perceptual=region.perceptual is not None,
                                   lam_perceptual=region.lam_perceptual if region.perceptual is not None else 0.0)
     with torch.inference_mode(False), torch.enable_grad():
-        for model in (generator, clip.model, getattr(identity, "model", identity)):
+        for model in (generator, clip.model, getattr(identity, "model", identity), getattr(region, "perceptual", None)):
             if model is not None:
                 make_autograd_ready(model)
         torch.manual_seed(seed)
@@ -154,7 +154,8 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
             del rendered
             kept = None if region is None else [
                 region.keep(source_images[0 if shared_source else index].float(),
-                            region.rows(part, len(range(batch)[part]), device)) for index, part in enumerate(chunks)]
+                            ordinary(region.rows(part, len(range(batch)[part]), device)))
+                for index, part in enumerate(chunks)]
         losses = torch.zeros(steps, device=device)
         similarities = torch.zeros(steps, device=device)
         for step in range(steps):
