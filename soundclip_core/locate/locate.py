@@ -1,10 +1,11 @@
 """`locate`: where in a picture a sound (or a text, or a mix) is, as a heatmap at the picture's resolution.
 
-Any image size: the picture is resized so its short side is `detail` CLIP inputs (S px) long, then cut into
-S x S tiles overlapping by half along both sides; every tile goes through the tower at the resolution it was
-trained at (no positional-embedding interpolation: a ViT's embedding is only ever used at its own grid). Each
-tile's cell map is upsampled bilinearly to the tile's pixels and the tiles are averaged where they overlap,
-then the map is resized to the picture. A square picture at detail 1 is one tile: one tower pass.
+Any image size: the picture is resized so its short side is `detail` CLIP inputs (S px) long, then covered by
+the fewest S x S tiles along each side, spread evenly (they overlap where the side is not a multiple of S); every
+tile goes through the tower at the resolution it was trained at (no positional-embedding interpolation: a ViT's
+embedding is only ever used at its own grid). Each tile's cell map is upsampled bilinearly to the tile's pixels
+and the tiles are averaged where they overlap, then the map is resized to the picture. A square picture at
+detail 1 is one tile: one tower pass, the cost of one CLIP encoding; a 16:9 picture two.
 
 The map holds cosines in CLIP space (`cosine`); MaskCLIP's cosines differ little between regions, so the
 heatmap a person sees and the mask are made from the per-picture min-max normalised map (CLIP Surgery's
@@ -38,10 +39,10 @@ class Located:
 
 
 def tile_origins(length: int, size: int) -> list[int]:
-    """Start offsets of size-long tiles covering `length` with at least half a tile of overlap."""
-    if length <= size:
+    """Start offsets of the fewest size-long tiles covering `length`, spread evenly from 0 to length - size."""
+    count = math.ceil(length / size)
+    if count == 1:
         return [0]
-    count = math.ceil((length - size) / (size / 2)) + 1
     return [round(i * (length - size) / (count - 1)) for i in range(count)]
 
 

@@ -8,14 +8,14 @@ import os
 import torch
 
 from ..embedding import Embedding
-from .index import Index, build_index, index_file, list_files
+from .index import Index, build_index, index_file, scan
 from .media import IMAGE_EXTENSIONS, SOUND_EXTENSIONS, embed_pictures, embed_sounds, image_vectors
 from .metrics import graded_ndcg, label_metrics
 from .rank import Ranking, rank
 
 
 def _ranked(index: Index, query: Embedding) -> Ranking:
-    ranking = rank(query, index.vectors, [str(p) for p in index.paths], index.space)
+    ranking = rank(query, index.vectors, index.paths, index.space)
     ranking.skipped = index.skipped
     return ranking
 
@@ -45,4 +45,4 @@ def rank_pictures(images: torch.Tensor, query: Embedding, clip) -> Ranking:
 
 
 __all__ = ["IMAGE_EXTENSIONS", "SOUND_EXTENSIONS", "Index", "Ranking", "build_index", "graded_ndcg", "index_file",
-           "label_metrics", "list_files", "picture_query", "rank", "rank_pictures", "search_pictures", "search_sounds"]
+           "label_metrics", "picture_query", "rank", "rank_pictures", "scan", "search_pictures", "search_sounds"]

@@ -36,12 +36,13 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class Index:
-    """The vectors [N, D] (unit rows, CPU) of `paths` in `space`; `skipped`: (path, why) of unreadable files."""
+    """The vectors [N, D] (unit rows, CPU) of the files `paths` (strings, under `folder`) in `space`;
+    `skipped`: (path, why) of the files that could not be read."""
 
     folder: Path
     kind: str
     space: str
-    paths: list[Path]
+    paths: list[str]
     vectors: torch.Tensor
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     encoded: int = 0  # how many files this update encoded (the rest came from the cache)
@@ -62,44 +63,47 @@ def index_file(folder: Path, kind: str, space: str, cache_dir: str | os.PathLike
     return root / f"{_slug(folder.name)}-{digest}-{name}"
 
 
-def list_files(folder: Path, extensions: Sequence[str]) -> list[Path]:
-    """The folder's files with these suffixes, in and below it (hidden folders skipped), sorted."""
-    found = []
-    for path in folder.rglob("*"):
-        relative = path.relative_to(folder)
-        if path.suffix.lower() in extensions and not any(p.startswith(".") for p in relative.parts) \
-                and path.is_file():
-            found.append(path)
+def scan(folder: Path, extensions: Sequence[str]) -> list[tuple[str, int, int]]:
+    """(path relative to the folder, size, mtime_ns) of its files with these suffixes, in and below it, sorted;
+    hidden files and folders are skipped, symlinked folders not followed (no loops). os.scandir gives each
+    file's stat with the listing: a 10,000-file folder is scanned in tens of milliseconds."""
+    found, pending = [], [("", str(folder))]
+    while pending:
+        prefix, directory = pending.pop()
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((f"{prefix}{entry.name}/", entry.path))
+                elif os.path.splitext(entry.name)[1].lower() in extensions and entry.is_file():
+                    stat = entry.stat()
+                    found.append((prefix + entry.name, stat.st_size, stat.st_mtime_ns))
     return sorted(found)
 
 
-def _stamp(path: Path) -> tuple[int, int]:
-    stat = path.stat()
-    return stat.st_size, stat.st_mtime_ns
-
-
-def _read(file: Path, kind: str, space: str) -> dict[str, tuple[int, int, torch.Tensor]]:
-    """relative path -> (size, mtime_ns, vector) from a cache file; {} when absent, stale in format, or damaged."""
+def _read(file: Path, kind: str, space: str) -> tuple[dict[str, tuple[int, int, int]], torch.Tensor]:
+    """(relative path -> (size, mtime_ns, row), vectors) from a cache file; nothing when it is absent, of another
+    format, kind or space, or damaged."""
+    nothing = {}, torch.zeros(0, 0)
     if not file.is_file():
-        return {}
+        return nothing
     try:
         with safe_open(str(file), framework="pt") as f:
             meta = f.metadata() or {}
             entries = json.loads(meta.get("entries", "[]"))
             if meta.get("format") != str(FORMAT) or meta.get("kind") != kind or meta.get("space") != space:
-                return {}
+                return nothing
             vectors = f.get_tensor("vectors") if entries else torch.zeros(0, 0)
     except Exception:  # noqa: BLE001 (a damaged cache is rebuilt, never trusted)
-        return {}
+        return nothing
     if vectors.shape[0] != len(entries):
-        return {}
-    return {name: (size, mtime, vectors[i]) for i, (name, size, mtime) in enumerate(entries)}
+        return nothing
+    return {name: (size, mtime, row) for row, (name, size, mtime) in enumerate(entries)}, vectors
 
 
-def _write(file: Path, kind: str, space: str, names: list[str], stamps: list[tuple[int, int]],
-           vectors: torch.Tensor) -> None:
-    entries = [[name, size, mtime] for name, (size, mtime) in zip(names, stamps, strict=True)]
-    meta = {"format": str(FORMAT), "kind": kind, "space": space, "entries": json.dumps(entries)}
+def _write(file: Path, kind: str, space: str, files: list[tuple[str, int, int]], vectors: torch.Tensor) -> None:
+    meta = {"format": str(FORMAT), "kind": kind, "space": space, "entries": json.dumps([list(f) for f in files])}
     file.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(file) as tmp:
         save_file({"vectors": vectors.contiguous()}, str(tmp), metadata=meta)
@@ -114,40 +118,44 @@ def build_index(folder: str | os.PathLike, kind: str, space: str, extensions: Se
     if not folder.is_dir():
         raise SoundClipError("the folder to search does not exist", path=folder, fix="check the path")
     file = index_file(folder, kind, space, cache_dir)
-    cached = _read(file, kind, space)
-    paths = list_files(folder, extensions)
-    names = [p.relative_to(folder).as_posix() for p in paths]
-    stamps = [_stamp(p) for p in paths]
-    vectors: dict[str, torch.Tensor] = {}
+    cached, cached_vectors = _read(file, kind, space)
+    files = scan(folder, extensions)
+    rows: dict[str, int] = {}  # name -> row of cached_vectors
     todo = []
-    for path, name, stamp in zip(paths, names, stamps, strict=True):
+    for name, size, mtime in files:
         hit = cached.get(name)
-        if hit is not None and hit[:2] == stamp:
-            vectors[name] = hit[2]
+        if hit is not None and hit[:2] == (size, mtime):
+            rows[name] = hit[2]
         else:
-            todo.append((path, name))
+            todo.append(name)
+    fresh: dict[str, torch.Tensor] = {}
     skipped: list[tuple[Path, str]] = []
     if progress is not None and todo:
         progress(0, len(todo))
     for first in range(0, len(todo), batch):
         group = todo[first:first + batch]
         try:
-            made = embed([path for path, _ in group])
-            vectors.update({name: made[i].float().cpu() for i, (_, name) in enumerate(group)})
+            made = embed([folder / name for name in group])
+            fresh.update({name: made[i].float().cpu() for i, name in enumerate(group)})
         except SoundClipError as error:
             if len(group) == 1:
-                skipped.append((group[0][0], str(error)))
+                skipped.append((folder / group[0], str(error)))
             else:
-                for path, name in group:
+                for name in group:
                     try:
-                        vectors[name] = embed([path])[0].float().cpu()
+                        fresh[name] = embed([folder / name])[0].float().cpu()
                     except SoundClipError as bad:
-                        skipped.append((path, str(bad)))
+                        skipped.append((folder / name, str(bad)))
         if progress is not None:
             progress(min(first + batch, len(todo)), len(todo))
-    kept = [i for i, name in enumerate(names) if name in vectors]
-    kept_names = [names[i] for i in kept]
-    matrix = torch.stack([vectors[n] for n in kept_names]) if kept_names else torch.zeros(0, 0)
-    if todo or len(cached) != len(kept_names):
-        _write(file, kind, space, kept_names, [stamps[i] for i in kept], matrix)
-    return Index(folder, kind, space, [paths[i] for i in kept], matrix, skipped, len(todo) - len(skipped), file)
+    kept = [f for f in files if f[0] in rows or f[0] in fresh]
+    if fresh:
+        parts = [cached_vectors[rows[name]][None] if name in rows else fresh[name][None] for name, _, _ in kept]
+        vectors = torch.cat(parts) if parts else torch.zeros(0, 0)
+    else:  # nothing new: the cached rows, gathered at once
+        vectors = cached_vectors[torch.tensor([rows[name] for name, _, _ in kept], dtype=torch.long)] if kept \
+            else torch.zeros(0, 0)
+    if todo or len(cached) != len(kept):
+        _write(file, kind, space, kept, vectors)
+    paths = [os.path.join(folder, name) for name, _, _ in kept]
+    return Index(folder, kind, space, paths, vectors, skipped, len(todo) - len(skipped), file)

@@ -117,8 +117,9 @@ def test_large_and_non_square_pictures_are_tiled_and_the_region_still_found():
     clip = _known_vit()
     red = Embedding(torch.eye(64)[:1], "test/known", "red")
     image = _red_square_on_blue(48, 96, (8, 60, 40, 92))  # a wide picture, red on its right side
-    found = locate(image, red, clip, detail=2)  # short side 64 px: 3 x 7 tiles of 32 px, half overlapping
-    assert tile_origins(64, 32) == [0, 16, 32] and tile_origins(128, 32) == list(range(0, 97, 16))
+    found = locate(image, red, clip, detail=2)  # short side 64 px: 2 x 4 tiles of 32 px
+    assert tile_origins(64, 32) == [0, 32] and tile_origins(128, 32) == [0, 32, 64, 96]
+    assert tile_origins(32, 32) == [0] and tile_origins(57, 32) == [0, 25]  # overlapping where they must
     assert found.heatmap.shape == (1, 48, 96)
     assert found.mask[0, 12:36, 64:88].min() == 1 and found.mask[0, :, :50].max() == 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,7 +86,7 @@ def test_the_index_is_cached_and_follows_the_folder(clip, tmp_path):
     _picture(folder / "d.webp", 8)
     counting.count = 0
     updated = build_index(folder, "images", clip.space, IMAGE_EXTENSIONS, counting)
-    assert [p.name for p in updated.paths] == ["a.png", "b.jpg", "d.webp"] and updated.encoded == 2
+    assert [Path(p).name for p in updated.paths] == ["a.png", "b.jpg", "d.webp"] and updated.encoded == 2
     torch.testing.assert_close(updated.vectors[0], first.vectors[0])
     assert not torch.allclose(updated.vectors[1], first.vectors[1])
     other = tmp_path / "cache"
