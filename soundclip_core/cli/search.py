@@ -12,7 +12,7 @@ from ..encoders import load_audio_encoder
 from ..errors import SoundClipError
 from ..picture import load_image
 from ..runtime import pick_device
-from ..search import picture_query, search_pictures, search_sounds
+from ..search import label_metrics, picture_query, search_pictures, search_sounds
 from .locate import add_query_args, check_query_args, query_embedding
 from .models import clip_request, model_files
 from .options import add_device_arg
@@ -30,6 +30,8 @@ def register(subparsers) -> None:
     p.add_argument("--cache-dir", type=Path, help="where the folder's index is kept (default: a .soundclip_index "
                                                   "folder inside it, or soundclip's cache when it is read-only)")
     add_device_arg(p)
+    p.add_argument("--query-label", help="the query's label, for retrieval metrics: a file is relevant when its "
+                                          "folder is named so (DIR/label/file), and R@1/5/10, AP and nDCG are printed")
     p.add_argument("--json", type=Path, help='the ranking as JSON: [{"path", "score"}], best first, score the cosine')
     p.set_defaults(func=run)
 
@@ -77,6 +79,11 @@ def run(args: argparse.Namespace) -> int:
         bars.close()
     top = args.top or None
     print(ranking.text(top))
+    if args.query_label is not None:
+        labels = [Path(item).parent.name for item in ranking.items]
+        metrics = label_metrics(ranking.scores[None], [args.query_label], labels)
+        print(", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k != "queries") if metrics["queries"]
+              else f"no file in a folder named '{args.query_label}': no metrics")
     if json_out is not None:
         ranking.write_json(json_out, top)
         print(f"wrote {json_out}")

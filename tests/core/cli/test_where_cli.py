@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -52,6 +53,17 @@ def test_search_ranks_pictures_by_a_sound_and_sounds_by_a_picture(files, capsys)
     assert [e["path"].rsplit("/", 1)[1] for e in json.loads(sounds.read_text())][0].startswith("s")
     assert len(json.loads(sounds.read_text())) == 2
     capsys.readouterr()
+    labelled = files / "labelled"
+    for i, label in enumerate(["rain", "rain", "dog"]):
+        (labelled / label).mkdir(parents=True, exist_ok=True)
+        Image.open(files / "pictures" / f"p{i}.png").save(labelled / label / f"p{i}.png")
+    assert main(["search", "--images", str(labelled), "--audio", str(files / "rain.wav"), *_models(files),
+                 "--query-label", "rain"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    ranked = [line.split()[-1] for line in printed[:3]]
+    relevant = [Path(p).parent.name == "rain" for p in ranked]  # AP by hand from the printed ranking
+    hits = [sum(relevant[:i + 1]) / (i + 1) for i in range(3) if relevant[i]]
+    assert f"mAP {sum(hits) / 2:.4f}" in printed[-1] and f"R@1 {float(relevant[0]):.4f}" in printed[-1]
     assert main(["search", "--sounds", str(files / "sounds"), "--audio", str(files / "rain.wav"),
                  *_models(files)]) == 2
     assert "searched with a picture" in capsys.readouterr().err
