@@ -38,33 +38,39 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    from photos import astronaut
-
-    from soundclip_core.faces import FaceDetector, align_face, find_faces, paste_back
+    from soundclip_core.faces import FaceDetector
 
     torch.set_num_threads(2)
     detector = FaceDetector(device=args.device)
     print(f"device {args.device}, {torch.get_num_threads()} threads; best of {args.repeats} (s)")
     print(f"{'photo':>8} {'detect':>8} {'facenet':>8} {'align':>8} {'paste':>8}")
     for side in (512, 2048):
-        photo = astronaut()
-        if side != 512:
-            photo = F.interpolate(photo[None], size=(side, side), mode="bicubic", align_corners=False)[0].clamp(0, 1)
-        face = find_faces(detector, photo)[0]
-        detect = best_of(args.repeats, lambda photo=photo: detector.detect(photo * 255))
-        theirs = float("nan")
-        if args.facenet:
-            from facenet_pytorch import MTCNN
-            from PIL import Image
+        print(row(detector, side, args))
 
-            reference = MTCNN(keep_all=True, device=args.device)
-            pixels = Image.fromarray((photo.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
-            theirs = best_of(args.repeats, lambda pixels=pixels: reference.detect(pixels, landmarks=True))
-        align = best_of(args.repeats, lambda photo=photo, face=face: align_face(photo, face.landmarks, 1024))
-        aligned, transform = align_face(photo, face.landmarks, 1024)
-        paste = best_of(args.repeats, lambda photo=photo: paste_back(aligned, transform, photo))
-        print(f"{side:>6}px {detect:8.3f} {theirs:8.3f} {align:8.3f} {paste:8.3f}")
 
+def row(detector, side: int, args: argparse.Namespace) -> str:
+    """One photo size's timings, as a table row."""
+    from photos import astronaut
+
+    from soundclip_core.faces import align_face, find_faces, paste_back
+
+    photo = astronaut()
+    if side != 512:
+        photo = F.interpolate(photo[None], size=(side, side), mode="bicubic", align_corners=False)[0].clamp(0, 1)
+    face = find_faces(detector, photo)[0]
+    detect = best_of(args.repeats, lambda: detector.detect(photo * 255))
+    theirs = float("nan")
+    if args.facenet:
+        from facenet_pytorch import MTCNN
+        from PIL import Image
+
+        reference = MTCNN(keep_all=True, device=args.device)
+        pixels = Image.fromarray((photo.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+        theirs = best_of(args.repeats, lambda: reference.detect(pixels, landmarks=True))
+    align = best_of(args.repeats, lambda: align_face(photo, face.landmarks, 1024))
+    aligned, transform = align_face(photo, face.landmarks, 1024)
+    paste = best_of(args.repeats, lambda: paste_back(aligned, transform, photo))
+    return f"{side:>6}px {detect:8.3f} {theirs:8.3f} {align:8.3f} {paste:8.3f}"
 
 if __name__ == "__main__":
     main()

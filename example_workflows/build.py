@@ -366,6 +366,32 @@ def song_to_video(w: Workflow) -> None:
     w.core("SaveVideo", 5, 0, ["soundclip/song", "auto", "auto"], video=video)
 
 
+def sky_made_rainy(w: Workflow) -> None:
+    """Rain only in the sky: your photo is inverted, Where Is the Sound finds the sky (the text "the sky"; a sound
+    works the same) and its MASK confines the rain sound's edit there: outside it the optimisation holds the photo's
+    pixels and VGG16-LPIPS features. The heatmap over the photo is previewed; raise the threshold for a tighter
+    mask. For an outside that is exactly the photo's, paste through the mask with ComfyUI's Image Composite Masked."""
+    photo, _ = w.core("LoadImage", 0, 0, ["photo.png", "image"])
+    (audio,) = load_audio(w, "rain.wav", 0, 1)
+    encoder, clip, generator = load_models(w, "landscape.pt", first_row=2)
+    (perceptual,) = w.node("SoundCLIP_PerceptualLoader", 0, 5, vgg_name="vgg16-397923af.pth",
+                           lpips_weights="vgg.pth")
+    latent, reconstruction, _ = w.node("SoundCLIP_InvertImage", 1, 0, image=photo, generator=generator,
+                                       perceptual=perceptual, preset="fast", steps=-1, fit="crop", seed=0,
+                                       batch_size=0, preview_every=10)
+    target, _ = w.node("SoundCLIP_AudioEncode", 1, 2, audio=audio, encoder=encoder, long_clip="average",
+                       window_start=0.0)
+    sky, _ = w.node("SoundCLIP_TextEncode", 1, 3, clip=clip, text="the sky")
+    heat, mask, _ = w.node("SoundCLIP_WhereIsTheSound", 2, 0, image=photo, target=sky, clip=clip, threshold=0.5,
+                           detail=1, opacity=0.5)
+    w.core("PreviewImage", 2, 2, [], images=heat)
+    edited, _ = w.node("SoundCLIP_LatentOptimize", 3, 0, generator=generator, clip=clip, target=target,
+                       latent=latent, preset="landscape", **OPTIMIZE_DEFAULTS, region_mask=mask, perceptual=perceptual)
+    w.core("PreviewImage", 3, 3, [], images=reconstruction)
+    (after,) = w.node("SoundCLIP_Decode", 4, 0, generator=generator, latent=edited, noise_mode="const")
+    w.core("SaveImage", 5, 0, ["soundclip/sky_rain"], images=after)
+
+
 # File name = title: ComfyUI's template browser titles a custom node's template by its file name (it reads
 # no index or workflow field for them), and its thumbnail banner repeats it.
 WORKFLOWS = {
@@ -378,6 +404,7 @@ WORKFLOWS = {
     "A portrait, aligned, laughing, pasted back": portrait_laugh_pasted_back,
     "StyleGAN3, a purr to an animal": sound_to_animal_stylegan3,
     "A whole song to a video": song_to_video,
+    "A photo's sky made rainy (localised mask)": sky_made_rainy,
 }
 
 

@@ -15,6 +15,7 @@ from .manipulate import ArcFaceLoader, LatentOptimize
 from .stylegan import Decode, LatentFromSeed, StyleGANLoad, StyleMix
 from .text import CLIPLoader, EmbeddingBatch, EmbeddingMix, TextEncode
 from .video import KeyframesToFrames, SoundKeyframes, WriteSoundVideo
+from .where import SearchBySound, WhereIsTheSound
 
 comfy_env.register_model_folders()
 
@@ -43,6 +44,8 @@ _NODES = {
     "WriteSoundVideo": (WriteSoundVideo, "Write Sound Video (SoundCLIP)"),
     "AlignFace": (AlignFace, "Align Face (SoundCLIP)"),
     "PasteBack": (PasteBack, "Paste Back (SoundCLIP)"),
+    "WhereIsTheSound": (WhereIsTheSound, "Where Is the Sound (SoundCLIP)"),
+    "SearchBySound": (SearchBySound, "Search by Sound (SoundCLIP)"),
 }
 
 NODE_CLASS_MAPPINGS = {f"SoundCLIP_{name}": cls for name, (cls, _) in _NODES.items()}

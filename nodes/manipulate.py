@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from soundclip_core.arcface import load_arcface
-from soundclip_core.manipulate import MASK_MODES, PRESETS, mask_options, optimize
+from soundclip_core.manipulate import MASK_MODES, PRESETS, Region, feathered, mask_options, optimize
 from soundclip_core.memory import edit_step_bytes
 
 from . import comfy_env
 from .form import Node, any_file, choice, link, model, number, seed, text, whole
-from .types import ARCFACE, CLIP, EDIT, EMBEDDING, GENERATOR, LOADERS, WPLUS, WPlus, latent_for, make_wplus, noise_for
+from .types import (
+    ARCFACE,
+    CLIP,
+    EDIT,
+    EMBEDDING,
+    GENERATOR,
+    LOADERS,
+    PERCEPTUAL,
+    WPLUS,
+    WPlus,
+    latent_for,
+    make_wplus,
+    noise_for,
+)
 
 # The optimisation's settings, shared with Sound to Keyframes (which runs the same edit once per window).
 PRESET = choice(list(PRESETS), "Loss weights tuned in the paper: ffhq for faces, the others for scenes and art.")
@@ -72,18 +85,28 @@ class LatentOptimize(Node):
         "arcface": link(ARCFACE, "From Load ArcFace: the identity loss for faces (lam_id)."),
         "chunk_size": whole(0, 0, 256, "Rows (latent and target pairs) rendered at once in each step: bounds memory "
                                        "for a batch; 0 = all at once. The result is the same either way."),
+        "region_mask": link("MASK", "Where the picture may change (white), e.g. from Where Is the Sound or the mask "
+                                    "editor: outside it the edit is held at the source. Any size: centre-cropped and "
+                                    "resized to the generator's, as Invert Image's crop fit does; an all-black mask "
+                                    "is refused."),
+        "perceptual": link(PERCEPTUAL, "With a mask: VGG16-LPIPS (Load VGG16-LPIPS) also holds the look of the "
+                                       "outside, not only its pixels."),
     }
     OUTPUTS = (("latent", WPLUS), ("report", "STRING"))
     FUNCTION = "run"
     CATEGORY = EDIT
     DESCRIPTION = ("The paper's sound-guided edit: moves the latent until its image matches the target in CLIP "
                    "space while a per-layer mask keeps it close to the source. Previews while it runs; Cancel "
-                   "stops it within one step.")
+                   "stops it within one step. A MASK confines the edit to a region (ComfyUI's Image Composite "
+                   "Masked then pastes the source back outside it exactly).")
 
     def run(self, generator, clip, target, latent: WPlus, preset: str, steps: int, lr: float, lam_sim: float,
             lam_id: float, mask: str, layers: str, seed: int, precision: str, clip_input: str,
-            preview_every: int, arcface=None, chunk_size: int = 0):
+            preview_every: int, arcface=None, chunk_size: int = 0, region_mask=None,
+            perceptual=None):
         progress = comfy_env.Progress(steps)
+        region = None if region_mask is None else Region(feathered(region_mask, generator.resolution),
+                                                         perceptual=perceptual)
         rows = max(latent["ws"].shape[0], target.batch_size)
         at_once = min(chunk_size or rows, rows)
         result = comfy_env.run_long(lambda: optimize(
@@ -91,6 +114,7 @@ class LatentOptimize(Node):
             lam_sim=None if lam_sim < 0 else lam_sim, lam_id=None if lam_id < 0 else lam_id, mask=mask,
             **mask_options(mask, layers, generator.num_ws), identity=arcface, clip_input=clip_input,
             precision=precision, seed=seed, callback=progress, should_cancel=comfy_env.interrupted,
-            preview_every=preview_every, noise=noise_for(generator, latent), chunk_size=chunk_size or None),
-            generator, clip, arcface, memory_required=lambda: edit_step_bytes(generator, at_once))
+            preview_every=preview_every, noise=noise_for(generator, latent), chunk_size=chunk_size or None,
+            region=region), generator, clip, arcface, perceptual,
+            memory_required=lambda: edit_step_bytes(generator, at_once))
         return (make_wplus(result.w, generator.source, result.noise), result.report())

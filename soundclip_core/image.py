@@ -83,3 +83,15 @@ def _save(images: torch.Tensor, path: str | os.PathLike, image_format: str, text
     with atomic_path(path) as tmp:
         picture.save(tmp, format=image_format, **options)
     return Path(path)
+
+
+def save_mask(masks: torch.Tensor, path: str | os.PathLike) -> Path:
+    """Masks [B, H, W] in [0, 1] -> one 8-bit greyscale PNG (white = 1; tiled side by side when B > 1),
+    written atomically."""
+    if Path(path).suffix.lower() != ".png":
+        raise SoundClipError("a mask is written as a PNG", path=path, fix="name the mask e.g. mask.png")
+    tiled = torch.cat(list(masks.detach().float().cpu()), dim=-1)
+    picture = Image.fromarray((tiled.clamp(0, 1).numpy() * 255).round().astype(np.uint8), mode="L")
+    with atomic_path(path) as tmp:
+        picture.save(tmp, format="PNG")
+    return Path(path)

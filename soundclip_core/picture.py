@@ -52,6 +52,17 @@ def _to_rgb_array(picture: Image.Image, path: Path) -> np.ndarray:
 
 def load_image(path: str | os.PathLike) -> torch.Tensor:
     """An image file -> [1, 3, H, W] in [-1, 1] (see the module docstring)."""
+    return _load(path, _to_rgb_array)[None] * 2 - 1
+
+
+def load_mask(path: str | os.PathLike) -> torch.Tensor:
+    """A mask file -> [1, H, W] in [0, 1]: its brightness (white = 1), any mode; transparency reads as white
+    (as any picture here), so paint masks opaque."""
+    return _load(path, lambda picture, where: _to_rgb_array(picture, where).mean(-1, keepdims=True))
+
+
+def _load(path: str | os.PathLike, convert) -> torch.Tensor:
+    """A picture file, checked as the module docstring says, through `convert` -> [C, H, W] float."""
     path = Path(path)
     if not path.is_file():
         raise ImageInputError("image not found", path=path, fix="check the path")
@@ -70,7 +81,7 @@ def load_image(path: str | os.PathLike) -> torch.Tensor:
                     raise ImageInputError(f"the image is only {width}x{height} pixels", path=path,
                                           fix=f"use a picture of at least {MIN_SIDE} px a side")
                 picture.load()
-                array = _to_rgb_array(ImageOps.exif_transpose(picture), path)
+                array = convert(ImageOps.exif_transpose(picture), path)
     except ImageInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -82,7 +93,7 @@ def load_image(path: str | os.PathLike) -> torch.Tensor:
     except (OSError, ValueError, SyntaxError) as error:
         raise ImageInputError(f"the image is corrupt or truncated ({str(error)[:120]})", path=path,
                               fix="re-export or re-download the picture") from error
-    return torch.from_numpy(array).permute(2, 0, 1)[None] * 2 - 1
+    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)
 
 
 def fit_square(images: torch.Tensor, resolution: int, fit: str = "crop", name: str = "image") -> torch.Tensor:

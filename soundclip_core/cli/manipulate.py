@@ -14,10 +14,12 @@ from ..errors import SoundClipError
 from ..generators import load_generator
 from ..generators.labels import label_for
 from ..image import IMAGE_FORMATS, save_image
+from ..invert import load_perceptual
 from ..latents import png_text, read_latent, save_latent
-from ..manipulate import MASK_MODES, PRESETS, optimize
+from ..manipulate import MASK_MODES, PRESETS, Region, composite, feathered, optimize
+from ..manipulate.region import FEATHER
 from ..noise_maps import synthesize
-from ..picture import load_image
+from ..picture import load_image, load_mask
 from ..runtime import PRECISIONS, pick_device
 from .invert import add_align_args, add_inversion_args, aligned_photo, inversion_requests, pasted, start_latent
 from .models import clip_request, model_files
@@ -68,6 +70,15 @@ def register(subparsers) -> None:
                    help=f"the edited image ({', '.join(IMAGE_FORMATS)}); its W+ latent goes beside it as "
                         ".safetensors, and inside it too when it is a PNG")
     p.add_argument("--side-by-side", action="store_true", help="write the source and the edit side by side")
+    p.add_argument("--region-mask", type=Path,
+                   help="a picture mask, white = may change: outside it the edit is held at the source (pixels, and "
+                        "VGG-LPIPS features when --image loads VGG). Any size: centre-cropped and resized to the "
+                        "generator's, as the photo is; an all-black mask is refused")
+    p.add_argument("--feather", type=float, default=FEATHER, help="with --region-mask: the soft edge inside the mask, "
+                                                                  "in generator pixels")
+    p.add_argument("--composite", action="store_true",
+                   help="with --region-mask: paste the source's pixels back outside the mask (exact outside; the "
+                        "saved latent stays the edit's)")
     p.set_defaults(func=run)
 
 
@@ -90,17 +101,22 @@ def run(args: argparse.Namespace) -> int:
         raise SoundClipError("--image and --latent both give the starting point", fix="give one of them")
     if args.audio and not args.encoder:
         raise SoundClipError("--audio needs an audio encoder", fix="add --encoder (e.g. soundclip-resnet18)")
+    if args.composite and not args.region_mask:
+        raise SoundClipError("--composite pastes through a mask", fix="add --region-mask MASK.png")
     # everything the user named is checked before any model loads: outputs, inputs, then every model together
     image_path, latent_path = check_image_outputs(args.out)
     source = read_latent(args.latent) if args.latent else None
     photo, face = aligned_photo(args, load_image(args.image) if args.image else None)
     audio = load_audio(args.audio) if args.audio else None
+    region_mask = load_mask(args.region_mask) if args.region_mask else None
     files = model_files({"generator": (args.generator, "stylegan2"), "clip": clip_request(args.clip),
                          "encoder": (args.encoder, "audio_encoder") if args.audio else None,
                          "arcface": (args.arcface, "arcface") if args.arcface else None,
                          **inversion_requests(args, photo=photo is not None)})
     device = pick_device(args.device)
     generator = load_generator(files["generator"], device)
+    allowed = None if region_mask is None else feathered(region_mask, generator.resolution, args.feather,
+                                                         f"mask {args.region_mask}")
     # a conditional generator's seed needs a label; a saved latent remembers the one it was made with
     label_text = args.label or (source.meta.get("label", "") if source is not None and generator.c_dim else "")
     seeded = source is None and photo is None
@@ -118,19 +134,27 @@ def run(args: argparse.Namespace) -> int:
 
         identity = load_arcface(files["arcface"], device)
     w_source, noise = start_latent(args, files, generator, source, photo, device, label)
+    region = None
+    if allowed is not None:  # VGG is at hand when a photo was inverted: its features hold the outside too
+        perceptual = load_perceptual(files["vgg"], files["lpips"], device) if files["vgg"] is not None else None
+        region = Region(allowed.to(device), perceptual=perceptual)
     bar, callback = step_bar(args.steps, "optimising")
     try:
         result = optimize(generator, clip, targets, w_source.to(device), preset=args.preset, steps=args.steps,
                           lr=args.lr, lam_sim=args.lam_sim, lam_id=args.lam_id, mask=args.mask, layers=args.layers,
                           identity=identity, clip_input=args.clip_input, precision=args.precision, seed=args.seed,
-                          callback=callback, noise=noise)
+                          callback=callback, noise=noise, region=region)
     finally:
         bar.close()
     with torch.no_grad():
         images = synthesize(generator, result.w, result.noise)
+        if args.side_by_side or args.composite:
+            source_images = synthesize(generator, w_source.to(device), result.noise)
+        if args.composite:
+            images = composite(images, source_images, allowed)
         images = pasted(args, images, face)
         if args.side_by_side:
-            source_images = pasted(args, synthesize(generator, w_source.to(device), result.noise), face)
+            source_images = pasted(args, source_images, face)
             images = torch.cat([source_images, images], dim=-1)
     meta = {"generator": generator.source, "settings": result.settings,
             **({"label": label_text} if label is not None else {}),

@@ -7,6 +7,7 @@ values were tuned). Masks g (rules in mask.py): "learned" (default: learned with
 so that every layer keeps between half and twice its closeness constraint), "official" (the
 official code's adaptive layer masking, step for step), "fixed" (user weights) or "freeze"
 (only the listed layers move; the others stay bit-identical to w_s).
+A `region` (region.py) adds a term that holds the picture outside a mask at the source.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .autograd_ready import make_autograd_ready, ordinary
 from .layers import parse_layers
 from .mask import MASK_MODES, LayerMask
 from .presets import PRESETS
+from .region import Region
 from .schedule import learning_rate
 
 CLIP_INPUTS = ("area", "official")
@@ -75,7 +77,8 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
              identity=None, clip_input: str = "area", precision: str = "fp32", seed: int = 0,
              noise_mode: str = "const", callback: Callback | None = None,
              should_cancel: Callable[[], bool] | None = None, preview_every: int = 10,
-             noise: Sequence[torch.Tensor] | None = None, chunk_size: int | None = None) -> Result:
+             noise: Sequence[torch.Tensor] | None = None, chunk_size: int | None = None,
+             region: Region | None = None) -> Result:
     """Optimise `w_source` [B|1, num_ws, w_dim] toward `target` (an Embedding [B|1, D], or
     [(Embedding, weight), ...] combined). Works when called under torch.inference_mode().
 
@@ -83,7 +86,8 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
     `chunk_size` bounds memory for large batches (e.g. one keyframe per window of a song): each step
     renders and back-propagates the batch `chunk_size` rows at a time and sums their gradients before
     the one Adam step, so the result equals the unchunked optimisation (the shared learned mask sees
-    the whole batch's gradient). Previews show the first chunk; Cancel is checked before each chunk."""
+    the whole batch's gradient). Previews show the first chunk; Cancel is checked before each chunk.
+    `region`: where the picture may change (a mask, region.py); outside it the loss holds the source."""
     if preset not in PRESETS:
         raise SoundClipError(f"unknown preset '{preset}'", fix=f"use one of {', '.join(PRESETS)}")
     if mask not in MASK_MODES:
@@ -104,8 +108,11 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
     device = generator.w_avg.device
     settings = dict(preset=preset, steps=steps, lr=lr, lam_sim=lam_sim, lam_id=lam_id, mask=mask, layers=layers,
                     clip_input=clip_input, precision=precision, seed=seed)
+    if region is not None:
+        settings["region"] = dict(lam_pixels=region.lam_pixels, perceptual=region.perceptual is not None,
+                                  lam_perceptual=region.lam_perceptual if region.perceptual is not None else 0.0)
     with torch.inference_mode(False), torch.enable_grad():
-        for model in (generator, clip.model, getattr(identity, "model", identity)):
+        for model in (generator, clip.model, getattr(identity, "model", identity), getattr(region, "perceptual", None)):
             if model is not None:
                 make_autograd_ready(model)
         torch.manual_seed(seed)
@@ -143,8 +150,12 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
             source_similarity = torch.cat([similarity for _, similarity in rendered])
             # one source for every row (e.g. a song's keyframes): keep its image once, not once per row
             source_images = ([rendered[0][0][:1].clone()] if shared_source else [images for images, _ in rendered]
-                             ) if lam_id else None
+                             ) if lam_id or region is not None else None
             del rendered
+            kept = None if region is None else [
+                region.keep(source_images[0 if shared_source else index].float(),
+                            ordinary(region.rows(part, len(range(batch)[part]), device)))
+                for index, part in enumerate(chunks)]
         losses = torch.zeros(steps, device=device)
         similarities = torch.zeros(steps, device=device)
         for step in range(steps):
@@ -166,6 +177,8 @@ def optimize(generator, clip, target, w_source: torch.Tensor, *, preset: str = "
                 if lam_id:
                     reference = source_images[0].expand_as(images) if shared_source else source_images[index]
                     loss = loss + lam_id * identity.loss(images, reference)
+                if kept is not None:
+                    loss = loss + kept[index].loss(images.float())
                 # fp16: loss scaled, gradients unscaled after the last chunk's pass (runtime.backward)
                 runtime.backward(loss.sum(), precision, params if index == len(chunks) - 1 else ())
                 losses[step] += loss.detach().sum() / batch

@@ -161,7 +161,8 @@ def test_generators_import_nothing_above_their_layer():
 # The layers of soundclip_core, top to bottom (CONTRIBUTING.md): a module imports from its own layer or below.
 LAYERS = (
     ("front ends", {"cli", "__main__"}),
-    ("capabilities", {"manipulate", "invert", "video", "train", "evaluate", "directions", "analysis"}),
+    ("capabilities", {"manipulate", "invert", "video", "train", "evaluate", "directions", "analysis", "locate",
+                      "search"}),
     ("engines", {"generators", "encoders", "clip", "arcface", "audio", "datasets", "embedding", "image", "picture",
                  "latents", "noise_maps", "memory", "faces"}),
     ("formats", {"checkpoints", "weights"}),

@@ -79,7 +79,7 @@ SAVED_NAMES = {
     "LatentFromSeed": "generator seed batch_size truncation_psi label",
     "ArcFaceLoader": "arcface_name",
     "LatentOptimize": "generator clip target latent preset steps lr lam_sim lam_id mask layers seed precision "
-                      "clip_input preview_every arcface chunk_size",
+                      "clip_input preview_every arcface chunk_size region_mask perceptual",
     "StyleMix": "latent_a latent_b layers_from_a",
     "Decode": "generator latent noise_mode",
     "PerceptualLoader": "vgg_name lpips_weights",
@@ -94,6 +94,8 @@ SAVED_NAMES = {
     "WriteSoundVideo": "generator keyframes audio fps pulse motion noise_mode batch_size crf filename_prefix",
     "AlignFace": "image faces size",
     "PasteBack": "edited face feather photo",
+    "WhereIsTheSound": "image target clip threshold detail opacity",
+    "SearchBySound": "target clip top folder images",
 }
 
 
