@@ -29,7 +29,8 @@ def register(subparsers) -> None:
     p.add_argument("--clip-arch", choices=CLIP_ARCHS, help="the architecture the weights must be (default: read "
                                                            "off the weights)")
     p.add_argument("--kind", choices=TRAINABLE_KINDS, default="soundclip", help="the audio encoder to train")
-    p.add_argument("--init", help="start from this encoder checkpoint (fine-tune) or ResNet-18 ImageNet weights")
+    p.add_argument("--init", help="start from this encoder checkpoint (fine-tune) or ImageNet weights (timm resnet18 "
+                                  "for --kind soundclip, swin_tiny_patch4_window7_224 for --kind swin)")
     add_folds_arg(p, "every fold but the last, which is held out for the per-epoch check")
     p.add_argument("--epochs", type=int, default=50, help="passes over the training clips")
     p.add_argument("--batch-size", type=int, default=320, help="global batch the contrastive loss sees")

@@ -109,6 +109,10 @@ def prepare_run(config: TrainConfig, clip: ClipModel | None = None, net: nn.Modu
     if (cfg["resize"][0] * cfg["resize"][1]) % cfg["n_mels"]:
         raise SoundClipError(f"front end: a resized window of {cfg['resize']} cannot be reshaped to {cfg['n_mels']} "
                              "mel rows", fix="choose resize = [H, n_mels] as the official (512, 128)")
+    size = getattr(net, "img_size", None)  # an image network (Swin) takes the front end's resized window as is
+    if size is not None and list(cfg["resize"]) != [size, size]:
+        raise SoundClipError(f"front end: windows are resized to {cfg['resize']}, the {config.kind} network takes "
+                             f"{size} x {size} images", fix=f"set resize to [{size}, {size}]")
     cache = FeatureCache(config.cache or out / "cache", config.kind, cfg)
     train_clips, val_clips = _cached_clips(cache, train_set, held_out, config, node)
     if len(train_clips) < config.batch_size:
