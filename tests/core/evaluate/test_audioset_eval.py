@@ -14,6 +14,7 @@ from sound_datasets import write_audioset, write_esc50
 from test_evaluate import wide_clip
 
 from soundclip_core.cli import main
+from soundclip_core.cli.progress import LabelledBars
 from soundclip_core.clip import save_clip
 from soundclip_core.datasets import open_dataset
 from soundclip_core.encoders import build_audio_encoder
@@ -125,7 +126,10 @@ def test_an_interrupted_embedding_run_resumes_where_it_stopped(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         embed_clips(stopping, paths, batch_size=2, workers=0, cache=tmp_path / "cache", save_seconds=0)
     resumed_by = CountingEncoder(encoder)
-    resumed = embed_clips(resumed_by, paths, batch_size=2, workers=0, cache=tmp_path / "cache", save_seconds=0)
+    bars = LabelledBars("clip")
+    resumed = embed_clips(resumed_by, paths, batch_size=2, workers=0, cache=tmp_path / "cache", save_seconds=0,
+                          progress=lambda done, total: bars("esc", done, total))
+    assert bars.bars["esc"].format_dict["initial"] == 5  # the bar starts at the saved clips: a true rate
     assert resumed_by.prepared == len(paths) - 1 - 5 + 1  # the clips after the last saved batch (5 = 2 + 2 + 1)
     assert torch.allclose(resumed.vectors, whole.vectors, atol=1e-6) and torch.equal(resumed.ok, whole.ok)
     assert resumed.skipped == whole.skipped and len(whole.skipped) == 1
