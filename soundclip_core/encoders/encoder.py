@@ -27,7 +27,7 @@ from .registry import (
     network_config,
 )
 from .soundclip import SoundCLIPNet, soundclip_inputs
-from .swin import SwinAudioNet, check_window
+from .swin import BIAS_TABLE, SwinAudioNet, check_window
 from .wav2clip import Wav2CLIPNet
 
 LONG_CLIP_POLICIES = ("average", "window")
@@ -175,8 +175,7 @@ def load_audio_encoder(path: str | os.PathLike, kind: str | None = None, device:
     require_keys(state, [size_key], path, what, ENCODER_FIX)
     embed_dim = int(state[size_key].shape[0])
     if kind == "swin":
-        check_window(state, "swin.layers.0.blocks.0.attn.relative_position_bias_table",
-                     _network(kind, embed_dim, settings), path)
+        check_window(state, f"swin.{BIAS_TABLE}", settings["window_size"], settings["img_size"], path)
     check_shapes(state, module_shapes(lambda: _network(kind, embed_dim, settings)), path, what, ENCODER_FIX)
     net = _network(kind, embed_dim, settings)
     net.load_state_dict(state)

@@ -51,15 +51,17 @@ def bias_window(table: torch.Tensor) -> int:
     return (round(table.shape[0] ** 0.5) + 1) // 2
 
 
-def check_window(state: dict[str, torch.Tensor], key: str, net: SwinAudioNet, path: str | os.PathLike) -> None:
+def check_window(state: dict[str, torch.Tensor], key: str, window: int, img_size: int,
+                 path: str | os.PathLike) -> None:
     """A Swin checkpoint made for another input size (another attention window, e.g. HTS-AT's 256 x 256 with
-    windows of 8) cannot be loaded into this one: one clear error instead of a list of misshapen tensors."""
-    if key in state and bias_window(state[key]) != net.window_size:
+    windows of 8) cannot be loaded into one with `window` and `img_size`: one clear error instead of a list of
+    misshapen tensors."""
+    if key in state and bias_window(state[key]) != window:
         raise CheckpointError(f"this Swin checkpoint uses attention windows of {bias_window(state[key])} (made for "
-                              f"another input size); this encoder takes {net.img_size} x {net.img_size} images with "
-                              f"windows of {net.window_size}", path=path,
-                              fix=f"use a Swin checkpoint for {net.img_size} x {net.img_size} inputs with "
-                                  f"window {net.window_size} (e.g. timm's swin_tiny_patch4_window7_224)")
+                              f"another input size); this encoder takes {img_size} x {img_size} images with "
+                              f"windows of {window}", path=path,
+                              fix=f"use a Swin checkpoint for {img_size} x {img_size} inputs with window {window} "
+                                  "(e.g. timm's swin_tiny_patch4_window7_224)")
 
 
 def is_imagenet_swin(state: dict[str, torch.Tensor]) -> bool:
@@ -75,7 +77,7 @@ def imagenet_backbone(state: dict[str, torch.Tensor], net: SwinAudioNet, path: s
 
     from ..checkpoints import check_shapes
 
-    check_window(state, BIAS_TABLE, net, path)
+    check_window(state, BIAS_TABLE, net.window_size, net.img_size, path)
     state = checkpoint_filter_fn(dict(state), net.swin)
     state = {k: v for k, v in state.items() if not k.startswith("head.")}
     if state[RGB_STEM].shape[1] == 3:
