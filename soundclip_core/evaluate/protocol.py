@@ -57,6 +57,11 @@ def plan(dataset: AudioDataset, folds: Sequence[int] | None = None, linear_probe
     to train on."""
     require_classes(dataset, minimum=2)
     if dataset.name == "audioset":
+        if folds is not None:
+            raise DatasetError("AudioSet is evaluated on its eval segments (the probe trained on its training "
+                               "segments): it has no folds to choose", path=dataset.root,
+                               fix="leave out --folds for AudioSet (evaluate it in a run of its own if other "
+                                   "datasets need --folds)")
         return _audioset_plan(dataset, linear_probe)
     if dataset.name == "vggsound" and any(c.split == "test" for c in dataset.clips):
         dataset = require_classes(dataset.select(split="test"), minimum=2)

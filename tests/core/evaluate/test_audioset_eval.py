@@ -57,6 +57,8 @@ def test_plans_hold_out_the_eval_segments(tmp_path):
     assert zero_shot.folds is None and {c.split for c in zero_shot.dataset.clips} == {"eval"}
     probe = plan(ds, linear_probe=True)
     assert probe.folds == (2,) and "trained on balanced_train" in probe.description
+    with pytest.raises(DatasetError, match="no folds to choose"):
+        plan(ds, folds=[1])
     (tmp_path / "as" / "balanced_train_segments.csv").unlink()
     with pytest.raises(DatasetError, match="has \\['eval'\\]"):
         plan(open_dataset("audioset", tmp_path / "as"), linear_probe=True)
