@@ -35,16 +35,18 @@ CLIP_ERRORS = (SoundClipError, RuntimeError, ValueError)  # what one bad clip ca
 @dataclass
 class ClipEmbeddings:
     """vectors: [N, D] unit rows (zero for skipped clips); ok: [N] bool; skipped: (path, reason) pairs;
-    seconds: 'decode' and 'frontend' (summed over worker threads), 'network' and 'wall'."""
+    seconds: 'decode' and 'frontend' (summed over worker threads), 'network' and 'wall'; resumed: how many of
+    the first clips came from the cache (not counted in the rate)."""
 
     vectors: torch.Tensor
     ok: torch.Tensor
     skipped: list[tuple[str, str]]
     seconds: dict[str, float] = field(default_factory=dict)
+    resumed: int = 0
 
     @property
     def clips_per_second(self) -> float:
-        return int(self.ok.sum()) / max(self.seconds.get("wall", 0.0), 1e-9)
+        return int(self.ok[self.resumed:].sum()) / max(self.seconds.get("wall", 0.0), 1e-9)
 
 
 def _prepare(encoder: AudioEncoder, path: Path) -> tuple[torch.Tensor | str, float, float]:
@@ -129,4 +131,4 @@ def embed_clips(encoder: AudioEncoder, paths: Sequence[Path], *, batch_size: int
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     seconds["wall"] = time.perf_counter() - started
-    return ClipEmbeddings(vectors, ok, skipped, seconds)
+    return ClipEmbeddings(vectors, ok, skipped, seconds, first)

@@ -132,6 +132,8 @@ def test_an_interrupted_embedding_run_resumes_where_it_stopped(tmp_path):
     resumed = embed_clips(resumed_by, paths, batch_size=2, workers=0, cache=tmp_path / "cache", save_seconds=0,
                           progress=lambda done, total: bars("esc", done, total))
     assert bars.bars["esc"].format_dict["initial"] == 5  # the bar starts at the saved clips: a true rate
+    assert resumed.resumed == 5 and resumed.clips_per_second == pytest.approx(
+        int(resumed.ok[5:].sum()) / resumed.seconds["wall"])
     assert resumed_by.prepared == len(paths) - 1 - 5 + 1  # the clips after the last saved batch (5 = 2 + 2 + 1)
     assert torch.allclose(resumed.vectors, whole.vectors, atol=1e-6) and torch.equal(resumed.ok, whole.ok)
     assert resumed.skipped == whole.skipped and len(whole.skipped) == 1
