@@ -21,11 +21,12 @@ def _render(rows: list[list[str]]) -> str:
 
 
 def table(report: dict, columns=CLASSIFICATION) -> str:
-    """Rows = encoders, columns = (dataset, metric), values in % (mean over folds); sections not run are left out."""
+    """Rows = encoders, columns = (dataset, metric), values in % (mean over folds); sections not run and metrics
+    a dataset does not have (AudioSet: no accuracy) are left out."""
     datasets = [d["name"] for d in report["datasets"]]
     results = report["results"]
     first = next(iter(results.values()))
-    chosen = [(d, c) for d in datasets for c in columns if c[0] in first[d]]
+    chosen = [(d, c) for d in datasets for c in columns if c[0] in first[d] and c[1] in first[d][c[0]]["mean"]]
     header_datasets = ["encoder"] + [DATASET_TITLES.get(d, d) for d, _ in chosen]
     header_metrics = [""] + [title for _, (_, _, title) in chosen]
     rows = [header_datasets, header_metrics]

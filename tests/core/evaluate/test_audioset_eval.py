@@ -89,6 +89,10 @@ def test_cli_prints_the_supplement_table_and_per_class_ap_and_names_map_in_json(
     assert per_class[4] is None and zero_shot["classes_scored"] == 4  # "Speech": no positives, left out
     assert result["zero_shot"]["mean"]["mAP"] == pytest.approx(np.mean(per_class[:4]))
     assert 0 < result["linear_probe"]["mean"]["mAP"] <= 1 and zero_shot["clips"] == 10
+    classification = printed[printed.index("Classification"):].splitlines()
+    columns = list(zip([c.strip() for c in classification[1].split("|")], [c.strip() for c in
+                                                                           classification[2].split("|")], strict=True))
+    assert [m for d, m in columns if d == "AudioSet"] == ["ZS mAP", "LR mAP"]  # no accuracy for multi-label
     supplement = printed[printed.index("supplement shape"):].splitlines()
     assert supplement[1].split("|")[0].strip() == "dataset"
     assert [c.strip() for c in supplement[2].split("|")[1:]] == ["acc", "mAP"]
