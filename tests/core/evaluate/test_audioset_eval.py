@@ -11,7 +11,7 @@ import pytest
 import soundfile
 import torch
 from sound_datasets import write_audioset, write_esc50
-from test_evaluate import wide_clip
+from tiny_models import TINY_DIM, stand_in_clip
 
 from soundclip_core.cli import main
 from soundclip_core.cli.progress import LabelledBars
@@ -69,21 +69,22 @@ def files(tmp_path_factory):
     root = tmp_path_factory.mktemp("as_eval")
     write_audioset(root / "AudioSet")
     write_esc50(root / "esc50", per_fold=1, folds=2, seconds=0.5)
-    torch.save(build_audio_encoder("wav2clip", device="cpu", seed=2).net.state_dict(), root / "Wav2CLIP.pt")
-    save_clip(wide_clip(), root / "ViT-B-32.safetensors")
+    encoder = build_audio_encoder("soundclip", embed_dim=TINY_DIM, device="cpu", seed=2)
+    torch.save(encoder.net.state_dict(), root / "resnet18_57.pth")
+    save_clip(stand_in_clip(), root / "ViT-B-32.safetensors")
     return root
 
 
 def test_cli_prints_the_supplement_table_and_per_class_ap_and_names_map_in_json(files, capsys):
     out = files / "table.json"
     assert main(["evaluate", "--dataset", "esc50", str(files / "esc50"), "--dataset", "audioset",
-                 str(files / "AudioSet"), "--encoder", str(files / "Wav2CLIP.pt"), "--clip",
+                 str(files / "AudioSet"), "--encoder", str(files / "resnet18_57.pth"), "--clip",
                  str(files / "ViT-B-32.safetensors"), "--linear-probe", "--per-class", "--json", str(out),
                  "--cache", str(files / "cache"), "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
     assert "2 listed clips not found (not downloaded?), left out: Ye00abcdefg, -e01abcdefg" in printed
     report = json.loads(out.read_text())
-    result = report["results"]["Wav2CLIP"]["audioset"]
+    result = report["results"]["resnet18_57"]["audioset"]
     zero_shot = next(iter(result["zero_shot"]["folds"].values()))
     per_class = zero_shot["per_class_AP"]
     assert per_class[4] is None and zero_shot["classes_scored"] == 4  # "Speech": no positives, left out
@@ -104,7 +105,7 @@ def test_cli_prints_the_supplement_table_and_per_class_ap_and_names_map_in_json(
     assert [line.split("|")[0].strip() for line in per_class_lines[4:8]] == ["Bird", "Clock tick", "Crickets",
                                                                             "Snore"]
     assert float(per_class_lines[4].split("|")[1]) == pytest.approx(100 * per_class[0], abs=0.06)
-    assert len(list((files / "cache").glob("wav2clip-*.npz"))) == 2  # one per dataset
+    assert len(list((files / "cache").glob("soundclip-*.npz"))) == 2  # one per dataset
 
 
 class CountingEncoder:
