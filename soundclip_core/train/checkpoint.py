@@ -25,6 +25,7 @@ from ..errors import CheckpointError, SoundClipError
 STATE_FILE = "train_state.pt"
 ENCODER_FILE = "encoder.pth"
 IGNORED_CONFIG = ("workers", "cache", "out", "device", "progress")  # may change between a run and its resume
+ADDED_SETTINGS = {"loss": "infonce"}  # settings newer than runs saved before them: absent means this value
 
 
 def rng_state() -> dict:
@@ -57,7 +58,8 @@ def load_state(path: Path) -> dict:
 def config_differences(saved: dict, current: dict) -> list[str]:
     """'key: saved -> now' for every setting that changed (the ones in IGNORED_CONFIG may)."""
     keys = sorted((set(saved) | set(current)) - set(IGNORED_CONFIG))
-    return [f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
+    return [f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in keys
+            if saved.get(k, ADDED_SETTINGS.get(k)) != current.get(k)]
 
 
 def resumable_state(path: Path, resume: bool, described: dict) -> dict | None:

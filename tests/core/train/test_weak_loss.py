@@ -82,3 +82,11 @@ def test_a_short_run_with_the_weakly_paired_loss_logs_the_term_and_refuses_it_wi
     with pytest.raises(SoundClipError, match="frames are switched off"):
         train(TrainConfig(data=str(manifest), out=str(tmp_path / "r2"), loss="weakly_paired", image_term=False,
                           **settings), clip=text_clip(), net=small_net())
+
+
+def test_a_run_saved_before_the_loss_setting_existed_resumes_as_infonce():
+    from soundclip_core.train.checkpoint import config_differences
+
+    before = {"epochs": 2, "recipe": "modern"}  # a state saved before `loss` was a setting
+    assert config_differences(before, {**before, "loss": "infonce"}) == []
+    assert config_differences(before, {**before, "loss": "weakly_paired"}) == ["loss: None -> 'weakly_paired'"]
