@@ -13,6 +13,7 @@ from train_helpers import FRONTEND, small_net, text_clip
 
 from soundclip_core.errors import SoundClipError
 from soundclip_core.train import TrainConfig, train
+from soundclip_core.train.checkpoint import config_differences
 from soundclip_core.train.loss import contrastive_loss, info_nce, weakly_paired_kl
 from soundclip_core.train.weak import SameTextFrames
 
@@ -85,8 +86,6 @@ def test_a_short_run_with_the_weakly_paired_loss_logs_the_term_and_refuses_it_wi
 
 
 def test_a_run_saved_before_the_loss_setting_existed_resumes_as_infonce():
-    from soundclip_core.train.checkpoint import config_differences
-
     before = {"epochs": 2, "recipe": "modern"}  # a state saved before `loss` was a setting
     assert config_differences(before, {**before, "loss": "infonce"}) == []
     assert config_differences(before, {**before, "loss": "weakly_paired"}) == ["loss: None -> 'weakly_paired'"]
