@@ -61,6 +61,8 @@ def test_a_tiny_swin_trains_above_chance_and_its_export_loads_back_equal(tmp_pat
     with torch.no_grad():
         expected = F.normalize(net.eval()(inputs), dim=-1)
     assert torch.allclose(encoder.encode(sound).vectors, expected, atol=1e-5)
+    tuned, origin = build_network("swin", 64, result.encoder, text_clip().space)  # --init: fine-tune it
+    assert origin.startswith("fine-tuned") and tuned.settings == net.settings and tuned.training
 
 
 def test_the_default_swin_takes_224_pixel_images():
