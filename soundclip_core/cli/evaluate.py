@@ -3,6 +3,10 @@
     soundclip evaluate --dataset esc50 ESC-50-master --dataset us8k UrbanSound8K \\
         --encoder soundclip-resnet18 --clip clip-vit-b-32 --encoder audioclip-partial --clip clip-rn50 \\
         --template "{}" --template "the sound of {}" --linear-probe --json table1.json
+
+AudioSet (`--dataset audioset DIR`: class_labels_indices.csv, the segment CSVs, the clips) is scored in mAP
+over its classes with positives (`--per-class` prints each class's AP); embeddings are saved as they are made
+(`--cache`), so an interrupted run over its 20k eval clips resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from ..datasets import DATASET_KINDS, open_dataset
 from ..encoders import load_audio_encoder
 from ..evaluate import DEFAULT_TEMPLATES, check_templates, pair_models, plan, run_evaluation, tables
 from ..evaluate.embed import BATCH_SIZE, WORKERS
+from ..evaluate.table import per_class_table
 from ..runtime import pick_device
-from ..weights import ensure_all
+from ..weights import cache_dir, ensure_all
 from .models import clip_request
 from .options import add_device_arg, add_folds_arg
 from .outputs import check_output
@@ -47,6 +52,12 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="clips embedded at once")
     p.add_argument("--workers", type=int, default=WORKERS, help="decoding threads (0: decode inline)")
     add_device_arg(p)
+    p.add_argument("--cache", type=Path, default=None,
+                   help="folder for the embeddings made so far, per encoder and dataset: an interrupted run resumes "
+                        "from them (default: the soundclip cache's evaluate/ folder)")
+    p.add_argument("--no-cache", action="store_true", help="embed everything again and save nothing")
+    p.add_argument("--per-class", action="store_true", help="also print each class's AP of multi-label datasets "
+                                                             "(AudioSet)")
     p.set_defaults(func=run)
 
 
@@ -84,13 +95,24 @@ def run(args: argparse.Namespace) -> int:
     pairs = pair_models(list(zip(_names(args.encoder), encoders, strict=True)), clips)
     for p in plans:
         print(f"{p.dataset.name} ({p.dataset.root}): {len(p.dataset.classes)} classes, {p.description}")
+        if p.dataset.missing:
+            first = ", ".join(p.dataset.missing[:5])
+            print(f"  {len(p.dataset.missing)} listed clips not found (not downloaded?), left out: {first}"
+                  f"{' ...' if len(p.dataset.missing) > 5 else ''}")
+    cache = None if args.no_cache else args.cache or cache_dir() / "evaluate"
     bars = LabelledBars("clip")
     try:
         report = run_evaluation(plans, pairs, templates, args.linear_probe, args.batch_size, args.workers,
-                                bars, log=tqdm.write)
+                                bars, log=tqdm.write, cache=cache)
     finally:
         bars.close()
     print(tables(report))
+    if args.per_class:
+        for dataset in report["datasets"]:
+            if any("per_class_AP" in next(iter(r[dataset["name"]]["zero_shot"]["folds"].values()))
+                   for r in report["results"].values()):
+                print(f"\nPer-class AP on {dataset['name']} (%, classes with positives)\n"
+                      f"{per_class_table(report, dataset['name'])}")
     if args.json:
         with atomic_path(args.json) as tmp:
             tmp.write_text(json.dumps(_finite(report), indent=2, allow_nan=False))

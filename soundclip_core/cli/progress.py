@@ -47,7 +47,8 @@ def byte_bar(description: str):
 
 class LabelledBars:
     """`progress(label, done, total)` with one bar per label (evaluate: one per dataset and encoder). A bar
-    is made at its label's first report, which the core sends with done = 0 before any clip is read."""
+    is made at its label's first report, which the core sends before any clip is read: done = 0, or the clips
+    a resumed run takes from its cache (the bar starts there, so its rate counts only the clips embedded now)."""
 
     def __init__(self, unit: str) -> None:
         self.unit = unit
@@ -55,7 +56,7 @@ class LabelledBars:
 
     def __call__(self, label: str, done: int, total: int) -> None:
         if label not in self.bars:
-            self.bars[label] = tqdm(total=total, desc=label, unit=self.unit)
+            self.bars[label] = tqdm(total=total, desc=label, unit=self.unit, initial=done)
         _advance(self.bars[label], done, total)
         if done == total:
             self.bars[label].close()

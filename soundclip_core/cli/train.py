@@ -12,6 +12,7 @@ from pathlib import Path
 from ..datasets import DATASET_KINDS
 from ..runtime import PRECISIONS
 from ..train import TrainConfig, distributed, train
+from ..train.loss import LOSSES
 from ..train.network import TRAINABLE_KINDS
 from ..train.recipes import RECIPES
 from ..train.validate import PROMPT
@@ -28,7 +29,8 @@ def register(subparsers) -> None:
     p.add_argument("--clip-arch", choices=CLIP_ARCHS, help="the architecture the weights must be (default: read "
                                                            "off the weights)")
     p.add_argument("--kind", choices=TRAINABLE_KINDS, default="soundclip", help="the audio encoder to train")
-    p.add_argument("--init", help="start from this encoder checkpoint (fine-tune) or ResNet-18 ImageNet weights")
+    p.add_argument("--init", help="start from this encoder checkpoint (fine-tune) or ImageNet weights (timm resnet18 "
+                                  "for --kind soundclip, swin_tiny_patch4_window7_224 for --kind swin)")
     add_folds_arg(p, "every fold but the last, which is held out for the per-epoch check")
     p.add_argument("--epochs", type=int, default=50, help="passes over the training clips")
     p.add_argument("--batch-size", type=int, default=320, help="global batch the contrastive loss sees")
@@ -48,6 +50,9 @@ def register(subparsers) -> None:
                    help="the run's folder: encoder.pth, log.csv, checkpoints, feature cache")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
     add_device_arg(p)
+    p.add_argument("--loss", choices=LOSSES, default="infonce",
+                   help="infonce: the paper's terms; weakly_paired: plus the KL between the frames' similarity "
+                        "distributions over the batch's texts and sounds (frames of clips sharing a text added)")
     p.set_defaults(func=run)
 
 
@@ -59,7 +64,7 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
         recipe=args.recipe, lr=args.lr, seed=args.seed, precision=args.precision, self_term=not args.no_self,
         image_term=not args.no_image, text_augment=not args.no_text_augment, prompt=args.prompt,
         out=str(args.out), cache=None if args.cache is None else str(args.cache), workers=args.workers,
-        resume=args.resume, device=args.device)
+        resume=args.resume, device=args.device, loss=args.loss)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import torch
+
 from ..errors import DatasetError
 
 
@@ -19,7 +21,9 @@ def clean_label(name: str) -> str:
 class Clip:
     """One sound. `audio` is absolute; `label` is the class as the dataset writes it (None when unlabelled);
     `caption` the training text; `fold` the dataset's fold (ESC-50 1-5, US8K 1-10); `image` an image or
-    video file to take a frame from; `split` VGGSound's "train"/"test"."""
+    video file to take a frame from; `split` VGGSound's "train"/"test", AudioSet's segment file
+    ("balanced_train", "unbalanced_train", "eval"); `labels` every class of a multi-label clip (AudioSet: its
+    display names, `label` the first of them)."""
 
     audio: Path
     label: str | None
@@ -27,13 +31,15 @@ class Clip:
     fold: int | None = None
     image: Path | None = None
     split: str | None = None
+    labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class AudioDataset:
-    """A named set of clips; `classes` are the sorted unique labels (kept when selecting folds, so class
-    indices mean the same in every subset). `missing` lists metadata rows whose file is absent (VGGSound
-    downloads are always partial)."""
+    """A named set of clips; `classes` are the sorted unique labels, or the layout's own class list (AudioSet's
+    527 in index order, every VGGSound label of its CSV), kept when selecting folds, so class indices mean the
+    same in every subset. `missing` lists metadata rows whose file is absent (VGGSound and AudioSet downloads
+    are always partial)."""
 
     name: str
     root: Path
@@ -49,6 +55,19 @@ class AudioDataset:
 
     def class_index(self, label: str) -> int:
         return self.classes.index(label)
+
+    @property
+    def multi_label(self) -> bool:
+        return any(c.labels for c in self.clips)
+
+    def target_matrix(self) -> torch.Tensor:
+        """[N, K] bool: clip n belongs to class k (every label of a multi-label clip, else its one label)."""
+        lookup = {name: i for i, name in enumerate(self.classes)}
+        matrix = torch.zeros(len(self.clips), len(self.classes), dtype=torch.bool)
+        for n, clip in enumerate(self.clips):
+            for label in clip.labels or ((clip.label,) if clip.label is not None else ()):
+                matrix[n, lookup[label]] = True
+        return matrix
 
     def targets(self) -> list[int]:
         """The class index of every clip (all clips must be labelled)."""

@@ -6,7 +6,9 @@ UrbanSound8K:  metadata/UrbanSound8K.csv (slice_file_name, fsID, start, end, sal
 VGGSound:      vggsound.csv without a header (youtube id, start seconds, label, train|test) and the clips that
                were downloaded, anywhere under the root, named `<id>_<start:06d>.<ext>` (the common downloader
                convention), `<id>_<start>`, `<id>_<start ms>_<end ms>`, `<id>`, or the official curation's
-               `<label>_<row>`; rows without a file are listed in `missing` (downloads are always partial)
+               `<label>_<row>`; rows without a file are listed in `missing` (downloads are always partial);
+               the classes are every label of the CSV (309 in the release), downloaded or not
+AudioSet:      class_labels_indices.csv, the segment CSVs and the downloaded clips (`audioset.py`)
 folder:        <root>/<label>/<clip>.<wav|flac|ogg|mp3|mp4|...>, an image of the same stem beside a clip is its frame
 csv:           a manifest with a header: audio (or path/file/filename), caption (or text) and/or label,
                optional fold and image (or video/frame); relative paths are relative to the CSV's folder,
@@ -28,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import DatasetError
+from .audioset import CLASS_INDEX, find_metadata, read_audioset
 from .dataset import AudioDataset, Clip, clean_label
 from .media import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
@@ -125,10 +128,12 @@ def _require_files(clips: list[Clip], metadata: Path) -> None:
                            fix="download/extract the whole dataset, or point at its root folder")
 
 
-def _dataset(name: str, root: Path, clips: list[Clip], missing: tuple[str, ...] = ()) -> AudioDataset:
+def _dataset(name: str, root: Path, clips: list[Clip], missing: tuple[str, ...] = (),
+             classes: set[str] | None = None) -> AudioDataset:
+    """`classes`: the layout's whole class list, when it names classes no found clip has (default: the clips')."""
     if not clips:
         raise DatasetError(f"no clips found for a {name} dataset", path=root, fix="check the folder and its layout")
-    labels = {c.label for c in clips if c.label is not None}
+    labels = {c.label for c in clips if c.label is not None} | (classes or set())
     if labels and len(labels) < 2:
         raise DatasetError(f"the dataset has a single class ({labels.pop()}): contrastive training and zero-shot "
                            "classification need at least two", path=root, fix="add clips of other classes")
@@ -187,13 +192,14 @@ def read_vggsound(root: Path) -> AudioDataset:
     if rows and len(rows[0][1]) >= 2 and not rows[0][1][1].strip().lstrip("-").isdigit():
         rows = rows[1:]  # a header line some copies add
     media = _media_index(root)
-    clips, lines, missing = [], [], []
+    clips, lines, missing, labels = [], [], [], set()
     for i, (line, row) in enumerate(rows):
         if len(row) < 4:
             raise DatasetError(f"line {line}: expected 4 columns (youtube id, start seconds, label, split), "
                                f"got {len(row)}", path=metadata,
                                fix="restore the original vggsound.csv, or complete that line")
         ytid, label, split = row[0].strip(), row[2].strip(), row[3].strip()
+        labels.add(label)
         start = _whole(row[1].strip(), "start seconds", START_SECONDS, metadata, line)
         stems = (f"{ytid}_{start:06d}", f"{ytid}_{start}", f"{ytid}_{start * 1000}_{(start + 10) * 1000}", ytid,
                  f"{label}_{i}")
@@ -208,7 +214,7 @@ def read_vggsound(root: Path) -> AudioDataset:
     if not clips:
         raise DatasetError(f"none of the {len(rows)} clips listed in vggsound.csv was found under the folder",
                            path=root, fix="name the downloaded clips <youtube id>_<start seconds, 6 digits>.wav/.mp4")
-    return _dataset("vggsound", root, clips, tuple(missing))
+    return _dataset("vggsound", root, clips, tuple(missing), labels)
 
 
 def read_folder(root: Path) -> AudioDataset:
@@ -268,8 +274,16 @@ def read_manifest(path: Path, allow_outside_root: bool = False) -> AudioDataset:
     return _dataset("csv", path.parent, clips)
 
 
+def read_audioset_folder(root: Path) -> AudioDataset:
+    if not root.is_dir():
+        raise DatasetError("an AudioSet dataset is a folder", path=root,
+                           fix=f"give the folder holding {CLASS_INDEX}, the segment CSVs and the clips")
+    return read_audioset(root, _media_index(root))
+
+
 READERS: dict[str, Callable[[Path], AudioDataset]] = {
-    "esc50": read_esc50, "us8k": read_us8k, "vggsound": read_vggsound, "folder": read_folder, "csv": read_manifest}
+    "esc50": read_esc50, "us8k": read_us8k, "vggsound": read_vggsound, "audioset": read_audioset_folder,
+    "folder": read_folder, "csv": read_manifest}
 DATASET_KINDS = (*READERS, "auto")
 
 
@@ -283,6 +297,8 @@ def detect_kind(root: Path) -> str:
     for kind, marker in (("esc50", ESC50_CSV), ("us8k", US8K_CSV), ("vggsound", VGGSOUND_CSV)):
         if (root / marker).is_file():
             return kind
+    if find_metadata(root, CLASS_INDEX):
+        return "audioset"
     manifests = sorted(root.glob("*.csv"))
     if len(manifests) == 1:
         return "csv"
@@ -290,8 +306,8 @@ def detect_kind(root: Path) -> str:
 
 
 def open_dataset(kind: str, root: str | os.PathLike, *, allow_outside_root: bool = False) -> AudioDataset:
-    """Read a dataset of `kind` (esc50 | us8k | vggsound | folder | csv | auto) at `root` (a folder; for csv the
-    manifest file or a folder holding exactly one). A manifest may name files outside its folder only with
+    """Read a dataset of `kind` (esc50 | us8k | vggsound | audioset | folder | csv | auto) at `root` (a folder; for
+    csv the manifest file or a folder holding exactly one). A manifest may name files outside its folder only with
     `allow_outside_root` (the published layouts never do)."""
     root = Path(root).expanduser()
     if kind not in DATASET_KINDS:

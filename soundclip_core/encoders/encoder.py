@@ -24,8 +24,10 @@ from .registry import (
     checkpoint_space,
     encoder_config,
     frontend_config,
+    network_config,
 )
 from .soundclip import SoundCLIPNet, soundclip_inputs
+from .swin import BIAS_TABLE, SwinAudioNet, check_window
 from .wav2clip import Wav2CLIPNet
 
 LONG_CLIP_POLICIES = ("average", "window")
@@ -35,17 +37,19 @@ IMPLEMENTATIONS = {
     "soundclip": (SoundCLIPNet, soundclip_inputs, "feature_extractor.fc.weight"),
     "wav2clip": (Wav2CLIPNet, waveform_windows, "audio_transform.sequential.3.weight"),
     "audioclip": (None, waveform_windows, "fc.weight"),  # imported on first use
+    "swin": (SwinAudioNet, soundclip_inputs, "proj.weight"),
 }
 ENCODER_FIX = "use a released encoder file, e.g. resnet18_57.pth (`soundclip weights download soundclip-resnet18`)"
 IGNORED_KEYS = ("audio_encoder.spectrogram.window",)  # constants recomputed at run time
 
 
-def _network(kind: str, embed_dim: int) -> nn.Module:
+def _network(kind: str, embed_dim: int, settings: dict | None = None) -> nn.Module:
+    """The kind's network; `settings` replace its `network` settings (a trained Swin's sidecar)."""
     network = IMPLEMENTATIONS[kind][0]
     if network is None:  # AudioCLIP's head subclasses timm's ResNet, so its module needs timm to import
         require("timm", "the AudioCLIP audio encoder")
         from .audioclip import ESResNeXtFBSP as network
-    return network(embed_dim, **encoder_config(kind).get("network", {}))
+    return network(embed_dim, **(encoder_config(kind).get("network", {}) if settings is None else settings))
 
 
 class AudioEncoder:
@@ -164,13 +168,16 @@ def load_audio_encoder(path: str | os.PathLike, kind: str | None = None, device:
         raise CheckpointError(f"its metadata says a {meta['kind']} encoder, not {kind}", path=path,
                               fix=f"load it as a {meta['kind']} encoder, or {SIDECAR_FIX}")
     config = frontend_config(kind, path, meta)
+    settings = network_config(kind, path, meta, config)
     prefix = config.get("state_prefix", "")  # AudioCLIP: the whole model, audio head under `audio.`
     state = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
     what, size_key = f"the {kind} encoder", IMPLEMENTATIONS[kind][2]
     require_keys(state, [size_key], path, what, ENCODER_FIX)
     embed_dim = int(state[size_key].shape[0])
-    check_shapes(state, module_shapes(lambda: _network(kind, embed_dim)), path, what, ENCODER_FIX)
-    net = _network(kind, embed_dim)
+    if kind == "swin":
+        check_window(state, f"swin.{BIAS_TABLE}", settings["window_size"], settings["img_size"], path)
+    check_shapes(state, module_shapes(lambda: _network(kind, embed_dim, settings)), path, what, ENCODER_FIX)
+    net = _network(kind, embed_dim, settings)
     net.load_state_dict(state)
     net = net.eval().requires_grad_(False).to(runtime.pick_device(device))
     return AudioEncoder(kind, net, space or checkpoint_space(kind, path), str(path), config)

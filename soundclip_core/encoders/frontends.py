@@ -64,15 +64,16 @@ def window_starts(total: int, window: int, long_clip: str, start: int) -> list[i
 
 
 def soundclip_image(mel: torch.Tensor, first: int, cfg: dict) -> torch.Tensor:
-    """One encoder input [1, 1, n_mels, resize_h] from a window of the log-mel, as the official script:
-    zero-pad/crop to `frames`, bilinear resize to (resize_h x resize_w), then *reshape* (not transpose)."""
+    """One encoder input [1, 1, n_mels, resize_h * resize_w / n_mels] from a window of the log-mel, as the
+    official script: zero-pad/crop to `frames`, bilinear resize to (resize_h x resize_w),
+    then *reshape* (not transpose)."""
     frames = cfg["frames"]
     window = mel[:, first:first + frames]
     if window.shape[1] < frames:
         window = F.pad(window, (0, frames - window.shape[1]))
     height, width = cfg["resize"]
     resized = F.interpolate(window[None, None], size=(height, width), mode="bilinear", align_corners=False)
-    return resized.reshape(1, 1, cfg["n_mels"], height)
+    return resized.reshape(1, 1, cfg["n_mels"], -1)  # [1, 1, 128, 512] for the paper's (512, 128)
 
 
 def waveform_windows(mono: torch.Tensor, cfg: dict, long_clip: str, window_start: float) -> torch.Tensor:

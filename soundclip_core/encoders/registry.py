@@ -87,7 +87,41 @@ def frontend_config(kind: str, path: str | os.PathLike, meta: dict) -> dict:
             problem = rule and f"front-end setting {key}={value!r} must be {rule}"
         if problem:
             raise CheckpointError(problem, path=metadata_path(path), fix=SIDECAR_FIX)
-    return {**defaults, **frontend}
+    merged = {**defaults, **frontend}
+    if "resize" in merged and (merged["resize"][0] * merged["resize"][1]) % merged["n_mels"]:
+        raise CheckpointError(f"a resized {merged['resize']} image cannot be laid out in {merged['n_mels']} mel rows "
+                              "(the paper's reshape)", path=metadata_path(path), fix=SIDECAR_FIX)
+    return merged
+
+
+def network_config(kind: str, path: str | os.PathLike, meta: dict, frontend: dict) -> dict:
+    """The network settings of the checkpoint `path` of `kind`: the kind's `network` with its sidecar's (a Swin
+    trained at another size), checked against the kind's keys and their types; an image network must take the
+    front end's image (`img_size` = `resize`)."""
+    defaults = encoder_config(kind).get("network", {})
+    settings = {**defaults, **meta.get("network", {})}
+    problem = None
+    if not isinstance(meta.get("network", {}), dict):
+        problem = "'network' must be a JSON object of network settings"
+    for key, value in settings.items():
+        default = defaults.get(key)
+        if key not in defaults:
+            problem = f"'{key}' is not a network setting of the {kind} encoder"
+        elif isinstance(default, str) and not (isinstance(value, str) and value):
+            problem = f"network setting {key}={value!r} must be a name"
+        elif isinstance(default, list) and not (isinstance(value, list) and value and
+                                                all(_setting_problem(v, 1) is None for v in value)):
+            problem = f"network setting {key}={value!r} must be a list of positive whole numbers"
+        elif isinstance(default, int) and _setting_problem(value, default):
+            problem = f"network setting {key}={value!r} must be {_setting_problem(value, default)}"
+        if problem:
+            break
+    if not problem and "img_size" in settings and list(frontend["resize"]) != [settings["img_size"]] * 2:
+        problem = (f"the front end resizes to {frontend['resize']}, the network takes {settings['img_size']} x "
+                   f"{settings['img_size']} images")
+    if problem:
+        raise CheckpointError(problem, path=metadata_path(path), fix=SIDECAR_FIX)
+    return settings
 
 
 @lru_cache(maxsize=16)

@@ -34,13 +34,26 @@ def average_precisions(scores: torch.Tensor, relevant: torch.Tensor) -> torch.Te
     return torch.where(count > 0, (precision * hits).sum(1) / count.clamp_min(1), torch.nan)
 
 
+def class_average_precisions(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Per-class AP [K]: scores [N, K] of N clips for K classes, targets [N, K] bool (multi-label); for each class
+    the clips ranked by its score, relevant when they belong to it. NaN for a class without positives."""
+    return average_precisions(scores.t(), targets.t())
+
+
+def macro_average_precision(scores: torch.Tensor, targets: torch.Tensor) -> float:
+    """The AudioSet metric: per-class AP averaged over the classes that have positives (PANNs'
+    average_precision_score(target, scores, average=None) then the mean; sklearn gives a class without positives
+    an AP of 0 and `average='macro'` counts it, so those classes are left out explicitly). NaN if none has any."""
+    per_class = class_average_precisions(scores, targets)
+    kept = per_class[~per_class.isnan()]
+    return float(kept.mean()) if len(kept) else math.nan
+
+
 def mean_average_precision(scores: torch.Tensor, targets: torch.Tensor) -> float:
-    """Classification mAP: scores [N, K] of N clips for K classes; for each class, clips ranked by that class's
-    score, relevant when they belong to it; AP averaged over the classes that have clips (sklearn's
-    average_precision_score(one_hot, scores, average='macro') on tie-free scores)."""
-    relevant = targets[:, None] == torch.arange(scores.shape[1])[None]
-    per_class = average_precisions(scores.t(), relevant.t())
-    return float(per_class[~per_class.isnan()].mean())
+    """Classification mAP of single-label clips: targets [N] class indices, scored as one-hot multi-label targets
+    (sklearn's average_precision_score(one_hot, scores, average='macro') on tie-free scores, classes without
+    clips left out)."""
+    return macro_average_precision(scores, targets[:, None] == torch.arange(scores.shape[1])[None])
 
 
 def ndcg(scores: torch.Tensor, relevant: torch.Tensor, k: int | None = None) -> torch.Tensor:

@@ -1,10 +1,12 @@
 """Which clips are evaluated, in which folds, checked before any audio is decoded.
 
 ESC-50 is evaluated on its 5 official folds, UrbanSound8K on its 10 (each fold held out in turn, results
-averaged over folds); VGGSound on its test split as one set; a folder or manifest as one set. `folds` are fold
-ids, as in training: the held-out folds to evaluate (default: the protocol's). A copy of a dataset holding only
-some of its folds is evaluated on the folds it has, and the plan says so. A folder or manifest without folds is
-split into as many stratified folds as the highest id asked for (the linear probe needs folds to train on).
+averaged over folds); VGGSound on its test split as one set; AudioSet on its eval segments as one set (with the
+linear probe: trained on the training segment files, each a fold below eval's); a folder or manifest as one set.
+`folds` are fold ids, as in training: the held-out folds to evaluate (default: the protocol's). A copy of a
+dataset holding only some of its folds is evaluated on the folds it has, and the plan says so. A folder or manifest
+without folds is split into as many stratified folds as the highest id asked for (the linear probe needs folds to
+train on).
 """
 
 from __future__ import annotations
@@ -54,6 +56,13 @@ def plan(dataset: AudioDataset, folds: Sequence[int] | None = None, linear_probe
     refuses unlabelled or single-class data, fold ids the dataset does not have, and a linear probe without folds
     to train on."""
     require_classes(dataset, minimum=2)
+    if dataset.name == "audioset":
+        if folds is not None:
+            raise DatasetError("AudioSet is evaluated on its eval segments (the probe trained on its training "
+                               "segments): it has no folds to choose", path=dataset.root,
+                               fix="leave out --folds for AudioSet (evaluate it in a run of its own if other "
+                                   "datasets need --folds)")
+        return _audioset_plan(dataset, linear_probe)
     if dataset.name == "vggsound" and any(c.split == "test" for c in dataset.clips):
         dataset = require_classes(dataset.select(split="test"), minimum=2)
     folds = None if folds is None else tuple(sorted(set(folds)))
@@ -86,3 +95,20 @@ def plan(dataset: AudioDataset, folds: Sequence[int] | None = None, linear_probe
         raise DatasetError("the linear probe trains on some folds and tests on another, and this dataset has none",
                            path=dataset.root, fix="pass e.g. --folds 1-5 to split it into 5 stratified folds")
     return Plan(dataset, None)
+
+
+def _audioset_plan(dataset: AudioDataset, linear_probe: bool) -> Plan:
+    """The eval segments as one test set (or, where the copy has none, every clip it has); the linear probe
+    holds eval's fold out and trains on the training segment files' clips."""
+    splits = {c.split: c.fold for c in dataset.clips}
+    if not linear_probe:
+        if "eval" in splits:
+            return Plan(dataset.select(split="eval"), None)
+        return Plan(dataset, None, "no eval_segments.csv: every clip found is a test clip")
+    if "eval" not in splits or len(splits) < 2:
+        raise DatasetError(f"the linear probe trains on AudioSet's training segments and tests on its eval segments; "
+                           f"this copy has {sorted(splits)}", path=dataset.root,
+                           fix="add balanced_train_segments.csv and eval_segments.csv with their clips, or drop "
+                               "--linear-probe")
+    training = ", ".join(sorted(s for s in splits if s != "eval"))
+    return Plan(dataset, (splits["eval"],), f"eval held out, the probe trained on {training}")

@@ -8,6 +8,7 @@ is a class prompt and the gallery the fold's clips, every clip of that class rel
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -18,8 +19,15 @@ import torch.nn.functional as F
 from ..embedding import Embedding
 from ..errors import EmbeddingSpaceError, SoundClipError
 from .embed import ClipEmbeddings, embed_clips
-from .metrics import mean_average_precision, mean_of, retrieval_metrics, topk_accuracy
-from .probe import linear_probe
+from .metrics import (
+    class_average_precisions,
+    macro_average_precision,
+    mean_average_precision,
+    mean_of,
+    retrieval_metrics,
+    topk_accuracy,
+)
+from .probe import linear_probe, multi_label_probe
 from .protocol import Plan
 from .zeroshot import LOGIT_SCALE, class_embeddings, class_scores
 
@@ -84,12 +92,26 @@ def _sections(cosine: torch.Tensor, targets: torch.Tensor) -> dict:
     }
 
 
+def _multi_label_sections(cosine: torch.Tensor, targets: torch.Tensor) -> dict:
+    """The same for multi-label clips (AudioSet), targets [n, K] bool: zero-shot mAP of the cosines (each class
+    scored on its own, no softmax over classes) over the classes with positives, and per-class AP (None: the
+    class has no positive here)."""
+    per_class = class_average_precisions(cosine, targets)
+    return {
+        "zero_shot": {"mAP": macro_average_precision(cosine, targets), "clips": int(len(targets)),
+                      "classes_scored": int((~per_class.isnan()).sum()), "per_class_AP": per_class.tolist()},
+        "audio_to_text": retrieval_metrics(cosine, targets),
+        "text_to_audio": retrieval_metrics(cosine.t(), targets.t()),
+    }
+
+
 def evaluate_pair(plan: Plan, vectors: torch.Tensor, keep: torch.Tensor, texts: Embedding,
                   probe: bool = False) -> dict:
     """Every metric of one encoder on one planned dataset, per fold and averaged over folds.
 
     vectors: [N, D] unit audio embeddings of the plan's clips; keep: [N] bool, the clips every encoder read."""
-    targets = torch.tensor(plan.dataset.targets())
+    multi_label = plan.dataset.multi_label
+    targets = plan.dataset.target_matrix() if multi_label else torch.tensor(plan.dataset.targets())
     folds = torch.tensor([c.fold or 0 for c in plan.dataset.clips])
     cosine = class_scores(Embedding(vectors[keep], texts.space, "audio"), texts)
     full = torch.full((len(keep), cosine.shape[1]), torch.nan)
@@ -100,11 +122,13 @@ def evaluate_pair(plan: Plan, vectors: torch.Tensor, keep: torch.Tensor, texts: 
         if not bool(test.any()):
             raise SoundClipError(f"no readable clip left in fold {fold} of {plan.dataset.root}",
                                  fix="check the skipped clips listed above")
-        per_fold[fold] = _sections(full[test], targets[test])
+        per_fold[fold] = (_multi_label_sections if multi_label else _sections)(full[test], targets[test])
         if probe:
             train = keep & ~test
-            per_fold[fold]["linear_probe"] = linear_probe(vectors[train], targets[train], folds[train],
-                                                          vectors[test], targets[test], len(plan.dataset.classes))
+            per_fold[fold]["linear_probe"] = (
+                multi_label_probe(vectors[train], targets[train], vectors[test], targets[test]) if multi_label else
+                linear_probe(vectors[train], targets[train], folds[train], vectors[test], targets[test],
+                             len(plan.dataset.classes)))
     sections = per_fold[next(iter(per_fold))].keys()
     return {section: {"mean": mean_of([r[section] for r in per_fold.values()]),
                       "folds": {fold: r[section] for fold, r in per_fold.items()}} for section in sections}
@@ -113,8 +137,10 @@ def evaluate_pair(plan: Plan, vectors: torch.Tensor, keep: torch.Tensor, texts: 
 def run_evaluation(plans: Sequence[Plan], pairs: Sequence[ModelPair], templates: Sequence[str],
                    probe: bool = False, batch_size: int = 16, workers: int = 2,
                    progress: Callable[[str, int, int], None] | None = None,
-                   log: Callable[[str], None] = print) -> dict:
-    """The whole report (JSON-ready): per dataset, per encoder, every metric per fold and as the fold mean."""
+                   log: Callable[[str], None] = print, cache: str | os.PathLike | None = None) -> dict:
+    """The whole report (JSON-ready): per dataset, per encoder, every metric per fold and as the fold mean.
+    `cache`: a folder where each encoder's embeddings of each dataset are saved as they are made (an interrupted
+    run resumes from them)."""
     report = {"templates": list(templates), "relevance": RELEVANCE, "scores": SCORES,
               "encoders": [{"name": p.name, "kind": p.encoder.kind, "space": p.encoder.space,
                             "encoder": p.encoder.source, "clip": p.clip.source} for p in pairs],
@@ -128,7 +154,7 @@ def run_evaluation(plans: Sequence[Plan], pairs: Sequence[ModelPair], templates:
         embedded: list[ClipEmbeddings] = []
         for pair in pairs:
             label = f"{key} / {pair.name}"
-            embedded.append(embed_clips(pair.encoder, paths, batch_size=batch_size, workers=workers,
+            embedded.append(embed_clips(pair.encoder, paths, batch_size=batch_size, workers=workers, cache=cache,
                                         progress=None if progress is None else
                                         (lambda done, total, label=label: progress(label, done, total))))
             e = embedded[-1]

@@ -4,8 +4,8 @@ The state file holds the network, the learnable temperature, optimizer, schedule
 epoch, the torch RNG states and the run's configuration; it is written atomically, so a run killed
 while saving keeps the previous epoch's state. It is read weights-only (`checkpoints.read_checkpoint`: plain
 tensors and containers only). The exported encoder is what `resnet18_57.pth` holds, a plain state dict, plus a
-sidecar `<file>.json` naming its kind, its CLIP space and any front-end setting that differs from the
-kind's defaults; `load_audio_encoder` reads both.
+sidecar `<file>.json` naming its kind, its CLIP space and any front-end or network setting (a Swin's size)
+that differs from the kind's defaults; `load_audio_encoder` reads both.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from ..errors import CheckpointError, SoundClipError
 STATE_FILE = "train_state.pt"
 ENCODER_FILE = "encoder.pth"
 IGNORED_CONFIG = ("workers", "cache", "out", "device", "progress")  # may change between a run and its resume
+ADDED_SETTINGS = {"loss": "infonce"}  # settings newer than runs saved before them: absent means this value
 
 
 def rng_state() -> dict:
@@ -57,7 +58,8 @@ def load_state(path: Path) -> dict:
 def config_differences(saved: dict, current: dict) -> list[str]:
     """'key: saved -> now' for every setting that changed (the ones in IGNORED_CONFIG may)."""
     keys = sorted((set(saved) | set(current)) - set(IGNORED_CONFIG))
-    return [f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
+    return [f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in keys
+            if saved.get(k, ADDED_SETTINGS.get(k)) != current.get(k)]
 
 
 def resumable_state(path: Path, resume: bool, described: dict) -> dict | None:
@@ -84,7 +86,9 @@ def export_encoder(net: nn.Module, path: Path, kind: str, space: str, cfg: dict,
     defaults = encoder_config(kind)
     frontend = {k: v for k, v in cfg.items() if k in defaults and k not in ("kind", "description",
                                                                             "checkpoint_keys") and defaults[k] != v}
-    meta = {"kind": kind, "space": space, **({"frontend": frontend} if frontend else {}), **info}
+    settings = getattr(net, "settings", None)  # a Swin's size, when not the kind's default
+    network = {"network": settings} if settings and settings != defaults.get("network") else {}
+    meta = {"kind": kind, "space": space, **({"frontend": frontend} if frontend else {}), **network, **info}
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
     with atomic_path(metadata_path(path)) as tmp:

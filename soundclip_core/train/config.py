@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import SoundClipError
+from .loss import LOSSES
 from .network import TRAINABLE_KINDS
 from .recipes import DEFAULT_LR, RECIPES
 from .validate import PROMPT
@@ -17,7 +18,8 @@ class TrainConfig:
     (the Python API may pass a loaded CLIP instead); folds: training folds (default: all but the last,
     which is held out for the per-epoch zero-shot check); batch_size: the global batch the contrastive
     loss sees (split over the processes); accumulate: batches per optimiser step; frontend: overrides of
-    the kind's front-end settings (sample rate, n_fft, hop, n_mels, frames, resize)."""
+    the kind's front-end settings (sample rate, n_fft, hop, n_mels, frames, resize); loss: "infonce" (the
+    paper's) or "weakly_paired" (plus the KL term of `loss.weakly_paired_kl` on frames that share a text)."""
 
     data: str
     clip: str = ""
@@ -43,6 +45,7 @@ class TrainConfig:
     resume: bool = False
     device: str | None = None
     progress: bool = True
+    loss: str = "infonce"
 
     @property
     def learning_rate(self) -> float:
@@ -55,6 +58,11 @@ class TrainConfig:
         if self.kind not in TRAINABLE_KINDS:
             raise SoundClipError(f"training a '{self.kind}' encoder is not supported",
                                  fix=f"use --kind {' or '.join(TRAINABLE_KINDS)}")
+        if self.loss not in LOSSES:
+            raise SoundClipError(f"unknown loss '{self.loss}'", fix=f"use one of {', '.join(LOSSES)}")
+        if self.loss == "weakly_paired" and not self.image_term:
+            raise SoundClipError("the weakly-paired loss compares frames with sounds and texts, and the frames are "
+                                 "switched off", fix="drop --no-image, or use --loss infonce")
         if self.epochs < 1 or self.accumulate < 1 or self.workers < 0:
             raise SoundClipError("epochs and accumulate must be at least 1, workers at least 0",
                                  fix="use --epochs and --accumulate of 1 or more and --workers of 0 or more")

@@ -16,6 +16,7 @@ from .loss import contrastive_loss
 from .run import Run
 from .trainer import Trainer
 from .validate import held_out_accuracy
+from .weak import SameTextFrames
 
 
 def run_epoch(run: Run, trainer: Trainer, epoch: int) -> dict:
@@ -29,13 +30,15 @@ def run_epoch(run: Run, trainer: Trainer, epoch: int) -> dict:
     steps = len(trainer.loader)
     sums: dict[str, torch.Tensor | float] = {}
     running = runtime.LateValues()
+    extras = (SameTextFrames([c.label or c.caption for c in run.train_clips], run.has_image, config.seed)
+              if config.loss == "weakly_paired" else None)
     bar = tqdm(trainer.loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
                disable=not (config.progress and node.main))
     for step, batch in enumerate(bar):
         sync = (step + 1) % config.accumulate == 0 or step + 1 == steps
         context = trainer.model.no_sync() if node.active and not sync else contextlib.nullcontext()
         with context:
-            terms = _step_loss(run, trainer, batch)
+            terms = _step_loss(run, trainer, batch, None if extras is None else (extras, epoch, step))
             trainer.scaler.scale(terms["total"] / config.accumulate).backward()
         if sync:
             trainer.scaler.step(trainer.optimizer)
@@ -59,12 +62,16 @@ def run_epoch(run: Run, trainer: Trainer, epoch: int) -> dict:
     means = {name: float(value) / steps for name, value in sums.items()}
     return {"epoch": epoch + 1, "loss": means["total"], "audio_text": means["audio_text"],
             "audio_audio": means.get("audio_audio", 0.0), "audio_image": means.get("audio_image", 0.0),
+            "weak_kl": means.get("weak_kl", 0.0),
             "lr": lr, "logit_scale": float(trainer.trainee.scale().detach()), "val_zero_shot": accuracy,
             "seconds": seconds, "clips_per_s": steps * config.batch_size / seconds}
 
 
-def _step_loss(run: Run, trainer: Trainer, batch: dict) -> dict[str, torch.Tensor]:
-    """One batch: views -> embeddings (this process) -> global batch -> loss terms."""
+def _step_loss(run: Run, trainer: Trainer, batch: dict, extras: tuple[SameTextFrames, int, int] | None = None,
+               ) -> dict[str, torch.Tensor]:
+    """One batch: views -> embeddings (this process) -> global batch -> loss terms. `extras` (the weakly-paired
+    loss: the sampler, epoch, step): the visual rows are the batch's frames and one more frame per clip that
+    shares its text."""
     config, device = run.config, run.device
     windows = batch["window"].to(device, non_blocking=True).float()
     resized = resize(windows, tuple(run.cfg["resize"]))
@@ -77,5 +84,10 @@ def _step_loss(run: Run, trainer: Trainer, batch: dict) -> dict[str, torch.Tenso
     audio = all_gather_with_grad(audio.float())
     audio_aug = None if audio_aug is None else all_gather_with_grad(audio_aug.float())
     index = all_gather_plain(batch["index"].to(device))
+    visual = None
+    if extras is not None:
+        sampler, epoch, step = extras
+        rows = torch.cat([index[run.has_image[index]], sampler.draw(index, epoch, step)])
+        visual = run.images[rows]
     return contrastive_loss(audio, all_gather_plain(text), trainer.trainee.scale(), audio_aug, run.images[index],
-                            run.has_image[index])
+                            run.has_image[index], visual)

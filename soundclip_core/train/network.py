@@ -1,5 +1,9 @@
 """The network to train: from scratch, ImageNet-initialised, or fine-tuned from an encoder checkpoint.
 
+For `--kind swin`, `--init` takes a Swin encoder trained here (fine-tuning) or timm's Swin ImageNet weights
+(`swin_tiny_patch4_window7_224`'s `model.safetensors`/`pytorch_model.bin`, or Microsoft's original `.pth`):
+`encoders.swin.imagenet_backbone` loads their backbone, the projection into CLIP starts fresh.
+
 `--init` takes either an audio encoder checkpoint of the kind being trained (fine-tuning; its embedding
 size and CLIP space must be the chosen CLIP's), or a timm/torchvision ResNet-18 ImageNet state dict
 (`conv1.weight`, `layer1.0.conv1.weight`, ..., `fc.weight` [1000, 512]): the official code starts from
@@ -17,9 +21,13 @@ from ..checkpoints import check_shapes, module_shapes, read_state_dict
 from ..encoders import ENCODER_KINDS, load_audio_encoder
 from ..encoders.encoder import detect_kind
 from ..encoders.soundclip import SoundCLIPNet
+from ..encoders.swin import SwinAudioNet, imagenet_backbone, is_imagenet_swin
 from ..errors import CheckpointError
 
-TRAINABLE_KINDS = ("soundclip",)
+TRAINABLE_KINDS = ("soundclip", "swin")
+NETWORKS = {"soundclip": SoundCLIPNet, "swin": SwinAudioNet}
+IMAGENET = {"soundclip": "timm's resnet18 ImageNet weights",
+            "swin": "timm's swin_tiny_patch4_window7_224 ImageNet weights"}
 IMAGENET_KEYS = ("conv1.weight", "layer1.0.conv1.weight", "layer4.1.conv2.weight", "fc.weight")
 
 
@@ -30,11 +38,16 @@ def build_network(kind: str, embed_dim: int, init: str | os.PathLike | None, cli
         raise CheckpointError(f"training a '{kind}' encoder is not supported",
                               fix=f"use --kind {' or '.join(TRAINABLE_KINDS)}")
     if init is None:
-        return SoundCLIPNet(embed_dim).train(), "random init"
+        return NETWORKS[kind](embed_dim).train(), "random init"
     path = Path(init)
-    state = read_state_dict(path, f"a {kind} audio encoder or ResNet-18 ImageNet weights (--init)",
-                            f"give a {kind} encoder (.pth) or timm's resnet18 ImageNet weights", nested=("state_dict",))
-    if all(k in state for k in IMAGENET_KEYS) and tuple(state["fc.weight"].shape) == (1000, 512):
+    state = read_state_dict(path, f"a {kind} audio encoder or ImageNet weights (--init)",
+                            f"give a {kind} encoder (.pth) or {IMAGENET[kind]}", nested=("state_dict", "model"))
+    if kind == "swin" and is_imagenet_swin(state):
+        net = SwinAudioNet(embed_dim)
+        imagenet_backbone(state, net, path)
+        return net.train(), f"ImageNet backbone from {path}"
+    if kind == "soundclip" and all(k in state for k in IMAGENET_KEYS) and tuple(state["fc.weight"].shape) == (
+            1000, 512):
         backbone = {k: v for k, v in state.items() if not k.startswith("fc.")}  # the 512-d head starts fresh
         expected = module_shapes(lambda: SoundCLIPNet(embed_dim).feature_extractor)
         check_shapes(backbone, {k: v for k, v in expected.items() if not k.startswith("fc.")}, path,
@@ -45,9 +58,8 @@ def build_network(kind: str, embed_dim: int, init: str | os.PathLike | None, cli
     try:
         found = detect_kind(state, path)
     except CheckpointError:
-        raise CheckpointError("--init is neither an audio encoder checkpoint nor a ResNet-18 ImageNet state dict",
-                              path=path, fix=f"give a {kind} encoder (.pth) or timm's resnet18 ImageNet weights"
-                              ) from None
+        raise CheckpointError("--init is neither an audio encoder checkpoint nor an ImageNet state dict",
+                              path=path, fix=f"give a {kind} encoder (.pth) or {IMAGENET[kind]}") from None
     if found != kind:
         raise CheckpointError(f"--init is a {found} encoder checkpoint, but a {kind} encoder is being trained",
                               path=path, fix=f"use --kind {found} if supported, or a {kind} checkpoint "

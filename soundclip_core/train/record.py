@@ -17,7 +17,7 @@ from .run import Run
 from .trainer import Trainer
 
 LOG_FIELDS = ("epoch", "loss", "audio_text", "audio_audio", "audio_image", "lr", "logit_scale", "val_zero_shot",
-              "seconds", "clips_per_s")
+              "seconds", "clips_per_s", "weak_kl")
 
 
 def record_epoch(run: Run, trainer: Trainer, row: dict) -> None:

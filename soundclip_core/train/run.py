@@ -89,6 +89,7 @@ def prepare_run(config: TrainConfig, clip: ClipModel | None = None, net: nn.Modu
     runtime.precision_dtype(config.precision, device)  # refuses fp16 on CPU etc. now, not after caching
     dataset = open_dataset(config.dataset_kind, config.data)
     train_set, held_out = split_dataset(dataset, config.folds)
+    _require_frames(config, any(c.image is not None for c in train_set.clips), dataset)  # before any caching
     if held_out is not None and all(c.label is not None for c in held_out.clips):
         require_classes(held_out)
     else:
@@ -109,15 +110,28 @@ def prepare_run(config: TrainConfig, clip: ClipModel | None = None, net: nn.Modu
     if (cfg["resize"][0] * cfg["resize"][1]) % cfg["n_mels"]:
         raise SoundClipError(f"front end: a resized window of {cfg['resize']} cannot be reshaped to {cfg['n_mels']} "
                              "mel rows", fix="choose resize = [H, n_mels] as the official (512, 128)")
+    size = getattr(net, "img_size", None)  # an image network (Swin) takes the front end's resized window as is
+    if size is not None and list(cfg["resize"]) != [size, size]:
+        raise SoundClipError(f"front end: windows are resized to {cfg['resize']}, the {config.kind} network takes "
+                             f"{size} x {size} images", fix=f"set resize to [{size}, {size}]")
     cache = FeatureCache(config.cache or out / "cache", config.kind, cfg)
     train_clips, val_clips = _cached_clips(cache, train_set, held_out, config, node)
     if len(train_clips) < config.batch_size:
         raise DatasetError(f"{len(train_clips)} readable training clips: fewer than one batch of "
                            f"{config.batch_size}", path=dataset.root, fix="lower --batch-size")
     images, has_image = _frames(train_clips, clip, cache.dir.parent, config, node)
+    _require_frames(config, bool(has_image.any()), dataset)
     class_texts = class_embeddings(clip, held_out.classes, [config.prompt]).vectors if val_clips else None
     return Run(config, node, device, dataset, held_out, clip, described, saved, net, origin, cfg, cache,
                train_clips, val_clips, images.to(device), has_image.to(device), class_texts)
+
+
+def _require_frames(config: TrainConfig, any_frame: bool, dataset: AudioDataset) -> None:
+    """The weakly-paired loss needs frames: refused when no training clip has one (listed, or readable)."""
+    if config.loss == "weakly_paired" and not any_frame:
+        raise DatasetError("the weakly-paired loss compares each clip's frame with the batch's sounds and texts, and "
+                           "no training clip has a readable picture or video frame", path=dataset.root,
+                           fix="give the clips pictures (an image column, or videos), or use --loss infonce")
 
 
 def _cached_clips(cache: FeatureCache, train_set: AudioDataset, held_out: AudioDataset | None, config: TrainConfig,

@@ -139,7 +139,7 @@ def test_bad_inputs(layouts, tmp_path):
     with pytest.raises(DatasetError, match="does not exist"):
         open_dataset("auto", tmp_path / "nowhere")
     with pytest.raises(DatasetError, match="unknown dataset kind"):
-        open_dataset("audioset", layouts["esc50"])
+        open_dataset("nsynth", layouts["esc50"])
     with pytest.raises(DatasetError, match="metadata file not found"):
         open_dataset("us8k", layouts["esc50"])
     root = _esc50_copy(layouts, tmp_path)

@@ -192,7 +192,7 @@ def files(tmp_path_factory):
 
 
 def _run(files, *args: str) -> int:
-    return main(["evaluate", *args, "--device", str(TEST_DEVICE)])
+    return main(["evaluate", *args, "--device", str(TEST_DEVICE), "--no-cache"])
 
 
 def test_cli_table_one_for_three_encoders_paired_by_space(files, capsys):
