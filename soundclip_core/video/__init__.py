@@ -19,8 +19,14 @@ from .frames import (
            image_batch_bytes,
 )
 from .instant import DEFAULT_ALPHA, DEFAULT_BETA, alpha_per_frame, frame_directions, instant_frames
-from .instant_render import InstantSettings, instant_images, make_instant_video
-from .instant_sound import DEFAULT_SMOOTH, encode_frame_windows, frame_windows, smooth_embeddings
+from .instant_render import (
+    InstantSettings,
+    instant_images,
+    make_instant_video,
+    render_instant_images,
+    render_instant_video,
+)
+from .instant_sound import DEFAULT_SMOOTH, encode_frame_windows, frame_windows, hear_frames, smooth_embeddings
 from .keyframes import Keyframes, load_keyframes, sound_keyframes
 from .motion import hermite, tangents
 from .reactive import Reactive, build_reactive, loudness_and_onsets
@@ -34,5 +40,6 @@ __all__ = ["DEFAULT_HOP", "DEFAULT_WINDOW", "Keyframes", "Reactive", "Windows", 
            "image_batch_bytes", "load_keyframes", "loudness_and_onsets", "make_video", "matched_audio",
            "render_images", "render_video", "sound_keyframes", "tangents", "write_mp4"]
 __all__ += ["DEFAULT_ALPHA", "DEFAULT_BETA", "DEFAULT_SMOOTH", "InstantSettings", "alpha_per_frame",
-            "encode_frame_windows", "frame_directions", "frame_windows", "instant_frames", "instant_images",
-            "make_instant_video", "smooth_embeddings"]
+            "encode_frame_windows", "frame_directions", "frame_windows", "hear_frames", "instant_frames",
+            "instant_images", "make_instant_video", "render_instant_images", "render_instant_video",
+            "smooth_embeddings"]

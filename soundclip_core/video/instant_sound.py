@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from ..audio import Audio
 from ..embedding import Embedding
 from ..errors import AudioError, Cancelled, SoundClipError
-from .frames import frame_times
+from .frames import frame_count, frame_times
 from .windows import DEFAULT_WINDOW, Windows
 
 DEFAULT_SMOOTH = 0.25  # seconds: a few frames at 24 fps, shorter than a beat at 120 bpm (0.5 s)
@@ -111,3 +111,14 @@ def smooth_embeddings(embedding: Embedding, fps: float, seconds: float = DEFAULT
     smoothed = F.conv1d(padded, weights.view(1, 1, -1))[:, 0].t()  # [N, D]
     return Embedding(F.normalize(smoothed, dim=-1).float(), embedding.space,
                      f"{embedding.source}, smoothed over {seconds:g} s")
+
+
+def hear_frames(encoder, audio: Audio, fps: float, window: float = DEFAULT_WINDOW, smooth: float = DEFAULT_SMOOTH,
+                batch_size: int = ENCODE_BATCH, callback: Callable[[int, int], None] | None = None,
+                should_cancel: Callable[[], bool] | None = None) -> Embedding:
+    """What every frame of a video of `audio` at `fps` hears: one smoothed embedding per frame [N, D]. The window
+    and smoothing time are checked before anything is encoded."""
+    check_smooth(smooth)
+    windows = frame_windows(audio, fps, frame_count(audio.waveform.shape[-1], audio.sample_rate, fps), window)
+    heard = encode_frame_windows(encoder, audio, windows, batch_size, callback, should_cancel)
+    return smooth_embeddings(heard, fps, smooth)

@@ -25,9 +25,11 @@ from soundclip_core.video import (
     encode_frame_windows,
     frame_count,
     frame_windows,
+    hear_frames,
     instant_images,
     make_instant_video,
     render_images,
+    render_instant_images,
     smooth_embeddings,
 )
 from soundclip_core.video.frames import SYNTHESIS_CHUNK
@@ -239,5 +241,8 @@ def test_bad_input_is_refused_before_the_sound_is_encoded(g, clip, table, neutra
         instant_images(tiny_generator(32), encoder, audio, tiny_generator(32).ws_from_seed(0), table, neutral,
                        settings())
     assert encoder.calls == 0
+    heard = hear_frames(encoder, audio, 8.0, window=1.0)  # heard at 8 fps, rendered at 4
+    with pytest.raises(SoundClipError, match="heard as 24 frames, the video of 3.00 s at 4 fps has 12"):
+        render_instant_images(g, heard, audio, source, table, neutral, settings())
     with pytest.raises(SoundClipError, match=r"beta 0.99 is above every channel's relevance at 0.00 s \(frame 0\)"):
         instant_images(g, encoder, audio, source, table, neutral, settings(beta=0.99))
