@@ -9,6 +9,7 @@ from __future__ import annotations
 from . import comfy_env
 from .audio import AudioEncode, AudioEncoderLoader, LoadAudio
 from .classify import ZeroShotClassify
+from .instant_video import HearFrames, InstantVideo
 from .invert import E4ELoader, InvertImage, LoadLatentFromPNG, PerceptualLoader, SaveImageWithLatent
 from .manipulate import ArcFaceLoader, LatentOptimize
 from .stylegan import Decode, LatentFromSeed, StyleGANLoad, StyleMix
@@ -40,6 +41,8 @@ _NODES = {
     "SoundKeyframes": (SoundKeyframes, "Sound to Keyframes (SoundCLIP)"),
     "KeyframesToFrames": (KeyframesToFrames, "Keyframes to Frames (SoundCLIP)"),
     "WriteSoundVideo": (WriteSoundVideo, "Write Sound Video (SoundCLIP)"),
+    "HearFrames": (HearFrames, "Hear Every Frame (SoundCLIP)"),
+    "InstantVideo": (InstantVideo, "Sound to Instant Video (SoundCLIP)"),
 }
 
 NODE_CLASS_MAPPINGS = {f"SoundCLIP_{name}": cls for name, (cls, _) in _NODES.items()}

@@ -18,6 +18,7 @@ from ..errors import SoundClipError
 from ..video import (
     DEFAULT_ALPHA,
     DEFAULT_BETA,
+    DEFAULT_NEUTRAL,
     DEFAULT_SMOOTH,
     InstantSettings,
     alpha_per_frame,
@@ -28,7 +29,6 @@ from ..video.instant_sound import check_smooth
 from .progress import PhaseBars
 
 MODES = ("keyframes", "instant")
-DEFAULT_NEUTRAL = "a photo"
 TABLE_FIX = "make one with `soundclip table --generator G --clip C --out table.safetensors` and pass --table"
 
 

@@ -18,7 +18,7 @@ from .frames import (
            frame_times,
            image_batch_bytes,
 )
-from .instant import DEFAULT_ALPHA, DEFAULT_BETA, alpha_per_frame, frame_directions, instant_frames
+from .instant import DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_NEUTRAL, alpha_per_frame, frame_directions, instant_frames
 from .instant_render import (
     InstantSettings,
     instant_images,
@@ -39,7 +39,7 @@ __all__ = ["DEFAULT_HOP", "DEFAULT_WINDOW", "Keyframes", "Reactive", "Windows", 
            "encode_windows", "estimate_bytes", "frame_count", "frame_latents", "frame_rate", "frame_times", "hermite",
            "image_batch_bytes", "load_keyframes", "loudness_and_onsets", "make_video", "matched_audio",
            "render_images", "render_video", "sound_keyframes", "tangents", "write_mp4"]
-__all__ += ["DEFAULT_ALPHA", "DEFAULT_BETA", "DEFAULT_SMOOTH", "InstantSettings", "alpha_per_frame",
+__all__ += ["DEFAULT_ALPHA", "DEFAULT_BETA", "DEFAULT_NEUTRAL", "DEFAULT_SMOOTH", "InstantSettings", "alpha_per_frame",
             "encode_frame_windows", "frame_directions", "frame_windows", "hear_frames", "instant_frames",
             "instant_images", "make_instant_video", "render_instant_images", "render_instant_video",
             "smooth_embeddings"]

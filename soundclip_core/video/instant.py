@@ -28,6 +28,7 @@ from .reactive import Reactive
 
 DEFAULT_ALPHA = 4.0  # StyleCLIP's notebook: 4.1 in -10..10
 DEFAULT_BETA = 0.15  # StyleCLIP's notebook: 0.15 in 0.08..0.3
+DEFAULT_NEUTRAL = "a photo"  # the text every frame's direction starts from, unless told otherwise
 CHECK_ROWS = 1024  # frames per matrix product when checking beta against every frame
 
 Alpha = float | Sequence[float] | torch.Tensor

@@ -92,6 +92,9 @@ SAVED_NAMES = {
                       "precision text text_weight",
     "KeyframesToFrames": "generator keyframes audio fps pulse motion noise_mode batch_size memory_budget_gb",
     "WriteSoundVideo": "generator keyframes audio fps pulse motion noise_mode batch_size crf filename_prefix",
+    "HearFrames": "audio encoder fps window smooth",
+    "InstantVideo": "frame_sounds audio generator latent clip table_file neutral alpha beta layers pulse motion "
+                    "noise_mode batch_size memory_budget_gb table neutral_embedding alpha_curve",
 }
 
 
