@@ -23,6 +23,7 @@ from ..directions import ChannelTable
 from ..embedding import Embedding, check_same_space
 from ..errors import EmbeddingSpaceError, SoundClipError
 from ..image import to_comfy_image
+from ..manipulate import parse_layers
 from .frames import DECODE_BATCH, check_image_batch_fits, frame_count, frame_rate, to_uint8_frames
 from .instant import (
     DEFAULT_ALPHA,
@@ -76,6 +77,8 @@ def _check(generator, audio: Audio, table: ChannelTable, neutral: Embedding, spa
                                   f"'{table.space}'", fix="use the table computed with the CLIP model of the audio "
                                                           "encoder's space")
     check_table_fits(generator, table)
+    if settings.layers is not None:
+        parse_layers(settings.layers, generator.num_ws)
     return n_frames, alphas
 
 

@@ -229,7 +229,8 @@ def test_cancel_stops_within_one_batch(g, clip, table, neutral, monkeypatch, tmp
 def test_bad_input_is_refused_before_the_sound_is_encoded(g, clip, table, neutral):
     encoder, audio, source = Bands(clip.space), distinct_sounds(), g.ws_from_seed(0)
     cases = [(settings(alpha=float("nan")), "alpha nan at frame 0"), (settings(alpha=500.0), "outside"),
-             (settings(smooth=-0.1), "smoothing"), (settings(window=0.0), "window"), (settings(fps=0.0), "frame rate")]
+             (settings(smooth=-0.1), "smoothing"), (settings(layers="0-99"), "'0-99' is outside 0-5"),
+             (settings(window=0.0), "window"), (settings(fps=0.0), "frame rate")]
     for bad, message in cases:
         with pytest.raises(SoundClipError, match=message):
             instant_images(g, encoder, audio, source, table, neutral, bad)
