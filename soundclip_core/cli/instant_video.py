@@ -53,6 +53,9 @@ def add_instant_args(p: argparse.ArgumentParser) -> None:
 def check_instant_args(args: argparse.Namespace) -> None:
     """Refuse, before any model loads, what instant mode cannot use."""
     if args.mode != "instant":
+        if args.table is not None or args.alpha_curve:
+            raise SoundClipError("--table and --alpha-curve are for the instant mode",
+                                 fix="add --mode instant, or leave them out for the keyframe mode")
         return
     if args.table is None:
         raise SoundClipError("--mode instant needs a StyleSpace table (--table)", fix=TABLE_FIX)

@@ -74,7 +74,8 @@ def test_instant_mode_is_refused_before_any_model_loads(files, tmp_path, monkeyp
              (_video(files, out, "--keyframes", str(tmp_path / "k.safetensors")), "makes no keyframes"),
              (_video(files, out, "--alpha", "500"), "alpha 500 at frame 0 is outside"),
              (_video(files, out, "--smooth", "-1"), "smoothing time"),
-             (_video(files, out, "--beta", "-0.5"), "beta -0.5 must be 0 or more")]
+             (_video(files, out, "--beta", "-0.5"), "beta -0.5 must be 0 or more"),
+             ([a for a in _video(files, out) if a not in ("--mode", "instant")], "are for the instant mode")]
     for args, expected in cases:
         assert main(args) == 2, expected
         err = capsys.readouterr().err
