@@ -2,8 +2,13 @@
 chunked), and frames per second of decoding (spline + synthesis, in batches) and of decoding + H.264
 encoding to an mp4, next to the per-frame cost of the Decode node's way (a batch of 8 in chunks of 4).
 
+With --instant (instead), the instant mode against the keyframe mode on the same song, whole jobs: the instant video
+(every frame's window encoded, directions, edits, decode, mp4) is timed end to end; the keyframe video is its
+measured render plus `--keyframe-steps` optimisation steps at the measured seconds per step of that song's
+keyframes (300 real steps take many minutes on a CPU). Both as frames of video per second of work.
+
     python benchmarks/video.py [--sizes 256 1024] [--keyframes 4] [--chunk 4] [--steps 1] [--frames 8]
-                               [--device cuda]
+                               [--device cuda] [--instant [--song-seconds 4] [--fps 8]]
 """
 
 from __future__ import annotations
@@ -26,7 +31,15 @@ from soundclip_core.clip import ClipModel  # noqa: E402
 from soundclip_core.embedding import Embedding  # noqa: E402
 from soundclip_core.generators.stylegan2 import Generator, GeneratorConfig  # noqa: E402
 from soundclip_core.manipulate import optimize  # noqa: E402
-from soundclip_core.video import Keyframes, decode_frames, render_video  # noqa: E402
+from soundclip_core.video import (  # noqa: E402
+    InstantSettings,
+    Keyframes,
+    cut_windows,
+    decode_frames,
+    frame_count,
+    make_instant_video,
+    render_video,
+)
 
 
 def sync(device: torch.device) -> None:
@@ -61,6 +74,55 @@ def decode_node_ms(g, device) -> float:
     return best * 1000 / 8
 
 
+def random_table(g, clip_dim: int = 512):
+    """A table of random unit rows in the generator's real layout and statistics (its values do not change the
+    time an edit takes; computing a real one at 256 px takes hours on a CPU)."""
+    from soundclip_core.directions import ChannelTable, channel_statistics, generator_fingerprint, table_layout
+
+    layout = table_layout(g)
+    rows = torch.randn(layout.total, clip_dim, generator=torch.Generator().manual_seed(0))
+    rows = torch.nn.functional.normalize(rows, dim=1)
+    return ChannelTable(rows, layout, "openai/ViT-B-32", "gradient", generator_fingerprint(g),
+                        channel_statistics(g, 2000), 1, 5.0)
+
+
+def instant_against_keyframes(g, clip, device, args) -> None:
+    """One row: the same song as an instant video and as a keyframe video (see the module doc)."""
+    from soundclip_core.encoders import build_audio_encoder
+
+    rate, seconds, fps = 22050, args.song_seconds, args.fps
+    t = torch.arange(int(seconds * rate)) / rate
+    song = Audio((0.3 * torch.sin(2 * math.pi * (220 + 110 * t) * t) + 0.05 * torch.randn(t.shape))[None], rate)
+    n_frames = frame_count(song.waveform.shape[-1], rate, fps)
+    encoder, table = build_audio_encoder("soundclip", device=device), random_table(g)
+    neutral = Embedding(torch.randn(1, 512, generator=torch.Generator().manual_seed(1)), table.space)
+    settings = InstantSettings(fps=fps, beta=0.0, batch_size=args.batch)
+    marks: dict[str, float] = {}
+
+    def progress(done, total, preview):
+        if done >= n_frames and "heard" not in marks:
+            sync(device)
+            marks["heard"] = time.perf_counter()
+
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        make_instant_video(Path(folder) / "i.mp4", g, encoder, song, g.ws_from_seed(0).to(device), table, neutral,
+                           settings, progress=progress)
+        instant = time.perf_counter() - start
+        heard = marks["heard"] - start
+        windows = len(cut_windows(song))
+        step = keyframe_step_seconds(g, clip, windows, min(args.chunk, windows), args.steps, device)
+        ws = torch.cat([g.ws_from_seed(i) for i in range(max(2, windows))]).cpu()
+        keyframes = Keyframes(ws, torch.linspace(0, seconds, ws.shape[0], dtype=torch.float64), seconds, {})
+        start = time.perf_counter()
+        render_video(Path(folder) / "k.mp4", g, keyframes, song, fps, batch_size=args.batch)
+        render = time.perf_counter() - start
+    keyframe_job = args.keyframe_steps * step + render
+    print(f"{device.type:6} {g.resolution:5} {n_frames:7} {heard * 1000 / n_frames:13.0f} "
+          f"{(instant - heard) * 1000 / n_frames:14.0f} {n_frames / instant:12.2f} {render * 1000 / n_frames:15.0f} "
+          f"{windows:4} {step:7.2f} {n_frames / keyframe_job:13.4f} {keyframe_job / instant:8.1f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024])
@@ -71,9 +133,18 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--no-steps", action="store_true", help="only time decoding and writing")
     parser.add_argument("--device", nargs="+", help="devices to time, e.g. cuda (default: cpu, and cuda if present)")
+    parser.add_argument("--instant", action="store_true", help="time the instant mode against the keyframe mode "
+                                                                 "(instead of the keyframe table)")
+    parser.add_argument("--song-seconds", type=float, default=4.0, help="--instant: the song's length")
+    parser.add_argument("--fps", type=float, default=8.0, help="--instant: frames per second of both videos")
+    parser.add_argument("--keyframe-steps", type=int, default=300, help="--instant: the keyframe mode's steps")
     args = parser.parse_args()
     devices = [runtime.pick_device(d) for d in args.device] if args.device else (
         [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else []))
+    if args.instant:
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+        instant_rows(devices, args)
+        return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; {args.keyframes} keyframes in chunks "
           f"of {args.chunk}, {args.frames} frames in batches of {args.batch}")
     print(f"{'device':6} {'px':>5} {'s/step':>8} {'s/keyframe-step':>16} {'Decode ms/frame':>16} "
@@ -107,6 +178,22 @@ def main() -> None:
             print(f"{device.type:6} {size:5} {step:8.2f} {step / args.keyframes:16.2f} {node_ms:16.0f} "
                   f"{decode * 1000 / args.frames:14.0f} {args.frames / decode:11.2f} {args.frames / written:9.2f}",
                   flush=True)
+
+
+def instant_rows(devices, args) -> None:
+    """The instant mode against the keyframe mode, per device and size (one table after the keyframe one)."""
+    print(f"\ninstant vs keyframe video of one {args.song_seconds:g} s song at {args.fps:g} fps (keyframe mode: "
+          f"{args.keyframe_steps} steps at the measured s/step)")
+    print(f"{'device':6} {'px':>5} {'frames':>7} {'hear ms/frame':>13} {'edit+mp4 ms/f':>14} {'instant fps':>12} "
+          f"{'kf render ms/f':>15} {'kfs':>4} {'s/step':>7} {'keyframe fps':>13} {'speedup':>8}")
+    for device in devices:
+        torch.manual_seed(0)
+        model = open_clip.create_model("ViT-B-32-quickgelu").eval().requires_grad_(False).to(device)
+        clip = ClipModel(model, "openai/ViT-B-32", "random ViT-B-32")
+        for size in args.sizes:
+            torch.manual_seed(0)
+            g = Generator(GeneratorConfig(resolution=size)).eval().requires_grad_(False).to(device)
+            instant_against_keyframes(g, clip, device, args)
 
 
 if __name__ == "__main__":

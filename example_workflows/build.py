@@ -69,7 +69,8 @@ def load_node_classes() -> dict:
 
 def is_widget(declaration: tuple) -> bool:
     kind = declaration[0]
-    return isinstance(kind, list) or kind in WIDGET_TYPES
+    forced = len(declaration) > 1 and declaration[1].get("forceInput")  # a socket of a widget type (no widget)
+    return isinstance(kind, list) or (kind in WIDGET_TYPES and not forced)
 
 
 class Workflow:
@@ -392,6 +393,26 @@ def sky_made_rainy(w: Workflow) -> None:
     w.core("SaveImage", 5, 0, ["soundclip/sky_rain"], images=after)
 
 
+def song_to_instant_video(w: Workflow) -> None:
+    """A song becomes a video whose every frame follows its own moment of the sound, with no optimisation: Hear
+    Every Frame encodes the 5 s of sound around each frame (smoothed over 0.25 s), and Sound to Instant Video edits
+    one landscape along each frame's StyleSpace direction (alpha, beta), then core Create Video + Save Video write
+    an mp4 with the song. Changing alpha or beta re-runs only the edits. It needs the generator's StyleSpace table
+    in models/stylegan2: make it once with `soundclip table --generator landscape.pt --clip ViT-B-32.pt --out
+    landscape.table.safetensors` (or the Compute StyleSpace Table node)."""
+    (audio,) = load_audio(w, "song.wav", 0, 0)
+    encoder, clip, generator = load_models(w, "landscape.pt", first_row=1)
+    (source,) = w.node("SoundCLIP_LatentFromSeed", 1, 2, generator=generator, seed=7, batch_size=1,
+                       truncation_psi=0.7, label="")
+    (heard,) = w.node("SoundCLIP_HearFrames", 1, 0, audio=audio, encoder=encoder, fps=24.0, window=5.0, smooth=0.25)
+    images, song, fps = w.node("SoundCLIP_InstantVideo", 2, 0, frame_sounds=heard, audio=audio, generator=generator,
+                               latent=source, clip=clip, table_file="landscape.table.safetensors",
+                               neutral="a photo of a landscape", alpha=4.0, beta=0.15, layers="", pulse=0.3,
+                               motion=0.2, noise_mode="const", batch_size=8, memory_budget_gb=0.0)
+    (video,) = w.core("CreateVideo", 3, 0, [24.0], images=images, fps=fps, audio=song)
+    w.core("SaveVideo", 4, 0, ["soundclip/instant", "auto", "auto"], video=video)
+
+
 # File name = title: ComfyUI's template browser titles a custom node's template by its file name (it reads
 # no index or workflow field for them), and its thumbnail banner repeats it.
 WORKFLOWS = {
@@ -405,6 +426,9 @@ WORKFLOWS = {
     "StyleGAN3, a purr to an animal": sound_to_animal_stylegan3,
     "A whole song to a video": song_to_video,
     "A photo's sky made rainy (localised mask)": sky_made_rainy,
+
+
+    "A song to an instant video": song_to_instant_video,
 }
 
 

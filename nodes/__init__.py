@@ -10,6 +10,7 @@ from . import comfy_env
 from .audio import AudioEncode, AudioEncoderLoader, LoadAudio
 from .classify import ZeroShotClassify
 from .faces import AlignFace, PasteBack
+from .instant_video import HearFrames, InstantVideo
 from .invert import E4ELoader, InvertImage, LoadLatentFromPNG, PerceptualLoader, SaveImageWithLatent
 from .manipulate import ArcFaceLoader, LatentOptimize
 from .stylegan import Decode, LatentFromSeed, StyleGANLoad, StyleMix
@@ -46,6 +47,8 @@ _NODES = {
     "PasteBack": (PasteBack, "Paste Back (SoundCLIP)"),
     "WhereIsTheSound": (WhereIsTheSound, "Where Is the Sound (SoundCLIP)"),
     "SearchBySound": (SearchBySound, "Search by Sound (SoundCLIP)"),
+    "HearFrames": (HearFrames, "Hear Every Frame (SoundCLIP)"),
+    "InstantVideo": (InstantVideo, "Sound to Instant Video (SoundCLIP)"),
 }
 
 NODE_CLASS_MAPPINGS = {f"SoundCLIP_{name}": cls for name, (cls, _) in _NODES.items()}

@@ -17,6 +17,7 @@ from ..picture import load_image
 from ..runtime import PRECISIONS, pick_device
 from ..video import DEFAULT_HOP, DEFAULT_WINDOW, cut_windows, frame_rate, make_video
 from ..video.frames import DECODE_BATCH
+from .instant_video import add_instant_args, check_instant_args, run_instant
 from .invert import add_inversion_args, inversion_requests, start_latent
 from .models import clip_request, model_files
 from .options import CLIP_ARCHS, add_device_arg
@@ -68,6 +69,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, type=Path, help="output video (.mp4)")
     p.add_argument("--keyframes", type=Path, help="also write the keyframe latents [K, num_ws, w_dim] with their times "
                                                   "(.safetensors)")
+    add_instant_args(p)
     p.set_defaults(func=run)
 
 
@@ -77,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
                              fix="give how many keyframes (--chunk) and frames (--batch) to compute at once, e.g. 8")
     # everything the user named is checked before any model loads: outputs, inputs, then every model together
     frame_rate(args.fps)
+    check_instant_args(args)
     check_output(args.out, {".mp4"}, "song.mp4")  # the disk space is checked once the frame size is known
     if args.keyframes:
         check_output(args.keyframes, {".safetensors"}, "song.safetensors")
@@ -98,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     clip = load_clip(args.clip_arch, files["clip"], device)
     w_source, noise = start_latent(args, files, generator, source, photo, device, label)
     w_source = w_source[:1]  # every keyframe starts from one latent
+    if args.mode == "instant":
+        return run_instant(args, audio, generator, clip, encoder, w_source.to(device), noise)
     text = clip.encode_text([args.text]) if args.text else None
     identity = None
     if files["arcface"] is not None:

@@ -96,6 +96,9 @@ SAVED_NAMES = {
     "PasteBack": "edited face feather photo",
     "WhereIsTheSound": "image target clip threshold detail opacity",
     "SearchBySound": "target clip top folder images",
+    "HearFrames": "audio encoder fps window smooth",
+    "InstantVideo": "frame_sounds audio generator latent clip table_file neutral alpha beta layers pulse motion "
+                    "noise_mode batch_size memory_budget_gb table neutral_embedding alpha_curve",
 }
 
 
