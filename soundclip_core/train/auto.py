@@ -3,11 +3,13 @@
 official / modern: 50 epochs of batches of 320, the last epoch exported, nothing held out beyond the data's folds.
 auto, sized for a few dozen clips per label up to VGGSound: fine-tunes the paper's encoder when its file is
 already on this machine (`soundclip weights download soundclip-resnet18`) and the CLIP is its ViT-B/32, else
-trains from scratch and says so; the head learns at `lr`, a pretrained trunk at a tenth of it; the batch is the
-largest power of two up to half the training clips (at most 256: a contrastive batch needs negatives, and
-every step should see a new mix); epochs give about TARGET_STEPS optimiser steps (10 to 60 epochs), stopped
-after PATIENCE epochs without a better held-out accuracy, and the best epoch is exported; a fifth of every
-label is held out (stratified, seeded) when the data has no folds.
+trains from scratch and says so (a network passed in, as the node's encoder, counts as pretrained); the head
+learns at `lr` (default 1e-3 when fine-tuning, 5e-3 from scratch), a pretrained trunk at a tenth of it; the
+batch is the largest power of two up to a quarter of the training clips (8 to 256: a contrastive batch needs
+negatives, and a few dozen clips per label still need several steps per epoch); epochs give about TARGET_STEPS
+optimiser steps (10 to 60 epochs), stopped after PATIENCE epochs (or a quarter of the epochs, if more) without
+a better held-out accuracy, and the best epoch is exported; a fifth of every label is held out (stratified,
+seeded) when the data has no folds.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from .config import TrainConfig
 
 PAPER_ENCODER = "soundclip-resnet18"
 PAPER_DIM = 512
-MAX_BATCH = 256
+MIN_BATCH, MAX_BATCH = 8, 256
+LR = {"fine-tune": 1e-3, "scratch": 5e-3}
 TARGET_STEPS = 400
 EPOCH_RANGE = (10, 60)
 PATIENCE = 8
@@ -60,16 +63,16 @@ def resolve(config: TrainConfig, train_clips: int, world: int, clip_space: str, 
     pretrained = init is not None or given_network
     batch = config.batch_size
     if batch is None:
-        batch = 2
-        while batch * 2 <= min(MAX_BATCH, train_clips // 2):
+        batch = MIN_BATCH
+        while batch * 2 <= min(MAX_BATCH, train_clips // 4):
             batch *= 2
-        batch = max(world * 2, batch - batch % world)
+        batch = max(world * 2, min(batch, train_clips) // world * world)
     epochs = config.epochs
     if epochs is None:
         steps = max(1, train_clips // batch // config.accumulate)
         epochs = min(max(-(-TARGET_STEPS // steps), EPOCH_RANGE[0]), EPOCH_RANGE[1])
-    lr = config.learning_rate
+    lr = config.lr if config.lr is not None else LR["fine-tune" if pretrained else "scratch"]
     trunk = config.trunk_lr if config.trunk_lr is not None else lr * (TRUNK_FACTOR if pretrained else 1.0)
     return replace(config, init=init, batch_size=batch, epochs=epochs, lr=lr, trunk_lr=trunk,
-                   holdout=holdout_fraction(config), patience=config.patience or PATIENCE,
+                   holdout=holdout_fraction(config), patience=config.patience or max(PATIENCE, epochs // 4),
                    export=config.export or "best"), notes

@@ -87,5 +87,6 @@ def _step_loss(run: Run, trainer: Trainer, batch: dict) -> dict[str, torch.Tenso
     audio = all_gather_with_grad(audio.float())
     audio_aug = None if audio_aug is None else all_gather_with_grad(audio_aug.float())
     index = all_gather_plain(batch["index"].to(device))
+    groups = all_gather_plain(batch["group"].to(device)) if "group" in batch else None
     return contrastive_loss(audio, all_gather_plain(text), trainer.trainee.scale(), audio_aug, run.images[index],
-                            run.has_image[index])
+                            run.has_image[index], groups)
