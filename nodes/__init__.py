@@ -12,6 +12,7 @@ from .classify import ZeroShotClassify
 from .invert import E4ELoader, InvertImage, LoadLatentFromPNG, PerceptualLoader, SaveImageWithLatent
 from .manipulate import ArcFaceLoader, LatentOptimize
 from .stylegan import Decode, LatentFromSeed, StyleGANLoad, StyleMix
+from .teach import TeachSounds
 from .text import CLIPLoader, EmbeddingBatch, EmbeddingMix, TextEncode
 from .video import KeyframesToFrames, SoundKeyframes, WriteSoundVideo
 
@@ -40,6 +41,7 @@ _NODES = {
     "SoundKeyframes": (SoundKeyframes, "Sound to Keyframes (SoundCLIP)"),
     "KeyframesToFrames": (KeyframesToFrames, "Keyframes to Frames (SoundCLIP)"),
     "WriteSoundVideo": (WriteSoundVideo, "Write Sound Video (SoundCLIP)"),
+    "TeachSounds": (TeachSounds, "Teach Sounds (SoundCLIP)"),
 }
 
 NODE_CLASS_MAPPINGS = {f"SoundCLIP_{name}": cls for name, (cls, _) in _NODES.items()}

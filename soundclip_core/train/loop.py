@@ -30,7 +30,7 @@ from .report import best_epoch
 from .run import prepare_run
 from .trainer import build_trainer
 
-EpochHook = Callable[[dict, nn.Module], None]
+EpochHook = Callable[[dict, nn.Module, int], None]  # (the epoch's row, the network, the run's epochs)
 
 
 @dataclass
@@ -48,7 +48,7 @@ def train(config: TrainConfig, clip: ClipModel | None = None, net: nn.Module | N
     """Train an audio encoder into `clip`'s space (loaded from config.clip when not given). `net` replaces
     the kind's network (tests: a reduced one with the same module names; the node: the encoder it is given);
     `stop_after` ends the run after that many epochs as an interruption would (the state is saved, nothing is
-    exported unless export is "best"); `on_epoch(row, network)` is called after each epoch is recorded (and its
+    exported unless export is "best"); `on_epoch(row, network, epochs)` is called after each epoch is recorded (and its
     best encoder exported): the node's progress, and its Cancel (raising `Cancelled` keeps the best epoch)."""
     run = prepare_run(config, clip, net)
     config = run.config
@@ -69,7 +69,7 @@ def train(config: TrainConfig, clip: ClipModel | None = None, net: nn.Module | N
         if config.export == "best" and best in (None, row["epoch"]):
             export(run, trainer, row["epoch"])
         if on_epoch is not None:
-            on_epoch(row, trainer.trainee.net)
+            on_epoch(row, trainer.trainee.net, config.epochs)
     else:
         finished = last_epoch == config.epochs
     encoder = None

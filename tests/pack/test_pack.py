@@ -92,6 +92,7 @@ SAVED_NAMES = {
                       "precision text text_weight",
     "KeyframesToFrames": "generator keyframes audio fps pulse motion noise_mode batch_size memory_budget_gb",
     "WriteSoundVideo": "generator keyframes audio fps pulse motion noise_mode batch_size crf filename_prefix",
+    "TeachSounds": "encoder clip sounds path name epochs seed",
 }
 
 
@@ -136,7 +137,7 @@ def test_seeds_keep_the_frontend_control_and_the_web_extension_is_exported(pack,
     monkeypatch.chdir(tmp_path)
     seeds = [(node_id, d) for node_id, cls in pack.NODE_CLASS_MAPPINGS.items()
              for name, d in _declared(cls).items() if name == "seed"]
-    assert len(seeds) == 4
+    assert len(seeds) == 5  # LatentFromSeed, LatentOptimize, InvertImage, SoundKeyframes, TeachSounds
     for node_id, (kind, options) in seeds:
         # the frontend reads a string here as the control widget's *name*: "fixed" comes from web/soundclip.js
         assert kind == "INT" and options["control_after_generate"] is True, node_id

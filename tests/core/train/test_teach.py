@@ -51,7 +51,7 @@ def snapshots() -> tuple[dict, callable]:
     """An on_epoch hook keeping a copy of the network's weights after every epoch."""
     kept: dict[int, dict] = {}
 
-    def hook(row, net):
+    def hook(row, net, epochs):
         kept[row["epoch"]] = {k: v.detach().clone() for k, v in net.state_dict().items()}
 
     return kept, hook
@@ -105,8 +105,8 @@ def test_cancel_keeps_the_best_epoch(tmp_path):
     kept, keep = snapshots()
     seen = []
 
-    def hook(row, net):
-        keep(row, net)
+    def hook(row, net, epochs):
+        keep(row, net, epochs)
         seen.append(row)
         if len(seen) > 1 and row["best_epoch"] != row["epoch"]:
             raise Cancelled(f"cancelled after epoch {row['epoch']}")
