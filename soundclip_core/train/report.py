@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 NAME_WIDTH = 24
+TABLE_LABELS = 12  # up to this many labels the summary prints the whole confusion table, else the mistakes
 
 
 def class_report(predicted: Sequence[int], targets: Sequence[int], classes: Sequence[str]) -> dict:
@@ -32,7 +33,8 @@ def best_epoch(log: Sequence[dict]) -> int | None:
 
 
 def summary_lines(log: Sequence[dict], warnings: Sequence[str] = ()) -> list[str]:
-    """The CLI's summary: per-label accuracy before and at the best epoch, that epoch's confusions, warnings."""
+    """The CLI's summary: warnings, per-label accuracy before and at the best epoch, and that epoch's confusion
+    table (its mistakes alone beyond TABLE_LABELS labels)."""
     lines = [f"warning: {w}" for w in warnings]
     best = best_epoch(log)
     before = next((row for row in log if row["epoch"] == 0), None)
@@ -46,7 +48,15 @@ def summary_lines(log: Sequence[dict], warnings: Sequence[str] = ()) -> list[str
     for label, accuracy in after["val_per_class"].items():
         old = "-" if before is None else f"{before['val_per_class'].get(label, 0.0):.2f}"
         lines.append(f"  {label[:NAME_WIDTH]:<{NAME_WIDTH}} {old:>6} {accuracy:6.2f}")
-    mistakes = [f"{true} -> {guess} x{count}" for true, row in after.get("val_confusion", {}).items()
+    confusion = after.get("val_confusion", {})
+    labels = list(after["val_per_class"])
+    if len(labels) <= TABLE_LABELS:
+        lines.append("  confusion at the best epoch (rows: the clips' labels; columns: what they were taken for, "
+                     "in the same order):")
+        lines += [f"  {true[:NAME_WIDTH]:<{NAME_WIDTH}} " + " ".join(f"{confusion.get(true, {}).get(guess, 0):3d}"
+                                                                  for guess in labels) for true in labels]
+        return lines
+    mistakes = [f"{true} -> {guess} x{count}" for true, row in confusion.items()
                 for guess, count in row.items() if guess != true]
     lines.append("  confusions at the best epoch: " + (", ".join(mistakes) if mistakes else "none"))
     return lines

@@ -262,6 +262,6 @@ def test_cli_with_only_data_and_clip_runs_the_auto_recipe_and_reports(tmp_path, 
     printed = capsys.readouterr().out
     assert "training from scratch" in printed and "held-out zero-shot accuracy" in printed
     assert "warning: label 'bird' has only 3 training clips" in printed
-    assert "confusions at the best epoch" in printed and "bird" in printed
+    assert "confusion at the best epoch" in printed and "bird" in printed
     log = json.loads((out / "log.json").read_text())
     assert log[0]["epoch"] == 0 and log[-1]["best_epoch"] == 1
