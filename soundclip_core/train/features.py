@@ -30,9 +30,9 @@ from ..errors import DatasetError, SoundClipError
 from ..optional import require
 from . import distributed
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2  # 2: sound files over MAX_SECONDS are read as evenly spaced segments, not their first minute
 FRONTEND_KEYS = ("sample_rate", "n_fft", "hop_length", "n_mels", "top_db")
-MAX_SECONDS = 60.0  # longer clips are cut: a training window is ~10 s
+MAX_SECONDS = 60.0  # of each clip's sound kept: a training window is ~10 s
 SEGMENTS = 6  # a sound file longer than MAX_SECONDS is read as this many evenly spaced segments
 
 
