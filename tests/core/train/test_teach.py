@@ -265,3 +265,23 @@ def test_cli_with_only_data_and_clip_runs_the_auto_recipe_and_reports(tmp_path, 
     assert "confusion at the best epoch" in printed and "bird" in printed
     log = json.loads((out / "log.json").read_text())
     assert log[0]["epoch"] == 0 and log[-1]["best_epoch"] == 1
+
+
+def test_auto_fine_tunes_the_papers_encoder_when_it_is_on_this_machine(tmp_path, monkeypatch):
+    from soundclip_core.encoders import build_audio_encoder
+
+    monkeypatch.setenv("SOUNDCLIP_HOME", str(tmp_path))
+    config = TrainConfig(data="x")
+    fresh, notes = resolve(config, 400, 1, "openai/ViT-B-32", 512, given_network=False)
+    assert fresh.init is None and "training from scratch" in notes[0] and fresh.lr == 5e-3
+    paper = tmp_path / "soundclip_audio_encoders" / "resnet18_57.pth"
+    paper.parent.mkdir()
+    torch.save(build_audio_encoder("soundclip", device="cpu").net.state_dict(), paper)
+    tuned, notes = resolve(config, 400, 1, "openai/ViT-B-32", 512, given_network=False)
+    assert tuned.init == str(paper) and notes == [f"fine-tuning the paper's encoder {paper}"]
+    assert (tuned.lr, tuned.trunk_lr) == (1e-3, pytest.approx(1e-4))
+    other, _ = resolve(config, 400, 1, "openai/RN50", 1024, given_network=False)  # not the paper's CLIP
+    assert other.init is None
+    given, _ = resolve(TrainConfig(data="x", init=str(tmp_path / "mine.pth")), 400, 1, "openai/ViT-B-32", 512,
+                       given_network=False)
+    assert given.init == str(tmp_path / "mine.pth") and given.trunk_lr == pytest.approx(1e-4)
