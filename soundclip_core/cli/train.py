@@ -44,12 +44,13 @@ def register(subparsers) -> None:
                    help="auto (default): sized to the data, fine-tunes the paper's encoder when present, keeps class "
                         "names in captions, exports the best held-out epoch; official: SGD + CyclicLR, logits * "
                         "exp(0.07); modern: AdamW + cosine, learnable scale")
-    p.add_argument("--lr", type=float, help="base learning rate (default 1e-3; auto: the head's)")
+    p.add_argument("--lr", type=float, help="base learning rate (default 1e-3; auto: the head's, 1e-3 fine-tuning, "
+                                            "5e-3 from scratch)")
     p.add_argument("--trunk-lr", type=float, help="auto: the pretrained trunk's learning rate (default lr / 10)")
     p.add_argument("--holdout", type=float, help="share of every label held out when the data has no folds "
                                                  "(default: auto 0.2, else 0)")
     p.add_argument("--patience", type=int, help="stop after this many epochs without a better held-out accuracy "
-                                                "(default: auto 8, else never)")
+                                                "(default: auto 8 or a quarter of the epochs, else never)")
     p.add_argument("--seed", type=int, default=42, help="seed of initialisation, shuffling and augmentation")
     p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="arithmetic of the training steps")
     p.add_argument("--no-self", action="store_true", help="drop the audio <-> SpecAugmented audio term")

@@ -2,8 +2,9 @@
 checked before a run, the held-out split made when the data has no folds, and what the decoded clips show.
 
 Documented behaviours, each chosen so a run either learns something or stops before the long work:
-- more than MAX_LABELS labels: refused before any audio is read (such folders are nearly always one level too
-  high or too low, e.g. one folder per recording; a real taxonomy that large belongs in a CSV manifest);
+- more than MAX_LABELS labels: refused by the auto recipe before any audio is read (such folders are nearly
+  always one level too high or too low, e.g. one folder per recording; a real taxonomy that large belongs in a
+  CSV manifest trained with --recipe modern);
 - a label with one clip: used for training only (nothing is left to hold out), with a warning; so is a label
   with two clips;
 - a label with fewer than FEW_CLIPS training clips: trained on, with a warning naming it and its count;

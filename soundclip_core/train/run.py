@@ -97,7 +97,8 @@ def prepare_run(config: TrainConfig, clip: ClipModel | None = None, net: nn.Modu
     config.check(node.world)
     runtime.precision_dtype(config.precision, device)  # refuses fp16 on CPU etc. now, not after caching
     dataset = open_dataset(config.dataset_kind, config.data)
-    check_labels(dataset)
+    if config.recipe == "auto":  # the other recipes take any taxonomy (a CSV manifest of AudioSet's, say)
+        check_labels(dataset)
     train_set, held_out = split_dataset(dataset, config.folds, holdout_fraction(config), config.seed)
     if held_out is not None and all(c.label is not None for c in held_out.clips):
         require_classes(held_out)
