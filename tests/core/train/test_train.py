@@ -216,8 +216,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_process_ddp_matches_one_process(esc, tmp_path):
-    kwargs = {"data": str(esc), "out": str(tmp_path / "ddp"), "epochs": 2, "batch_size": 16, "recipe": "modern",
+@pytest.mark.parametrize("recipe", ["modern", "auto"])  # auto: the class groups and per-label scores gathered too
+def test_two_process_ddp_matches_one_process(esc, tmp_path, recipe):
+    kwargs = {"data": str(esc), "out": str(tmp_path / "ddp"), "epochs": 2, "batch_size": 16, "recipe": recipe,
               "lr": 3e-3, "frontend": FRONTEND, "workers": 0, "progress": False, "prompt": "{}"}
     single = train(TrainConfig(**{**kwargs, "out": str(tmp_path / "one")}), clip=text_clip(), net=small_net())
     results = mp.get_context("fork").SimpleQueue()  # fork: the children start without re-importing torch
