@@ -413,6 +413,26 @@ def song_to_instant_video(w: Workflow) -> None:
     w.core("SaveVideo", 4, 0, ["soundclip/instant", "auto", "auto"], video=video)
 
 
+def teach_three_sounds(w: Workflow) -> None:
+    """Teach it your own sounds: put a folder `my_sounds` in ComfyUI's input folder with one sub-folder of clips per
+    label (`my_sounds/rain/*.wav`, `my_sounds/synth_pad/*.wav`, `my_sounds/kettle/*.wav`, a few dozen clips each;
+    the folder names are the words it learns them as). Teach Sounds fine-tunes the paper's encoder on them
+    (saved as models/soundclip_audio_encoders/my_sounds.pth; its report gives the held-out accuracy per label),
+    then one of your sounds edits a landscape through the taught encoder."""
+    (audio,) = load_audio(w, "my_rain.wav", 0, 0)
+    encoder, clip, generator = load_models(w, "landscape.pt", first_row=1)
+    taught, _ = w.node("SoundCLIP_TeachSounds", 1, 0, encoder=encoder, clip=clip, sounds="my_sounds", path="",
+                       name="my_sounds", epochs=0, seed=0)
+    target, _ = w.node("SoundCLIP_AudioEncode", 2, 0, audio=audio, encoder=taught, long_clip="average",
+                       window_start=0.0)
+    (source,) = w.node("SoundCLIP_LatentFromSeed", 2, 2, generator=generator, seed=7, batch_size=1,
+                       truncation_psi=0.7, label="")
+    edited, _ = w.node("SoundCLIP_LatentOptimize", 3, 0, generator=generator, clip=clip, target=target,
+                       latent=source, preset="landscape", **OPTIMIZE_DEFAULTS)
+    (after,) = w.node("SoundCLIP_Decode", 4, 0, generator=generator, latent=edited, noise_mode="const")
+    w.core("SaveImage", 5, 0, ["soundclip/taught_rain"], images=after)
+
+
 # File name = title: ComfyUI's template browser titles a custom node's template by its file name (it reads
 # no index or workflow field for them), and its thumbnail banner repeats it.
 WORKFLOWS = {
@@ -426,9 +446,8 @@ WORKFLOWS = {
     "StyleGAN3, a purr to an animal": sound_to_animal_stylegan3,
     "A whole song to a video": song_to_video,
     "A photo's sky made rainy (localised mask)": sky_made_rainy,
-
-
     "A song to an instant video": song_to_instant_video,
+    "Teach three sounds, edit with one": teach_three_sounds,
 }
 
 

@@ -14,6 +14,7 @@ from .instant_video import HearFrames, InstantVideo
 from .invert import E4ELoader, InvertImage, LoadLatentFromPNG, PerceptualLoader, SaveImageWithLatent
 from .manipulate import ArcFaceLoader, LatentOptimize
 from .stylegan import Decode, LatentFromSeed, StyleGANLoad, StyleMix
+from .teach import TeachSounds
 from .text import CLIPLoader, EmbeddingBatch, EmbeddingMix, TextEncode
 from .video import KeyframesToFrames, SoundKeyframes, WriteSoundVideo
 from .where import SearchBySound, WhereIsTheSound
@@ -49,6 +50,7 @@ _NODES = {
     "SearchBySound": (SearchBySound, "Search by Sound (SoundCLIP)"),
     "HearFrames": (HearFrames, "Hear Every Frame (SoundCLIP)"),
     "InstantVideo": (InstantVideo, "Sound to Instant Video (SoundCLIP)"),
+    "TeachSounds": (TeachSounds, "Teach Sounds (SoundCLIP)"),
 }
 
 NODE_CLASS_MAPPINGS = {f"SoundCLIP_{name}": cls for name, (cls, _) in _NODES.items()}

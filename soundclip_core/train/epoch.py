@@ -13,15 +13,26 @@ from .. import runtime
 from .augment import encoder_input, resize, spec_augment
 from .distributed import all_gather_plain, all_gather_with_grad
 from .loss import contrastive_loss
+from .report import class_report
 from .run import Run
 from .trainer import Trainer
-from .validate import held_out_accuracy
+from .validate import held_out_predictions
 from .weak import SameTextFrames
 
 
+def held_out_scores(run: Run, trainer: Trainer) -> dict:
+    """The zero-shot check of the network as it is now: {"val_zero_shot": top-1 accuracy or None without
+    held-out clips, "val_per_class", "val_confusion"} (see report.class_report)."""
+    if not run.val_clips:
+        return {"val_zero_shot": None}
+    predicted, targets = held_out_predictions(trainer.trainee.net, run.val_clips, run.held_out, run.cache,
+                                              run.class_texts, run.cfg, run.device)
+    return class_report(predicted, targets, run.held_out.classes)
+
+
 def run_epoch(run: Run, trainer: Trainer, epoch: int) -> dict:
-    """Epoch `epoch` (0-based) -> its row: mean loss terms, learning rate, logit scale, zero-shot accuracy
-    (None without held-out clips), seconds and clips per second."""
+    """Epoch `epoch` (0-based) -> its row: mean loss terms, learning rate, logit scale, the zero-shot check on
+    the held-out clips (accuracy None without them; per label; confusions), seconds and clips per second."""
     config, node = run.config, run.node
     began = time.perf_counter()
     trainer.items.epoch = epoch
@@ -56,14 +67,13 @@ def run_epoch(run: Run, trainer: Trainer, epoch: int) -> dict:
     lr = trainer.optimizer.param_groups[0]["lr"]
     if not trainer.per_step:
         trainer.scheduler.step()
-    accuracy = (held_out_accuracy(trainer.trainee.net, run.val_clips, run.held_out, run.cache, run.class_texts,
-                                  run.cfg, run.device) if run.val_clips else None)
+    scores = held_out_scores(run, trainer)
     seconds = time.perf_counter() - began
     means = {name: float(value) / steps for name, value in sums.items()}
     return {"epoch": epoch + 1, "loss": means["total"], "audio_text": means["audio_text"],
             "audio_audio": means.get("audio_audio", 0.0), "audio_image": means.get("audio_image", 0.0),
             "weak_kl": means.get("weak_kl", 0.0),
-            "lr": lr, "logit_scale": float(trainer.trainee.scale().detach()), "val_zero_shot": accuracy,
+            "lr": lr, "logit_scale": float(trainer.trainee.scale().detach()), **scores,
             "seconds": seconds, "clips_per_s": steps * config.batch_size / seconds}
 
 
@@ -84,10 +94,11 @@ def _step_loss(run: Run, trainer: Trainer, batch: dict, extras: tuple[SameTextFr
     audio = all_gather_with_grad(audio.float())
     audio_aug = None if audio_aug is None else all_gather_with_grad(audio_aug.float())
     index = all_gather_plain(batch["index"].to(device))
+    groups = all_gather_plain(batch["group"].to(device)) if "group" in batch else None
     visual = None
     if extras is not None:
         sampler, epoch, step = extras
         rows = torch.cat([index[run.has_image[index]], sampler.draw(index, epoch, step)])
         visual = run.images[rows]
     return contrastive_loss(audio, all_gather_plain(text), trainer.trainee.scale(), audio_aug, run.images[index],
-                            run.has_image[index], visual)
+                            run.has_image[index], visual, groups)

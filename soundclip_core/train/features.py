@@ -23,14 +23,17 @@ import torch
 from tqdm import tqdm
 
 from ..atomic import atomic_path
-from ..datasets import Clip, load_clip_audio
+from ..audio import Audio, load_audio
+from ..datasets import VIDEO_EXTENSIONS, Clip, load_clip_audio
 from ..encoders.frontends import soundclip_mel
 from ..errors import DatasetError, SoundClipError
+from ..optional import require
 from . import distributed
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2  # 2: sound files over MAX_SECONDS are read as evenly spaced segments, not their first minute
 FRONTEND_KEYS = ("sample_rate", "n_fft", "hop_length", "n_mels", "top_db")
-MAX_SECONDS = 60.0  # longer clips are cut: a training window is ~10 s
+MAX_SECONDS = 60.0  # of each clip's sound kept: a training window is ~10 s
+SEGMENTS = 6  # a sound file longer than MAX_SECONDS is read as this many evenly spaced segments
 
 
 def frontend_hash(kind: str, cfg: dict) -> str:
@@ -40,10 +43,32 @@ def frontend_hash(kind: str, cfg: dict) -> str:
 
 
 def compute_features(path: Path, cfg: dict) -> np.ndarray:
-    """A clip's scaled log-mel [n_mels, frames] as float16 (decode, mono, resample, mel: the slow part)."""
-    audio = load_clip_audio(path, max_seconds=MAX_SECONDS * 10).mono().resample(cfg["sample_rate"])
+    """A clip's scaled log-mel [n_mels, frames] as float16 (decode, mono, resample, mel: the slow part). Any
+    sample rate is resampled to the front end's."""
+    audio = _long_file_segments(path) or load_clip_audio(path, max_seconds=MAX_SECONDS * 10)
+    audio = audio.mono().resample(cfg["sample_rate"])
     waveform = audio.waveform[0, :int(MAX_SECONDS * cfg["sample_rate"])]
     return soundclip_mel(waveform, cfg).numpy().astype(np.float16)
+
+
+def _long_file_segments(path: Path) -> Audio | None:
+    """A sound file over MAX_SECONDS (an hour-long recording) as SEGMENTS evenly spaced segments joined, MAX_SECONDS
+    in all: only those spans are decoded, so memory stays bounded however long the file; None for other files
+    (and videos, which keep their 10-minute limit)."""
+    if path.suffix.lower() in VIDEO_EXTENSIONS:
+        return None
+    soundfile = require("soundfile", "reading sound files")
+    try:
+        info = soundfile.info(str(path))
+        seconds = info.frames / info.samplerate
+    except Exception:  # unreadable headers get load_audio's own error
+        return None
+    if seconds <= MAX_SECONDS:
+        return None
+    span = MAX_SECONDS / SEGMENTS
+    starts = np.linspace(0.0, seconds - span, SEGMENTS)
+    parts = [load_audio(path, start=float(s), duration=span, allow_silence=True).waveform for s in starts]
+    return Audio(torch.cat(parts, dim=1), int(info.samplerate), str(path)).require_sound()
 
 
 class _Builder(torch.utils.data.Dataset):

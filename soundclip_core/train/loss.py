@@ -24,20 +24,35 @@ def info_nce(x: torch.Tensor, y: torch.Tensor, scale: torch.Tensor | float) -> t
     return F.cross_entropy(logits, labels), F.cross_entropy(logits.t(), labels)
 
 
+def grouped_info_nce(x: torch.Tensor, y: torch.Tensor, groups: torch.Tensor,
+                     scale: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
+    """info_nce where every row of y in row i's group is a positive of x_i (soft targets spread evenly over them),
+    and the other way round. With class names as captions a batch holds many clips of one class: plain InfoNCE
+    would push each clip away from its own class's other captions, and the caption away from the class's other
+    clips (the auto recipe's objective; with every group of one row it is info_nce exactly)."""
+    logits = scale * (x @ y.t())
+    same = (groups[:, None] == groups[None, :]).float()
+    targets = same / same.sum(dim=1, keepdim=True)
+    forward = -(targets * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+    backward = -(targets * F.log_softmax(logits.t(), dim=1)).sum(dim=1).mean()
+    return forward, backward
+
+
 def contrastive_loss(audio: torch.Tensor, text: torch.Tensor, scale: torch.Tensor | float,
                      augmented: torch.Tensor | None = None, image: torch.Tensor | None = None,
                      has_image: torch.Tensor | None = None, weak_visual: torch.Tensor | None = None,
-                     ) -> dict[str, torch.Tensor]:
+                     groups: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Embeddings [N, D] (any norm; normalised here) -> {"total", "audio_text", "audio_image", "audio_audio",
     "weak_kl"}.
 
     audio: the encoder's output on the plain view, augmented: on the SpecAugmented view, text: frozen CLIP
     text embeddings of the (augmented) captions, image: frozen CLIP image embeddings of the clips' frames,
     used for the rows where `has_image` [N] is true (the term is skipped with fewer than two such rows).
+    groups [N] (the auto recipe: each clip's class) makes the audio-text term `grouped_info_nce`.
     Each named term is the sum of its two directions (the paper's L_nce); "total" is their mean, plus
     `weakly_paired_kl` ("weak_kl") of the visual rows `weak_visual` [M, D] when given (the "weakly_paired" loss)."""
     audio, text = F.normalize(audio.float(), dim=-1), F.normalize(text.float(), dim=-1)
-    directional = list(info_nce(audio, text, scale))
+    directional = list(info_nce(audio, text, scale) if groups is None else grouped_info_nce(audio, text, groups, scale))
     terms = {"audio_text": directional[0] + directional[1]}
     if augmented is not None:
         pair = info_nce(audio, F.normalize(augmented.float(), dim=-1), scale)

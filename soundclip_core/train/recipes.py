@@ -8,6 +8,10 @@ cosine * exp(0.07), fixed (quirk: the paper's tau = 0.07 would divide).
 modern: AdamW (lr 1e-3, weight decay 0.05 on weights only, betas 0.9/0.98), linear warm-up over the
 first 5 % of steps then cosine decay to 0, stepped per optimiser step; a learnable logit scale as
 CLIP's (initialised to 1/0.07, clamped at 100).
+auto (the small-data recipe, `auto.py` sizes it to the data): the modern optimiser with two learning rates, the
+new head's (the network's last linear layer, which maps the trunk into CLIP's space) and a lower one for a
+pretrained trunk, so a few dozen clips per label adapt the head without wiping what the trunk heard; warm-up
+over the first 10 % of steps, then cosine decay.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ import math
 import torch
 from torch import nn
 
-RECIPES = ("official", "modern")
+RECIPES = ("official", "modern", "auto")
 OFFICIAL_LOG_SCALE = 0.07  # logits * exp(0.07) = 1.0725
 MODERN_LOG_SCALE = math.log(1 / 0.07)
 MAX_SCALE = 100.0
-DEFAULT_LR = {"official": 1e-3, "modern": 1e-3}
+DEFAULT_LR = {"official": 1e-3, "modern": 1e-3, "auto": 1e-3}
+WARMUP = {"modern": 0.05, "auto": 0.10}
 
 
 class Trainee(nn.Module):
@@ -32,7 +37,7 @@ class Trainee(nn.Module):
     def __init__(self, net: nn.Module, recipe: str):
         super().__init__()
         self.net = net
-        learnable = recipe == "modern"
+        learnable = recipe != "official"
         value = torch.tensor(MODERN_LOG_SCALE if learnable else OFFICIAL_LOG_SCALE)
         self.log_scale = nn.Parameter(value, requires_grad=learnable)
 
@@ -43,13 +48,30 @@ class Trainee(nn.Module):
         return self.net(plain), None if augmented is None else self.net(augmented)
 
 
-def make_optimizer(trainee: Trainee, recipe: str, lr: float) -> torch.optim.Optimizer:
+def head_parameters(net: nn.Module) -> set[int]:
+    """ids of the parameters of the network's last linear layer: the head into CLIP's space (SoundCLIP's
+    `feature_extractor.fc`), the part a new embedding space or a new set of sounds changes most."""
+    linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    return {id(p) for p in linears[-1].parameters()} if linears else set()
+
+
+def make_optimizer(trainee: Trainee, recipe: str, lr: float, trunk_lr: float | None = None) -> torch.optim.Optimizer:
+    """The recipe's optimiser; `trunk_lr` (auto only; default `lr`) is the rate of everything but the head."""
     if recipe == "official":
         return torch.optim.SGD(trainee.net.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
-    decay = [p for p in trainee.net.parameters() if p.ndim > 1]
-    rest = [p for p in trainee.net.parameters() if p.ndim <= 1] + [trainee.log_scale]
-    return torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": rest, "weight_decay": 0.0}],
-                             lr=lr, betas=(0.9, 0.98), eps=1e-6)
+    if recipe == "modern":
+        decay = [p for p in trainee.net.parameters() if p.ndim > 1]
+        rest = [p for p in trainee.net.parameters() if p.ndim <= 1] + [trainee.log_scale]
+        return torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": rest, "weight_decay": 0.0}],
+                                 lr=lr, betas=(0.9, 0.98), eps=1e-6)
+    head = head_parameters(trainee.net)
+    groups = []  # the head's first: the log's "lr" is param_groups[0]'s
+    for in_head, rate in ((True, lr), (False, lr if trunk_lr is None else trunk_lr)):
+        params = [p for p in trainee.net.parameters() if (id(p) in head) == in_head]
+        groups += [{"params": [p for p in params if p.ndim > 1], "weight_decay": 0.05, "lr": rate},
+                   {"params": [p for p in params if p.ndim <= 1] + ([trainee.log_scale] if in_head else []),
+                    "weight_decay": 0.0, "lr": rate}]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, betas=(0.9, 0.98), eps=1e-6)
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, recipe: str, lr: float, total_steps: int):
@@ -57,7 +79,7 @@ def make_scheduler(optimizer: torch.optim.Optimizer, recipe: str, lr: float, tot
     if recipe == "official":
         return torch.optim.lr_scheduler.CyclicLR(optimizer, base_lr=lr, max_lr=100 * lr, step_size_up=5,
                                                  mode="triangular"), False
-    warmup = max(1, int(0.05 * total_steps))
+    warmup = max(1, int(WARMUP[recipe] * total_steps))
 
     def factor(step: int) -> float:
         if step < warmup:

@@ -17,7 +17,7 @@ from .run import Run
 from .trainer import Trainer
 
 LOG_FIELDS = ("epoch", "loss", "audio_text", "audio_audio", "audio_image", "lr", "logit_scale", "val_zero_shot",
-              "seconds", "clips_per_s", "weak_kl")
+              "best_epoch", "seconds", "clips_per_s", "weak_kl")
 
 
 def record_epoch(run: Run, trainer: Trainer, row: dict) -> None:
@@ -32,14 +32,15 @@ def record_epoch(run: Run, trainer: Trainer, row: dict) -> None:
     distributed.barrier()
 
 
-def export(run: Run, trainer: Trainer) -> Path:
-    """The trained encoder as `resnet18_57.pth` is, with a sidecar naming its kind, space and front end."""
+def export(run: Run, trainer: Trainer, epoch: int) -> Path:
+    """The trained encoder as `resnet18_57.pth` is, with a sidecar naming its kind, space, front end and the
+    epoch it is from."""
     path = run.out / ENCODER_FILE
     if run.node.main:
         config = run.config
         export_encoder(trainer.trainee.net, path, config.kind, run.clip.space, run.cfg,
-                       {"trained_on": str(run.dataset.root), "epochs": config.epochs, "recipe": config.recipe,
-                        "origin": run.origin})
+                       {"trained_on": str(run.dataset.root), "epochs": config.epochs, "epoch": epoch,
+                        "recipe": config.recipe, "origin": run.origin})
     distributed.barrier()
     return path
 
@@ -48,6 +49,6 @@ def _write_log(out: Path, log: list[dict]) -> None:
     with atomic_path(out / "log.json") as tmp:
         tmp.write_text(json.dumps(log, indent=1))
     with atomic_path(out / "log.csv") as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+        writer = csv.DictWriter(f, fieldnames=LOG_FIELDS, extrasaction="ignore")  # per-label scores: log.json
         writer.writeheader()
         writer.writerows(log)

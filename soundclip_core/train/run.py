@@ -1,8 +1,9 @@
 """Preparing a run: everything checked and computed before the first step.
 
-Order of work: settings, processes and device, dataset and its held-out split, CLIP, the output folder
-and any state to resume from (all cheap, all before any audio is decoded), the network to train (a bad
---init fails here too), then the feature cache and the frame embeddings.
+Order of work: settings, processes and device, dataset (its labels checked) and its held-out split, CLIP, the
+recipe's settings sized to the data, the output folder and any state to resume from (all cheap, all before any
+audio is decoded), the network to train (a bad --init fails here too), then the feature cache (a label left
+without usable clips fails here) and the frame embeddings.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from ..encoders import encoder_config
 from ..errors import DatasetError, SoundClipError
 from ..evaluate.zeroshot import class_embeddings
 from . import distributed
+from .auto import holdout_fraction, resolve
 from .checkpoint import STATE_FILE, resumable_state
+from .collection import check_labels, require_usable_labels, stratified_split, training_warnings
 from .config import TrainConfig
 from .features import FeatureCache
 from .frames import frame_embeddings
@@ -52,6 +55,8 @@ class Run:
     images: torch.Tensor  # [N, D] frame embeddings of train_clips, on the device
     has_image: torch.Tensor  # [N] bool
     class_texts: torch.Tensor | None  # [K, D] the held-out classes' prompts (None: no zero-shot check)
+    notes: list[str]  # for the user: where the weights start from
+    warnings: list[str]  # for the user: labels with too few clips
 
     @property
     def out(self) -> Path:
@@ -62,9 +67,11 @@ class Run:
         return self.out / STATE_FILE
 
 
-def split_dataset(dataset: AudioDataset, folds: Sequence[int] | None) -> tuple[AudioDataset, AudioDataset | None]:
+def split_dataset(dataset: AudioDataset, folds: Sequence[int] | None, holdout: float = 0.0,
+                  seed: int = 0) -> tuple[AudioDataset, AudioDataset | None]:
     """(training clips, held-out clips or None): the given folds vs the rest, else all folds but the last vs
-    the last, else VGGSound's train vs test split, else everything and no held-out set."""
+    the last, else VGGSound's train vs test split, else a stratified `holdout` share of every label (seeded),
+    else everything and no held-out set."""
     available = dataset.folds()
     if folds is not None:
         if not available:
@@ -78,6 +85,8 @@ def split_dataset(dataset: AudioDataset, folds: Sequence[int] | None) -> tuple[A
     splits = {c.split for c in dataset.clips}
     if {"train", "test"} <= splits:
         return dataset.select(split="train"), dataset.select(split="test")
+    if holdout > 0 and all(c.label is not None for c in dataset.clips):
+        return stratified_split(dataset, holdout, seed)
     return dataset, None
 
 
@@ -88,7 +97,9 @@ def prepare_run(config: TrainConfig, clip: ClipModel | None = None, net: nn.Modu
     config.check(node.world)
     runtime.precision_dtype(config.precision, device)  # refuses fp16 on CPU etc. now, not after caching
     dataset = open_dataset(config.dataset_kind, config.data)
-    train_set, held_out = split_dataset(dataset, config.folds)
+    if config.recipe == "auto":  # the other recipes take any taxonomy (a CSV manifest of AudioSet's, say)
+        check_labels(dataset)
+    train_set, held_out = split_dataset(dataset, config.folds, holdout_fraction(config), config.seed)
     _require_frames(config, any(c.image is not None for c in train_set.clips), dataset)  # before any caching
     if held_out is not None and all(c.label is not None for c in held_out.clips):
         require_classes(held_out)
@@ -99,6 +110,7 @@ def prepare_run(config: TrainConfig, clip: ClipModel | None = None, net: nn.Modu
     described = {**config.compared(), "clip_space": clip.space, "clip_dim": clip.dim,
                  "network": "default" if net is None else f"{type(net).__name__}:"
                  f"{sum(p.numel() for p in net.parameters())}"}
+    config, notes = resolve(config, len(train_set), node.world, clip.space, clip.dim, net is not None)
     out = Path(config.out)
     saved = resumable_state(out / STATE_FILE, config.resume, described)
     torch.manual_seed(config.seed)
@@ -116,6 +128,7 @@ def prepare_run(config: TrainConfig, clip: ClipModel | None = None, net: nn.Modu
                              f"{size} x {size} images", fix=f"set resize to [{size}, {size}]")
     cache = FeatureCache(config.cache or out / "cache", config.kind, cfg)
     train_clips, val_clips = _cached_clips(cache, train_set, held_out, config, node)
+    warnings = training_warnings(train_clips, dataset.classes) if dataset.classes else []
     if len(train_clips) < config.batch_size:
         raise DatasetError(f"{len(train_clips)} readable training clips: fewer than one batch of "
                            f"{config.batch_size}", path=dataset.root, fix="lower --batch-size")
@@ -123,7 +136,7 @@ def prepare_run(config: TrainConfig, clip: ClipModel | None = None, net: nn.Modu
     _require_frames(config, bool(has_image.any()), dataset)
     class_texts = class_embeddings(clip, held_out.classes, [config.prompt]).vectors if val_clips else None
     return Run(config, node, device, dataset, held_out, clip, described, saved, net, origin, cfg, cache,
-               train_clips, val_clips, images.to(device), has_image.to(device), class_texts)
+               train_clips, val_clips, images.to(device), has_image.to(device), class_texts, notes, warnings)
 
 
 def _require_frames(config: TrainConfig, any_frame: bool, dataset: AudioDataset) -> None:
@@ -137,11 +150,13 @@ def _require_frames(config: TrainConfig, any_frame: bool, dataset: AudioDataset)
 def _cached_clips(cache: FeatureCache, train_set: AudioDataset, held_out: AudioDataset | None, config: TrainConfig,
                   node: distributed.Dist) -> tuple[list[Clip], list[Clip]]:
     """(training clips, held-out clips) whose features are in the cache, the missing ones computed now; the
-    unreadable ones are left out (and listed beside the cache)."""
-    report = cache.build(train_set.clips + (held_out.clips if held_out else ()), config.workers, config.progress)
+    unreadable ones are left out (and listed beside the cache), unless that leaves a label with none."""
+    considered = list(train_set.clips + (held_out.clips if held_out else ()))
+    report = cache.build(considered, config.workers, config.progress)
     if node.main:
         print(report.summary())
     usable = set(report.usable)
+    require_usable_labels(considered, [c for i, c in enumerate(considered) if i in usable], report.unreadable)
     offset = len(train_set.clips)
     train_clips = [c for i, c in enumerate(train_set.clips) if i in usable]
     val_clips = [] if held_out is None else [c for i, c in enumerate(held_out.clips) if i + offset in usable]

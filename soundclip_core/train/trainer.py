@@ -16,6 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
+from ..datasets import clean_label
 from .checkpoint import rng_state, set_rng_state
 from .data import TrainSet
 from .distributed import globalize_batch_norms
@@ -76,13 +77,14 @@ def build_trainer(run: Run) -> Trainer:
     if node.active:
         model = DistributedDataParallel(trainee, device_ids=[device.index] if device.type == "cuda" else None,
                                         **NO_BUFFER_SYNC)
+    names = [clean_label(c.label or "") for c in run.train_clips] if config.recipe == "auto" else None
     items = TrainSet(CachedFeatures(run.cache, run.train_clips), [c.caption for c in run.train_clips], run.cfg,
-                     config.seed, config.text_augment)
+                     config.seed, config.text_augment, names)
     sampler = DistributedSampler(items, num_replicas=node.world, rank=node.rank, shuffle=True, seed=config.seed,
                                  drop_last=True)
     loader = DataLoader(items, batch_size=config.batch_size // node.world, sampler=sampler,
                         num_workers=config.workers, drop_last=True, pin_memory=device.type == "cuda")
-    optimizer = make_optimizer(trainee, config.recipe, config.learning_rate)
+    optimizer = make_optimizer(trainee, config.recipe, config.learning_rate, config.trunk_lr)
     scheduler, per_step = make_scheduler(optimizer, config.recipe, config.learning_rate,
                                          config.epochs * -(-len(loader) // config.accumulate))
     scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")

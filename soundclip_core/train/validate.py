@@ -1,8 +1,8 @@
 """Zero-shot accuracy on held-out clips, once per epoch: each clip goes to the class whose prompt's CLIP
 text embedding is nearest (cosine) to the clip's audio embedding.
 
-The audio side is embedded here straight from the feature cache (`embed_features`); the class prompts
-and the scoring are the evaluation package's (`class_embeddings`, `topk_accuracy`).
+The audio side is embedded here straight from the feature cache (`embed_features`); the class prompts are the
+evaluation package's (`class_embeddings`); `report.py` turns the predictions into accuracies and a confusion table.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from torch import nn
 
 from ..datasets import AudioDataset, Clip
 from ..encoders.frontends import window_starts
-from ..evaluate.metrics import topk_accuracy
 from . import distributed
 from .augment import crop_or_pad, encoder_input, resize
 from .features import CachedFeatures, FeatureCache
@@ -44,19 +43,20 @@ def embed_features(net: nn.Module, mels: Sequence[np.ndarray], cfg: dict, device
     return F.normalize(sums, dim=-1)
 
 
-def held_out_accuracy(net: nn.Module, clips: list[Clip], held_out: AudioDataset, cache: FeatureCache,
-                      class_texts: torch.Tensor, cfg: dict, device: torch.device) -> float:
-    """Zero-shot top-1 accuracy on the held-out clips, each process scoring its share."""
+def held_out_predictions(net: nn.Module, clips: list[Clip], held_out: AudioDataset, cache: FeatureCache,
+                         class_texts: torch.Tensor, cfg: dict, device: torch.device) -> tuple[list[int], list[int]]:
+    """(predicted class, true class) of every held-out clip, zero-shot (each process scores its share; the
+    shares are gathered, so every process gets all of them)."""
     node = distributed.current()
     mine = clips[node.rank::node.world]
     net.eval()
-    correct = torch.zeros(2, device=device)
+    share = -(-len(clips) // node.world)  # every process sends as many rows (padded with -1)
+    pairs = torch.full((share, 2), -1, dtype=torch.long, device=device)
     if mine:
         audio = embed_features(net, CachedFeatures(cache, mine), cfg, device)
-        targets = torch.tensor([held_out.class_index(c.label) for c in mine], device=device)
-        accuracy = topk_accuracy(audio @ class_texts.to(device).t(), targets)
-        correct += torch.tensor([accuracy * len(mine), len(mine)], device=device)
-    if node.active:
-        torch.distributed.all_reduce(correct)
+        pairs[:len(mine), 0] = (audio @ class_texts.to(device).t()).argmax(dim=1)
+        pairs[:len(mine), 1] = torch.tensor([held_out.class_index(c.label) for c in mine], device=device)
     net.train()
-    return float(correct[0] / correct[1])
+    gathered = distributed.all_gather_plain(pairs).cpu()
+    gathered = gathered[gathered[:, 1] >= 0]
+    return gathered[:, 0].tolist(), gathered[:, 1].tolist()

@@ -80,6 +80,11 @@ def comfyui(tmp_path_factory):
                 shutil.copy(astronaut_path(), base / "input" / "portrait.png")
             elif node["type"] == "LoadImage":  # a photo of another size and aspect than the generator's
                 Image.new("RGB", (48, 40), (90, 140, 200)).save(base / "input" / node["widgets_values"][0])
+            if node["type"] == "SoundCLIP_TeachSounds":  # a folder of three labels of four clips each
+                for k, label in enumerate(("rain", "synth_pad", "kettle")):
+                    for n in range(4):
+                        write_sound(base / "input" / node["widgets_values"][0] / label / f"{n}.wav", seconds=1.0,
+                                    seed=3 * k + n % 2)
     port = free_port()
     log = open(base / "comfyui.log", "w")
     server = subprocess.Popen(
@@ -186,6 +191,8 @@ def test_example_workflow_runs(comfyui, name):
             entry["inputs"]["preview_every"] = 1
         if entry["class_type"] == "SoundCLIP_SoundKeyframes":
             entry["inputs"]["steps"] = STEPS
+        if entry["class_type"] == "SoundCLIP_TeachSounds":
+            entry["inputs"]["epochs"] = 1
     history = run(url, prompt, base)
     status = history["status"]
     assert status["status_str"] == "success", json.dumps(status["messages"])[-4000:]

@@ -99,6 +99,7 @@ SAVED_NAMES = {
     "HearFrames": "audio encoder fps window smooth",
     "InstantVideo": "frame_sounds audio generator latent clip table_file neutral alpha beta layers pulse motion "
                     "noise_mode batch_size memory_budget_gb table neutral_embedding alpha_curve",
+    "TeachSounds": "encoder clip sounds path name epochs seed",
 }
 
 
@@ -143,7 +144,7 @@ def test_seeds_keep_the_frontend_control_and_the_web_extension_is_exported(pack,
     monkeypatch.chdir(tmp_path)
     seeds = [(node_id, d) for node_id, cls in pack.NODE_CLASS_MAPPINGS.items()
              for name, d in _declared(cls).items() if name == "seed"]
-    assert len(seeds) == 4
+    assert len(seeds) == 5  # LatentFromSeed, LatentOptimize, InvertImage, SoundKeyframes, TeachSounds
     for node_id, (kind, options) in seeds:
         # the frontend reads a string here as the control widget's *name*: "fixed" comes from web/soundclip.js
         assert kind == "INT" and options["control_after_generate"] is True, node_id

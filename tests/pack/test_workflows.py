@@ -27,7 +27,7 @@ def test_the_examples_exist():
         "Sound to landscape", "Music to painting (WikiArt)", "Sound and text style mix on faces",
         "Several sounds, one seed", "AudioCLIP, a bark to a dog", "Your photo, inverted, then rain",
         "StyleGAN3, a purr to an animal", "A whole song to a video", "A portrait, aligned, laughing, pasted back",
-        "A photo's sky made rainy (localised mask)", "A song to an instant video"}
+        "A photo's sky made rainy (localised mask)", "A song to an instant video", "Teach three sounds, edit with one"}
 
 
 def test_committed_workflows_match_the_builder(builder):
@@ -57,7 +57,8 @@ def test_workflow_is_consistent_and_converts(path, builder):
         assert set(spec["required"]) <= set(entry["inputs"]), (path.stem, node_id)
         for name, value in entry["inputs"].items():
             kind = {**spec["required"], **spec.get("optional", {})}[name][0]
-            uploads = entry["class_type"] == "SoundCLIP_LoadAudio"  # the user's sounds, listed from input/
+            # the user's sounds and folders of sounds, listed from input/
+            uploads = entry["class_type"] in ("SoundCLIP_LoadAudio", "SoundCLIP_TeachSounds")
             if isinstance(kind, list) and not isinstance(value, list) and not uploads:
                 assert value in kind, f"{path.stem}: {entry['class_type']}.{name}={value!r} not offered"
     notes = [n for n in workflow["nodes"] if n["type"] == "MarkdownNote"]
