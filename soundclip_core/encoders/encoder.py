@@ -16,6 +16,7 @@ from ..embedding import Embedding
 from ..errors import CheckpointError, SoundClipError
 from ..optional import require
 from .frontends import waveform_windows
+from .imagebind import ImageBindAudio, imagebind_inputs, imagebind_modalities
 from .inference import inference_twin
 from .registry import (
     ENCODER_KINDS,
@@ -35,17 +36,24 @@ IMPLEMENTATIONS = {
     "soundclip": (SoundCLIPNet, soundclip_inputs, "feature_extractor.fc.weight"),
     "wav2clip": (Wav2CLIPNet, waveform_windows, "audio_transform.sequential.3.weight"),
     "audioclip": (None, waveform_windows, "fc.weight"),  # imported on first use
+    "imagebind": (ImageBindAudio, imagebind_inputs, "modality_heads.audio.2.weight"),
 }
 ENCODER_FIX = "use a released encoder file, e.g. resnet18_57.pth (`soundclip weights download soundclip-resnet18`)"
 IGNORED_KEYS = ("audio_encoder.spectrogram.window",)  # constants recomputed at run time
 
 
-def _network(kind: str, embed_dim: int) -> nn.Module:
+def _network_class(kind: str) -> type[nn.Module]:
     network = IMPLEMENTATIONS[kind][0]
     if network is None:  # AudioCLIP's head subclasses timm's ResNet, so its module needs timm to import
         require("timm", "the AudioCLIP audio encoder")
         from .audioclip import ESResNeXtFBSP as network
-    return network(embed_dim, **encoder_config(kind).get("network", {}))
+    return network
+
+
+def _network(kind: str, embed_dim: int, sizes: dict | None = None) -> nn.Module:
+    """A network of `kind` as its config says, with `sizes` read off a checkpoint where the kind's files come in
+    several sizes (a network class with `sizes_from`: ImageBind's trunk, and smaller ones in its layout)."""
+    return _network_class(kind)(embed_dim, **{**encoder_config(kind).get("network", {}), **(sizes or {})})
 
 
 class AudioEncoder:
@@ -137,6 +145,11 @@ def detect_kind(state: dict, path: Path) -> str:
     for kind in ENCODER_KINDS:
         if all(key in state for key in encoder_config(kind)["checkpoint_keys"]):
             return kind
+    modalities = imagebind_modalities(state)
+    if modalities:
+        raise CheckpointError(f"an ImageBind file without the audio modality (it holds {', '.join(modalities)})",
+                              path=path, fix="use the full imagebind_huge.pth (`soundclip weights download "
+                                             "imagebind-huge`) or a file that kept the modality_*.audio tensors")
     raise CheckpointError("not an audio encoder checkpoint (unknown keys)", path=path,
                           fix=f"use one of the supported encoders: {', '.join(ENCODER_KINDS)}")
 
@@ -166,11 +179,14 @@ def load_audio_encoder(path: str | os.PathLike, kind: str | None = None, device:
     config = frontend_config(kind, path, meta)
     prefix = config.get("state_prefix", "")  # AudioCLIP: the whole model, audio head under `audio.`
     state = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
-    what, size_key = f"the {kind} encoder", IMPLEMENTATIONS[kind][2]
-    require_keys(state, [size_key], path, what, ENCODER_FIX)
+    if config.get("state_keep"):  # ImageBind: one file of six modalities, of which the audio one is kept
+        state = {k: v for k, v in state.items() if k.startswith(tuple(config["state_keep"]))}
+    what, size_key, network = f"the {kind} encoder", IMPLEMENTATIONS[kind][2], _network_class(kind)
+    require_keys(state, [size_key, *getattr(network, "SIZE_KEYS", ())], path, what, ENCODER_FIX)
     embed_dim = int(state[size_key].shape[0])
-    check_shapes(state, module_shapes(lambda: _network(kind, embed_dim)), path, what, ENCODER_FIX)
-    net = _network(kind, embed_dim)
+    sizes = network.sizes_from(state) if hasattr(network, "sizes_from") else None
+    check_shapes(state, module_shapes(lambda: _network(kind, embed_dim, sizes)), path, what, ENCODER_FIX)
+    net = _network(kind, embed_dim, sizes)
     net.load_state_dict(state)
     net = net.eval().requires_grad_(False).to(runtime.pick_device(device))
     return AudioEncoder(kind, net, space or checkpoint_space(kind, path), str(path), config)
