@@ -21,11 +21,13 @@ class CLIPLoader(Node):
     @classmethod
     def required(cls):
         files, tooltip = model("clip", "CLIP weights: ViT-B-32.pt for the paper's encoder and Wav2CLIP; an AudioCLIP "
-                                       "file (RN50) for AudioCLIP sounds.")
+                                       "file (RN50) for AudioCLIP sounds; imagebind_huge.pth (ViT-H-14) for "
+                                       "ImageBind sounds.")
         options = sorted(set(files) | comfy_env.audioclip_choices(), key=str.lower)
         return {
             "clip_name": (options, tooltip),
-            "arch": choice(CLIP_ARCHS, "The architecture of the weights file (RN50 for AudioCLIP)."),
+            "arch": choice(CLIP_ARCHS, "The architecture of the weights file (RN50 for AudioCLIP, ViT-H-14 for "
+                                       "ImageBind)."),
         }
 
     OUTPUTS = (("clip", CLIP),)

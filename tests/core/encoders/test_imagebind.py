@@ -317,3 +317,38 @@ def test_zero_shot_and_the_cli_edit_run_with_one_imagebind_file(files, tmp_path)
                      "--clip", str(files["full"]), "--steps", "2", "--device", "cpu", "--out",
                      str(tmp_path / "edit.png")])
     assert code == 0 and (tmp_path / "edit.png").is_file()
+
+
+def test_open_clips_own_vit_h_file_is_the_clip_of_the_same_space(files, tmp_path):
+    """open_clip's ViT-H-14 layout (its heads 80 wide in vision, 64 in text, as its own config says) at a small
+    width: read off the shapes, rebuilt, and equal to the model it came from; an audio-only ImageBind file
+    pairs with it by space."""
+    import open_clip
+    from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
+
+    config = open_clip.get_model_config("ViT-H-14")
+    assert config["vision_cfg"]["width"] // config["vision_cfg"]["head_width"] == 16 and config["embed_dim"] == 1024
+    assert config["text_cfg"]["width"] // config["text_cfg"]["heads"] == 64
+    torch.manual_seed(0)
+    original = CLIP(1024, CLIPVisionCfg(layers=2, width=160, head_width=80, patch_size=14, image_size=28),
+                    CLIPTextCfg(context_length=77, vocab_size=49408, width=64, heads=1, layers=1)).eval()
+    torch.save(original.state_dict(), tmp_path / "open_clip_pytorch_model.bin")
+    clip = load_clip(None, tmp_path / "open_clip_pytorch_model.bin", device="cpu")
+    assert clip.space == VIT_H_SPACE == load_audio_encoder(files["audio"], device="cpu").space
+    assert clip.model.visual.transformer.resblocks[0].attn.num_heads == 2  # 160 / 80
+    pixels = torch.randn(2, 3, 28, 28)
+    with torch.no_grad():
+        assert torch.allclose(clip.image_features(pixels), original.encode_image(pixels), atol=1e-5)
+        tokens = open_clip.tokenize(["a dog"])
+        assert torch.allclose(clip.model.encode_text(tokens), original.encode_text(tokens), atol=1e-5)
+
+
+def test_the_manifest_states_the_licence_and_fetches_the_clip_from_the_encoder_file():
+    from soundclip_core.cli.models import clip_request
+    from soundclip_core.weights import find_entry
+
+    entry = find_entry("imagebind-huge")
+    assert entry.license.startswith("CC BY-NC-SA 4.0") and "non-commercial" in entry.license
+    assert entry.sha256 is None and "not published" in entry.notes  # Meta publishes no checksum
+    assert entry.space == find_entry("clip-vit-h-14-laion2b").space == VIT_H_SPACE
+    assert clip_request("imagebind-huge") == ("imagebind-huge", "audio_encoder")
