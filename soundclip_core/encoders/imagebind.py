@@ -49,9 +49,12 @@ def imagebind_inputs(mono: torch.Tensor, cfg: dict, long_clip: str, window_start
 
     "average" takes ImageBind's evenly spaced clips; "window" one clip from `window_start` s. Each clip has
     its mean subtracted in place as ImageBind does (on a view of the sound, so a later overlapping clip sees
-    the earlier subtraction). A sound shorter than a clip gives fewer frames, padded with zeros to the target
-    length as ImageBind pads them, with a warning that says so; one shorter than a Kaldi frame (25 ms) is
-    zero-padded to one frame first (ImageBind's code stops on an assertion there)."""
+    the earlier subtraction). A sound of at most one clip gives ImageBind three copies of itself, whose
+    embeddings agree to float rounding (the repeated mean subtraction shifts every frame by a constant that
+    Kaldi's per-frame DC removal takes out): it is embedded once, a third of the work for the same average.
+    A sound shorter than a clip gives fewer frames, padded with zeros to the target length as ImageBind pads
+    them, with a warning that says so; one shorter than a Kaldi frame (25 ms) is zero-padded to one frame
+    first (ImageBind's code stops on an assertion there)."""
     rate, seconds, target = int(cfg["sample_rate"]), float(cfg["window_seconds"]), int(cfg["target_length"])
     frame = int(rate * 0.025)
     waveform = F.pad(mono.float(), (0, max(frame - mono.shape[0], 0)))[None].clone()
@@ -61,6 +64,8 @@ def imagebind_inputs(mono: torch.Tensor, cfg: dict, long_clip: str, window_start
         bounds = [(first, first + size)]
     else:
         bounds = clip_bounds(waveform.shape[1], rate, seconds, int(cfg["clips"]))
+    if waveform.shape[1] <= int(seconds * rate):  # copies of one clip: ImageBind averages equal embeddings
+        bounds = bounds[:1]
     clips = []
     for first, last in bounds:
         clip = waveform[:, first:last]
