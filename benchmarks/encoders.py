@@ -122,7 +122,7 @@ def compare_fbank(torchaudio_kaldi: Path | None) -> types.ModuleType | None:
     ours_ms = best_ms(lambda: kaldi_fbank(clips, num_mel_bins=128, window="hanning"))
     naive_ms = best_ms(lambda: [naive_fbank(c) for c in clips])
     difference = (kaldi_fbank(clips, num_mel_bins=128, window="hanning") - torch.stack([naive_fbank(c) for c in clips]))
-    print(f"kaldi fbank, 3 clips of 2 s: ours (one matmul, batched) {ours_ms:.2f} ms, naive per-frame loop "
+    print(f"kaldi fbank, 3 clips of 2 s: ours (all clips batched) {ours_ms:.2f} ms, naive per-frame loop "
           f"{naive_ms:.0f} ms ({ours_ms / naive_ms:.3f}x); max |diff| {difference.abs().max():.1e}")
     if not torchaudio_kaldi:
         return None
