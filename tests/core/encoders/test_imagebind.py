@@ -352,3 +352,19 @@ def test_the_manifest_states_the_licence_and_fetches_the_clip_from_the_encoder_f
     assert entry.sha256 is None and "not published" in entry.notes  # Meta publishes no checksum
     assert entry.space == find_entry("clip-vit-h-14-laion2b").space == VIT_H_SPACE
     assert clip_request("imagebind-huge") == ("imagebind-huge", "audio_encoder")
+
+
+def test_large_files_are_memory_mapped_with_the_same_result(files, monkeypatch):
+    """A file of at least MMAP_BYTES (ImageBind's 4.8 GB) is mapped, not read into memory; the loaders copy what
+    they keep, so the encoder and the CLIP are the same either way."""
+    from soundclip_core.checkpoints import reader
+
+    sound = Audio(torch.randn(1, 5 * RATE) * 0.1, RATE)
+    read = load_audio_encoder(files["full"], device="cpu").encode(sound).vectors
+    texts = load_clip(None, files["full"], device="cpu").encode_text(["rain"]).vectors
+    monkeypatch.setattr(reader, "MMAP_BYTES", 0)
+    calls = []
+    monkeypatch.setattr(torch, "load", lambda *a, **k: calls.append(k["mmap"]) or torch.serialization.load(*a, **k))
+    assert torch.equal(load_audio_encoder(files["full"], device="cpu").encode(sound).vectors, read)
+    assert torch.equal(load_clip(None, files["full"], device="cpu").encode_text(["rain"]).vectors, texts)
+    assert calls == [True, True]
