@@ -16,7 +16,7 @@ from ..embedding import Embedding
 from ..errors import CheckpointError, SoundClipError
 from ..optional import require
 from .frontends import waveform_windows
-from .imagebind import ImageBindAudio, imagebind_inputs, imagebind_modalities
+from .imagebind import AUDIO_PREFIXES, AUDIO_SIZE_KEYS, ImageBindAudio, imagebind_inputs, imagebind_modalities
 from .inference import inference_twin
 from .registry import (
     ENCODER_KINDS,
@@ -42,18 +42,13 @@ ENCODER_FIX = "use a released encoder file, e.g. resnet18_57.pth (`soundclip wei
 IGNORED_KEYS = ("audio_encoder.spectrogram.window",)  # constants recomputed at run time
 
 
-def _network_class(kind: str) -> type[nn.Module]:
+def _network(kind: str, embed_dim: int, settings: dict | None = None) -> nn.Module:
+    """The kind's network; `settings` replace its `network` settings (a trained Swin's sidecar)."""
     network = IMPLEMENTATIONS[kind][0]
     if network is None:  # AudioCLIP's head subclasses timm's ResNet, so its module needs timm to import
         require("timm", "the AudioCLIP audio encoder")
         from .audioclip import ESResNeXtFBSP as network
-    return network
-
-
-def _network(kind: str, embed_dim: int, sizes: dict | None = None) -> nn.Module:
-    """A network of `kind` as its config says, with `sizes` read off a checkpoint where the kind's files come in
-    several sizes (a network class with `sizes_from`: ImageBind's trunk, and smaller ones in its layout)."""
-    return _network_class(kind)(embed_dim, **{**encoder_config(kind).get("network", {}), **(sizes or {})})
+    return network(embed_dim, **(encoder_config(kind).get("network", {}) if settings is None else settings))
 
 
 class AudioEncoder:
@@ -179,14 +174,16 @@ def load_audio_encoder(path: str | os.PathLike, kind: str | None = None, device:
     config = frontend_config(kind, path, meta)
     prefix = config.get("state_prefix", "")  # AudioCLIP: the whole model, audio head under `audio.`
     state = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
-    if config.get("state_keep"):  # ImageBind: one file of six modalities, of which the audio one is kept
-        state = {k: v for k, v in state.items() if k.startswith(tuple(config["state_keep"]))}
-    what, size_key, network = f"the {kind} encoder", IMPLEMENTATIONS[kind][2], _network_class(kind)
-    require_keys(state, [size_key, *getattr(network, "SIZE_KEYS", ())], path, what, ENCODER_FIX)
+    what, size_key = f"the {kind} encoder", IMPLEMENTATIONS[kind][2]
+    settings = None
+    if kind == "imagebind":  # one file of six modalities: the audio one, sized from its tensors
+        state = {k: v for k, v in state.items() if k.startswith(AUDIO_PREFIXES)}
+        require_keys(state, [size_key, *AUDIO_SIZE_KEYS], path, what, ENCODER_FIX)
+        settings = {**encoder_config(kind)["network"], **ImageBindAudio.sizes_from(state)}
+    require_keys(state, [size_key], path, what, ENCODER_FIX)
     embed_dim = int(state[size_key].shape[0])
-    sizes = network.sizes_from(state) if hasattr(network, "sizes_from") else None
-    check_shapes(state, module_shapes(lambda: _network(kind, embed_dim, sizes)), path, what, ENCODER_FIX)
-    net = _network(kind, embed_dim, sizes)
+    check_shapes(state, module_shapes(lambda: _network(kind, embed_dim, settings)), path, what, ENCODER_FIX)
+    net = _network(kind, embed_dim, settings)
     net.load_state_dict(state)
     net = net.eval().requires_grad_(False).to(runtime.pick_device(device))
     return AudioEncoder(kind, net, space or checkpoint_space(kind, path), str(path), config)

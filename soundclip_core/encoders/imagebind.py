@@ -10,6 +10,10 @@ The front end is ImageBind's `load_and_transform_audio_data`: three 2-second cli
 pytorchvideo's `ConstantClipsPerVideoSampler`, each through Kaldi's fbank (Hann window, 128 bins), padded with
 zeros or cut to 204 frames, then (x + 4.268) / 9.138. The three clip embeddings are averaged by the generic
 encoder (normalise each, average, normalise), which is ImageBind's mean of three equally scaled unit vectors.
+Two deliberate differences, both before this front end: a stereo sound is averaged to mono (ImageBind's fbank
+reads only the first channel, so a sound panned right would be heard as silence), and other rates are resampled
+to 16 kHz with soxr, as for every encoder here (ImageBind uses torchaudio's sinc resampler): on mono 16 kHz
+input the clips are ImageBind's.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from torch import nn
 from .kaldi import kaldi_fbank
 
 AUDIO = "audio"
-PREFIXES = tuple(f"modality_{part}.{AUDIO}." for part in ("preprocessors", "trunks", "heads", "postprocessors"))
+AUDIO_PREFIXES = tuple(f"modality_{part}.{AUDIO}." for part in ("preprocessors", "trunks", "heads", "postprocessors"))
 # the tensors `ImageBindAudio.sizes_from` reads the trunk's size off
-SIZE_KEYS = (f"{PREFIXES[0]}cls_token", f"{PREFIXES[0]}rgbt_stem.proj.weight", f"{PREFIXES[1]}blocks.0.mlp.fc1.weight")
+AUDIO_SIZE_KEYS = (f"{AUDIO_PREFIXES[0]}cls_token", f"{AUDIO_PREFIXES[0]}rgbt_stem.proj.weight",
+                   f"{AUDIO_PREFIXES[1]}blocks.0.mlp.fc1.weight")
 
 
 def imagebind_modalities(state: dict) -> list[str]:
@@ -203,15 +208,14 @@ class ImageBindAudio(nn.Module):
         self.modality_heads = nn.ModuleDict({AUDIO: head})
         self.modality_postprocessors = nn.ModuleDict({AUDIO: nn.Sequential(Normalize(), LogitScale())})
 
-    SIZE_KEYS = SIZE_KEYS
-
     @staticmethod
     def sizes_from(state: dict[str, torch.Tensor]) -> dict[str, int]:
         """The trunk's size read off a state dict (the released file and smaller ones in its layout): width,
         depth, MLP size and patch size from the tensors; heads of 64 channels as ImageBind's (768 / 12)."""
-        cls, proj, fc1 = (state[key] for key in SIZE_KEYS)
+        cls, proj, fc1 = (state[key] for key in AUDIO_SIZE_KEYS)
         width = int(cls.shape[-1])
-        blocks = sum(1 for key in state if key.startswith(PREFIXES[1] + "blocks.") and key.endswith(".norm_1.weight"))
+        blocks = sum(1 for key in state
+                     if key.startswith(AUDIO_PREFIXES[1] + "blocks.") and key.endswith(".norm_1.weight"))
         return {"width": width, "blocks": blocks, "heads": max(width // 64, 1), "hidden": int(fc1.shape[0]),
                 "kernel": int(proj.shape[-1])}
 

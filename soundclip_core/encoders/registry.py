@@ -34,7 +34,7 @@ def metadata_path(path: str | os.PathLike) -> Path:
 
 SIDECAR_FIX = "restore the .json that `soundclip train` wrote beside the checkpoint, or delete it"
 NOT_FRONTEND = ("kind", "description", "space", "embed_dim", "checkpoint_keys", "known_checkpoints", "state_prefix",
-                "network", "state_keep")
+                "network")
 
 
 def checkpoint_metadata(path: str | os.PathLike) -> dict:
