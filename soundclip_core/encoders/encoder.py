@@ -172,14 +172,14 @@ def load_audio_encoder(path: str | os.PathLike, kind: str | None = None, device:
         raise CheckpointError(f"its metadata says a {meta['kind']} encoder, not {kind}", path=path,
                               fix=f"load it as a {meta['kind']} encoder, or {SIDECAR_FIX}")
     config = frontend_config(kind, path, meta)
+    settings = None  # the network's settings where they are not the kind's config (ImageBind's: its tensors')
     prefix = config.get("state_prefix", "")  # AudioCLIP: the whole model, audio head under `audio.`
     state = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
     what, size_key = f"the {kind} encoder", IMPLEMENTATIONS[kind][2]
-    settings = None
     if kind == "imagebind":  # one file of six modalities: the audio one, sized from its tensors
         state = {k: v for k, v in state.items() if k.startswith(AUDIO_PREFIXES)}
         require_keys(state, [size_key, *AUDIO_SIZE_KEYS], path, what, ENCODER_FIX)
-        settings = {**encoder_config(kind)["network"], **ImageBindAudio.sizes_from(state)}
+        settings = {**(settings or encoder_config(kind)["network"]), **ImageBindAudio.sizes_from(state)}
     require_keys(state, [size_key], path, what, ENCODER_FIX)
     embed_dim = int(state[size_key].shape[0])
     check_shapes(state, module_shapes(lambda: _network(kind, embed_dim, settings)), path, what, ENCODER_FIX)
