@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from soundclip_core.audio import Audio  # noqa: E402
 from soundclip_core.encoders import ENCODER_KINDS, build_audio_encoder  # noqa: E402
 from soundclip_core.encoders.kaldi import kaldi_fbank, mel_banks  # noqa: E402
+from soundclip_core.optional import require  # noqa: E402
 
 RATE = 44100
 FBANK_REPEATS = 50  # milliseconds each: many repeats, so that a busy machine's pauses drop out of the best time
@@ -166,7 +167,7 @@ def official_imagebind(checkout: Path, pytorchvideo: Path, kaldi: types.ModuleTy
     torchaudio.compliance = stand_in("torchaudio.compliance", kaldi=kaldi)
     stand_in("einops", rearrange=lambda x, expr, **_: x.transpose(0, 1))  # "b l d -> l b d" and back
     stand_in("iopath"), stand_in("iopath.common")
-    stand_in("iopath.common.file_io", g_pathmgr=None)
+    stand_in("iopath.common.file_io", g_pathmgr=types.SimpleNamespace(open=open))  # its BPE vocabulary
     stand_in("pkg_resources", resource_filename=lambda *parts: str(checkout / "imagebind" / parts[-1]))
     stand_in("pytorchvideo").__path__ = []
     stand_in("pytorchvideo.transforms")
@@ -186,6 +187,47 @@ def official_imagebind(checkout: Path, pytorchvideo: Path, kaldi: types.ModuleTy
     return data, model
 
 
+def compare_imagebind_file(data: types.ModuleType) -> None:
+    """A small ImageBindModel (ImageBind's own classes, every modality) saved as its state dict: our loaders read
+    the audio encoder and the CLIP towers from that one file; their embeddings against ImageBind's forward."""
+    import soundfile
+    from imagebind.models import imagebind_model
+
+    from soundclip_core.clip import load_clip
+    from soundclip_core.encoders import load_audio_encoder
+
+    torch.manual_seed(0)
+    model = imagebind_model.ImageBindModel(
+        out_embed_dim=64, vision_embed_dim=160, vision_num_blocks=2, vision_num_heads=2, text_embed_dim=128,
+        text_num_blocks=2, text_num_heads=2, audio_embed_dim=128, audio_num_blocks=2, audio_num_heads=2,
+        depth_embed_dim=32, depth_num_blocks=1, depth_num_heads=1, thermal_embed_dim=32, thermal_num_blocks=1,
+        thermal_num_heads=1, imu_embed_dim=32, imu_num_blocks=1, imu_num_heads=1).eval()
+    with torch.no_grad():  # LayerNorms and biases away from their initial 1 and 0
+        for name, tensor in model.named_parameters():
+            if tensor.ndim == 1:
+                tensor.normal_(1.0 if "norm" in name and name.endswith("weight") else 0.0, 0.1)
+    texts = ["a dog barking", "rain on a window"]
+    images, y = torch.randn(2, 3, 224, 224), torch.randn(16000 * 5) * 0.1
+    with tempfile.TemporaryDirectory() as folder:
+        torch.save(model.state_dict(), Path(folder) / "imagebind_small.pth")
+        clip = load_clip(None, Path(folder) / "imagebind_small.pth", device="cpu")
+        encoder = load_audio_encoder(Path(folder) / "imagebind_small.pth", device="cpu")
+        soundfile.write(Path(folder) / "sound.wav", y.numpy(), 16000, subtype="FLOAT")
+        with torch.no_grad():
+            tokens = data.load_and_transform_text(texts, "cpu")
+            audio = data.load_and_transform_audio_data([str(Path(folder) / "sound.wav")], "cpu")
+            theirs = {k: F.normalize(v, dim=-1) for k, v in model({"vision": images, "text": tokens,
+                                                                   "audio": audio}).items()}
+            vision = F.normalize(clip.image_features(images), dim=-1)
+    text = clip.encode_text(texts).vectors
+    sound = encoder.encode(Audio(y[None], 16000)).vectors
+    same_tokens = torch.equal(tokens, require("open_clip", "CLIP text encoding").tokenize(texts))
+    print(f"imagebind file ({len(model.state_dict())} tensors, all modalities, small) read by our loaders vs "
+          f"ImageBind's forward: vision {(vision - theirs['vision']).abs().max():.1e}, text "
+          f"{(text - theirs['text']).abs().max():.1e}, audio {(sound - theirs['audio']).abs().max():.1e} (unit "
+          f"vectors); ImageBind's tokens are open_clip's: {same_tokens}")
+
+
 def compare_imagebind(checkout: Path, pytorchvideo: Path, kaldi: types.ModuleType) -> None:
     import logging
     import warnings
@@ -195,6 +237,7 @@ def compare_imagebind(checkout: Path, pytorchvideo: Path, kaldi: types.ModuleTyp
     logging.getLogger().setLevel(logging.ERROR)  # ImageBind's padding warning, once per clip
     warnings.simplefilter("ignore")  # ours, once per sound
     data, model = official_imagebind(checkout, pytorchvideo, kaldi)
+    compare_imagebind_file(data)
     ours = build_audio_encoder("imagebind", device="cpu", seed=1)
     with torch.no_grad():  # trained-looking LayerNorms and a non-zero extra key/value, so nothing is trivial
         for name, tensor in ours.net.named_parameters():
