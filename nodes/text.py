@@ -9,14 +9,14 @@ from . import comfy_env
 from .form import Node, any_file, choice, link, model, number, text
 from .types import CLIP, EMBEDDING, LOADERS, TEXT
 
-CLIP_ARCHS = ("ViT-B-32", "RN50")  # the spaces our audio encoders live in
+CLIP_ARCHS = ("ViT-B-32", "RN50", "ViT-H-14")  # the spaces our audio encoders live in
 WEIGHT = dict(low=-10.0, high=10.0, step=0.05)
 
 
 class CLIPLoader(Node):
     """OpenAI / open_clip CLIP weights from models/clip_soundclip (ViT-B-32 for soundclip and
-    Wav2CLIP sounds, RN50 for AudioCLIP). AudioCLIP checkpoints among the audio encoders are offered
-    too: their own CLIP towers are the ones that match AudioCLIP-Full's sounds."""
+    Wav2CLIP sounds, RN50 for AudioCLIP, ViT-H-14 for ImageBind). AudioCLIP and ImageBind checkpoints
+    among the audio encoders are offered too: their own CLIP towers are the ones that match their sounds."""
 
     @classmethod
     def required(cls):
