@@ -20,7 +20,7 @@ from soundclip_core.audio import Audio
 from soundclip_core.checkpoints import read_state_dict
 from soundclip_core.cli import main
 from soundclip_core.clip import VIT_H_SPACE, load_clip
-from soundclip_core.encoders import load_audio_encoder
+from soundclip_core.encoders import encoder_config, load_audio_encoder
 from soundclip_core.encoders.imagebind import clip_bounds, imagebind_inputs
 from soundclip_core.encoders.kaldi import kaldi_fbank, mel_banks
 from soundclip_core.errors import CheckpointError
@@ -210,7 +210,7 @@ def test_clip_positions_follow_the_constant_clips_sampler():
 
 def test_inputs_match_load_and_transform_audio_data():
     x = np.random.default_rng(0).normal(0, 0.1, 3 * RATE) + np.linspace(0, 0.5, 3 * RATE)  # a drift: DC matters
-    config = load_config()
+    config = encoder_config("imagebind")
     ours = imagebind_inputs(torch.from_numpy(x), config, "average", 0.0)
     reference = numpy_imagebind_inputs(x, [0, RATE // 2, RATE])
     assert ours.shape == (3, 1, 128, 204) and ours.dtype == torch.float32
@@ -223,17 +223,11 @@ def test_inputs_match_load_and_transform_audio_data():
 def test_a_short_sound_is_padded_as_imagebind_pads_it_and_says_so():
     x = np.random.default_rng(1).normal(0, 0.1, RATE // 5)  # 0.2 s
     with pytest.warns(UserWarning, match=r"0\.20 s.*18 frames.*padded with zeros to 204"):
-        ours = imagebind_inputs(torch.from_numpy(x), load_config(), "average", 0.0)
+        ours = imagebind_inputs(torch.from_numpy(x), encoder_config("imagebind"), "average", 0.0)
     reference = numpy_imagebind_inputs(x, [0, 0, 0])  # three copies, the mean subtracted again each time
     assert ours.shape == (1, 1, 128, 204)  # embedded once: the copies agree to float rounding
     assert np.abs(ours.numpy() - reference).max() < 2e-4
     assert np.allclose(ours[..., 18:].numpy(), 0.46706062)
-
-
-def load_config():
-    from soundclip_core.encoders import encoder_config
-
-    return encoder_config("imagebind")
 
 
 # ----- the audio trunk and the towers ------------------------------------------------------------------------
