@@ -4,9 +4,9 @@ ImageBind (and AST before it) feed `torchaudio.compliance.kaldi.fbank` features 
 trunks; torchaudio no longer pairs with current torch, so the same numbers are computed here.
 Kaldi's steps run on all frames of all clips at once (a strided view, no copy per clip): remove
 each frame's DC offset, pre-emphasis, window, one batched real FFT zero-padded to a power of two,
-the power, one matrix product with the mel banks, the log. (A DFT folded with the linear steps
-into one analysis matrix was tried: one matmul, but ~40x the FFT's arithmetic, 17x slower than
-torchaudio's per-clip FFTs on two CPU threads.) The mel banks are built in float32 as Kaldi's
+the power, one matrix product with the mel banks, the log: half of torchaudio's time for ImageBind's
+three clips (benchmarks/encoders.py). (A DFT folded with the linear steps into one analysis matrix was
+tried: one matmul, but ~40x the FFT's arithmetic and many times slower.) The mel banks are built in float32 as Kaldi's
 (torchaudio's) code builds them, because which FFT bin falls into which band is decided at that
 precision (with ImageBind's settings band 3 holds none).
 """
