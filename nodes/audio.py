@@ -63,7 +63,7 @@ class LoadAudio(Node):
 
 
 class AudioEncoderLoader(Node):
-    """An audio encoder checkpoint (the paper's, Wav2CLIP, AudioCLIP or your own) from
+    """An audio encoder checkpoint (the paper's, Wav2CLIP, AudioCLIP, ImageBind or your own) from
     models/soundclip_audio_encoders."""
 
     @classmethod
@@ -79,7 +79,8 @@ class AudioEncoderLoader(Node):
     VALIDATE_INPUTS = any_file("encoder_name")
     CATEGORY = LOADERS
     DESCRIPTION = ("Loads an audio encoder that maps sounds into a CLIP space: the paper's ResNet18 (ViT-B-32 "
-                   "space), Wav2CLIP (ViT-B-32) or AudioCLIP (RN50). A known file missing on disk is downloaded.")
+                   "space), Wav2CLIP (ViT-B-32), AudioCLIP (RN50) or ImageBind (OpenCLIP ViT-H-14; non-commercial "
+                   "licence). A known file missing on disk is downloaded.")
 
     def load(self, encoder_name: str, kind: str):
         path = comfy_env.resolve_model("audio_encoder", encoder_name)

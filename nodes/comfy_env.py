@@ -30,7 +30,14 @@ from soundclip_core import runtime
 from soundclip_core.errors import Cancelled, CheckpointError, SoundClipError
 from soundclip_core.image import grid, to_pil
 from soundclip_core.memory import model_bytes
-from soundclip_core.weights import FORMER_FOLDERS, KIND_FOLDERS, cache_dir, ensure, load_manifest
+from soundclip_core.weights import (
+    CLIP_IN_ENCODER_FORMATS,
+    FORMER_FOLDERS,
+    KIND_FOLDERS,
+    cache_dir,
+    ensure,
+    load_manifest,
+)
 
 try:  # Inside ComfyUI.
     import comfy.model_management as model_management
@@ -110,10 +117,11 @@ def model_choices(kind: str) -> list[str]:
 
 
 def audioclip_choices() -> set[str]:
-    """AudioCLIP checkpoints (known ones, and local files named like them) among the audio encoders:
-    each file also holds CLIP RN50 towers."""
-    known = {e.filename for e in load_manifest() if e.format == "audioclip-pt"}
-    return {name for name in model_choices("audio_encoder") if name in known or "audioclip" in name.lower()}
+    """AudioCLIP and ImageBind checkpoints (known ones, and local files named like them) among the audio
+    encoders: each file also holds CLIP towers (RN50; ViT-H-14)."""
+    known = {e.filename for e in load_manifest() if e.format in CLIP_IN_ENCODER_FORMATS}
+    return {name for name in model_choices("audio_encoder")
+            if name in known or any(family in name.lower() for family in ("audioclip", "imagebind"))}
 
 
 def resolve_model(kind: str, choice: str) -> Path:

@@ -9,23 +9,25 @@ from . import comfy_env
 from .form import Node, any_file, choice, link, model, number, text
 from .types import CLIP, EMBEDDING, LOADERS, TEXT
 
-CLIP_ARCHS = ("ViT-B-32", "RN50")  # the spaces our audio encoders live in
+CLIP_ARCHS = ("ViT-B-32", "RN50", "ViT-H-14")  # the spaces our audio encoders live in
 WEIGHT = dict(low=-10.0, high=10.0, step=0.05)
 
 
 class CLIPLoader(Node):
     """OpenAI / open_clip CLIP weights from models/clip_soundclip (ViT-B-32 for soundclip and
-    Wav2CLIP sounds, RN50 for AudioCLIP). AudioCLIP checkpoints among the audio encoders are offered
-    too: their own CLIP towers are the ones that match AudioCLIP-Full's sounds."""
+    Wav2CLIP sounds, RN50 for AudioCLIP, ViT-H-14 for ImageBind). AudioCLIP and ImageBind checkpoints
+    among the audio encoders are offered too: their own CLIP towers are the ones that match their sounds."""
 
     @classmethod
     def required(cls):
         files, tooltip = model("clip", "CLIP weights: ViT-B-32.pt for the paper's encoder and Wav2CLIP; an AudioCLIP "
-                                       "file (RN50) for AudioCLIP sounds.")
+                                       "file (RN50) for AudioCLIP sounds; imagebind_huge.pth (ViT-H-14) for "
+                                       "ImageBind sounds.")
         options = sorted(set(files) | comfy_env.audioclip_choices(), key=str.lower)
         return {
             "clip_name": (options, tooltip),
-            "arch": choice(CLIP_ARCHS, "The architecture of the weights file (RN50 for AudioCLIP)."),
+            "arch": choice(CLIP_ARCHS, "The architecture of the weights file (RN50 for AudioCLIP, ViT-H-14 for "
+                                       "ImageBind)."),
         }
 
     OUTPUTS = (("clip", CLIP),)

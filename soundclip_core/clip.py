@@ -2,9 +2,10 @@
 
 Weights come from a local file only: an OpenAI `.pt` (TorchScript archive; its tensors
 are read and a fresh open_clip model is built, the archive's program is never run), an
-open_clip / OpenAI-layout state dict (`.bin`, `.pt`, `.safetensors`), or an AudioCLIP
-checkpoint (its vision and text towers). The architecture is rebuilt from the tensor
-shapes, so the same loader serves ViT-B-32, RN50 and the tiny self-test model.
+open_clip / OpenAI-layout state dict (`.bin`, `.pt`, `.safetensors`), an AudioCLIP
+checkpoint (its vision and text towers) or ImageBind's (its OpenCLIP ViT-H-14 towers). The
+architecture is rebuilt from the tensor shapes, so the same loader serves ViT-B-32, RN50,
+ViT-H-14 and the tiny self-test model.
 """
 
 from __future__ import annotations
@@ -20,8 +21,17 @@ from safetensors.torch import save_file
 
 from . import runtime
 from .atomic import atomic_path
-from .checkpoints import read_state_dict, sniff
+from .checkpoints import check_shapes, module_shapes, read_state_dict, sniff
 from .embedding import Embedding
+from .encoders.imagebind import imagebind_modalities
+from .encoders.imagebind_clip import (
+    IMAGEBIND_LAYER_NORM_EPS,
+    TEXT_HEAD_WIDTH,
+    VISION_HEAD_WIDTH,
+    imagebind_to_open_clip,
+    is_imagebind,
+    missing_tower_keys,
+)
 from .encoders.registry import checkpoint_space
 from .errors import CheckpointError, SoundClipError
 from .optional import require
@@ -31,10 +41,13 @@ if TYPE_CHECKING:
 
 MEAN = (0.48145466, 0.4578275, 0.40821073)
 STD = (0.26862954, 0.26130258, 0.27577711)
-KNOWN_ARCHS = {"ViT-B-32": 512, "RN50": 1024}  # arch -> embedding size
+KNOWN_ARCHS = {"ViT-B-32": 512, "RN50": 1024, "ViT-H-14": 1024}  # arch -> embedding size
 TINY_SPACE = "soundclip-selftest/tiny"
+VIT_H_SPACE = "openclip/ViT-H-14-laion2b"  # OpenCLIP's ViT-H-14 laion2b weights, also ImageBind's (frozen) towers
 CLIP_FIX = "use OpenAI's CLIP .pt, an open_clip state dict or an AudioCLIP file (`soundclip weights download " \
     "clip-vit-b-32` or clip-rn50)"
+VIT_H_FIX = "use the full imagebind_huge.pth (`soundclip weights download imagebind-huge`) or open_clip's ViT-H-14 " \
+    "laion2b weights (`soundclip weights download clip-vit-h-14-laion2b`)"
 
 
 @dataclass
@@ -140,6 +153,9 @@ def load_clip(arch: str | None = "ViT-B-32", path: str | os.PathLike | None = No
                               fix="download it with `soundclip weights download clip-vit-b-32` (or clip-rn50)")
     path = Path(path)
     state = read_state_dict(path, f"a CLIP model{f' ({arch})' if arch else ''}", CLIP_FIX, nested=("state_dict",))
+    imagebind = is_imagebind(state)
+    if imagebind:
+        state, arch = _imagebind_towers(state, arch, path), "ViT-H-14"
     audioclip = any(k.startswith("audio.") for k in state)
     state = {k: v for k, v in state.items() if not k.startswith(("audio.", "logit_scale_a"))}
     for key in ("input_resolution", "context_length", "vocab_size", "attn_mask"):  # attn_mask: open_clip's
@@ -147,22 +163,77 @@ def load_clip(arch: str | None = "ViT-B-32", path: str | os.PathLike | None = No
     has_visual = "visual.conv1.weight" in state or "visual.layer1.0.conv1.weight" in state
     if "text_projection" not in state or not has_visual:
         raise CheckpointError("this is not a CLIP checkpoint (no visual/text towers)", path=path, fix=CLIP_FIX)
-    arch = arch or ("RN50" if "visual.layer1.0.conv1.weight" in state else "ViT-B-32")
-    space = _space_metadata(path)
+    patch14 = "visual.conv1.weight" in state and state["visual.conv1.weight"].shape[-1] == 14
+    arch = arch or ("RN50" if "visual.layer1.0.conv1.weight" in state else "ViT-H-14" if patch14 else "ViT-B-32")
+    space = VIT_H_SPACE if imagebind else _space_metadata(path)
     dim = int(state["text_projection"].shape[1])
     if space is None:  # not our own export: the weights must be the architecture asked for
         if KNOWN_ARCHS.get(arch) != dim:
             raise CheckpointError(f"these weights have {dim}-d embeddings, not CLIP {arch}'s", path=path,
                                   fix="choose the matching architecture (RN50 for AudioCLIP checkpoints)")
-        space = checkpoint_space("audioclip", path) if audioclip else f"openai/{arch}"
+        space = checkpoint_space("audioclip", path) if audioclip else VIT_H_SPACE if arch == "ViT-H-14" \
+            else f"openai/{arch}"
     open_clip_model = require("open_clip.model", "CLIP")
-    try:
-        model = open_clip_model.build_model_from_openai_state_dict(state, quick_gelu=True, cast_dtype=torch.float32)
-    except Exception as error:
-        raise CheckpointError(f"CLIP weights do not build a model ({str(error)[:200]})", path=path,
-                              fix=CLIP_FIX) from error
+    if arch == "ViT-H-14":
+        model = _open_clip_vit_h(state, path, IMAGEBIND_LAYER_NORM_EPS if imagebind else None)
+    else:
+        try:
+            model = open_clip_model.build_model_from_openai_state_dict(state, quick_gelu=True,
+                                                                       cast_dtype=torch.float32)
+        except Exception as error:
+            raise CheckpointError(f"CLIP weights do not build a model ({str(error)[:200]})", path=path,
+                                  fix=CLIP_FIX) from error
     model = model.float().eval().requires_grad_(False).to(runtime.pick_device(device))
     return ClipModel(model, space, str(path))
+
+
+def _imagebind_towers(state: dict, arch: str | None, path: Path) -> dict:
+    """ImageBind's vision and text towers under open_clip's names, or the error saying what the file lacks."""
+    if arch not in (None, "ViT-H-14"):
+        raise CheckpointError(f"ImageBind's image and text towers are OpenCLIP ViT-H-14, not {arch}", path=path,
+                              fix="choose the ViT-H-14 architecture for this file")
+    missing = missing_tower_keys(state)
+    if missing:
+        raise CheckpointError(f"an ImageBind file without its image and text towers (it holds "
+                              f"{', '.join(imagebind_modalities(state)) or 'no trunk'}; missing "
+                              f"{', '.join(missing[:3])}{' and more' if len(missing) > 3 else ''})", path=path,
+                              fix=VIT_H_FIX)
+    return imagebind_to_open_clip(state)
+
+
+def _open_clip_vit_h(state: dict, path: Path, layer_norm_eps: float | None) -> CLIP:
+    """An open_clip ViT-H-14-style CLIP (GELU, vision heads 80 wide, text heads 64 wide) sized from `state`'s
+    shapes and loaded with it; `layer_norm_eps` replaces open_clip's LayerNorm eps (ImageBind's 1e-6)."""
+    open_clip_model = require("open_clip.model", "CLIP")
+
+    def count(prefix: str) -> int:
+        return sum(1 for k in state if k.startswith(prefix) and k.endswith(".ln_1.weight"))
+
+    try:
+        vision_width, patch = int(state["visual.conv1.weight"].shape[0]), int(state["visual.conv1.weight"].shape[-1])
+        text_width = int(state["ln_final.weight"].shape[0])
+        vision = open_clip_model.CLIPVisionCfg(
+            layers=count("visual.transformer.resblocks."), width=vision_width, head_width=VISION_HEAD_WIDTH,
+            mlp_ratio=state["visual.transformer.resblocks.0.mlp.c_fc.weight"].shape[0] / vision_width,
+            patch_size=patch, image_size=patch * round((state["visual.positional_embedding"].shape[0] - 1) ** 0.5))
+        text = open_clip_model.CLIPTextCfg(
+            context_length=int(state["positional_embedding"].shape[0]),
+            vocab_size=int(state["token_embedding.weight"].shape[0]), width=text_width,
+            heads=max(text_width // TEXT_HEAD_WIDTH, 1), layers=count("transformer.resblocks."),
+            mlp_ratio=state["transformer.resblocks.0.mlp.c_fc.weight"].shape[0] / text_width)
+    except (KeyError, IndexError) as error:
+        raise CheckpointError(f"not a complete ViT-H-14 CLIP: missing {error}", path=path, fix=VIT_H_FIX) from error
+
+    def build() -> CLIP:
+        return open_clip_model.CLIP(int(state["text_projection"].shape[1]), vision, text, quick_gelu=False)
+
+    check_shapes(state, module_shapes(build), path, "a ViT-H-14 CLIP", VIT_H_FIX)
+    model = build()
+    model.load_state_dict(state)
+    for module in model.modules():
+        if layer_norm_eps is not None and isinstance(module, torch.nn.LayerNorm):
+            module.eps = layer_norm_eps
+    return model
 
 
 def tiny_clip(seed: int = 0, device: str | torch.device | None = None, image_size: int = 32) -> ClipModel:

@@ -26,6 +26,9 @@ from .validate import check_finite
 from .zip_limits import zip_problem
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# torch zip files at least this large are memory-mapped, not read into memory: a loader keeps a part of some
+# (ImageBind's 4.8 GB file gives a 0.35 GB audio encoder), and copies into its modules what it keeps
+MMAP_BYTES = 1 << 30
 
 
 def _reason(error: Exception) -> str:
@@ -45,10 +48,10 @@ def _reason(error: Exception) -> str:
     return f"{type(error).__name__}: {lines[0][:160] if lines else 'no details'}"
 
 
-def _torch_load(source, allow: Iterable[type]) -> object:
+def _torch_load(source, allow: Iterable[type], mmap: bool = False) -> object:
     with warnings.catch_warnings(), torch.serialization.safe_globals(list(allow)):
         warnings.simplefilter("ignore")  # torch's pickle-protocol notices would add lines to a one-line error
-        return torch.load(source, map_location="cpu", weights_only=True)
+        return torch.load(source, map_location="cpu", weights_only=True, mmap=mmap)
 
 
 def _unreadable(path: Path, what: str, reason: str, fix: str) -> CheckpointError:
@@ -79,7 +82,7 @@ def read_checkpoint(path: str | os.PathLike, what: str, fix: str, *, allow: Iter
             from safetensors.torch import load_file
 
             return load_file(str(path))
-        return _torch_load(path, allow)
+        return _torch_load(path, allow, mmap=container == "torch-zip" and path.stat().st_size >= MMAP_BYTES)
     except CheckpointError:
         raise
     except Exception as error:  # torch and safetensors raise many types for bad, unsafe or truncated files

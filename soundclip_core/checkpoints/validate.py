@@ -17,7 +17,8 @@ from torch import nn
 from ..errors import CheckpointError
 
 SHOWN_KEYS = 4  # keys named in one message; the count says how many more there are
-MASKS = ("attn_mask",)  # attention masks hold -inf by design (CLIP's causal mask): only NaN is refused there
+# attention masks hold -inf by design (CLIP's causal mask; ImageBind's text `mask`): only NaN is refused there
+MASKS = ("attn_mask", "modality_preprocessors.text.mask")
 NON_FINITE_FIX = "re-download the file; if you trained it, use an earlier epoch (the run diverged)"
 
 

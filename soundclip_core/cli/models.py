@@ -10,16 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import WeightsError
-from ..weights import ensure_all, find_entry
+from ..weights import CLIP_IN_ENCODER_FORMATS, ensure_all, find_entry
 
 Request = tuple[str, str] | None  # (file path or known id, kind), or None: not needed this time
 
 
 def clip_request(model: str) -> tuple[str, str]:
-    """The request for a CLIP file or id; AudioCLIP ids are accepted too (their checkpoints hold CLIP RN50
-    towers, so they are fetched as the audio encoder they are)."""
+    """The request for a CLIP file or id; AudioCLIP and ImageBind ids are accepted too (their checkpoints hold
+    CLIP towers, RN50 and ViT-H-14, so they are fetched as the audio encoder they are)."""
     try:
-        if find_entry(model).format == "audioclip-pt":
+        if find_entry(model).format in CLIP_IN_ENCODER_FORMATS:
             return model, "audio_encoder"
     except WeightsError:
         pass  # a path, or an unknown id: ensure_all says which

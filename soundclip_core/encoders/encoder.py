@@ -16,6 +16,7 @@ from ..embedding import Embedding
 from ..errors import CheckpointError, SoundClipError
 from ..optional import require
 from .frontends import waveform_windows
+from .imagebind import AUDIO_PREFIXES, AUDIO_SIZE_KEYS, ImageBindAudio, imagebind_inputs, imagebind_modalities
 from .inference import inference_twin
 from .registry import (
     ENCODER_KINDS,
@@ -38,6 +39,7 @@ IMPLEMENTATIONS = {
     "wav2clip": (Wav2CLIPNet, waveform_windows, "audio_transform.sequential.3.weight"),
     "audioclip": (None, waveform_windows, "fc.weight"),  # imported on first use
     "swin": (SwinAudioNet, soundclip_inputs, "proj.weight"),
+    "imagebind": (ImageBindAudio, imagebind_inputs, "modality_heads.audio.2.weight"),
 }
 ENCODER_FIX = "use a released encoder file, e.g. resnet18_57.pth (`soundclip weights download soundclip-resnet18`)"
 IGNORED_KEYS = ("audio_encoder.spectrogram.window",)  # constants recomputed at run time
@@ -141,6 +143,11 @@ def detect_kind(state: dict, path: Path) -> str:
     for kind in ENCODER_KINDS:
         if all(key in state for key in encoder_config(kind)["checkpoint_keys"]):
             return kind
+    modalities = imagebind_modalities(state)
+    if modalities:
+        raise CheckpointError(f"an ImageBind file without the audio modality (it holds {', '.join(modalities)})",
+                              path=path, fix="use the full imagebind_huge.pth (`soundclip weights download "
+                                             "imagebind-huge`) or a file that kept the modality_*.audio tensors")
     raise CheckpointError("not an audio encoder checkpoint (unknown keys)", path=path,
                           fix=f"use one of the supported encoders: {', '.join(ENCODER_KINDS)}")
 
@@ -172,6 +179,10 @@ def load_audio_encoder(path: str | os.PathLike, kind: str | None = None, device:
     prefix = config.get("state_prefix", "")  # AudioCLIP: the whole model, audio head under `audio.`
     state = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
     what, size_key = f"the {kind} encoder", IMPLEMENTATIONS[kind][2]
+    if kind == "imagebind":  # one file of six modalities: the audio one, sized from its tensors
+        state = {k: v for k, v in state.items() if k.startswith(AUDIO_PREFIXES)}
+        require_keys(state, [size_key, *AUDIO_SIZE_KEYS], path, what, ENCODER_FIX)
+        settings = {**(settings or encoder_config(kind)["network"]), **ImageBindAudio.sizes_from(state)}
     require_keys(state, [size_key], path, what, ENCODER_FIX)
     embed_dim = int(state[size_key].shape[0])
     if kind == "swin":

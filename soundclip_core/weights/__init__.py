@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import WeightsError
 from .checked import CACHE_NAME, check_known_file, remember
 from .download import Progress, download, sha256_of
-from .manifest import KINDS, WeightEntry, find_entry, load_manifest
+from .manifest import CLIP_IN_ENCODER_FORMATS, KINDS, WeightEntry, find_entry, load_manifest
 
 KIND_FOLDERS = {"stylegan2": "stylegan2", "audio_encoder": "soundclip_audio_encoders", "clip": "clip_soundclip",
                 "arcface": "arcface", "perceptual": "perceptual", "e4e": "e4e"}
@@ -156,5 +156,5 @@ def verify(id_or_path: str, search_dirs: Iterable[Path] = ()) -> str:
     return "ok" if sha256_of(path) == entry.sha256 else "corrupt"
 
 
-__all__ = ["KINDS", "KIND_FOLDERS", "WeightEntry", "cache_dir", "download", "ensure", "ensure_all", "find_entry",
-           "load_manifest", "local_copy", "verify"]
+__all__ = ["CLIP_IN_ENCODER_FORMATS", "KINDS", "KIND_FOLDERS", "WeightEntry", "cache_dir", "download", "ensure",
+           "ensure_all", "find_entry", "load_manifest", "local_copy", "verify"]

@@ -12,6 +12,8 @@ from pathlib import Path
 from ..errors import WeightsError
 
 KINDS = ("stylegan2", "audio_encoder", "clip", "arcface", "perceptual", "e4e")
+# audio encoder files that also hold the CLIP towers of their space (AudioCLIP: RN50; ImageBind: ViT-H-14)
+CLIP_IN_ENCODER_FORMATS = ("audioclip-pt", "imagebind-pth")
 # A built wheel carries a copy of the checkout's `weights/manifest.json` inside the package (setup.py puts it
 # there); a checkout (ComfyUI custom_nodes clone, editable install) reads the one file in `weights/`.
 PACKAGED_MANIFEST = Path(__file__).with_name("manifest.json")

@@ -448,6 +448,6 @@ def test_training_state_and_init_weights_with_nan_are_refused(tmp_path):
                                               r"weights \(in 'trainee.net.fc.weight'\).*Fix: start again"):
         load_state(tmp_path / "train_state.pt")
     torch.save({"state_dict": {"module.conv1.weight": torch.full((2,), float("inf"))}}, tmp_path / "init.pth")
-    with pytest.raises(CheckpointError, match=r"init.pth: a soundclip audio encoder or ResNet-18 ImageNet weights "
+    with pytest.raises(CheckpointError, match=r"init.pth: a soundclip audio encoder or ImageNet weights "
                                               r"\(--init\) holds NaN or infinite weights \(in 'conv1.weight'\)"):
         build_network("soundclip", 64, tmp_path / "init.pth", "any")
