@@ -223,12 +223,12 @@ def music_reactive(generator, keyframes: Keyframes, audio: Audio, fps: float, n_
                    pulse_audio: Audio | None = None, motion_audio: Audio | None = None) -> Reactive:
     """The frames' controls for one song: the whole-song pulse/motion (reactive.py) unless band pairs take them
     over, plus strength, band pairs and blend from `settings` (module doc). `sources` [S, num_ws, w_dim]: the
-    latents to blend (None or one: no blend)."""
+    latents to blend (None: no blend; one: that latent is the base)."""
     num_ws = generator.num_ws
     check_music_frames(settings, num_ws)
     song_bands, pulses, motions = needed_bands(settings, num_ws)
     strength_name = settings.strength_curve.strip()
-    blending = sources is not None and sources.shape[0] > 1
+    blending = sources is not None
     if (strength_name or blending) and keyframes.source is None:
         raise SoundClipError("these keyframes do not know the latent they were edited from, which a strength "
                              "curve or a blend needs", fix="make the keyframes in the same run (Sound to Keyframes "

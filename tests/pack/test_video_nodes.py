@@ -165,3 +165,42 @@ def test_the_song_to_video_example_runs_with_core_video_nodes_emulated(nodes, ho
     (path,) = saved
     frames, rate, seconds = frames_in(path)
     assert (frames, rate) == (6 * 24, 24.0) and abs(seconds - 6.0) < 0.05
+
+
+def test_the_song_cut_on_sections_example_runs_with_tiny_models(nodes, home, tmp_path):
+    """The music example, executed as ComfyUI would, on a synthetic song of three parts: one keyframe per
+    section, each with its own text, and an mp4 with the song written by Write Sound Video."""
+    import json
+
+    import numpy as np
+    import soundfile
+    from comfy_workflow import CORE_DEFINITIONS, run_prompt, to_api_prompt
+    from music_signals import chord, click, place
+    from paths import ROOT
+
+    classes, _ = nodes
+    rate, part = 22050, 10
+    n = part * rate
+    y = np.zeros(3 * n)
+    y[:n] = 0.3 * chord(part, rate) + place(np.zeros(n), click(rate), np.arange(0, part, 0.5), rate)
+    t = np.arange(n) / rate
+    y[n:2 * n] = 0.3 * np.random.default_rng(0).standard_normal(n) * (np.floor(t * 8) % 2 == 0)
+    y[2 * n:] = 0.3 * chord(part, rate, (220.0, 277.18, 329.63, 415.3))
+    soundfile.write(home / "input" / "three_parts.wav", y.astype(np.float32), rate)
+    workflow = json.loads((ROOT / "example_workflows" / "A song cut on its sections.json").read_text())
+    definitions = {**CORE_DEFINITIONS, **{f"SoundCLIP_{k}": v.INPUT_TYPES() for k, v in classes.items()}}
+    prompt = to_api_prompt(workflow, definitions)
+    by_type = {entry["class_type"]: entry["inputs"] for entry in prompt.values()}
+    by_type["SoundCLIP_LoadAudio"]["audio"] = "three_parts.wav"
+    by_type["SoundCLIP_SoundKeyframes"]["steps"] = 2
+    by_type["SoundCLIP_WriteSoundVideo"]["fps"] = 4.0
+    outputs = run_prompt(prompt, {f"SoundCLIP_{k}": type(v) for k, v in classes.items()}, {})
+    ids = {entry["class_type"]: node_id for node_id, entry in prompt.items()}
+    keyframes, report = outputs[ids["SoundCLIP_SoundKeyframes"]]
+    assert keyframes.settings["cut"] == "sections" and len(keyframes.settings["section_texts"]) == 3
+    assert keyframes.ws.shape[0] == 6 and report.startswith("6 keyframes")  # 3 sections, each held
+    starts = keyframes.times[::2].tolist()
+    assert starts[1] - 0.5 == pytest.approx(10.0, abs=1.0) and starts[2] - 0.5 == pytest.approx(20.0, abs=1.0)
+    (path,) = outputs[ids["SoundCLIP_WriteSoundVideo"]]
+    frames, fps, seconds = frames_in(path)
+    assert (frames, fps) == (3 * part * 4, 4.0) and abs(seconds - 3 * part) < 0.05

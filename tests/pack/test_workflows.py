@@ -26,7 +26,7 @@ def test_the_examples_exist():
     assert {p.stem for p in WORKFLOWS} == {
         "Sound to landscape", "Music to painting (WikiArt)", "Sound and text style mix on faces",
         "Several sounds, one seed", "AudioCLIP, a bark to a dog", "Your photo, inverted, then rain",
-        "StyleGAN3, a purr to an animal", "A whole song to a video"}
+        "StyleGAN3, a purr to an animal", "A whole song to a video", "A song cut on its sections"}
 
 
 def test_committed_workflows_match_the_builder(builder):
