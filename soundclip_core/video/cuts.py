@@ -10,8 +10,8 @@ Placement (`hold_keyframes`): a fixed window's keyframe sits at its centre and t
 centres. A music cut wants the image to change *on* the boundary: each window's latent is held from
 tau after its start to tau before its end, tau = min(transition / 2, window length / 4), so the image rests
 on one look through the section and turns into the next within +-tau of the boundary (the spline's hold
-rule, motion.py, keeps it from overshooting). transition 0, or windows that overlap (fixed ones, the fallback
-below), keep centre placement.
+rule, motion.py, keeps it from overshooting). transition 0, and fixed windows (also the fallback below), keep
+centre placement.
 
 No beats (speech, a drone, silence: the analysis says why) or no downbeats with a cut on beats or bars is not
 an error: the video falls back to fixed windows, with a note saying so and why; a song too short for one
@@ -72,16 +72,16 @@ def music_windows(audio: Audio, analysis=None, cut: str = "fixed", every: int = 
     inner = sorted({int(round(t * rate)) for t in times[1:] if 0 < round(t * rate) < total})
     edges = [0, *inner, total]
     note = "" if len(edges) > 2 else f"one {cut[:-1]} in the song: one window of the whole song"
-    return Windows(edges[:-1], edges[1:], rate, note)
+    return Windows(edges[:-1], edges[1:], rate, note, cut)
 
 
 def hold_keyframes(keyframes: Keyframes, windows: Windows, transition: float = DEFAULT_TRANSITION) -> Keyframes:
     """Keyframes made on `windows` (one per window, at its centre) -> each held across its window, turning into
-    the next around the boundary (module doc). transition 0 or overlapping windows: unchanged."""
+    the next around the boundary (module doc). transition 0 or fixed windows: unchanged."""
     if not transition >= 0:
         raise SoundClipError(f"the transition must be 0 or more seconds, got {transition}",
                              fix="use e.g. 0.5 (0: glide from window centre to window centre)")
-    if transition == 0 or windows.starts[1:] != windows.ends[:-1]:
+    if transition == 0 or windows.cut == "fixed":
         return keyframes
     if len(windows) != keyframes.ws.shape[0]:
         raise SoundClipError(f"{keyframes.ws.shape[0]} keyframes for {len(windows)} windows",

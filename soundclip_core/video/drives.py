@@ -211,19 +211,22 @@ def needed_bands(settings: MusicFrames, num_ws: int) -> tuple[list, list, list]:
 
 
 def _analysis(audio: Audio, bands: list, cache: dict):
-    """analyze(audio) once per (sound, bands) within one call; the defaults plus `bands`."""
-    key = (id(audio), tuple(sorted(set(bands))))
-    if key not in cache:
-        cache[key] = music.analyze(audio, bands=tuple(dict.fromkeys([*music.DEFAULT_BANDS, *bands])))
-    return cache[key]
+    """The analysis of `audio` with the default bands and `bands`, made once per sound within one call (or
+    taken from `cache`, seeded with one the caller already has, when it holds those bands)."""
+    known = cache.get(id(audio))
+    if known is None or not set(bands) <= set(known.bands):
+        wanted = tuple(dict.fromkeys([*music.DEFAULT_BANDS, *(known.bands if known else ()), *bands]))
+        cache[id(audio)] = known = music.analyze(audio, bands=wanted)
+    return known
 
 
 def music_reactive(generator, keyframes: Keyframes, audio: Audio, fps: float, n_frames: int, settings: MusicFrames,
                    *, pulse: float = 0.0, motion: float = 0.0, sources: torch.Tensor | None = None,
-                   pulse_audio: Audio | None = None, motion_audio: Audio | None = None) -> Reactive:
+                   pulse_audio: Audio | None = None, motion_audio: Audio | None = None, analysis=None) -> Reactive:
     """The frames' controls for one song: the whole-song pulse/motion (reactive.py) unless band pairs take them
     over, plus strength, band pairs and blend from `settings` (module doc). `sources` [S, num_ws, w_dim]: the
-    latents to blend (None: no blend; one: that latent is the base)."""
+    latents to blend (None: no blend; one: that latent is the base). `analysis`: the song's, when already made
+    (used when it holds the bands needed)."""
     num_ws = generator.num_ws
     check_music_frames(settings, num_ws)
     song_bands, pulses, motions = needed_bands(settings, num_ws)
@@ -236,7 +239,7 @@ def music_reactive(generator, keyframes: Keyframes, audio: Audio, fps: float, n_
     if blending:
         generator.check_ws(sources, "the blend's source latents", fix="give latents of this generator")
     reactive = build_reactive(generator, audio, fps, n_frames, 0.0 if pulses else pulse, 0.0 if motions else motion)
-    cache: dict = {}
+    cache: dict = {} if analysis is None else {id(audio): analysis}
     changes: dict = {}
     if strength_name or blending:
         curves = _analysis(audio, song_bands, cache).curves(fps)

@@ -66,7 +66,5 @@ def music_keyframes(generator, clip, encoder, audio: Audio, w_source: torch.Tens
         text = sections if text is None else combine([(text, 1.0), (sections, 1.0)])
     keyframes, result = sound_keyframes(generator, clip, encoder, audio, w_source, window=window, hop=hop, text=text,
                                         windows=windows, **keyframe_kwargs)
-    keyframes.settings.update({"cut": plan.cut, "every": plan.every, "section_texts": texts})
-    if plan.cut != "fixed":
-        keyframes = hold_keyframes(keyframes, windows, plan.transition)
-    return keyframes, result, notes
+    keyframes.settings.update({"cut": windows.cut, "every": plan.every, "section_texts": texts})
+    return hold_keyframes(keyframes, windows, plan.transition), result, notes

@@ -29,7 +29,7 @@ Progress = Callable[[int, int, "torch.Tensor | None"], None]
 def frame_controls(generator, keyframes: Keyframes, audio: Audio, fps: float, n_frames: int, pulse: float,
                    motion: float, music: MusicFrames | None, roles: dict):
     """The frames' Reactive: the whole-song pulse/motion, plus the music's drives when `music` is given.
-    roles: sources (latents to blend), pulse_audio, motion_audio (drives.music_reactive)."""
+    roles: sources (latents to blend), pulse_audio, motion_audio, analysis (drives.music_reactive)."""
     if music is None:
         return build_reactive(generator, audio, fps, n_frames, pulse, motion)
     return music_reactive(generator, keyframes, audio, fps, n_frames, music, pulse=pulse, motion=motion, **roles)
@@ -52,7 +52,7 @@ def render_video(path: str | os.PathLike, generator, keyframes: Keyframes, audio
                  music: MusicFrames | None = None, **roles) -> Path:
     """Frames along the keyframes (plus pulse/motion, and the `music`'s drives: drives.py) streamed into an mp4
     at `path` with the sound. `done` offsets the progress count (steps already reported); `checked`:
-    check_output already ran; `roles`: sources, pulse_audio, motion_audio (drives.music_reactive)."""
+    check_output already ran; `roles`: sources, pulse_audio, motion_audio, analysis (drives.music_reactive)."""
     n_frames = frame_count(audio.waveform.shape[-1], audio.sample_rate, fps)
     size = generator.resolution
     if not checked:
@@ -122,6 +122,8 @@ def make_video(path: str | os.PathLike, generator, clip, encoder, audio: Audio, 
         if progress is not None:
             progress(step, total, preview)
 
+    if analysis is not None and music is not None:
+        roles = {"analysis": analysis, **(roles or {})}  # the frames reuse the song's analysis
     keyframes, result, changed = music_keyframes(
         generator, clip, encoder, audio, w_source, plan, window=window, hop=hop, text=text, analysis=analysis,
         steps=steps, callback=on_step, should_cancel=should_cancel, **optimize_kwargs)

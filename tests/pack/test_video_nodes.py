@@ -204,3 +204,33 @@ def test_the_song_cut_on_sections_example_runs_with_tiny_models(nodes, home, tmp
     (path,) = outputs[ids["SoundCLIP_WriteSoundVideo"]]
     frames, fps, seconds = frames_in(path)
     assert (frames, fps) == (3 * part * 4, 4.0) and abs(seconds - 3 * part) < 0.05
+
+
+def test_cli_video_follows_the_music_and_says_when_it_falls_back(home, tmp_path, capsys):
+    """`soundclip video --cut beats` on a song without beats: fixed windows and a note saying why; the section
+    texts, strength curve, bass pulse on layers 0-3 and a blend of two seeds all run to an mp4; bad music
+    settings are one clear error before any work."""
+    m = home
+    out, kf = tmp_path / "music.mp4", tmp_path / "music.safetensors"
+    common = ["video", "--audio", str(home / "input" / "song.wav"),
+              "--generator", str(m / "stylegan2" / "landscape.pt"),
+              "--encoder", str(m / "audio_encoders" / "resnet18_57.pth"),
+              "--clip", str(m / "clip_soundclip" / "ViT-B-32.pt"), "--device", str(TEST_DEVICE), "--fps", "4",
+              "--steps", "1", "--window", "1.5", "--hop", "1.5"]
+    assert main([*common, "--cut", "beats", "--section-texts", "at night; fireworks; rain; snow; dawn",
+                 "--strength-curve", "rms", "--strength-envelope", "release=0.5", "--pulse", "0.5",
+                 "--pulse-bands", "20-150Hz:0-3",
+                 "--blend-seeds", "3,4", "--blend-smoothing", "0.5", "--out", str(out), "--keyframes", str(kf)]) == 0
+    printed = capsys.readouterr().out
+    assert "no beats to cut on" in printed and "5 section texts for" in printed and "unused" in printed, printed
+    frames, rate, _ = frames_in(out)
+    assert (frames, rate) == (round(SECONDS * 4), 4.0)
+    keyframes = load_keyframes(kf)
+    assert keyframes.settings["cut"] == "fixed" and keyframes.times.tolist() == [0.75, 2.25]  # the fallback
+    bad = tmp_path / "bad.mp4"
+    for flags, message in [(["--cut", "verses"], "invalid choice"), (["--every", "0", "--cut", "bars"], "every"),
+                           (["--strength-envelope", "attack=-1"], "attack"),
+                           (["--pulse-bands", "20-150Hz:0-40"], "outside 0-7"),
+                           (["--section-texts", "a;;b"], "empty text")]:
+        assert main([*common, *flags, "--out", str(bad)]) == 2
+        assert message in capsys.readouterr().err and not bad.exists()

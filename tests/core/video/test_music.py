@@ -98,7 +98,8 @@ def test_windows_are_cut_on_beats_and_bars(accented, cut, every):
     windows = music_windows(audio, analysis, cut, every)
     found = analysis.beats.times if cut == "beats" else analysis.bars.downbeats
     chosen = found[::every]
-    assert windows.note == "" and windows.starts[1:] == windows.ends[:-1]  # contiguous: every moment heard once
+    assert windows.note == "" and windows.cut == cut
+    assert windows.starts[1:] == windows.ends[:-1]  # contiguous: every moment heard once
     assert edges(windows)[0] == 0.0 and windows.ends[-1] == audio.waveform.shape[-1]
     assert edges(windows)[1:-1] == pytest.approx(list(chosen[1:]), abs=1 / RATE)
     step = 0.5 * every if cut == "beats" else 2.0  # 120 BPM, bars of 4
@@ -140,7 +141,7 @@ def test_a_song_without_beats_falls_back_to_fixed_windows_and_says_why():
     t = np.arange(12 * RATE) / RATE
     drone = as_audio(0.3 * np.sin(2 * np.pi * 220 * t), RATE)
     windows = music_windows(drone, analyze(drone), "beats", window=4.0, hop=2.0)
-    assert "no beats to cut on" in windows.note and "no regular pulse" in windows.note
+    assert "no beats to cut on" in windows.note and "no regular pulse" in windows.note and windows.cut == "fixed"
     assert windows.starts == [round(s * RATE) for s in (0, 2, 4, 6, 8)] and windows.ends[-1] == 12 * RATE
 
 
