@@ -234,3 +234,28 @@ def test_cli_video_follows_the_music_and_says_when_it_falls_back(home, tmp_path,
                            (["--section-texts", "a;;b"], "empty text")]:
         assert main([*common, *flags, "--out", str(bad)]) == 2
         assert message in capsys.readouterr().err and not bad.exists()
+
+
+def test_frame_nodes_take_the_music_drives_under_inference_mode(nodes):
+    """Keyframes to Frames with a strength curve, a bass pulse on layers 0-3 heard from a separate AUDIO and a
+    blend of two seeds runs under inference mode (as ComfyUI calls it) and changes the frames; a layer range
+    outside the generator is one clear error. (The formulas are tested in tests/core/video/test_music.py.)"""
+    from soundclip_core.video import Keyframes
+
+    nodes, _ = nodes
+    with torch.inference_mode():
+        (song,) = nodes["LoadAudio"].load("song.wav", 0.0, 0.0)
+        generator, _ = nodes["StyleGANLoad"].load("landscape.pt")
+        (blend,) = nodes["LatentFromSeed"].sample(generator, 11, 2, 0.7)
+        plain = load_keyframes_for(generator)
+        keyframes = Keyframes(plain.ws, plain.times, SECONDS, {}, None, generator.ws_from_seed(5))
+        render = nodes["KeyframesToFrames"].render
+        base = (generator, keyframes, song, 10.0, 0.5, 0.0, "const", 4, 0.0)
+        images, _, _ = render(*base, "rms", "release=0.3", "20-150Hz:0-3", "", song, None, blend, "chroma", 0.5,
+                              "normalise")
+        unpulsed, _, _ = render(*base, "rms", "release=0.3", "", "", None, None, blend, "chroma", 0.5, "normalise")
+        plain_images, _, _ = render(*base)
+    assert images.shape == plain_images.shape == (30, 32, 32, 3)
+    assert not torch.equal(unpulsed, plain_images)  # the strength and the blend changed the frames
+    with pytest.raises(SoundClipError, match="outside 0-7"):
+        render(*base, "", "", "20-150Hz:0-9")
