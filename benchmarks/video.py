@@ -92,17 +92,20 @@ def three_part_song(seconds: float, rate: int = 22050) -> Audio:
     return Audio(torch.from_numpy(y.astype(np.float32))[None], rate, "three parts")
 
 
-def music_rows(g, clip, seconds: float, chunk: int, steps: int, device) -> None:
-    """The section-cut video vs fixed windows on one song (see the module doc)."""
+def music_rows(g, clip, seconds: float, chunk: int, steps: int, device, time_steps: bool = True) -> None:
+    """The section-cut video vs fixed windows on one song (see the module doc); time_steps False: no
+    optimisation step (the slow part on a CPU)."""
     import tracemalloc
 
     from soundclip_core.analysis import analyze
 
     audio = three_part_song(seconds)
-    tracemalloc.start()
+    analyze(three_part_song(3.0))  # librosa's first calls compile (numba): not the song's cost
     start = time.perf_counter()
     analysis = analyze(audio)
     analysed = time.perf_counter() - start
+    tracemalloc.start()  # a second run for the memory: tracing slows numpy's allocations down
+    analyze(audio)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     print(f"music: {seconds:g} s song, analysis {analysed:.2f} s (peak {peak / 2**20:.0f} MiB traced), sections at "
@@ -112,7 +115,7 @@ def music_rows(g, clip, seconds: float, chunk: int, steps: int, device) -> None:
     n = frame_count(audio.waveform.shape[-1], audio.sample_rate, fps)
     for cut in ("fixed", "sections"):
         windows = music_windows(audio, analysis, cut)
-        step = keyframe_step_seconds(g, clip, len(windows), chunk, steps, device)
+        step = keyframe_step_seconds(g, clip, len(windows), chunk, steps, device) if time_steps else math.nan
         ws = torch.cat([g.ws_from_seed(i) for i in range(len(windows))]).cpu()
         keyframes = Keyframes(ws, torch.tensor(windows.times, dtype=torch.float64), audio.duration, {}, None,
                               g.ws_from_seed(99).cpu())
@@ -156,7 +159,7 @@ def main() -> None:
                 torch.manual_seed(0)
                 g = Generator(GeneratorConfig(resolution=size)).eval().requires_grad_(False).to(device)
                 print(f"{device.type}, {size} px:")
-                music_rows(g, clip, args.music, args.chunk, args.steps, device)
+                music_rows(g, clip, args.music, args.chunk, args.steps, device, not args.no_steps)
             continue
         for size in args.sizes:
             torch.manual_seed(0)
