@@ -128,6 +128,8 @@ class SoundKeyframes(Node):
         "section_texts": text("", "One text per song section, separated by ';' (e.g. 'at night; fireworks'), mixed "
                                   "with each window's sound at text_weight; fewer texts than sections cycle.",
                               multiline=True),
+        "beat_audio": link("AUDIO", "A separate sound (e.g. a drum stem) whose beats or bars cut the song; default: "
+                                    "the song."),
     }
     OUTPUTS = (("keyframes", KEYFRAMES), ("report", "STRING"))
     FUNCTION = "run"
@@ -139,7 +141,7 @@ class SoundKeyframes(Node):
     def run(self, audio: dict, encoder, clip, generator, latent: WPlus, window: float, hop: float, preset: str,
             steps: int, lr: float, mask: str, layers: str, seed: int, chunk_size: int, precision: str, text=None,
             text_weight: float = 0.5, cut: str = "fixed", every: int = 1, transition: float = DEFAULT_TRANSITION,
-            section_texts: str = ""):
+            section_texts: str = "", beat_audio=None):
         song = _song(audio)
         source = latent_for(generator, latent)
         if source.shape[0] != 1:
@@ -149,6 +151,7 @@ class SoundKeyframes(Node):
         progress = comfy_env.Progress(steps)
         keyframes, result, notes = comfy_env.run_long(lambda: music_keyframes(
             generator, clip, encoder, song, source, plan, window=window, hop=hop, text=text, text_weight=text_weight,
+            beat_audio=None if beat_audio is None else _song(beat_audio),
             chunk_size=chunk_size, noise=noise_for(generator, latent), preset=preset, steps=steps, lr=lr, mask=mask,
             **mask_options(mask, layers, generator.num_ws), seed=seed, precision=precision, callback=progress,
             should_cancel=comfy_env.interrupted), encoder, clip, generator,

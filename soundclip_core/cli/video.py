@@ -104,6 +104,8 @@ def add_music_args(p) -> None:
     music.add_argument("--pulse-audio", help="a separate sound (e.g. a drum stem) the pulse bands hear (default: "
                                              "the song)")
     music.add_argument("--motion-audio", help="a separate sound the motion bands hear (default: the song)")
+    music.add_argument("--beat-audio", help="a separate sound (e.g. a drum stem) whose beats or bars cut the song "
+                                            "with --cut beats or bars (default: the song)")
     music.add_argument("--blend-seeds", default="",
                        help="several source seeds (e.g. '3,7,11') blended per frame by --blend-by; the keyframes' "
                             "edit rides on the blend")
@@ -151,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"soundclip: {windows.note}")
     roles = {f"{role}_audio": load_audio(path, max_seconds=args.max_seconds)
              for role, path in (("pulse", args.pulse_audio), ("motion", args.motion_audio)) if path}
+    beat_audio = load_audio(args.beat_audio, max_seconds=args.max_seconds) if args.beat_audio else None
     source = read_latent(args.latent) if args.latent else None
     photo = load_image(args.image) if args.image else None
     files = model_files({"generator": (args.generator, "stylegan2"), "encoder": (args.encoder, "audio_encoder"),
@@ -183,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
             motion=args.motion, batch_size=args.batch, crf=args.crf, keyframes_path=args.keyframes,
             progress=bars, preset=args.preset, lr=args.lr, mask=args.mask, layers=args.layers, seed=args.seed,
             precision=args.precision, chunk_size=args.chunk, identity=identity, noise=noise, plan=plan, music=music,
-            roles=roles, notes=notes)
+            roles=roles, notes=notes, beat_audio=beat_audio)
     finally:
         bars.close()
     for note in notes:

@@ -32,10 +32,6 @@ class MusicCut:
     transition: float = DEFAULT_TRANSITION
     section_texts: str = ""
 
-    @property
-    def needs_analysis(self) -> bool:
-        return self.cut != "fixed" or bool(self.section_texts.strip())
-
     def check(self) -> list[str]:
         """Refuse bad settings before any work; the parsed section texts."""
         check_cut(self.cut, self.every)
@@ -43,22 +39,29 @@ class MusicCut:
 
 
 def plan_windows(audio: Audio, plan: MusicCut, window: float = DEFAULT_WINDOW, hop: float = DEFAULT_HOP,
-                 analysis=None) -> tuple[Windows, object]:
-    """(the keyframe windows, the analysis or None), analysing the song only when the plan needs it."""
+                 analysis=None, beat_audio: Audio | None = None) -> tuple[Windows, object]:
+    """(the keyframe windows, the song's analysis or None), analysing only what the plan needs. `beat_audio`: a
+    separate sound (a drum stem) whose beats or bars cut the song, instead of the song's own; sections and
+    section texts always follow the song."""
     plan.check()
-    if plan.needs_analysis and analysis is None:
+    own_beats = plan.cut in ("beats", "bars") and beat_audio is None
+    if analysis is None and (own_beats or plan.cut == "sections" or plan.section_texts.strip()):
         analysis = music.analyze(audio)
-    return music_windows(audio, analysis, plan.cut, plan.every, window, hop), analysis
+    cut_on = music.analyze(beat_audio) if plan.cut in ("beats", "bars") and beat_audio is not None else analysis
+    return music_windows(audio, cut_on, plan.cut, plan.every, window, hop), analysis
 
 
 def music_keyframes(generator, clip, encoder, audio: Audio, w_source: torch.Tensor, plan: MusicCut, *,
                     window: float = DEFAULT_WINDOW, hop: float = DEFAULT_HOP, text: Embedding | None = None,
-                    analysis=None, **keyframe_kwargs) -> tuple[Keyframes, object, list[str]]:
+                    analysis=None, beat_audio: Audio | None = None, windows: Windows | None = None,
+                    **keyframe_kwargs) -> tuple[Keyframes, object, list[str]]:
     """Keyframes on the plan's windows -> (Keyframes, optimize's Result, notes). `text` (one for all windows)
     and the section texts both mix in; `keyframe_kwargs` are sound_keyframes' (sound_weight, text_weight,
-    steps, preset, ...). `analysis`: the song's, when already made."""
+    steps, preset, ...). `beat_audio`: as plan_windows'; `windows` and `analysis`: plan_windows' result, when
+    already made."""
     texts = plan.check()
-    windows, analysis = plan_windows(audio, plan, window, hop, analysis)
+    if windows is None:
+        windows, analysis = plan_windows(audio, plan, window, hop, analysis, beat_audio)
     notes = [windows.note] if windows.note else []
     if texts:
         sections, note = section_text_embedding(clip, texts, windows, analysis.sections)

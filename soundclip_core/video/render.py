@@ -102,12 +102,12 @@ def make_video(path: str | os.PathLike, generator, clip, encoder, audio: Audio, 
                keyframes_path: str | os.PathLike | None = None, progress: Progress | None = None,
                should_cancel: Callable[[], bool] | None = None, plan: MusicCut | None = None,
                music: MusicFrames | None = None, roles: dict | None = None, notes: list[str] | None = None,
-               **optimize_kwargs) -> tuple[Keyframes, object]:
+               beat_audio: Audio | None = None, **optimize_kwargs) -> tuple[Keyframes, object]:
     """Song -> keyframes (one batched optimisation) -> mp4 with the song. Every input problem that can be
     known in advance (fps, window vs the sound's length, the music settings, output folder, free disk) is
     refused first. `plan`: keyframes on beats, bars or sections and per-section texts (music.py); `music`
     and `roles`: what the music does to the frames (drives.py); `notes` collects what was changed from what
-    was asked (e.g. no beats: fixed windows)."""
+    was asked (e.g. no beats: fixed windows); `beat_audio`: a separate sound whose beats or bars cut the song."""
     rate = frame_rate(fps)
     plan = MusicCut() if plan is None else plan
     plan.check()
@@ -115,7 +115,7 @@ def make_video(path: str | os.PathLike, generator, clip, encoder, audio: Audio, 
         check_music_frames(music, generator.num_ws)
     n_frames = frame_count(audio.waveform.shape[-1], audio.sample_rate, fps)
     check_output(path, n_frames, generator.resolution, generator.resolution, rate)
-    _, analysis = plan_windows(audio, plan, window, hop)  # the windows' problems, before the optimisation
+    windows, analysis = plan_windows(audio, plan, window, hop, beat_audio=beat_audio)  # before the optimisation
     total = steps + n_frames
 
     def on_step(step: int, _steps: int, preview, info) -> None:
@@ -126,7 +126,7 @@ def make_video(path: str | os.PathLike, generator, clip, encoder, audio: Audio, 
         roles = {"analysis": analysis, **(roles or {})}  # the frames reuse the song's analysis
     keyframes, result, changed = music_keyframes(
         generator, clip, encoder, audio, w_source, plan, window=window, hop=hop, text=text, analysis=analysis,
-        steps=steps, callback=on_step, should_cancel=should_cancel, **optimize_kwargs)
+        windows=windows, steps=steps, callback=on_step, should_cancel=should_cancel, **optimize_kwargs)
     if notes is not None:
         notes += changed
     if keyframes_path is not None:

@@ -85,6 +85,11 @@ def test_node_guards_memory_cancel_and_paths(nodes, monkeypatch):
             nodes["KeyframesToFrames"].render(generator, keyframes, song, 24.0, 0.0, 0.0, "const", 4, 0.0)
 
 
+def blend_one(latent):
+    """The first latent of a WPLUS batch."""
+    return {**latent, "ws": latent["ws"][:1]}
+
+
 def load_keyframes_for(generator):
     from soundclip_core.video import Keyframes
 
@@ -239,7 +244,8 @@ def test_cli_video_follows_the_music_and_says_when_it_falls_back(home, tmp_path,
 def test_frame_nodes_take_the_music_drives_under_inference_mode(nodes):
     """Keyframes to Frames with a strength curve, a bass pulse on layers 0-3 heard from a separate AUDIO and a
     blend of two seeds runs under inference mode (as ComfyUI calls it) and changes the frames; a layer range
-    outside the generator is one clear error. (The formulas are tested in tests/core/video/test_music.py.)"""
+    outside the generator is one clear error; Sound to Keyframes cuts the song on a drum stem's every other beat.
+    (The formulas are tested in tests/core/video/test_music.py.)"""
     from soundclip_core.video import Keyframes
 
     nodes, _ = nodes
@@ -256,6 +262,18 @@ def test_frame_nodes_take_the_music_drives_under_inference_mode(nodes):
         unpulsed, _, _ = render(*base, "rms", "release=0.3", "", "", None, None, blend, "chroma", 0.5, "normalise")
         plain_images, _, _ = render(*base)
     assert images.shape == plain_images.shape == (30, 32, 32, 3)
+    from music_signals import click_track
+
+    clicks, times = click_track(120, SECONDS, RATE)  # a drum stem cuts the song on its beats
+    stem = {"waveform": torch.from_numpy(clicks).float()[None, None], "sample_rate": RATE}
+    with torch.inference_mode():
+        (encoder,) = nodes["AudioEncoderLoader"].load("resnet18_57.pth", "auto")
+        (clip,) = nodes["CLIPLoader"].load("ViT-B-32.pt", "ViT-B-32")
+        cut, report = nodes["SoundKeyframes"].run(song, encoder, clip, generator, blend_one(blend), 1.5, 1.5,
+                                                  "landscape", 1, 0.1, "learned", "", 0, 4, "fp32", None, 0.5,
+                                                  "beats", 2, 0.2, "", stem)
+    assert cut.settings["cut"] == "beats" and cut.ws.shape[0] == 2 * len(times[::2])
+    assert cut.times[2::2].tolist() == pytest.approx([t + 0.1 for t in times[2::2]], abs=0.03)
     assert not torch.equal(unpulsed, plain_images)  # the strength and the blend changed the frames
     with pytest.raises(SoundClipError, match="outside 0-7"):
         render(*base, "", "", "20-150Hz:0-9")

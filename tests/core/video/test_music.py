@@ -353,3 +353,17 @@ def test_named_curves_blend_with_softmax_and_bad_blends_are_refused(generator):
         music_reactive(generator, keyframes, audio, FPS, n, MusicFrames(blend_by="rms"), sources=sources)
     with pytest.raises(SoundClipError, match="blend mode"):
         music_reactive(generator, keyframes, audio, FPS, n, MusicFrames(blend_mode="max"), sources=sources)
+
+
+def test_a_separate_beat_audio_cuts_the_song_on_its_beats(accented, generator):
+    """A drone has no beats of its own; a click track given as beat_audio (a drum stem) cuts it on the clicks."""
+    from soundclip_core.video.music import plan_windows
+
+    clicks_audio, clicks_analysis, _ = accented
+    t = np.arange(8 * RATE) / RATE
+    drone = as_audio(0.3 * np.sin(2 * np.pi * 220 * t), RATE)
+    windows, analysis = plan_windows(drone, MusicCut("bars"), beat_audio=clicks_audio)
+    assert analysis is None and windows.cut == "bars" and windows.note == ""  # the song itself was not analysed
+    assert edges(windows)[1:-1] == pytest.approx(list(clicks_analysis.bars.downbeats[1:]), abs=1 / RATE)
+    own, _ = plan_windows(drone, MusicCut("bars"))
+    assert own.cut == "fixed" and "no bars to cut on" in own.note
