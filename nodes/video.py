@@ -37,8 +37,10 @@ FRAME_INPUTS = {
     "audio": link("AUDIO", "The song the keyframes were made from (its loudness and onsets drive pulse and "
                            "motion)."),
     "fps": number(24.0, MIN_FPS, MAX_FPS, 1.0, "Frames per second of the video."),
-    "pulse": number(0.0, 0.0, 2.0, 0.05, "Loudness pushes the image's features away from the average image; 0 = off."),
-    "motion": number(0.0, 0.0, 2.0, 0.05, "Onsets move the image along a closed loop in latent space; 0 = off."),
+    "pulse": number(0.0, 0.0, 2.0, 0.05, "Loudness pushes the image's features away from the average image; 0 = off. "
+                                         "With pulse_bands: each band's strength (unless it has its own @strength)."),
+    "motion": number(0.0, 0.0, 2.0, 0.05, "Onsets move the image along a closed loop in latent space; 0 = off. With "
+                                          "motion_bands: each band's strength (unless it has its own @strength)."),
     "noise_mode": choice(NOISE_MODES, "const: the checkpoint's fixed noise (no flicker); none: no noise."),
     "batch_size": whole(DECODE_BATCH, 1, 64, "Frames decoded at once (lower it if memory runs out)."),
 }

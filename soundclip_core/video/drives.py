@@ -140,11 +140,11 @@ def curve_band(name: str) -> tuple[float, float] | None:
     return parse_band(found[2]) if found else None
 
 
-def check_music_frames(settings: MusicFrames, num_ws: int) -> None:
-    """Every setting parsed once, before any analysis or decoding: each mistake is one clear error."""
+def check_music_frames(settings: MusicFrames, num_ws: int) -> tuple[list[BandLayers], list[BandLayers]]:
+    """Every setting parsed once, before any analysis or decoding: each mistake is one clear error. Returns
+    the (pulse, motion) band pairs."""
     parse_envelope(settings.strength_envelope)
-    parse_band_layers(settings.pulse_bands, num_ws)
-    parse_band_layers(settings.motion_bands, num_ws)
+    pairs = parse_band_layers(settings.pulse_bands, num_ws), parse_band_layers(settings.motion_bands, num_ws)
     if settings.strength_curve.strip():
         curve_band(settings.strength_curve.strip())
     if settings.blend_mode not in BLEND_MODES:
@@ -152,6 +152,7 @@ def check_music_frames(settings: MusicFrames, num_ws: int) -> None:
     if not (math.isfinite(settings.blend_smoothing) and settings.blend_smoothing >= 0):
         raise SoundClipError(f"blend smoothing must be 0 or more seconds, got {settings.blend_smoothing}",
                              fix="use e.g. 1.0 (0: none)")
+    return pairs
 
 
 def pick_curve(curves: dict[str, np.ndarray], name: str) -> np.ndarray:
@@ -201,13 +202,10 @@ def band_onsets(curve: np.ndarray) -> np.ndarray:
     return curve / max(float(curve.max(initial=0.0)), MIN_RANGE)
 
 
-def needed_bands(settings: MusicFrames, num_ws: int) -> tuple[list, list, list]:
-    """(bands for the song's analysis, pulse pairs, motion pairs)."""
-    pulses = parse_band_layers(settings.pulse_bands, num_ws)
-    motions = parse_band_layers(settings.motion_bands, num_ws)
-    song = [b for b in [curve_band(settings.strength_curve.strip())] if b is not None]
-    song += [b for n in settings.blend_by.split(",") if (b := curve_band(n.strip())) is not None]
-    return song, pulses, motions
+def song_bands(settings: MusicFrames) -> list:
+    """The bands the strength curve and the blend curves need from the song's analysis."""
+    names = [settings.strength_curve, *settings.blend_by.split(",")]
+    return [band for name in names if (band := curve_band(name.strip())) is not None]
 
 
 def _analysis(audio: Audio, bands: list, cache: dict):
@@ -228,8 +226,7 @@ def music_reactive(generator, keyframes: Keyframes, audio: Audio, fps: float, n_
     latents to blend (None: no blend; one: that latent is the base). `analysis`: the song's, when already made
     (used when it holds the bands needed)."""
     num_ws = generator.num_ws
-    check_music_frames(settings, num_ws)
-    song_bands, pulses, motions = needed_bands(settings, num_ws)
+    pulses, motions = check_music_frames(settings, num_ws)
     strength_name = settings.strength_curve.strip()
     blending = sources is not None
     if (strength_name or blending) and keyframes.source is None:
@@ -242,7 +239,7 @@ def music_reactive(generator, keyframes: Keyframes, audio: Audio, fps: float, n_
     cache: dict = {} if analysis is None else {id(audio): analysis}
     changes: dict = {}
     if strength_name or blending:
-        curves = _analysis(audio, song_bands, cache).curves(fps)
+        curves = _analysis(audio, song_bands(settings), cache).curves(fps)
         changes["source"] = keyframes.source[0].float()
         if strength_name:
             shaped = parse_envelope(settings.strength_envelope).apply(pick_curve(curves, strength_name), fps)
