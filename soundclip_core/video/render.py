@@ -28,11 +28,12 @@ Progress = Callable[[int, int, "torch.Tensor | None"], None]
 
 def frame_controls(generator, keyframes: Keyframes, audio: Audio, fps: float, n_frames: int, pulse: float,
                    motion: float, music: MusicFrames | None, roles: dict):
-    """The frames' Reactive: the whole-song pulse/motion, plus the music's drives when `music` is given.
-    roles: sources (latents to blend), pulse_audio, motion_audio, analysis (drives.music_reactive)."""
-    if music is None:
+    """The frames' Reactive: the whole-song pulse/motion, plus the music's drives when `music` or `roles` are
+    given. roles: sources (latents to blend), pulse_audio, motion_audio, analysis (drives.music_reactive)."""
+    if music is None and not roles:
         return build_reactive(generator, audio, fps, n_frames, pulse, motion)
-    return music_reactive(generator, keyframes, audio, fps, n_frames, music, pulse=pulse, motion=motion, **roles)
+    return music_reactive(generator, keyframes, audio, fps, n_frames, music or MusicFrames(), pulse=pulse,
+                          motion=motion, **roles)
 
 
 def matched_audio(audio: Audio, n_frames: int, fps: float) -> Audio:
