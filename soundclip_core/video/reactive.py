@@ -32,7 +32,7 @@ Music controls (video/drives.py builds them from the analysis; all optional, app
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -140,6 +140,10 @@ class Reactive:
     source: torch.Tensor | None = None  # [num_ws, w_dim]: the keyframes' source latent
     blend: torch.Tensor | None = None  # b [N, S], rows summing to 1
     sources: torch.Tensor | None = None  # [S, num_ws, w_dim]
+    phases: list = field(init=False, repr=False)  # the motions' phases, once per song, not once per batch
+
+    def __post_init__(self) -> None:
+        self.phases = [_phase(curve, self.fps) for curve in (self.onsets, *(d.curve for d in self.drives))]
 
     @property
     def active(self) -> bool:
@@ -162,14 +166,14 @@ class Reactive:
             gain = 1 + self.pulse * self.loudness[frames].to(ws)
             ws = w_avg + gain[:, None, None] * (ws - w_avg)
         if self.motion:
-            offset = _loop(_phase(self.onsets, self.fps)[frames].to(ws), self.directions.to(ws))
+            offset = _loop(self.phases[0][frames].to(ws), self.directions.to(ws))
             ws = ws + self.motion * offset[:, None, :]
-        for drive in self.drives:
+        for drive, phase in zip(self.drives, self.phases[1:], strict=True):
             if drive.kind == "pulse":
                 gain = 1 + drive.strength * drive.curve[frames].to(ws)
                 moved = w_avg + gain[:, None, None] * (ws - w_avg)
             else:
-                offset = _loop(_phase(drive.curve, self.fps)[frames].to(ws), drive.directions.to(ws))
+                offset = _loop(phase[frames].to(ws), drive.directions.to(ws))
                 moved = ws + drive.strength * offset[:, None, :]
             ws = torch.where(drive.layers.to(ws.device)[None, :, None], moved, ws)
         return ws
