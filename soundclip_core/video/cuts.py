@@ -20,6 +20,8 @@ boundary (a 2-s clip) is one window of the whole song. The fallback is announced
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -39,6 +41,12 @@ def check_cut(cut: str, every: int) -> None:
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise SoundClipError(f"every must be a whole number of at least 1, got {every!r}",
                              fix="use 1 for a keyframe per beat or bar, 2 for every other one, ...")
+
+
+def check_transition(transition: float) -> None:
+    if not (isinstance(transition, (int, float)) and math.isfinite(transition) and transition >= 0):
+        raise SoundClipError(f"the transition must be 0 or more seconds, got {transition}",
+                             fix="use e.g. 0.5 (0: glide from window centre to window centre)")
 
 
 def boundaries(analysis, cut: str, every: int = 1) -> tuple[np.ndarray, str]:
@@ -78,9 +86,7 @@ def music_windows(audio: Audio, analysis=None, cut: str = "fixed", every: int = 
 def hold_keyframes(keyframes: Keyframes, windows: Windows, transition: float = DEFAULT_TRANSITION) -> Keyframes:
     """Keyframes made on `windows` (one per window, at its centre) -> each held across its window, turning into
     the next around the boundary (module doc). transition 0 or fixed windows: unchanged."""
-    if not transition >= 0:
-        raise SoundClipError(f"the transition must be 0 or more seconds, got {transition}",
-                             fix="use e.g. 0.5 (0: glide from window centre to window centre)")
+    check_transition(transition)
     if transition == 0 or windows.cut == "fixed":
         return keyframes
     if len(windows) != keyframes.ws.shape[0]:

@@ -15,7 +15,7 @@ import torch
 from .. import analysis as music
 from ..audio import Audio
 from ..embedding import Embedding, combine
-from .cuts import DEFAULT_TRANSITION, check_cut, hold_keyframes, music_windows
+from .cuts import DEFAULT_TRANSITION, check_cut, check_transition, hold_keyframes, music_windows
 from .keyframes import Keyframes, sound_keyframes
 from .section_texts import parse_section_texts, section_text_embedding
 from .windows import DEFAULT_HOP, DEFAULT_WINDOW, Windows
@@ -35,6 +35,7 @@ class MusicCut:
     def check(self) -> list[str]:
         """Refuse bad settings before any work; the parsed section texts."""
         check_cut(self.cut, self.every)
+        check_transition(self.transition)
         return parse_section_texts(self.section_texts)
 
 

@@ -158,6 +158,8 @@ def test_bad_cuts_are_refused_before_any_work(accented):
         music_windows(audio, analysis, "verses")
     with pytest.raises(SoundClipError, match="every"):
         music_windows(audio, analysis, "beats", every=0)
+    with pytest.raises(SoundClipError, match="transition"):
+        MusicCut("sections", transition=-1).check()
 
 
 # -- a text per section ---------------------------------------------------------------------------------------
