@@ -357,7 +357,7 @@ def test_named_curves_blend_with_softmax_and_bad_blends_are_refused(generator):
         music_reactive(generator, keyframes, audio, FPS, n, MusicFrames(blend_mode="max"), sources=sources)
 
 
-def test_a_separate_beat_audio_cuts_the_song_on_its_beats(accented, generator):
+def test_a_separate_beat_audio_cuts_the_song_on_its_beats(accented):
     """A drone has no beats of its own; a click track given as beat_audio (a drum stem) cuts it on the clicks."""
     from soundclip_core.video.music import plan_windows
 
