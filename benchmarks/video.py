@@ -8,7 +8,12 @@ measured render plus `--keyframe-steps` optimisation steps at the measured secon
 keyframes (300 real steps take many minutes on a CPU). Both as frames of video per second of work.
 
     python benchmarks/video.py [--sizes 256 1024] [--keyframes 4] [--chunk 4] [--steps 1] [--frames 8]
-                               [--device cuda] [--instant [--song-seconds 4] [--fps 8]]
+                               [--device cuda] [--instant [--song-seconds 4] [--fps 8]] [--music SECONDS]
+
+With --music SECONDS: the same synthetic song of three parts (a chord with clicks, gated noise, another chord)
+cut on its sections vs into fixed 5 s windows (hop 2.5 s), side by side: the analysis, the keyframe count and a
+keyframe optimisation step for each, the frame controls (strength on rms, bass pulse on layers 0-3) and their
+per-frame cost on the latents, and the peak memory the music adds (tracemalloc: the analysis streams).
 """
 
 from __future__ import annotations
@@ -34,10 +39,14 @@ from soundclip_core.manipulate import optimize  # noqa: E402
 from soundclip_core.video import (  # noqa: E402
     InstantSettings,
     Keyframes,
+    MusicFrames,
     cut_windows,
     decode_frames,
     frame_count,
+    frame_latents,
     make_instant_video,
+    music_reactive,
+    music_windows,
     render_video,
 )
 
@@ -123,6 +132,62 @@ def instant_against_keyframes(g, clip, device, args) -> None:
           f"{windows:4} {step:7.2f} {n_frames / keyframe_job:13.4f} {keyframe_job / instant:8.1f}", flush=True)
 
 
+def three_part_song(seconds: float, rate: int = 22050) -> Audio:
+    """A C major chord with clicks every 0.5 s, gated noise, an A major chord: a third of `seconds` each."""
+    import numpy as np
+
+    n = int(seconds / 3 * rate)
+    t = np.arange(n) / rate
+    chord = lambda freqs: sum(np.sin(2 * np.pi * f * t) for f in freqs) / len(freqs)  # noqa: E731
+    clicks = np.zeros(n)
+    for at in range(0, n, rate // 2):
+        burst = np.random.default_rng(at).standard_normal(min(int(0.02 * rate), n - at))
+        clicks[at:at + len(burst)] += burst * np.exp(-np.arange(len(burst)) / rate / 0.003)
+    gated = np.random.default_rng(0).standard_normal(n) * (np.floor(t * 8) % 2 == 0)
+    y = np.concatenate([0.3 * chord((261.63, 329.63, 392.0)) + clicks, 0.3 * gated,
+                        0.3 * chord((220.0, 277.18, 329.63, 415.3))])
+    return Audio(torch.from_numpy(y.astype(np.float32))[None], rate, "three parts")
+
+
+def music_rows(g, clip, seconds: float, chunk: int, steps: int, device, time_steps: bool = True) -> None:
+    """The section-cut video vs fixed windows on one song (see the module doc); time_steps False: no
+    optimisation step (the slow part on a CPU)."""
+    import tracemalloc
+
+    from soundclip_core.analysis import analyze
+
+    audio = three_part_song(seconds)
+    analyze(three_part_song(3.0))  # librosa's first calls compile (numba): not the song's cost
+    start = time.perf_counter()
+    analysis = analyze(audio)
+    analysed = time.perf_counter() - start
+    tracemalloc.start()  # a second run for the memory: tracing slows numpy's allocations down
+    analyze(audio)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(f"music: {seconds:g} s song, analysis {analysed:.2f} s (peak {peak / 2**20:.0f} MiB traced), sections at "
+          f"{', '.join(f'{t:.1f}' for t in analysis.sections)} s")
+    print(f"{'cut':9} {'keyframes':>9} {'s/step':>8} {'controls s':>11} {'latents ms/frame':>17}")
+    fps = 24.0
+    n = frame_count(audio.waveform.shape[-1], audio.sample_rate, fps)
+    for cut in ("fixed", "sections"):
+        windows = music_windows(audio, analysis, cut)
+        step = keyframe_step_seconds(g, clip, len(windows), chunk, steps, device) if time_steps else math.nan
+        ws = torch.cat([g.ws_from_seed(i) for i in range(len(windows))]).cpu()
+        keyframes = Keyframes(ws, torch.tensor(windows.times, dtype=torch.float64), audio.duration, {}, None,
+                              g.ws_from_seed(99).cpu())
+        start = time.perf_counter()
+        reactive = None if cut == "fixed" else music_reactive(
+            g, keyframes, audio, fps, n, MusicFrames(strength_curve="rms", pulse_bands="20-150Hz:0-3"), pulse=0.5,
+            analysis=analysis)
+        controls = time.perf_counter() - start
+        start = time.perf_counter()
+        for _ in frame_latents(keyframes, fps, n, reactive):
+            pass
+        latents = (time.perf_counter() - start) * 1000 / n
+        print(f"{cut:9} {len(windows):9} {step:8.2f} {controls:11.2f} {latents:17.3f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024])
@@ -138,6 +203,8 @@ def main() -> None:
     parser.add_argument("--song-seconds", type=float, default=4.0, help="--instant: the song's length")
     parser.add_argument("--fps", type=float, default=8.0, help="--instant: frames per second of both videos")
     parser.add_argument("--keyframe-steps", type=int, default=300, help="--instant: the keyframe mode's steps")
+    parser.add_argument("--music", type=float, metavar="SECONDS",
+                        help="only the section-cut vs fixed-window comparison on a song this long (e.g. 30)")
     args = parser.parse_args()
     devices = [runtime.pick_device(d) for d in args.device] if args.device else (
         [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else []))
@@ -153,6 +220,13 @@ def main() -> None:
         torch.manual_seed(0)
         model = open_clip.create_model("ViT-B-32-quickgelu").eval().requires_grad_(False).to(device)
         clip = ClipModel(model, "openai/ViT-B-32", "random ViT-B-32")
+        if args.music:
+            for size in args.sizes:
+                torch.manual_seed(0)
+                g = Generator(GeneratorConfig(resolution=size)).eval().requires_grad_(False).to(device)
+                print(f"{device.type}, {size} px:")
+                music_rows(g, clip, args.music, args.chunk, args.steps, device, not args.no_steps)
+            continue
         for size in args.sizes:
             torch.manual_seed(0)
             g = Generator(GeneratorConfig(resolution=size)).eval().requires_grad_(False).to(device)

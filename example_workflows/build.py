@@ -359,10 +359,10 @@ def song_to_video(w: Workflow) -> None:
     keyframes, _ = w.node("SoundCLIP_SoundKeyframes", 2, 0, audio=audio, encoder=encoder, clip=clip,
                           generator=generator, latent=source, window=5.0, hop=2.5, preset="landscape", steps=300,
                           lr=0.1, mask="learned", layers="", seed=0, chunk_size=8, precision="fp32", text=text,
-                          text_weight=0.5)
+                          text_weight=0.5, **FIXED_CUT)
     images, song, fps = w.node("SoundCLIP_KeyframesToFrames", 3, 0, generator=generator, keyframes=keyframes,
                                audio=audio, fps=24.0, pulse=0.3, motion=0.2, noise_mode="const", batch_size=8,
-                               memory_budget_gb=0.0)
+                               memory_budget_gb=0.0, **NO_MUSIC_DRIVES)
     (video,) = w.core("CreateVideo", 4, 0, [24.0], images=images, fps=fps, audio=song)
     w.core("SaveVideo", 5, 0, ["soundclip/song", "auto", "auto"], video=video)
 
@@ -433,6 +433,34 @@ def teach_three_sounds(w: Workflow) -> None:
     w.core("SaveImage", 5, 0, ["soundclip/taught_rain"], images=after)
 
 
+# The music options' defaults (Sound to Keyframes, the frame nodes), for workflows that do not use them.
+FIXED_CUT = {"cut": "fixed", "every": 1, "transition": 0.5, "section_texts": ""}
+NO_MUSIC_DRIVES = {"strength_curve": "", "strength_envelope": "", "pulse_bands": "", "motion_bands": "",
+                   "blend_by": "chroma", "blend_smoothing": 1.0, "blend_mode": "normalise"}
+
+
+def song_cut_on_sections(w: Workflow) -> None:
+    """The music drives the video: one keyframe per section of the song (where its harmony and timbre change),
+    each edited toward its section's sound mixed with its own text (one per section, separated by ';'; fewer
+    texts than sections cycle), held through the section and turning into the next at the boundary. The bass
+    (20-150 Hz) onsets pulse only the coarse W+ layers 0-3 (shape and layout: add pairs such as
+    5000-11025Hz:10-17@0.2 for hi-hats on fine layers); the edit is strongest where the song is loud. Write Sound
+    Video streams the mp4 with the song."""
+    (audio,) = load_audio(w, "song.wav", 0, 0)
+    encoder, clip, generator = load_models(w, "landscape.pt", first_row=1)
+    (source,) = w.node("SoundCLIP_LatentFromSeed", 1, 2, generator=generator, seed=7, batch_size=1,
+                       truncation_psi=0.7, label="")
+    keyframes, _ = w.node("SoundCLIP_SoundKeyframes", 2, 0, audio=audio, encoder=encoder, clip=clip,
+                          generator=generator, latent=source, window=5.0, hop=2.5, preset="landscape", steps=300,
+                          lr=0.1, mask="learned", layers="", seed=0, chunk_size=8, precision="fp32", text_weight=0.5,
+                          cut="sections", every=1, transition=1.0,
+                          section_texts="a quiet lake at night; fireworks over the city; a misty dawn")
+    w.node("SoundCLIP_WriteSoundVideo", 3, 0, generator=generator, keyframes=keyframes, audio=audio, fps=24.0,
+           pulse=0.6, motion=0.0, noise_mode="const", batch_size=8, crf=18, filename_prefix="soundclip/sections",
+           **{**NO_MUSIC_DRIVES, "strength_curve": "rms", "strength_envelope": "threshold=0.1, release=1, gamma=0.7",
+              "pulse_bands": "20-150Hz:0-3"})
+
+
 # File name = title: ComfyUI's template browser titles a custom node's template by its file name (it reads
 # no index or workflow field for them), and its thumbnail banner repeats it.
 WORKFLOWS = {
@@ -448,6 +476,7 @@ WORKFLOWS = {
     "A photo's sky made rainy (localised mask)": sky_made_rainy,
     "A song to an instant video": song_to_instant_video,
     "Teach three sounds, edit with one": teach_three_sounds,
+    "A song cut on its sections": song_cut_on_sections,
 }
 
 

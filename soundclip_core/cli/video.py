@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import torch
+
 from ..audio import load_audio
 from ..clip import load_clip
 from ..encoders import load_audio_encoder
@@ -15,7 +17,9 @@ from ..latents import read_latent
 from ..manipulate import MASK_MODES, PRESETS
 from ..picture import load_image
 from ..runtime import PRECISIONS, pick_device
-from ..video import DEFAULT_HOP, DEFAULT_WINDOW, cut_windows, frame_rate, make_video
+from ..video import CUTS, DEFAULT_HOP, DEFAULT_WINDOW, MusicCut, MusicFrames, cut_windows, frame_rate, make_video
+from ..video.cuts import DEFAULT_TRANSITION
+from ..video.drives import BLEND_MODES, parse_envelope
 from ..video.frames import DECODE_BATCH
 from .instant_video import add_instant_args, check_instant_args, run_instant
 from .invert import add_inversion_args, inversion_requests, start_latent
@@ -70,7 +74,67 @@ def register(subparsers) -> None:
     p.add_argument("--keyframes", type=Path, help="also write the keyframe latents [K, num_ws, w_dim] with their times "
                                                   "(.safetensors)")
     add_instant_args(p)
+    add_music_args(p)
     p.set_defaults(func=run)
+
+
+def add_music_args(p) -> None:
+    """The music drives the video (issue 25; soundclip_core/video/music.py and drives.py)."""
+    music = p.add_argument_group("the music drives the video")
+    music.add_argument("--cut", choices=CUTS, default="fixed",
+                       help="keyframe windows: fixed (--window/--hop), or cut on the song's beats, bars or sections "
+                            "(no beats heard: fixed windows, with a note)")
+    music.add_argument("--every", type=int, default=1, help="with --cut beats or bars: a keyframe every N of them")
+    music.add_argument("--transition", type=float, default=DEFAULT_TRANSITION,
+                       help="with a music cut: seconds around each boundary in which the image turns into the next "
+                            "window's (each keyframe is held through its window; 0: glide between window centres)")
+    music.add_argument("--section-texts", default="",
+                       help="one text per song section, separated by ';' (e.g. 'at night; fireworks'), mixed into "
+                            "each window's sound with --text-weight; fewer texts than sections cycle, extra ones "
+                            "are unused")
+    music.add_argument("--strength-curve", default="",
+                       help="the edit's strength follows this analysis curve, e.g. rms, onset, onset_20-150Hz, "
+                            "level_150-2000Hz, chroma_A (empty: full strength)")
+    music.add_argument("--strength-envelope", default="",
+                       help="its shaping, NAME=VALUE pairs: normalise (song|window|none), window, threshold, "
+                            "ceiling, attack, hold, release, smoothing (s), gamma, invert")
+    music.add_argument("--pulse-bands", default="",
+                       help="band:layers pairs, e.g. '20-150Hz:0-3, 5000-11025Hz:10-17@0.5': each band's onsets pulse "
+                            "only its W+ layers, with --pulse (or @strength); replaces the whole-song pulse")
+    music.add_argument("--motion-bands", default="",
+                       help="band:layers pairs as --pulse-bands, moving each range along its own loop with --motion")
+    music.add_argument("--pulse-audio", help="a separate sound (e.g. a drum stem) the pulse bands hear (default: "
+                                             "the song)")
+    music.add_argument("--motion-audio", help="a separate sound the motion bands hear (default: the song)")
+    music.add_argument("--beat-audio", help="a separate sound (e.g. a drum stem) whose beats or bars cut the song "
+                                            "with --cut beats or bars (default: the song)")
+    music.add_argument("--blend-seeds", default="",
+                       help="several source seeds (e.g. '3,7,11') blended per frame by --blend-by; the keyframes' "
+                            "edit rides on the blend")
+    music.add_argument("--blend-labels", default="",
+                       help="class-conditional generators: several labels separated by ';', one source each (from "
+                            "--seed), blended per frame")
+    music.add_argument("--blend-by", default="chroma",
+                       help="chroma (pitch class k feeds source k mod S) or one curve name per source, comma-separated")
+    music.add_argument("--blend-smoothing", type=float, default=1.0, help="seconds of Gaussian smoothing of the blend")
+    music.add_argument("--blend-mode", choices=BLEND_MODES, default="normalise",
+                       help="normalise (weights in proportion) or softmax (the strongest source dominates)")
+
+
+def blend_sources(args, generator, label) -> torch.Tensor | None:
+    """The latents --blend-seeds or --blend-labels name [S, num_ws, w_dim] (None without either)."""
+    if args.blend_seeds.strip() and args.blend_labels.strip():
+        raise SoundClipError("--blend-seeds and --blend-labels both given", fix="blend either seeds or labels")
+    if args.blend_seeds.strip():
+        try:
+            seeds = [int(s) for s in args.blend_seeds.split(",") if s.strip()]
+        except ValueError:
+            raise SoundClipError(f"bad --blend-seeds {args.blend_seeds!r}", fix="give seeds like 3,7,11") from None
+        return torch.cat([generator.ws_from_seed(s, truncation_psi=args.truncation, c=label) for s in seeds])
+    if args.blend_labels.strip():
+        labels = [label_for(generator, text, source="--blend-labels") for text in args.blend_labels.split(";")]
+        return torch.cat([generator.ws_from_seed(args.seed, truncation_psi=args.truncation, c=c) for c in labels])
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,10 +147,16 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.out, {".mp4"}, "song.mp4")  # the disk space is checked once the frame size is known
     if args.keyframes:
         check_output(args.keyframes, {".safetensors"}, "song.safetensors")
+    plan = MusicCut(args.cut, args.every, args.transition, args.section_texts)
+    plan.check()
+    parse_envelope(args.strength_envelope)
     audio = load_audio(args.audio, max_seconds=args.max_seconds)
     windows = cut_windows(audio, args.window, args.hop)
-    if windows.note:
+    if windows.note and args.cut == "fixed":
         print(f"soundclip: {windows.note}")
+    roles = {f"{role}_audio": load_audio(path, max_seconds=args.max_seconds)
+             for role, path in (("pulse", args.pulse_audio), ("motion", args.motion_audio)) if path}
+    beat_audio = load_audio(args.beat_audio, max_seconds=args.max_seconds) if args.beat_audio else None
     source = read_latent(args.latent) if args.latent else None
     photo = load_image(args.image) if args.image else None
     files = model_files({"generator": (args.generator, "stylegan2"), "encoder": (args.encoder, "audio_encoder"),
@@ -104,21 +174,28 @@ def run(args: argparse.Namespace) -> int:
     if args.mode == "instant":
         return run_instant(args, audio, generator, clip, encoder, w_source.to(device), noise)
     text = clip.encode_text([args.text]) if args.text else None
+    music = MusicFrames(args.strength_curve, args.strength_envelope, args.pulse_bands, args.motion_bands,
+                        args.blend_by, args.blend_smoothing, args.blend_mode)
+    roles["sources"] = blend_sources(args, generator, label)
     identity = None
     if files["arcface"] is not None:
         from ..arcface import load_arcface
 
         identity = load_arcface(files["arcface"], device)
     bars = PhaseBars([("optimising keyframes", "step", args.steps), ("rendering frames", "frame", None)])
+    notes: list[str] = []
     try:
         keyframes, result = make_video(
             args.out, generator, clip, encoder, audio, w_source.to(device), fps=args.fps, window=args.window,
             hop=args.hop, steps=args.steps, text=text, text_weight=args.text_weight, pulse=args.pulse,
             motion=args.motion, batch_size=args.batch, crf=args.crf, keyframes_path=args.keyframes,
             progress=bars, preset=args.preset, lr=args.lr, mask=args.mask, layers=args.layers, seed=args.seed,
-            precision=args.precision, chunk_size=args.chunk, identity=identity, noise=noise)
+            precision=args.precision, chunk_size=args.chunk, identity=identity, noise=noise, plan=plan, music=music,
+            roles=roles, notes=notes, beat_audio=beat_audio)
     finally:
         bars.close()
+    for note in notes:
+        print(f"soundclip: {note}")
     print(result.report())
     print(f"wrote {args.out} ({len(keyframes.times)} keyframes, {audio.duration:.1f} s at {args.fps:g} fps)"
           + (f" and {args.keyframes}" if args.keyframes else ""))

@@ -18,7 +18,7 @@ from ..embedding import Embedding, combine
 from ..errors import SoundClipError
 from ..latents import read_latent, save_latent
 from ..manipulate import optimize
-from .windows import DEFAULT_HOP, DEFAULT_WINDOW, cut_windows, encode_windows
+from .windows import DEFAULT_HOP, DEFAULT_WINDOW, Windows, cut_windows, encode_windows
 
 DEFAULT_CHUNK = 8  # keyframes rendered and back-propagated at once
 
@@ -27,13 +27,16 @@ DEFAULT_CHUNK = 8  # keyframes rendered and back-propagated at once
 class Keyframes:
     """ws: float32 [K, num_ws, w_dim] on the CPU; times: keyframe times in seconds [K] (window centres,
     increasing); duration: the sound's length in seconds; settings: how they were made; noise: the source
-    latent's own noise maps (an inversion's), used for every frame, or None for the generator's const noise."""
+    latent's own noise maps (an inversion's), used for every frame, or None for the generator's const noise;
+    source: the latent [1, num_ws, w_dim] they were edited from, for edits whose strength follows a curve
+    (None for keyframes read from a file, which do not keep it)."""
 
     ws: torch.Tensor
     times: torch.Tensor
     duration: float
     settings: dict
     noise: list[torch.Tensor] | None = None
+    source: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.ws.ndim != 3 or self.times.shape != (self.ws.shape[0],) or self.ws.shape[0] == 0:
@@ -64,18 +67,20 @@ def load_keyframes(path: str | os.PathLike) -> Keyframes:
 def sound_keyframes(generator, clip, encoder, audio: Audio, w_source: torch.Tensor, *,
                     window: float = DEFAULT_WINDOW, hop: float = DEFAULT_HOP, text: Embedding | None = None,
                     sound_weight: float = 1.0, text_weight: float = 1.0, chunk_size: int = DEFAULT_CHUNK,
-                    noise: list[torch.Tensor] | None = None, callback=None,
+                    noise: list[torch.Tensor] | None = None, windows: Windows | None = None, callback=None,
                     should_cancel: Callable[[], bool] | None = None, **optimize_kwargs) -> tuple[Keyframes, object]:
     """Keyframes for `audio` from `w_source` [1, num_ws, w_dim] -> (Keyframes, optimize's Result).
 
     Each window's sound embedding is the target; with `text`, each target is the weighted sum
     sound_weight * sound + text_weight * text (renormalised), as the single edit mixes them.
     `noise`: the source latent's own noise maps (an inversion's), kept for every keyframe and frame.
+    `windows`: the layout to use instead of fixed `window`/`hop` ones (music cuts: video/cuts.py); `text` may then
+    hold one row per window (per-section texts) as well as one for all.
     `optimize_kwargs` are optimize()'s (preset, steps, lr, mask, layers, seed, precision, ...)."""
     if w_source.ndim != 3 or w_source.shape[0] != 1:
         raise SoundClipError(f"the source must be one W+ latent [1, num_ws, w_dim], got {tuple(w_source.shape)}",
                              fix="give one seed or one latent")
-    windows = cut_windows(audio, window, hop)
+    windows = cut_windows(audio, window, hop) if windows is None else windows
     sounds = encode_windows(encoder, audio, windows, should_cancel)
     targets = sounds if text is None else combine([(sounds, sound_weight), (text, text_weight)])
     result = optimize(generator, clip, targets, w_source, chunk_size=chunk_size, callback=callback,
@@ -84,5 +89,5 @@ def sound_keyframes(generator, clip, encoder, audio: Audio, w_source: torch.Tens
                 "sound_weight": sound_weight, "text_weight": text_weight}
     kept_noise = None if result.noise is None else [n.detach().float().cpu() for n in result.noise]
     keyframes = Keyframes(result.w.detach().float().cpu(), torch.tensor(windows.times, dtype=torch.float64),
-                          audio.duration, settings, kept_noise)
+                          audio.duration, settings, kept_noise, w_source.detach().float().cpu())
     return keyframes, result

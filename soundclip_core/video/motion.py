@@ -1,7 +1,9 @@
 """Smooth motion between keyframes: a cubic Hermite spline through the keyframe latents in W+.
 
 Tangents are Catmull-Rom's for uneven spacing, m_k = (w_{k+1} - w_{k-1}) / (t_{k+1} - t_{k-1}), and zero
-at the first and last keyframe, where the latent is held before the first and after the last centre.
+at the first and last keyframe, where the latent is held before the first and after the last centre, and at a
+keyframe equal to a neighbour (a hold: a music cut keeps one latent through its section, video/cuts.py), so the
+path rests there instead of overshooting.
 The path passes through every keyframe and is C1 (its velocity is continuous), so the image never
 jumps or changes speed abruptly at a window boundary, unlike linear interpolation (Lucid Sonic Dreams)
 which is only C0.
@@ -18,6 +20,12 @@ def tangents(ws: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
     if ws.shape[0] > 2:
         span = (times[2:] - times[:-2]).reshape(-1, *([1] * (ws.ndim - 1))).to(ws)
         slopes[1:-1] = (ws[2:] - ws[:-2]) / span
+        flat = ws.reshape(ws.shape[0], -1)
+        same = (flat[1:] == flat[:-1]).all(1)  # keyframe k equals keyframe k + 1
+        held = torch.zeros(ws.shape[0], dtype=torch.bool)
+        held[:-1] |= same
+        held[1:] |= same
+        slopes[held] = 0
     return slopes
 
 

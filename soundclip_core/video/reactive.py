@@ -18,12 +18,21 @@ image breathes with the music instead of flickering. What they do to the latent:
   the generator's W space (each as long as a typical latent's distance from the average). The image
   travels along a closed loop that moves on the beat and rests in calm passages, bounded however long
   the song. X = 0 turns it off.
+
+Music controls (video/drives.py builds them from the analysis; all optional, applied in this order):
+
+- strength and blend: w -> w_src(t) + g(t) (w - source), where source is the latent the keyframes were edited
+  from, g(t) a shaped curve (the edit's strength per frame) and w_src(t) = sum_i b_i(t) w_i a per-frame blend of
+  several source latents (weights b_i(t) summing to 1). Without a blend w_src = source; without g, g = 1.
+- then pulse and motion as above, on every layer;
+- then layer drives: a pulse or a motion like the above, following its own curve (a frequency band's onsets)
+  and changing only its W+ layers (the others are left bit-identical), several at once.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -93,6 +102,28 @@ def loudness_and_onsets(audio: Audio, fps: float, n_frames: int) -> tuple[torch.
     return _smooth(loudness, fps).float(), (onsets / max(float(onsets.max()), 1e-12)).float()
 
 
+@dataclass(frozen=True)
+class LayerDrive:
+    """A pulse or motion confined to `layers` (bool [num_ws]), following `curve` ([N] in [0, 1]) with
+    `strength`; `directions` [2, w_dim]: a motion's loop (unused by a pulse)."""
+
+    kind: str  # "pulse" | "motion"
+    curve: torch.Tensor
+    layers: torch.Tensor
+    strength: float
+    directions: torch.Tensor
+
+
+def _loop(phase: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """The closed loop's offset [B, w_dim] at each phase [B]."""
+    d1, d2 = directions
+    return torch.sin(phase)[:, None] * d1 + (1 - torch.cos(phase))[:, None] * d2
+
+
+def _phase(curve: torch.Tensor, fps: float) -> torch.Tensor:
+    return torch.cumsum(curve.double(), 0) / fps
+
+
 @dataclass
 class Reactive:
     """Per-frame curves and strengths; `apply` moves a batch of frame latents."""
@@ -104,28 +135,57 @@ class Reactive:
     w_avg: torch.Tensor  # [w_dim]
     directions: torch.Tensor  # [2, w_dim]
     fps: float
+    drives: tuple[LayerDrive, ...] = ()
+    strength: torch.Tensor | None = None  # g [N]
+    source: torch.Tensor | None = None  # [num_ws, w_dim]: the keyframes' source latent
+    blend: torch.Tensor | None = None  # b [N, S], rows summing to 1
+    sources: torch.Tensor | None = None  # [S, num_ws, w_dim]
+    phases: list = field(init=False, repr=False)  # the motions' phases, once per song, not once per batch
+
+    def __post_init__(self) -> None:
+        self.phases = [_phase(curve, self.fps) for curve in (self.onsets, *(d.curve for d in self.drives))]
 
     @property
     def active(self) -> bool:
-        return self.pulse != 0 or self.motion != 0
+        return (self.pulse != 0 or self.motion != 0 or bool(self.drives) or self.strength is not None
+                or self.blend is not None)
 
     def apply(self, ws: torch.Tensor, first: int) -> torch.Tensor:
         """ws [B, num_ws, w_dim] for frames first..first+B-1 -> moved ws (a new tensor)."""
         frames = slice(first, first + ws.shape[0])
         w_avg = self.w_avg.to(ws)
+        if self.strength is not None or self.blend is not None:
+            source = self.source.to(ws)
+            edit = ws - source
+            if self.strength is not None:
+                edit = self.strength[frames].to(ws)[:, None, None] * edit
+            base = source if self.blend is None else torch.einsum("bs,snd->bnd", self.blend[frames].to(ws),
+                                                                  self.sources.to(ws))
+            ws = base + edit
         if self.pulse:
             gain = 1 + self.pulse * self.loudness[frames].to(ws)
             ws = w_avg + gain[:, None, None] * (ws - w_avg)
         if self.motion:
-            phase = self._phase[frames].to(ws)
-            d1, d2 = self.directions.to(ws)
-            offset = torch.sin(phase)[:, None] * d1 + (1 - torch.cos(phase))[:, None] * d2
+            offset = _loop(self.phases[0][frames].to(ws), self.directions.to(ws))
             ws = ws + self.motion * offset[:, None, :]
+        for drive, phase in zip(self.drives, self.phases[1:], strict=True):
+            if drive.kind == "pulse":
+                gain = 1 + drive.strength * drive.curve[frames].to(ws)
+                moved = w_avg + gain[:, None, None] * (ws - w_avg)
+            else:
+                offset = _loop(phase[frames].to(ws), drive.directions.to(ws))
+                moved = ws + drive.strength * offset[:, None, :]
+            ws = torch.where(drive.layers.to(ws.device)[None, :, None], moved, ws)
         return ws
 
-    @property
-    def _phase(self) -> torch.Tensor:
-        return torch.cumsum(self.onsets.double(), 0) / self.fps
+
+def loop_directions(generator, seed: int = MOTION_SEED) -> torch.Tensor:
+    """Two fixed random directions of the generator's W space [2, w_dim], each as long as a typical latent's
+    distance from the average: the axes of a motion's loop (another seed, another loop)."""
+    z = torch.randn(2, generator.z_dim, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        w_avg = generator.w_avg.detach().float().cpu()
+        return generator.mapping(z.to(generator.w_avg.device)).float().cpu() - w_avg
 
 
 def build_reactive(generator, audio: Audio, fps: float, n_frames: int, pulse: float = 0.0,
@@ -135,8 +195,5 @@ def build_reactive(generator, audio: Audio, fps: float, n_frames: int, pulse: fl
         loudness, onsets = loudness_and_onsets(audio, fps, n_frames)
     else:
         loudness = onsets = torch.zeros(n_frames)
-    z = torch.randn(2, generator.z_dim, generator=torch.Generator().manual_seed(MOTION_SEED))
-    with torch.no_grad():
-        w_avg = generator.w_avg.detach().float().cpu()
-        directions = generator.mapping(z.to(generator.w_avg.device)).float().cpu() - w_avg
-    return Reactive(loudness, onsets, float(pulse), float(motion), w_avg, directions, float(fps))
+    w_avg = generator.w_avg.detach().float().cpu()
+    return Reactive(loudness, onsets, float(pulse), float(motion), w_avg, loop_directions(generator), float(fps))

@@ -15,13 +15,25 @@ import torch
 
 from ..audio import Audio
 from ..image import to_comfy_image
+from .drives import MusicFrames, check_music_frames, music_reactive
 from .frames import DECODE_BATCH, check_image_batch_fits, decode_frames, frame_count, frame_rate, to_uint8_frames
-from .keyframes import Keyframes, sound_keyframes
+from .keyframes import Keyframes
+from .music import MusicCut, music_keyframes, plan_windows
 from .reactive import build_reactive
-from .windows import DEFAULT_HOP, DEFAULT_WINDOW, cut_windows
+from .windows import DEFAULT_HOP, DEFAULT_WINDOW
 from .writer import DEFAULT_CRF, check_output, write_mp4
 
 Progress = Callable[[int, int, "torch.Tensor | None"], None]
+
+
+def frame_controls(generator, keyframes: Keyframes, audio: Audio, fps: float, n_frames: int, pulse: float,
+                   motion: float, music: MusicFrames | None, roles: dict):
+    """The frames' Reactive: the whole-song pulse/motion, plus the music's drives when `music` or `roles` are
+    given. roles: sources (latents to blend), pulse_audio, motion_audio, analysis (drives.music_reactive)."""
+    if music is None and not roles:
+        return build_reactive(generator, audio, fps, n_frames, pulse, motion)
+    return music_reactive(generator, keyframes, audio, fps, n_frames, music or MusicFrames(), pulse=pulse,
+                          motion=motion, **roles)
 
 
 def matched_audio(audio: Audio, n_frames: int, fps: float) -> Audio:
@@ -37,14 +49,16 @@ def matched_audio(audio: Audio, n_frames: int, fps: float) -> Audio:
 def render_video(path: str | os.PathLike, generator, keyframes: Keyframes, audio: Audio, fps: float = 24.0, *,
                  pulse: float = 0.0, motion: float = 0.0, batch_size: int = DECODE_BATCH, noise_mode: str = "const",
                  crf: int = DEFAULT_CRF, progress: Progress | None = None, done: int = 0,
-                 should_cancel: Callable[[], bool] | None = None, checked: bool = False) -> Path:
-    """Frames along the keyframes (plus pulse/motion) streamed into an mp4 at `path` with the sound.
-    `done` offsets the progress count (steps already reported); `checked`: check_output already ran."""
+                 should_cancel: Callable[[], bool] | None = None, checked: bool = False,
+                 music: MusicFrames | None = None, **roles) -> Path:
+    """Frames along the keyframes (plus pulse/motion, and the `music`'s drives: drives.py) streamed into an mp4
+    at `path` with the sound. `done` offsets the progress count (steps already reported); `checked`:
+    check_output already ran; `roles`: sources, pulse_audio, motion_audio, analysis (drives.music_reactive)."""
     n_frames = frame_count(audio.waveform.shape[-1], audio.sample_rate, fps)
     size = generator.resolution
     if not checked:
         check_output(path, n_frames, size, size, frame_rate(fps))
-    reactive = build_reactive(generator, audio, fps, n_frames, pulse, motion)
+    reactive = frame_controls(generator, keyframes, audio, fps, n_frames, pulse, motion, music, roles)
     total = done + n_frames
 
     def batches():
@@ -62,13 +76,15 @@ def render_video(path: str | os.PathLike, generator, keyframes: Keyframes, audio
 def render_images(generator, keyframes: Keyframes, audio: Audio, fps: float = 24.0, *, pulse: float = 0.0,
                   motion: float = 0.0, batch_size: int = DECODE_BATCH, noise_mode: str = "const",
                   memory_budget: int | None = None, progress: Progress | None = None,
-                  should_cancel: Callable[[], bool] | None = None) -> tuple[torch.Tensor, Audio]:
+                  should_cancel: Callable[[], bool] | None = None, music: MusicFrames | None = None,
+                  **roles) -> tuple[torch.Tensor, Audio]:
     """All frames as one ComfyUI IMAGE [N, H, W, 3] and the sound matched to its length. The batch is
-    refused before decoding when it would not fit in `memory_budget` bytes (default: half the free RAM)."""
+    refused before decoding when it would not fit in `memory_budget` bytes (default: half the free RAM).
+    `music` and `roles` as render_video's."""
     n_frames = frame_count(audio.waveform.shape[-1], audio.sample_rate, fps)
     size = generator.resolution
     check_image_batch_fits(n_frames, size, size, memory_budget)
-    reactive = build_reactive(generator, audio, fps, n_frames, pulse, motion)
+    reactive = frame_controls(generator, keyframes, audio, fps, n_frames, pulse, motion, music, roles)
     out = torch.empty(n_frames, size, size, 3)  # filled in place: no second copy of the video
     first = 0
     for images in decode_frames(generator, keyframes, fps, n_frames, reactive, batch_size=batch_size,
@@ -85,23 +101,38 @@ def make_video(path: str | os.PathLike, generator, clip, encoder, audio: Audio, 
                text=None, pulse: float = 0.0, motion: float = 0.0, batch_size: int = DECODE_BATCH,
                crf: int = DEFAULT_CRF,
                keyframes_path: str | os.PathLike | None = None, progress: Progress | None = None,
-               should_cancel: Callable[[], bool] | None = None, **optimize_kwargs) -> tuple[Keyframes, object]:
+               should_cancel: Callable[[], bool] | None = None, plan: MusicCut | None = None,
+               music: MusicFrames | None = None, roles: dict | None = None, notes: list[str] | None = None,
+               beat_audio: Audio | None = None, **optimize_kwargs) -> tuple[Keyframes, object]:
     """Song -> keyframes (one batched optimisation) -> mp4 with the song. Every input problem that can be
-    known in advance (fps, window vs the sound's length, output folder, free disk) is refused first."""
+    known in advance (fps, window vs the sound's length, the music settings, output folder, free disk) is
+    refused first. `plan`: keyframes on beats, bars or sections and per-section texts (music.py); `music`
+    and `roles`: what the music does to the frames (drives.py); `notes` collects what was changed from what
+    was asked (e.g. no beats: fixed windows); `beat_audio`: a separate sound whose beats or bars cut the song."""
     rate = frame_rate(fps)
-    cut_windows(audio, window, hop)
+    plan = MusicCut() if plan is None else plan
+    plan.check()
+    if music is not None:
+        check_music_frames(music, generator.num_ws)
     n_frames = frame_count(audio.waveform.shape[-1], audio.sample_rate, fps)
     check_output(path, n_frames, generator.resolution, generator.resolution, rate)
+    windows, analysis = plan_windows(audio, plan, window, hop, beat_audio=beat_audio)  # before the optimisation
     total = steps + n_frames
 
     def on_step(step: int, _steps: int, preview, info) -> None:
         if progress is not None:
             progress(step, total, preview)
 
-    keyframes, result = sound_keyframes(generator, clip, encoder, audio, w_source, window=window, hop=hop, text=text,
-                                        steps=steps, callback=on_step, should_cancel=should_cancel, **optimize_kwargs)
+    if analysis is not None and music is not None:
+        roles = {"analysis": analysis, **(roles or {})}  # the frames reuse the song's analysis
+    keyframes, result, changed = music_keyframes(
+        generator, clip, encoder, audio, w_source, plan, window=window, hop=hop, text=text, analysis=analysis,
+        windows=windows, steps=steps, callback=on_step, should_cancel=should_cancel, **optimize_kwargs)
+    if notes is not None:
+        notes += changed
     if keyframes_path is not None:
         keyframes.save(keyframes_path, generator.source)
     render_video(path, generator, keyframes, audio, fps, pulse=pulse, motion=motion, batch_size=batch_size, crf=crf,
-                 progress=progress, done=steps, should_cancel=should_cancel, checked=True)
+                 progress=progress, done=steps, should_cancel=should_cancel, checked=True, music=music,
+                 **(roles or {}))
     return keyframes, result

@@ -25,12 +25,14 @@ DEFAULT_HOP = 2.5  # seconds: half-overlapping windows, so neighbouring keyframe
 @dataclass(frozen=True)
 class Windows:
     """starts, ends: sample indices [K] into the sound; times: window centres in seconds [K]; note: what was
-    changed from what was asked, for the user ("" when nothing was)."""
+    changed from what was asked, for the user ("" when nothing was); cut: what they were cut on (fixed, beats,
+    bars, sections: video/cuts.py)."""
 
     starts: list[int]
     ends: list[int]
     sample_rate: int
     note: str = ""
+    cut: str = "fixed"
 
     @property
     def times(self) -> list[float]:

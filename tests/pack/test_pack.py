@@ -89,9 +89,13 @@ SAVED_NAMES = {
     "LoadLatentFromPNG": "image",
     "ZeroShotClassify": "audio encoder clip labels template",
     "SoundKeyframes": "audio encoder clip generator latent window hop preset steps lr mask layers seed chunk_size "
-                      "precision text text_weight",
-    "KeyframesToFrames": "generator keyframes audio fps pulse motion noise_mode batch_size memory_budget_gb",
-    "WriteSoundVideo": "generator keyframes audio fps pulse motion noise_mode batch_size crf filename_prefix",
+                      "precision text text_weight cut every transition section_texts beat_audio",
+    "KeyframesToFrames": "generator keyframes audio fps pulse motion noise_mode batch_size memory_budget_gb "
+                         "strength_curve strength_envelope pulse_bands motion_bands pulse_audio motion_audio "
+                         "blend_latents blend_by blend_smoothing blend_mode",
+    "WriteSoundVideo": "generator keyframes audio fps pulse motion noise_mode batch_size crf filename_prefix "
+                       "strength_curve strength_envelope pulse_bands motion_bands pulse_audio motion_audio "
+                       "blend_latents blend_by blend_smoothing blend_mode",
     "AlignFace": "image faces size",
     "PasteBack": "edited face feather photo",
     "WhereIsTheSound": "image target clip threshold detail opacity",

@@ -85,6 +85,11 @@ def test_node_guards_memory_cancel_and_paths(nodes, monkeypatch):
             nodes["KeyframesToFrames"].render(generator, keyframes, song, 24.0, 0.0, 0.0, "const", 4, 0.0)
 
 
+def blend_one(latent):
+    """The first latent of a WPLUS batch."""
+    return {**latent, "ws": latent["ws"][:1]}
+
+
 def load_keyframes_for(generator):
     from soundclip_core.video import Keyframes
 
@@ -165,3 +170,110 @@ def test_the_song_to_video_example_runs_with_core_video_nodes_emulated(nodes, ho
     (path,) = saved
     frames, rate, seconds = frames_in(path)
     assert (frames, rate) == (6 * 24, 24.0) and abs(seconds - 6.0) < 0.05
+
+
+def test_the_song_cut_on_sections_example_runs_with_tiny_models(nodes, home, tmp_path):
+    """The music example, executed as ComfyUI would, on a synthetic song of three parts: one keyframe per
+    section, each with its own text, and an mp4 with the song written by Write Sound Video."""
+    import json
+
+    import numpy as np
+    import soundfile
+    from comfy_workflow import CORE_DEFINITIONS, run_prompt, to_api_prompt
+    from music_signals import chord, click, place
+    from paths import ROOT
+
+    classes, _ = nodes
+    rate, part = 22050, 10
+    n = part * rate
+    y = np.zeros(3 * n)
+    y[:n] = 0.3 * chord(part, rate) + place(np.zeros(n), click(rate), np.arange(0, part, 0.5), rate)
+    t = np.arange(n) / rate
+    y[n:2 * n] = 0.3 * np.random.default_rng(0).standard_normal(n) * (np.floor(t * 8) % 2 == 0)
+    y[2 * n:] = 0.3 * chord(part, rate, (220.0, 277.18, 329.63, 415.3))
+    soundfile.write(home / "input" / "three_parts.wav", y.astype(np.float32), rate)
+    workflow = json.loads((ROOT / "example_workflows" / "A song cut on its sections.json").read_text())
+    definitions = {**CORE_DEFINITIONS, **{f"SoundCLIP_{k}": v.INPUT_TYPES() for k, v in classes.items()}}
+    prompt = to_api_prompt(workflow, definitions)
+    by_type = {entry["class_type"]: entry["inputs"] for entry in prompt.values()}
+    by_type["SoundCLIP_LoadAudio"]["audio"] = "three_parts.wav"
+    by_type["SoundCLIP_SoundKeyframes"]["steps"] = 2
+    by_type["SoundCLIP_WriteSoundVideo"]["fps"] = 4.0
+    outputs = run_prompt(prompt, {f"SoundCLIP_{k}": type(v) for k, v in classes.items()}, {})
+    ids = {entry["class_type"]: node_id for node_id, entry in prompt.items()}
+    keyframes, report = outputs[ids["SoundCLIP_SoundKeyframes"]]
+    assert keyframes.settings["cut"] == "sections" and len(keyframes.settings["section_texts"]) == 3
+    assert keyframes.ws.shape[0] == 6 and report.startswith("6 keyframes")  # 3 sections, each held
+    starts = keyframes.times[::2].tolist()
+    assert starts[1] - 0.5 == pytest.approx(10.0, abs=1.0) and starts[2] - 0.5 == pytest.approx(20.0, abs=1.0)
+    (path,) = outputs[ids["SoundCLIP_WriteSoundVideo"]]
+    frames, fps, seconds = frames_in(path)
+    assert (frames, fps) == (3 * part * 4, 4.0) and abs(seconds - 3 * part) < 0.05
+
+
+def test_cli_video_follows_the_music_and_says_when_it_falls_back(home, tmp_path, capsys):
+    """`soundclip video --cut beats` on a song without beats: fixed windows and a note saying why; the section
+    texts, strength curve, bass pulse on layers 0-3 and a blend of two seeds all run to an mp4; bad music
+    settings are one clear error before any work."""
+    m = home
+    out, kf = tmp_path / "music.mp4", tmp_path / "music.safetensors"
+    common = ["video", "--audio", str(home / "input" / "song.wav"),
+              "--generator", str(m / "stylegan2" / "landscape.pt"),
+              "--encoder", str(m / "audio_encoders" / "resnet18_57.pth"),
+              "--clip", str(m / "clip_soundclip" / "ViT-B-32.pt"), "--device", str(TEST_DEVICE), "--fps", "4",
+              "--steps", "1", "--window", "1.5", "--hop", "1.5"]
+    assert main([*common, "--cut", "beats", "--section-texts", "at night; fireworks; rain; snow; dawn",
+                 "--strength-curve", "rms", "--strength-envelope", "release=0.5", "--pulse", "0.5",
+                 "--pulse-bands", "20-150Hz:0-3",
+                 "--blend-seeds", "3,4", "--blend-smoothing", "0.5", "--out", str(out), "--keyframes", str(kf)]) == 0
+    printed = capsys.readouterr().out
+    assert "no beats to cut on" in printed and "5 section texts for" in printed and "unused" in printed, printed
+    frames, rate, _ = frames_in(out)
+    assert (frames, rate) == (round(SECONDS * 4), 4.0)
+    keyframes = load_keyframes(kf)
+    assert keyframes.settings["cut"] == "fixed" and keyframes.times.tolist() == [0.75, 2.25]  # the fallback
+    bad = tmp_path / "bad.mp4"
+    for flags, message in [(["--cut", "verses"], "invalid choice"), (["--every", "0", "--cut", "bars"], "every"),
+                           (["--strength-envelope", "attack=-1"], "attack"),
+                           (["--pulse-bands", "20-150Hz:0-40"], "outside 0-7"),
+                           (["--section-texts", "a;;b"], "empty text")]:
+        assert main([*common, *flags, "--out", str(bad)]) == 2
+        assert message in capsys.readouterr().err and not bad.exists()
+
+
+def test_frame_nodes_take_the_music_drives_under_inference_mode(nodes):
+    """Keyframes to Frames with a strength curve, a bass pulse on layers 0-3 heard from a separate AUDIO and a
+    blend of two seeds runs under inference mode (as ComfyUI calls it) and changes the frames; a layer range
+    outside the generator is one clear error; Sound to Keyframes cuts the song on a drum stem's every other beat.
+    (The formulas are tested in tests/core/video/test_music.py.)"""
+    from soundclip_core.video import Keyframes
+
+    nodes, _ = nodes
+    with torch.inference_mode():
+        (song,) = nodes["LoadAudio"].load("song.wav", 0.0, 0.0)
+        generator, _ = nodes["StyleGANLoad"].load("landscape.pt")
+        (blend,) = nodes["LatentFromSeed"].sample(generator, 11, 2, 0.7)
+        plain = load_keyframes_for(generator)
+        keyframes = Keyframes(plain.ws, plain.times, SECONDS, {}, None, generator.ws_from_seed(5))
+        render = nodes["KeyframesToFrames"].render
+        base = (generator, keyframes, song, 10.0, 0.5, 0.0, "const", 4, 0.0)
+        images, _, _ = render(*base, "rms", "release=0.3", "20-150Hz:0-3", "", song, None, blend, "chroma", 0.5,
+                              "normalise")
+        unpulsed, _, _ = render(*base, "rms", "release=0.3", "", "", None, None, blend, "chroma", 0.5, "normalise")
+        plain_images, _, _ = render(*base)
+    assert images.shape == plain_images.shape == (30, 32, 32, 3)
+    from music_signals import click_track
+
+    clicks, times = click_track(120, SECONDS, RATE)  # a drum stem cuts the song on its beats
+    stem = {"waveform": torch.from_numpy(clicks).float()[None, None], "sample_rate": RATE}
+    with torch.inference_mode():
+        (encoder,) = nodes["AudioEncoderLoader"].load("resnet18_57.pth", "auto")
+        (clip,) = nodes["CLIPLoader"].load("ViT-B-32.pt", "ViT-B-32")
+        cut, report = nodes["SoundKeyframes"].run(song, encoder, clip, generator, blend_one(blend), 1.5, 1.5,
+                                                  "landscape", 1, 0.1, "learned", "", 0, 4, "fp32", None, 0.5,
+                                                  "beats", 2, 0.2, "", stem)
+    assert cut.settings["cut"] == "beats" and cut.ws.shape[0] == 2 * len(times[::2])
+    assert cut.times[2::2].tolist() == pytest.approx([t + 0.1 for t in times[2::2]], abs=0.03)
+    assert not torch.equal(unpulsed, plain_images)  # the strength and the blend changed the frames
+    with pytest.raises(SoundClipError, match="outside 0-7"):
+        render(*base, "", "", "20-150Hz:0-9")

@@ -27,7 +27,8 @@ def test_the_examples_exist():
         "Sound to landscape", "Music to painting (WikiArt)", "Sound and text style mix on faces",
         "Several sounds, one seed", "AudioCLIP, a bark to a dog", "Your photo, inverted, then rain",
         "StyleGAN3, a purr to an animal", "A whole song to a video", "A portrait, aligned, laughing, pasted back",
-        "A photo's sky made rainy (localised mask)", "A song to an instant video", "Teach three sounds, edit with one"}
+        "A photo's sky made rainy (localised mask)", "A song to an instant video", "Teach three sounds, edit with one",
+        "A song cut on its sections"}
 
 
 def test_committed_workflows_match_the_builder(builder):
