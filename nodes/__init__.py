@@ -7,6 +7,7 @@ module called ``nodes`` and this package must never shadow it.
 from __future__ import annotations
 
 from . import comfy_env
+from .analysis import AnalyzeSound, PlotSoundCurves, SemanticCurves, SoundCurve
 from .audio import AudioEncode, AudioEncoderLoader, LoadAudio
 from .classify import ZeroShotClassify
 from .invert import E4ELoader, InvertImage, LoadLatentFromPNG, PerceptualLoader, SaveImageWithLatent
@@ -40,6 +41,10 @@ _NODES = {
     "SoundKeyframes": (SoundKeyframes, "Sound to Keyframes (SoundCLIP)"),
     "KeyframesToFrames": (KeyframesToFrames, "Keyframes to Frames (SoundCLIP)"),
     "WriteSoundVideo": (WriteSoundVideo, "Write Sound Video (SoundCLIP)"),
+    "AnalyzeSound": (AnalyzeSound, "Analyze Sound (SoundCLIP)"),
+    "SemanticCurves": (SemanticCurves, "Semantic Curves (SoundCLIP)"),
+    "SoundCurve": (SoundCurve, "Sound Curve (SoundCLIP)"),
+    "PlotSoundCurves": (PlotSoundCurves, "Plot Sound Curves (SoundCLIP)"),
 }
 
 NODE_CLASS_MAPPINGS = {f"SoundCLIP_{name}": cls for name, (cls, _) in _NODES.items()}

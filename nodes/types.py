@@ -22,6 +22,7 @@ ARCFACE = "SOUNDCLIP_ARCFACE"
 PERCEPTUAL = "SOUNDCLIP_PERCEPTUAL"
 E4E = "SOUNDCLIP_E4E"
 KEYFRAMES = "SOUNDCLIP_KEYFRAMES"  # soundclip_core.video.Keyframes: W+ [K, num_ws, w_dim] with times in seconds
+SOUND_ANALYSIS = "SOUNDCLIP_ANALYSIS"  # soundclip_core.analysis.Hearing: every curve of a song at one fps
 # The pack's menu: one sub-category per stage of a workflow.
 LOADERS = "SoundCLIP/loaders"  # model files
 SOUND = "SoundCLIP/sound"  # sound in, sound -> embedding

@@ -15,16 +15,20 @@ null), beats, downbeats, sections (section start times in seconds, sorted, the f
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..audio import Audio
+from ..embedding import Embedding
 from ..errors import AnalysisError
+from ..evaluate.zeroshot import DEFAULT_TEMPLATES
 from .analyze import DEFAULT_BANDS, Analysis, analyze, check_tempo_range
 from .cache import ANALYSES, audio_key
 from .features import check_bands
-from .roles import ROLES, RoleAudio, assign_roles
+from .roles import LENGTH_TOLERANCE, ROLES, RoleAudio, assign_roles
+from .semantic import semantic_curves_cached
 
 
 def analyze_cached(audio: Audio, *, bands=DEFAULT_BANDS, section_count: int | None = None,
@@ -73,6 +77,18 @@ class Hearing:
             raise AnalysisError(f"there is no curve '{name}'", fix=f"use one of: {', '.join(self.curves)}")
         return self.curves[name]
 
+    def report(self) -> str:
+        """A few lines for people: tempo, beats, bars, sections, notes, and the curve names there are."""
+        rhythm = self.rhythm
+        tempo = f"{rhythm.tempo:.1f} BPM, {len(rhythm.beats.times)} beats" if rhythm.tempo else rhythm.beats.reason
+        bars = (f"{len(rhythm.bars.downbeats)} bars of {rhythm.bars.meter}" if rhythm.bars.meter else
+                rhythm.bars.reason)
+        starts = ", ".join(f"{t:.1f}" for t in rhythm.sections[:12])
+        lines = [f"{self.duration:.1f} s at {self.fps:g} fps: {self.frame_count} frames", f"tempo: {tempo}",
+                 f"bars: {bars}", f"sections start at {starts}{' ...' if len(rhythm.sections) > 12 else ''} s",
+                 *self.notes, f"curves: {', '.join(self.curves)}"]
+        return "\n".join(lines)
+
     def to_json(self) -> dict:
         rhythm = self.rhythm
         return {"fps": self.fps, "duration": self.duration, "frames": self.frame_count,
@@ -89,6 +105,19 @@ class Hearing:
         columns = [times] + [self.curves[n] for n in names]
         rows = [[i] + [round(float(c[i]), 6) for c in columns] for i in range(self.frame_count)]
         return ["frame", "time", *names], rows
+
+
+def parse_bands(text: str) -> tuple[tuple[float, float], ...]:
+    """ "20-150, 150-2000" (Hz) -> ((20.0, 150.0), (150.0, 2000.0)); checked as `analyze` checks bands."""
+    bands = []
+    for part in filter(None, (p.strip() for p in text.replace(";", ",").split(","))):
+        low, _, high = part.lower().removesuffix("hz").partition("-")
+        try:
+            bands.append((float(low), float(high)))
+        except ValueError:
+            raise AnalysisError(f"cannot read the band {part!r}",
+                                fix="write bands as low-high in Hz, e.g. 20-150, 150-2000") from None
+    return check_bands(bands)
 
 
 def check_fps(fps: float) -> float:
@@ -110,3 +139,17 @@ def hear(song: Audio, fps: float, *, stems: dict[str, Audio | None] | None = Non
         if roles.own(role):
             curves.update({f"{role}.{name}": values for name, values in analyses[role].curves(fps).items()})
     return Hearing(fps, analysis, analyses, curves, roles.notes)
+
+
+def add_semantic(heard: Hearing, encoder, audio: Audio, spans: Sequence[tuple[float, float]], *, clip=None,
+                 labels: Sequence[str] = (), targets: dict[str, Embedding] | None = None,
+                 templates: Sequence[str] = DEFAULT_TEMPLATES) -> Hearing:
+    """`heard` with the semantic curves of `audio` (semantic.py; the song or the meaning stem, heard in the
+    windows `spans`) added, cached per sound, models and settings. A sound of another length than the
+    analysed song (beyond roles.LENGTH_TOLERANCE) is refused: its curves would not line up with the frames."""
+    if abs(audio.duration - heard.duration) > LENGTH_TOLERANCE:
+        raise AnalysisError(f"the sound for the semantic curves{f' ({audio.source})' if audio.source else ''} is "
+                            f"{audio.duration:.2f} s long and the analysed song {heard.duration:.2f} s",
+                            fix="give the song that was analysed, or a stem separated from it")
+    return heard.with_curves(semantic_curves_cached(encoder, audio, spans, heard.fps, heard.frame_count, clip=clip,
+                                                    labels=labels, targets=targets, templates=templates))

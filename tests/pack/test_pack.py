@@ -92,6 +92,11 @@ SAVED_NAMES = {
                       "precision text text_weight",
     "KeyframesToFrames": "generator keyframes audio fps pulse motion noise_mode batch_size memory_budget_gb",
     "WriteSoundVideo": "generator keyframes audio fps pulse motion noise_mode batch_size crf filename_prefix",
+    "AnalyzeSound": "audio fps bands min_bpm max_bpm sections meaning pulse motion beat",
+    "SemanticCurves": "analysis audio encoder clip labels template window hop embedding",
+    "SoundCurve": "analysis curve normalise window threshold ceiling attack hold release smoothing gamma invert "
+                  "schedule_format frame",
+    "PlotSoundCurves": "analysis curves width lane_height",
 }
 
 
