@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from soundclip_core.analysis import FORMATS, Envelope, curve_frames, hear, plot_curves, to_schedule
+from soundclip_core.analysis import FORMATS, Envelope, curve_frames, hear, to_schedule
 from soundclip_core.analysis.envelope import NORMALISE
 from soundclip_core.analysis.hearing import Hearing, add_semantic, parse_bands
 from soundclip_core.audio import Audio
@@ -179,11 +179,5 @@ class PlotSoundCurves(Node):
                    "lines and beats as ticks (downbeats longer): look at what the song does before wiring it.")
 
     def plot(self, analysis: Hearing, curves: str, width: int, lane_height: int):
-        names = [n.strip() for n in curves.split(",") if n.strip()] or [
-            n for n in analysis.curves
-            if n in ("loudness", "onset") or n.startswith(("onset_", "label_", "similarity_"))]
-        rhythm = analysis.rhythm
-        picture = plot_curves({n: analysis.curve(n) for n in names}, analysis.fps, beats=rhythm.beats.times,
-                              downbeats=rhythm.bars.downbeats, sections=rhythm.sections, width=width,
-                              lane_height=lane_height)
+        picture = analysis.plot([n.strip() for n in curves.split(",") if n.strip()], width, lane_height)
         return (torch.from_numpy(np.ascontiguousarray(picture, np.float32) / 255)[None],)

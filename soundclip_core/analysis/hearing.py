@@ -27,6 +27,7 @@ from ..evaluate.zeroshot import DEFAULT_TEMPLATES
 from .analyze import DEFAULT_BANDS, Analysis, analyze, check_tempo_range
 from .cache import ANALYSES, audio_key
 from .features import check_bands
+from .plot import plot_curves
 from .roles import LENGTH_TOLERANCE, ROLES, RoleAudio, assign_roles
 from .semantic import semantic_curves_cached
 
@@ -76,6 +77,16 @@ class Hearing:
         if name not in self.curves:
             raise AnalysisError(f"there is no curve '{name}'", fix=f"use one of: {', '.join(self.curves)}")
         return self.curves[name]
+
+    def plot(self, names: Sequence[str] = (), width: int = 1024, lane_height: int = 80) -> np.ndarray:
+        """uint8 [H, W, 3]: the named curves (none: loudness, onset, each band's onset and every semantic curve)
+        against time, with the sections and beats (plot.py)."""
+        names = list(names) or [n for n in self.curves if n in ("loudness", "onset")
+                                or n.startswith(("onset_", "label_", "similarity_"))]
+        rhythm = self.rhythm
+        return plot_curves({n: self.curve(n) for n in names}, self.fps, beats=rhythm.beats.times,
+                           downbeats=rhythm.bars.downbeats, sections=rhythm.sections, width=width,
+                           lane_height=lane_height)
 
     def report(self) -> str:
         """A few lines for people: tempo, beats, bars, sections, notes, and the curve names there are."""
