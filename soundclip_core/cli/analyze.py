@@ -25,6 +25,7 @@ from ..audio import load_audio
 from ..clip import load_clip
 from ..encoders import load_audio_encoder
 from ..errors import SoundClipError
+from ..evaluate.zeroshot import check_labels
 from ..optional import require
 from ..video import DEFAULT_HOP, DEFAULT_WINDOW, cut_windows
 from .models import clip_request, model_files
@@ -81,6 +82,8 @@ def _check(args: argparse.Namespace) -> tuple[Path, Path | None, list[str], tupl
     if labels and not (args.encoder and args.clip):
         raise SoundClipError("--labels need an audio encoder and its CLIP to hear them",
                              fix="add --encoder soundclip-resnet18 --clip clip-vit-b-32 (or your own files)")
+    if labels:
+        check_labels(labels)
     if (args.min_bpm is None) != (args.max_bpm is None):
         raise SoundClipError("--min-bpm and --max-bpm go together", fix="give both, e.g. --min-bpm 150 --max-bpm 250")
     if plot is not None:
