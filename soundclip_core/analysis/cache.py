@@ -4,7 +4,8 @@ A small in-process LRU: the key is the sound's content (a BLAKE2b digest of its 
 same song loaded twice or passed through another node is found again) plus the settings that change the
 result; the value is whatever was computed. ComfyUI re-runs a node whenever one of its inputs changes: an
 envelope or frame-rate change then costs milliseconds, not a new analysis. Kept in memory only (an
-Analysis of a 3-minute song is about 2 MB), at most MAX_ENTRIES of them, the least recently used dropped.
+Analysis holds about 12 KB per second of sound: 2 MB for a 3-minute song, 130 MB for a 3-hour mix), at most
+MAX_ENTRIES of them, the least recently used dropped.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 
 from ..audio import Audio
 
-MAX_ENTRIES = 16
+MAX_ENTRIES = 8
 T = TypeVar("T")
 
 
@@ -43,9 +44,9 @@ class Memo:
         self.max_entries = max_entries
         self.entries: OrderedDict[Hashable, object] = OrderedDict()
 
-    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """The result kept for `key`, or `compute()` kept under it."""
-        if key in self.entries:
+    def get(self, key: Hashable, compute: Callable[[], T], valid: Callable[[T], bool] = lambda value: True) -> T:
+        """The result kept for `key` if `valid(result)`, else `compute()` kept under it."""
+        if key in self.entries and valid(self.entries[key]):  # type: ignore[arg-type]
             self.entries.move_to_end(key)
             return self.entries[key]  # type: ignore[return-value]
         value = compute()

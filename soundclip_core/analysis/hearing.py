@@ -15,7 +15,7 @@ null), beats, downbeats, sections (section start times in seconds, sorted, the f
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -109,13 +109,15 @@ class Hearing:
                 "curves": {name: values.astype(float).round(6).tolist() for name, values in self.curves.items()},
                 "notes": list(self.notes)}
 
-    def to_rows(self) -> tuple[list[str], list[list[float]]]:
-        """CSV: the header (frame, time, then the curve names) and one row per frame."""
-        names = list(self.curves)
-        times = np.arange(self.frame_count) / self.fps
-        columns = [times] + [self.curves[n] for n in names]
-        rows = [[i] + [round(float(c[i]), 6) for c in columns] for i in range(self.frame_count)]
-        return ["frame", "time", *names], rows
+    def csv_header(self) -> list[str]:
+        return ["frame", "time", *self.curves]
+
+    def csv_rows(self) -> Iterator[list[float]]:
+        """One row per frame (frame, time, then each curve), made as they are written: a 3-hour mix at 24 fps
+        is 259,200 rows."""
+        columns = list(self.curves.values())
+        for i in range(self.frame_count):
+            yield [i, round(i / self.fps, 6), *(round(float(c[i]), 6) for c in columns)]
 
 
 def parse_bands(text: str) -> tuple[tuple[float, float], ...]:

@@ -20,6 +20,7 @@ before any window is encoded.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -118,12 +119,21 @@ def semantic_curves_cached(encoder: AudioEncoder, audio: Audio, spans: Sequence[
                            targets: dict[str, Embedding] | None = None,
                            templates: Sequence[str] = DEFAULT_TEMPLATES) -> dict[str, np.ndarray]:
     """`semantic_curves(...)`, or the curves kept for the same sound, models, labels, windows and frames
-    (cache.py). Models are keyed by identity (a model loaded again is another model: its weights may differ)
-    and kept with the result, so that their ids cannot be reused by other models while the entry lives."""
+    (cache.py). Models are keyed by identity (a model loaded again is another model: its weights may differ) and
+    held weakly, so the cache never keeps a model the user has let go alive; an id reused by another model
+    after the first was freed is caught by comparing the live model with the entry's."""
     targets = dict(targets or {})
     key = ("semantic", audio_key(audio), id(encoder), id(clip), tuple(labels), tuple(templates),
            tuple(map(tuple, spans)), float(fps), n_frames,
            tuple((name, digest(t.vectors), t.space) for name, t in targets.items()))
-    _, curves = SEMANTIC.get(key, lambda: ((encoder, clip), semantic_curves(
-        encoder, audio, spans, fps, n_frames, clip=clip, labels=labels, targets=targets, templates=templates)))
-    return curves
+    models = (encoder, clip)
+
+    def compute():
+        curves = semantic_curves(encoder, audio, spans, fps, n_frames, clip=clip, labels=labels, targets=targets,
+                                 templates=templates)
+        return tuple(None if m is None else weakref.ref(m) for m in models), curves
+
+    def same_models(entry) -> bool:
+        return all(m is None if ref is None else ref() is m for ref, m in zip(entry[0], models, strict=True))
+
+    return SEMANTIC.get(key, compute, valid=same_models)[1]

@@ -110,11 +110,10 @@ def run(args: argparse.Namespace) -> int:
         if out.suffix.lower() == ".json":
             tmp.write_text(json.dumps(heard.to_json()), encoding="utf-8")
         else:
-            header, rows = heard.to_rows()
             with open(tmp, "w", newline="", encoding="utf-8") as f:
                 writer = csv.writer(f)
-                writer.writerow(header)
-                writer.writerows(rows)
+                writer.writerow(heard.csv_header())
+                writer.writerows(heard.csv_rows())
     print(heard.report())
     print(f"wrote {out}")
     if plot is not None:

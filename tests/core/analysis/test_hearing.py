@@ -150,7 +150,7 @@ def test_json_and_rows_hold_what_scripts_rely_on(clicks):
     assert data["fps"] == 10 and data["duration"] == pytest.approx(8.0) and data["sections"][0] == 0.0
     assert data["sections"] == sorted(data["sections"])
     assert all(len(v) == 80 for v in data["curves"].values())
-    header, rows = heard.to_rows()
+    header, rows = heard.csv_header(), list(heard.csv_rows())
     assert header[:2] == ["frame", "time"] and len(rows) == 80 and rows[12][:2] == [12, 1.2]
     assert rows[12][header.index("onset")] == pytest.approx(heard.curves["onset"][12], abs=1e-6)
 

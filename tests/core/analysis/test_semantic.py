@@ -114,3 +114,24 @@ def test_the_same_request_is_not_encoded_twice(models, song, monkeypatch):
     semantic_curves_cached(encoder, song, spans, 2, 24, clip=clip, labels=LABELS[:2])  # other labels: new curves
     assert calls == [4, 4]
     SEMANTIC.clear()
+
+
+def test_the_cache_holds_models_weakly_and_never_answers_for_another_model(models, song):
+    """A model the user let go is not kept alive by the cache; a new model (even one given the freed model's id)
+    gets its own curves."""
+    import gc
+    import weakref
+
+    encoder, clip = models
+    SEMANTIC.clear()
+    spans = cut_windows(song).spans
+    other = build_audio_encoder("soundclip", embed_dim=64, device="cpu", seed=2, space=TINY_SPACE)
+    gone = weakref.ref(other)
+    first = semantic_curves_cached(other, song, spans, 2, 24, clip=clip, labels=LABELS)
+    del other
+    gc.collect()
+    assert gone() is None  # the cache did not keep it
+    mine = semantic_curves_cached(encoder, song, spans, 2, 24, clip=clip, labels=LABELS)
+    again = semantic_curves_cached(encoder, song, spans, 2, 24, clip=clip, labels=LABELS)
+    assert again is mine and mine is not first
+    SEMANTIC.clear()
