@@ -32,7 +32,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import AnalysisError
-from ..optional import require
 from .backend import librosa
 from .stream import N_FFT, RATE
 
@@ -75,7 +74,6 @@ class FrameFeatures:
         lr = librosa()
         self.bands = bands
         self.window = np.hanning(N_FFT + 1)[:-1].astype(np.float32)  # periodic Hann, as librosa's
-        self.fft = require("scipy.fft", "musical analysis (librosa installs scipy)")
         self.freqs = np.fft.rfftfreq(N_FFT, 1 / RATE).astype(np.float32)
         self.full_scale = float(self.window.sum() / 2) ** 2  # the peak bin power of a full-scale sine
         self.mel_fb = lr.filters.mel(sr=RATE, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
@@ -108,7 +106,7 @@ class FrameFeatures:
         if len(block) == 0:
             return
         self._add("rms", np.sqrt(np.mean(np.square(block, dtype=np.float32), axis=1)))
-        magnitude = np.abs(self.fft.rfft(block * self.window, axis=1))  # scipy: float32 in and out, 3x numpy's
+        magnitude = np.abs(np.fft.rfft(block * self.window, axis=1)).astype(np.float32)
         power = np.square(magnitude)
         total = magnitude.sum(1)
         self._add("centroid", np.where(total > 1e-8, magnitude @ self.freqs / np.maximum(total, 1e-8), 0))
