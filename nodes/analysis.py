@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from soundclip_core.analysis import FORMATS, Envelope, curve_frames, hear, to_schedule
+from soundclip_core.analysis.analyze import open_tempo_range
 from soundclip_core.analysis.envelope import NORMALISE
 from soundclip_core.analysis.hearing import Hearing, add_semantic, parse_bands
 from soundclip_core.audio import Audio
@@ -44,9 +45,10 @@ class AnalyzeSound(Node):
         "fps": number(24.0, MIN_FPS, MAX_FPS, 1.0, "Frames per second: every curve has one value per frame."),
         "bands": text(DEFAULT_BANDS_TEXT, "Frequency bands (low-high Hz, comma-separated) for band levels and onsets: "
                                           "curves level_<band> and onset_<band>, e.g. onset_20-150Hz for the kick."),
-        "min_bpm": number(0.0, 0.0, 400.0, 1.0, "Slowest tempo allowed (with max_bpm): a song read at half or double "
-                                                "its tempo is moved into the range by octaves. 0 = as heard."),
-        "max_bpm": number(0.0, 0.0, 400.0, 1.0, "Fastest tempo allowed (with min_bpm); 0 = as heard."),
+        "min_bpm": number(0.0, 0.0, 400.0, 1.0, "Slowest tempo allowed: a song read at half its tempo is moved up "
+                                                "by octaves. 0 = no lower limit."),
+        "max_bpm": number(0.0, 0.0, 400.0, 1.0, "Fastest tempo allowed: a song read at double its tempo is moved "
+                                                "down by octaves. 0 = no upper limit."),
         "sections": whole(0, 0, 64, "Exactly this many sections; 0 = as many as the music has."),
     }
     OPTIONAL = {role: link("AUDIO", f"A stem for the {role} role: {tip}. Resampled to the song's rate; up to 0.5 s "
@@ -63,7 +65,7 @@ class AnalyzeSound(Node):
                 meaning=None, pulse=None, motion=None, beat=None):
         stems = {role: _one_sound(sound, f"the {role} stem") for role, sound in
                  (("meaning", meaning), ("pulse", pulse), ("motion", motion), ("beat", beat)) if sound is not None}
-        tempo_range = (min_bpm, max_bpm) if min_bpm > 0 or max_bpm > 0 else None
+        tempo_range = open_tempo_range(min_bpm, max_bpm) if min_bpm > 0 or max_bpm > 0 else None
         heard = hear(_one_sound(audio, "the song"), fps, stems=stems, bands=parse_bands(bands),
                      section_count=sections or None, tempo_range=tempo_range)
         return heard, heard.report()

@@ -96,6 +96,11 @@ def check_tempo_range(tempo_range) -> tuple[float, float] | None:
     return low, high
 
 
+def open_tempo_range(low: float | None, high: float | None) -> tuple[float, float]:
+    """A tempo range with either end left open (None or 0): (1, high) or (low, 1000) BPM."""
+    return (low or 1.0, high or 1000.0)
+
+
 def analyze(audio: Audio, *, bands=DEFAULT_BANDS, chunk_seconds: float = CHUNK_SECONDS,
             section_count: int | None = None, tempo_range: tuple[float, float] | None = None) -> Analysis:
     """Hear `audio` once (see the module doc). bands: (low Hz, high Hz) pairs for band levels and onsets;

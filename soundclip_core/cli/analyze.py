@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 
 from ..analysis import ROLES, hear
-from ..analysis.analyze import check_tempo_range
+from ..analysis.analyze import check_tempo_range, open_tempo_range
 from ..analysis.hearing import add_semantic, parse_bands
 from ..atomic import atomic_path
 from ..audio import load_audio
@@ -41,9 +41,10 @@ def register(subparsers) -> None:
     p.add_argument("--fps", type=float, default=24.0, help="frames per second: one value per frame per curve")
     p.add_argument("--bands", default="20-150, 150-2000, 2000-11025",
                    help="frequency bands (low-high Hz) for the level_<band> and onset_<band> curves")
-    p.add_argument("--min-bpm", type=float, help="with --max-bpm: the tempo range (fixes a song read at half or "
-                                                 "double its tempo)")
-    p.add_argument("--max-bpm", type=float, help="with --min-bpm: the tempo range")
+    p.add_argument("--min-bpm", type=float, help="the slowest tempo allowed: a song read at half its tempo is "
+                                                 "moved up by octaves")
+    p.add_argument("--max-bpm", type=float, help="the fastest tempo allowed: a song read at double its tempo is "
+                                                 "moved down by octaves")
     p.add_argument("--sections", type=int, help="exactly this many sections (default: as many as the music has)")
     p.add_argument("--stem", action="append", default=[], metavar="ROLE=FILE",
                    help=f"a stem heard for one role ({', '.join(ROLES)}; repeat for several), e.g. beat=drums.wav")
@@ -84,11 +85,10 @@ def _check(args: argparse.Namespace) -> tuple[Path, Path | None, list[str], tupl
                              fix="add --encoder soundclip-resnet18 --clip clip-vit-b-32 (or your own files)")
     if labels:
         check_labels(labels)
-    if (args.min_bpm is None) != (args.max_bpm is None):
-        raise SoundClipError("--min-bpm and --max-bpm go together", fix="give both, e.g. --min-bpm 150 --max-bpm 250")
     if plot is not None:
         require("PIL.Image", "--plot")
-    return out, plot, labels, None if args.min_bpm is None else check_tempo_range((args.min_bpm, args.max_bpm))
+    bpm = (args.min_bpm, args.max_bpm)
+    return out, plot, labels, None if bpm == (None, None) else check_tempo_range(open_tempo_range(*bpm))
 
 
 def run(args: argparse.Namespace) -> int:

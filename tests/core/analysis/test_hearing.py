@@ -25,6 +25,7 @@ from soundclip_core.analysis import (  # noqa: E402
     to_schedule,
 )
 from soundclip_core.analysis import hearing as hearing_module  # noqa: E402
+from soundclip_core.analysis.analyze import open_tempo_range  # noqa: E402
 from soundclip_core.analysis.beats import in_range  # noqa: E402
 from soundclip_core.analysis.cache import ANALYSES  # noqa: E402
 from soundclip_core.audio import Audio  # noqa: E402
@@ -135,6 +136,7 @@ def test_a_tempo_range_fixes_an_octave_error():
 def test_tempo_ranges_fold_by_octaves_and_bad_ranges_are_refused(clicks):
     assert in_range(100, (150, 250)) == 200 and in_range(440, (60, 180)) == 110 and in_range(100, None) == 100
     assert in_range(100, (130, 190)) == 130  # under an octave wide: the nearest edge
+    assert in_range(100, open_tempo_range(150, None)) == 200 and in_range(240, open_tempo_range(0, 130)) == 120
     for bad in [(120, 60), (0, 100), ("fast",), (60, float("nan"))]:
         with pytest.raises(AnalysisError, match="tempo range"):
             hear(clicks, 24, tempo_range=bad)

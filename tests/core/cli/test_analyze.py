@@ -76,7 +76,7 @@ def test_labels_and_a_beat_stem(files):
 
 @pytest.mark.parametrize("extra, message", [
     (["--labels", "rain,applause"], "--labels need an audio encoder and its CLIP"),
-    (["--min-bpm", "150"], "--min-bpm and --max-bpm go together"),
+    (["--min-bpm", "-5"], "tempo range -5-1000 BPM is empty or not positive"),
     (["--stem", "drums=x.wav"], "is not ROLE=FILE"),
     (["--min-bpm", "150", "--max-bpm", "100"], "tempo range 150-100 BPM is empty"),
     (["--bands", "low-high"], "cannot read the band 'low-high'"),
