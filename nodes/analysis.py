@@ -12,8 +12,8 @@ from soundclip_core.analysis.envelope import NORMALISE
 from soundclip_core.analysis.hearing import Hearing, add_semantic, parse_bands
 from soundclip_core.audio import Audio
 from soundclip_core.errors import SoundClipError
+from soundclip_core.timing import MAX_FPS, MIN_FPS
 from soundclip_core.video import DEFAULT_HOP, DEFAULT_WINDOW, cut_windows
-from soundclip_core.video.frames import MAX_FPS, MIN_FPS
 
 from . import comfy_env
 from .form import Node, choice, link, number, text, toggle, whole

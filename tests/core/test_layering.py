@@ -165,7 +165,7 @@ LAYERS = (
     ("engines", {"generators", "encoders", "clip", "arcface", "audio", "datasets", "embedding", "image", "picture",
                  "latents", "noise_maps", "memory"}),
     ("formats", {"checkpoints", "weights"}),
-    ("base", {"errors", "runtime", "atomic", "optional", ""}),
+    ("base", {"errors", "runtime", "atomic", "optional", "", "timing"}),
 )
 
 
