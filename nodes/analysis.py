@@ -93,9 +93,9 @@ class SemanticCurves(Node):
     OUTPUTS = (("analysis", SOUND_ANALYSIS), ("report", "STRING"))
     FUNCTION = "add"
     CATEGORY = ANALYSIS
-    DESCRIPTION = ("The curves only soundclip has: per frame, how likely each of your labels is (zero-shot, exactly "
-                   "what Zero-shot Classify says for each window) and how close the sound is to any embedding. "
-                   "Values between window centres are interpolated.")
+    DESCRIPTION = ("The curves only soundclip has: per frame, how likely each of your labels is (zero-shot: what "
+                   "Zero-shot Classify says for each window) and how close the sound is to any embedding. Values "
+                   "between window centres are interpolated.")
 
     def add(self, analysis: Hearing, audio: dict, encoder, clip, labels: str, template: str, window: float,
             hop: float, embedding=None):

@@ -5,8 +5,9 @@ that this package never imports the video, which imports it) the audio encoder g
 through the network; then per window
 
 - label_<label>: the zero-shot probability of each of the user's labels, softmax(100 * cosine) over the labels'
-  CLIP text embeddings (evaluate.zeroshot: the same prompts, templates and temperature as Zero-shot Classify,
-  so a window's values are exactly that node's result for that window's sound);
+  CLIP text embeddings (evaluate.zeroshot: the same prompts, templates and temperature as Zero-shot Classify;
+  the values are exactly evaluate.classify's for the list of windows, and Zero-shot Classify's on one window's
+  sound to float rounding: a matrix product's rows may round differently with other rows beside them);
 - similarity_<name>: the cosine between the window's embedding and any text or sound embedding (one curve per
   row of it).
 
