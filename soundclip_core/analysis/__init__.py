@@ -27,7 +27,7 @@ from .analyze import DEFAULT_BANDS, Analysis, analyze
 from .beats import Beats
 from .downbeats import Bars
 from .envelope import Envelope
-from .hearing import Hearing, analyze_cached, hear
+from .hearing import Hearing, analyze_cached, hear, hear_roles
 from .hpss import hpss
 from .plot import curve_frames, plot_curves
 from .roles import ROLES, RoleAudio, assign_roles
@@ -35,5 +35,5 @@ from .schedule import FORMATS, parse_schedule, to_schedule
 from .semantic import semantic_curves, semantic_curves_cached
 
 __all__ = ["DEFAULT_BANDS", "FORMATS", "ROLES", "Analysis", "Bars", "Beats", "Envelope", "Hearing", "RoleAudio",
-           "analyze", "analyze_cached", "assign_roles", "curve_frames", "hear", "hpss", "parse_schedule",
+           "analyze", "analyze_cached", "assign_roles", "curve_frames", "hear", "hear_roles", "hpss", "parse_schedule",
            "plot_curves", "semantic_curves", "semantic_curves_cached", "to_schedule"]

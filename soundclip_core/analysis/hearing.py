@@ -143,7 +143,16 @@ def hear(song: Audio, fps: float, *, stems: dict[str, Audio | None] | None = Non
          section_count: int | None = None, tempo_range: tuple[float, float] | None = None) -> Hearing:
     """The song and each role's stem heard at `fps` (see the module doc); stems checked before any is heard."""
     fps = check_fps(fps)
-    roles: RoleAudio = assign_roles(song, **(stems or {}))
+    return hear_roles(assign_roles(song, **(stems or {})), fps, bands=bands, section_count=section_count,
+                      tempo_range=tempo_range)
+
+
+def hear_roles(roles: RoleAudio, fps: float, *, bands=DEFAULT_BANDS, section_count: int | None = None,
+               tempo_range: tuple[float, float] | None = None) -> Hearing:
+    """`hear` for roles already assigned (roles.assign_roles): for a caller that needs the fitted stems too,
+    e.g. the meaning stem's windows for the semantic curves."""
+    fps = check_fps(fps)
+    song = roles.song
     settings = dict(bands=bands, section_count=section_count, tempo_range=tempo_range)
     analysis = analyze_cached(song, **settings)
     analyses = {role: analyze_cached(roles[role], **settings) if roles.own(role) else analysis for role in ROLES}

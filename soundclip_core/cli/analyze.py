@@ -17,9 +17,9 @@ import csv
 import json
 from pathlib import Path
 
-from ..analysis import ROLES, hear
+from ..analysis import ROLES, assign_roles
 from ..analysis.analyze import check_tempo_range, open_tempo_range
-from ..analysis.hearing import add_semantic, parse_bands
+from ..analysis.hearing import add_semantic, hear_roles, parse_bands
 from ..atomic import atomic_path
 from ..audio import load_audio
 from ..clip import load_clip
@@ -87,6 +87,9 @@ def _check(args: argparse.Namespace) -> tuple[Path, Path | None, list[str], tupl
         check_labels(labels)
     if plot is not None:
         require("PIL.Image", "--plot")
+    if args.sections is not None and args.sections < 1:
+        raise SoundClipError(f"--sections {args.sections}: a song has at least one section",
+                             fix="give 1 or more, or leave --sections out (as many as the music has)")
     bpm = (args.min_bpm, args.max_bpm)
     return out, plot, labels, None if bpm == (None, None) else check_tempo_range(open_tempo_range(*bpm))
 
@@ -95,17 +98,19 @@ def run(args: argparse.Namespace) -> int:
     out, plot, labels, tempo_range = _check(args)
     stems, bands = _stems(args.stem), parse_bands(args.bands)
     song = load_audio(args.song, max_seconds=MAX_SECONDS, allow_silence=True)
-    stem_audio = {role: load_audio(path, max_seconds=MAX_SECONDS, allow_silence=True) for role, path in stems.items()}
+    roles = assign_roles(song, **{role: load_audio(path, max_seconds=MAX_SECONDS, allow_silence=True)
+                                  for role, path in stems.items()})  # a stem that does not fit: before any work
     models = None
     if labels:
-        spans = cut_windows(song, args.window, args.hop).spans  # a bad --window before the models load
+        spans = cut_windows(roles["meaning"], args.window, args.hop).spans  # a bad --window before models load
         files = model_files({"encoder": (args.encoder, "audio_encoder"), "clip": clip_request(args.clip)})
         models = load_audio_encoder(files["encoder"], device=args.device), load_clip(None, files["clip"], args.device)
-    heard = hear(song, args.fps, stems=stem_audio, bands=bands, section_count=args.sections, tempo_range=tempo_range)
+    heard = hear_roles(roles, args.fps, bands=bands, section_count=args.sections, tempo_range=tempo_range)
     if models is not None:
         encoder, clip = models
-        heard = add_semantic(heard, encoder, stem_audio.get("meaning", song), spans, clip=clip, labels=labels,
+        heard = add_semantic(heard, encoder, roles["meaning"], spans, clip=clip, labels=labels,
                              templates=[args.template])
+    picture = heard.plot() if plot is not None else None  # drawn before anything is written
     with atomic_path(out) as tmp:
         if out.suffix.lower() == ".json":
             tmp.write_text(json.dumps(heard.to_json()), encoding="utf-8")
@@ -118,6 +123,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out}")
     if plot is not None:
         with atomic_path(plot) as tmp:
-            require("PIL.Image", "--plot").fromarray(heard.plot()).save(tmp, format="PNG")
+            require("PIL.Image", "--plot").fromarray(picture).save(tmp, format="PNG")
         print(f"wrote {plot}")
     return 0

@@ -80,6 +80,7 @@ def test_labels_and_a_beat_stem(files):
     (["--stem", "drums=x.wav"], "is not ROLE=FILE"),
     (["--min-bpm", "150", "--max-bpm", "100"], "tempo range 150-100 BPM is empty"),
     (["--bands", "low-high"], "cannot read the band 'low-high'"),
+    (["--sections", "0"], "at least one section"),
 ])
 def test_user_errors_are_one_line_before_the_song_is_heard(files, capsys, monkeypatch, extra, message):
     monkeypatch.setattr(cli_analyze, "load_audio", lambda *a, **k: pytest.fail("the song was read"))
@@ -88,7 +89,8 @@ def test_user_errors_are_one_line_before_the_song_is_heard(files, capsys, monkey
     assert message in capsys.readouterr().err and not out.exists()
 
 
-def test_a_stem_of_another_length_and_a_bad_output_are_refused(files, capsys):
+def test_a_stem_of_another_length_and_a_bad_output_are_refused(files, capsys, monkeypatch):
+    monkeypatch.setattr(cli_analyze, "hear_roles", lambda *a, **k: pytest.fail("the song was analysed"))
     assert main(["analyze", str(files / "song.wav"), "--stem", f"pulse={files / 'short.wav'}", "--out",
                  str(files / "out" / "x.json")]) == 2
     assert "the pulse stem" in capsys.readouterr().err
