@@ -142,8 +142,9 @@ class SoundCurve(Node):
         "AnimateDiff's multival inputs take it; KJNodes' FloatToMask reads it too).",
         "The same list as ComfyUI's FLOATS type (AnimateDiff-Evolved, ComfyUI's hooks).",
         "The curve as keyframes in the chosen schedule format (frames on a straight line left out).",
-        "One 64x64 mask per frame, filled with the frame's value (0-1).",
-        "One 64x64 image per frame: a bar as high as the frame's value, for previews.",
+        "One 64x64 mask per frame, filled with the frame's value (0-1); smaller past about 11 minutes at 24 fps, so "
+        "that the batch stays under 256 MB.",
+        "One 64x64 image per frame (smaller for long songs, as the mask): a bar as high as the frame's value.",
         "The value at `frame`.",
         "How many frames the curve has.",
     )

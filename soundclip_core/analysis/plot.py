@@ -7,6 +7,8 @@ longer), a time axis in seconds along the bottom.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import AnalysisError
@@ -37,7 +39,8 @@ def plot_curves(curves: dict[str, np.ndarray], fps: float, *, beats=(), downbeat
     def x_of(seconds: float) -> float:
         return LEFT + span * seconds / duration
 
-    step = next(s for s in (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800) if duration / s <= 12)
+    step = next((s for s in (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600) if duration / s <= 12),
+                duration / 12)
     for t in np.arange(0.0, duration + 1e-9, step):
         draw.line([(x_of(t), TOP), (x_of(t), height - BOTTOM)], fill=GRID)
         draw.text((x_of(t) + 2, height - BOTTOM + 4), f"{t:g}s", fill=INK)
@@ -62,11 +65,22 @@ def plot_curves(curves: dict[str, np.ndarray], fps: float, *, beats=(), downbeat
     return np.asarray(image, np.uint8)
 
 
-def curve_frames(values, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """A curve (one value per frame, 0-1 after shaping) as previews of `size` px: a mask batch float32
-    [N, size, size] filled with each frame's value (what mask inputs take, e.g. as an opacity), and an image
-    batch float32 [N, size, size, 3] of a bar rising from the bottom to the value (clipped to 0-1)."""
+PREVIEW_VALUES = 2**26  # a preview batch's values at most (256 MB of float32 for the mask, 3x for the image)
+
+
+def preview_size(frames: int, largest: int = 64) -> int:
+    """The side of the per-frame previews: `largest` px, less for very long curves (a 3-hour mix at 24 fps,
+    259,200 frames, gets 16 px) so that a batch stays within PREVIEW_VALUES."""
+    return max(1, min(largest, int(math.sqrt(PREVIEW_VALUES / max(frames, 1)))))
+
+
+def curve_frames(values, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A curve (one value per frame, 0-1 after shaping) as previews of `size` px (None: preview_size): a mask
+    batch float32 [N, size, size] filled with each frame's value (what mask inputs take, e.g. as an opacity),
+    and an image batch float32 [N, size, size, 3] of a bar rising from the bottom to the value (clipped to
+    0-1)."""
     x = np.clip(np.asarray(values, np.float32).reshape(-1), 0.0, 1.0)
+    size = size or preview_size(len(x))
     mask = np.broadcast_to(x[:, None, None], (len(x), size, size)).copy()
     rows = (size - 1 - np.arange(size)) / size  # row r is filled when the value reaches its height from the bottom
     bar = (x[:, None] > rows[None]).astype(np.float32)  # [N, size]

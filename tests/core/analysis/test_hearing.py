@@ -28,6 +28,7 @@ from soundclip_core.analysis import hearing as hearing_module  # noqa: E402
 from soundclip_core.analysis.analyze import open_tempo_range  # noqa: E402
 from soundclip_core.analysis.beats import in_range  # noqa: E402
 from soundclip_core.analysis.cache import ANALYSES  # noqa: E402
+from soundclip_core.analysis.plot import preview_size  # noqa: E402
 from soundclip_core.audio import Audio  # noqa: E402
 from soundclip_core.errors import AnalysisError  # noqa: E402
 
@@ -205,6 +206,10 @@ def test_curve_previews_and_plot():
     assert (np.abs(lane.astype(int) - (231, 76, 60)).sum(-1) < 30).sum() > 100  # the first curve drawn in its colour
     with pytest.raises(AnalysisError, match="no curves"):
         plot_curves({}, 10)
+    assert preview_size(4320) == 64 and preview_size(259_200) == 16  # a 3-hour mix: 1 GB of previews, not 17
+    long_mask, _ = curve_frames(np.zeros(300_000))
+    assert long_mask.shape[1] * long_mask.shape[2] * long_mask.shape[0] <= 2**26
+    assert plot_curves({"x": np.zeros(24 * 3600 * 8)}, 24, width=400, lane_height=20).shape[1] == 400  # 8 hours
 
 
 def test_an_envelope_with_negative_attack_is_refused_before_any_curve_is_shaped():
