@@ -43,7 +43,8 @@ def plot_curves(curves: dict[str, np.ndarray], fps: float, *, beats=(), downbeat
                 duration / 12)
     for t in np.arange(0.0, duration + 1e-9, step):
         draw.line([(x_of(t), TOP), (x_of(t), height - BOTTOM)], fill=GRID)
-        draw.text((x_of(t) + 2, height - BOTTOM + 4), f"{t:g}s", fill=INK)
+        if x_of(t) + 30 < width:  # a label that would be cut off at the right edge is left out
+            draw.text((x_of(t) + 2, height - BOTTOM + 4), f"{t:g}s", fill=INK)
     for t in sections:
         draw.line([(x_of(t), 0), (x_of(t), height - BOTTOM)], fill=SECTION, width=2)
     strong = {round(float(t), 4) for t in downbeats}
