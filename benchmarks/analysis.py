@@ -1,9 +1,12 @@
 """Musical analysis speed and memory on the CPU: seconds to analyse 1, 10 and 60 minutes of a synthetic
 song (44.1 kHz stereo, 20 s parts cycling: a chord with accented clicks at 120 BPM, gated noise with kicks,
 another chord with hi-hats), and peak memory, each in a fresh process; optionally HPSS, and librosa's own
-calls for the same features side by side (`--librosa`, on the shortest duration).
+calls for the same features side by side (`--librosa`, on the shortest duration), and the semantic curves
+(`--semantic`: three labels' zero-shot curves from the video's 5 s windows, the paper's ResNet-18 encoder with
+random weights) beside the video's own window encoding (encode_windows, one window at a time), both on the
+shortest duration.
 
-    python benchmarks/analysis.py [--minutes 1 10 60] [--hpss] [--librosa]
+    python benchmarks/analysis.py [--minutes 1 10 60] [--hpss] [--librosa] [--semantic]
 
 Peak memory is the process's peak resident set during the analysis (VmHWM, reset just before it) less its
 resident set just before it, with the song already in memory: what the analysis itself adds.
@@ -24,7 +27,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 RATE = 44100
 
 
@@ -80,6 +83,14 @@ def worker(minutes: float, what: str) -> dict:
         analyze(Audio(torch.from_numpy(song(0.1)), RATE))  # librosa's first calls compile (numba): not timed
     elif what == "librosa":
         librosa_features(Audio(torch.from_numpy(song(0.1)), RATE))
+    elif what in ("semantic", "windows"):
+        from soundclip_core.clip import TINY_SPACE, tiny_clip
+        from soundclip_core.encoders import build_audio_encoder
+        from soundclip_core.video import cut_windows
+
+        encoder = build_audio_encoder("soundclip", device="cpu", embed_dim=64, space=TINY_SPACE)  # ResNet-18 trunk
+        clip = tiny_clip()
+        spans = cut_windows(audio).spans
     before = resident_bytes()
     reset = reset_peak()
     start = time.perf_counter()
@@ -92,6 +103,16 @@ def worker(minutes: float, what: str) -> dict:
 
         hpss(audio)
         extra = {}
+    elif what == "semantic":
+        from soundclip_core.analysis import semantic_curves
+
+        curves = semantic_curves(encoder, audio, spans, 24, 24 * int(audio.duration) + 1, clip=clip,
+                                 labels=["rain", "applause", "violin"])
+        extra = {"windows": len(spans), "curves": len(curves)}
+    elif what == "windows":
+        from soundclip_core.video import encode_windows
+
+        extra = {"windows": len(encode_windows(encoder, audio, cut_windows(audio)).vectors)}
     else:
         extra = librosa_features(audio)
     seconds = time.perf_counter() - start
@@ -121,6 +142,7 @@ def main() -> None:
     parser.add_argument("--minutes", nargs="+", type=float, default=[1, 10, 60])
     parser.add_argument("--hpss", action="store_true", help="also time HPSS (slow: medians)")
     parser.add_argument("--librosa", action="store_true", help="librosa's own calls on the shortest duration")
+    parser.add_argument("--semantic", action="store_true", help="semantic curves beside the video's window encoding")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -131,6 +153,8 @@ def main() -> None:
         runs += [(min(args.minutes), "hpss")]
     if args.librosa:
         runs += [(min(args.minutes), "librosa")]
+    if args.semantic:
+        runs += [(min(args.minutes), "semantic"), (min(args.minutes), "windows")]
     print("| what | minutes | seconds | peak memory above the input | input | result |")
     print("| --- | --- | --- | --- | --- | --- |")
     for minutes, what in runs:

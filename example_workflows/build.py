@@ -31,7 +31,7 @@ THUMBNAIL_SIZE = (512, 384)
 LINK_COLOURS = {"AUDIO": "#5fb4ff", "IMAGE": "#64b5f6", "SOUNDCLIP_EMBEDDING": "#ffb74d",
                 "SOUNDCLIP_CLIP": "#ffd500", "SOUNDCLIP_GENERATOR": "#b39ddb", "SOUNDCLIP_LATENT": "#ff9cf9",
                 "SOUNDCLIP_AUDIO_ENCODER": "#81c784", "SOUNDCLIP_ARCFACE": "#e57373", "SOUNDCLIP_KEYFRAMES": "#ff9cf9",
-                "VIDEO": "#ffa07a", "FLOAT": "#aaee88"}
+                "VIDEO": "#ffa07a", "FLOAT": "#aaee88", "SOUNDCLIP_ANALYSIS": "#4dd0e1"}
 
 # the model kind each loader's file widgets read (soundclip_core.weights: KIND_FOLDERS, the manifest)
 LOADER_KINDS = {
@@ -109,7 +109,10 @@ class Workflow:
         declared = {**spec["required"], **spec.get("optional", {})}
         widgets, inputs = [], []
         for name, declaration in declared.items():
-            if is_widget(declaration):
+            if is_widget(declaration) and isinstance(values.get(name), tuple):  # a link into a widget: the
+                widgets.append(declaration[1]["default"])  # frontend keeps the widget's value beside the socket
+                inputs.append((name, declaration[0]))
+            elif is_widget(declaration):
                 widgets.append(values.pop(name))
                 if len(declaration) > 1 and declaration[1].get("control_after_generate"):
                     widgets.append("fixed")
@@ -461,6 +464,38 @@ def song_cut_on_sections(w: Workflow) -> None:
               "pulse_bands": "20-150Hz:0-3"})
 
 
+def semantic_curve_drives_a_weight(w: Workflow) -> None:
+    """How much the song sounds like rain steers the edit: Analyze Sound hears the song, Semantic Curves adds per
+    frame how likely each label is (the same windows as the video), Sound Curve shapes "label_rain" and gives its
+    value at one frame, which sets the weight of the text "heavy rain" against the sound in Mix Embeddings before
+    the edit. Plot Sound Curves shows every curve with the beats and sections; Sound Curve's schedule output
+    (FizzNodes / AnimateDiff keyframes) and FLOAT list drive other packs' nodes the same way."""
+    (audio,) = load_audio(w, "song.wav", 0, 0)
+    encoder, clip, generator = load_models(w, "landscape.pt", first_row=1)
+    analysis, _ = w.node("SoundCLIP_AnalyzeSound", 1, 0, audio=audio, fps=24.0, bands="20-150, 150-2000, 2000-11025",
+                         min_bpm=0.0, max_bpm=0.0, sections=0)
+    labelled, _ = w.node("SoundCLIP_SemanticCurves", 2, 0, analysis=analysis, audio=audio, encoder=encoder, clip=clip,
+                         labels="rain\napplause\nviolin", template="the sound of {}", window=5.0, hop=2.5)
+    (_, _, _, _, bars, value, _) = w.node(
+        "SoundCLIP_SoundCurve", 3, 0, analysis=labelled, curve="label_rain", normalise="none", window=10.0,
+        threshold=0.0, ceiling=1.0, attack=0.0, hold=0.0, release=0.5, smoothing=0.2, gamma=1.0, invert=False,
+        schedule_format="keyframes", frame=48)
+    (plot,) = w.node("SoundCLIP_PlotSoundCurves", 3, 2, analysis=labelled, curves="", width=1024, lane_height=80)
+    sound, _ = w.node("SoundCLIP_AudioEncode", 1, 2, audio=audio, encoder=encoder, long_clip="average",
+                      window_start=0.0)
+    text, _ = w.node("SoundCLIP_TextEncode", 1, 3, clip=clip, text="heavy rain")
+    target, _ = w.node("SoundCLIP_EmbeddingMix", 4, 0, embedding_a=sound, weight_a=1.0, embedding_b=text,
+                       weight_b=value)
+    (source,) = w.node("SoundCLIP_LatentFromSeed", 2, 2, generator=generator, seed=7, batch_size=1,
+                       truncation_psi=0.7, label="")
+    edited, _ = w.node("SoundCLIP_LatentOptimize", 5, 0, generator=generator, clip=clip, target=target,
+                       latent=source, preset="landscape", **OPTIMIZE_DEFAULTS)
+    (image,) = w.node("SoundCLIP_Decode", 6, 0, generator=generator, latent=edited, noise_mode="const")
+    w.core("SaveImage", 7, 0, ["soundclip/rain_weighted"], images=image)
+    w.core("PreviewImage", 4, 2, [], images=plot)
+    w.core("PreviewImage", 4, 3, [], images=bars)
+
+
 # File name = title: ComfyUI's template browser titles a custom node's template by its file name (it reads
 # no index or workflow field for them), and its thumbnail banner repeats it.
 WORKFLOWS = {
@@ -477,6 +512,7 @@ WORKFLOWS = {
     "A song to an instant video": song_to_instant_video,
     "Teach three sounds, edit with one": teach_three_sounds,
     "A song cut on its sections": song_cut_on_sections,
+    "A semantic curve drives a weight": semantic_curve_drives_a_weight,
 }
 
 

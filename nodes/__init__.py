@@ -7,6 +7,7 @@ module called ``nodes`` and this package must never shadow it.
 from __future__ import annotations
 
 from . import comfy_env
+from .analysis import AnalyzeSound, PlotSoundCurves, SemanticCurves, SoundCurve
 from .audio import AudioEncode, AudioEncoderLoader, LoadAudio
 from .classify import ZeroShotClassify
 from .faces import AlignFace, PasteBack
@@ -51,6 +52,10 @@ _NODES = {
     "HearFrames": (HearFrames, "Hear Every Frame (SoundCLIP)"),
     "InstantVideo": (InstantVideo, "Sound to Instant Video (SoundCLIP)"),
     "TeachSounds": (TeachSounds, "Teach Sounds (SoundCLIP)"),
+    "AnalyzeSound": (AnalyzeSound, "Analyze Sound (SoundCLIP)"),
+    "SemanticCurves": (SemanticCurves, "Semantic Curves (SoundCLIP)"),
+    "SoundCurve": (SoundCurve, "Sound Curve (SoundCLIP)"),
+    "PlotSoundCurves": (PlotSoundCurves, "Plot Sound Curves (SoundCLIP)"),
 }
 
 NODE_CLASS_MAPPINGS = {f"SoundCLIP_{name}": cls for name, (cls, _) in _NODES.items()}

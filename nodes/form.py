@@ -76,6 +76,11 @@ def number(default: float, low: float, high: float, step: float, tooltip: str) -
     return ("FLOAT", {"default": default, "min": low, "max": high, "step": step, "tooltip": tooltip})
 
 
+def toggle(default: bool, tooltip: str) -> tuple:
+    """A BOOLEAN widget (a switch)."""
+    return ("BOOLEAN", {"default": default, "tooltip": tooltip})
+
+
 def text(default: str, tooltip: str, multiline: bool = False) -> tuple:
     """A STRING widget."""
     return ("STRING", {"default": default, "multiline": multiline, "tooltip": tooltip})

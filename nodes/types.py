@@ -23,6 +23,7 @@ PERCEPTUAL = "SOUNDCLIP_PERCEPTUAL"
 E4E = "SOUNDCLIP_E4E"
 FACE = "SOUNDCLIP_FACE"  # list of soundclip_core.faces.FaceInPhoto: one per aligned face, the photo and the quad
 KEYFRAMES = "SOUNDCLIP_KEYFRAMES"  # soundclip_core.video.Keyframes: W+ [K, num_ws, w_dim] with times in seconds
+SOUND_ANALYSIS = "SOUNDCLIP_ANALYSIS"  # soundclip_core.analysis.Hearing: every curve of a song at one fps
 # The pack's menu: one sub-category per stage of a workflow.
 LOADERS = "SoundCLIP/loaders"  # model files
 SOUND = "SoundCLIP/sound"  # sound in, sound -> embedding

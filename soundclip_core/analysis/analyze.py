@@ -14,11 +14,13 @@ downbeats without four beats; one section (start 0.0) when nothing changes or th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..audio import Audio
+from ..errors import AnalysisError
 from .beats import Beats, track_beats
 from .downbeats import Bars, find_bars
 from .features import PITCH_CLASSES, Band, FrameFeatures, band_name, check_bands
@@ -79,12 +81,33 @@ class Analysis:
         return out
 
 
+def check_tempo_range(tempo_range) -> tuple[float, float] | None:
+    """(min BPM, max BPM) with 0 < min < max, as floats, or None; anything else is one AnalysisError."""
+    if tempo_range is None:
+        return None
+    try:
+        low, high = (float(v) for v in tempo_range)
+    except (TypeError, ValueError):
+        raise AnalysisError(f"a tempo range must be two numbers (min BPM, max BPM), got {tempo_range!r}",
+                            fix="give e.g. (150, 250) for a fast song read at half its tempo") from None
+    if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high):
+        raise AnalysisError(f"the tempo range {low:g}-{high:g} BPM is empty or not positive",
+                            fix="give the slowest tempo first, both above 0, e.g. (150, 250)")
+    return low, high
+
+
+def open_tempo_range(low: float | None, high: float | None) -> tuple[float, float]:
+    """A tempo range with either end left open (None or 0): (1, high) or (low, 1000) BPM."""
+    return (low or 1.0, high or 1000.0)
+
+
 def analyze(audio: Audio, *, bands=DEFAULT_BANDS, chunk_seconds: float = CHUNK_SECONDS,
-            section_count: int | None = None) -> Analysis:
+            section_count: int | None = None, tempo_range: tuple[float, float] | None = None) -> Analysis:
     """Hear `audio` once (see the module doc). bands: (low Hz, high Hz) pairs for band levels and onsets;
     chunk_seconds: how much sound is resampled and framed at a time (peak memory); section_count: exactly
-    this many sections (None: as many as the music has)."""
-    bands = check_bands(bands)
+    this many sections (None: as many as the music has); tempo_range: (min, max) BPM the tempo is moved into
+    by octaves (beats.py: fixes a song read at half or double its tempo), None: as heard."""
+    bands, tempo_range = check_bands(bands), check_tempo_range(tempo_range)
     features, framer = FrameFeatures(bands), Framer()
     for chunk in mono_chunks(audio, chunk_seconds=chunk_seconds):
         features.frames(framer.push(chunk))
@@ -93,7 +116,7 @@ def analyze(audio: Audio, *, bands=DEFAULT_BANDS, chunk_seconds: float = CHUNK_S
     frames = features.result()
     fine = frames.pop("fine", np.zeros(0, np.float32))
     frames["rms_db"] = (20 * np.log10(np.maximum(frames["rms"], 1e-5))).astype(np.float32)
-    beats = track_beats(frames["onset"], fine, silent=audio.silent)
+    beats = track_beats(frames["onset"], fine, silent=audio.silent, tempo_range=tempo_range)
     del fine
     bars = find_bars(beats.times, frames["onset"], frames["rms_db"]) if len(beats.times) else Bars(
         reason="no beats, so no bars")

@@ -3,7 +3,9 @@
 The pulse is the `onset` curve (mean log-mel flux, 11.6 ms hop; features.py).
 
 1. Tempo prior: librosa.feature.tempo on the pulse, per 30 s
-   of song (so its tempogram stays small on a 3-hour mix), the median of those estimates.
+   of song (so its tempogram stays small on a 3-hour mix), the median of those estimates; with a tempo
+   range (min, max BPM), moved by octaves into it (halved while above, doubled while below, then clipped):
+   the fix for octave errors, a 200 BPM song read at 100 or a 70 BPM ballad at 140.
 2. Beats: librosa.beat.beat_track's dynamic programme on the same curve, at that tempo, after dividing the
    curve by its RMS over the surrounding LEVEL_SECONDS (plus a tenth of the song's): a quiet verse's beats
    count as much as a loud chorus's. librosa's end trimming is off (it dropped whole quiet last parts);
@@ -52,16 +54,32 @@ class Beats:
 
 
 def tempo_prior(pulse: np.ndarray) -> float:
-    """librosa's tempo estimate, per TEMPO_CHUNK_SECONDS of pulse, their median (0 if none)."""
+    """librosa's tempo estimate, per TEMPO_CHUNK_SECONDS of pulse, their median (0 if none). The pulse is
+    taken at half its rate (the larger of each two frames: no attack lost), librosa's own hop of 512 samples:
+    its tempogram (an autocorrelation per frame) then costs half as much, and a prior needs no finer lag (the
+    tempo is measured from the refined beats, step 6)."""
     lr = librosa()
-    step = int(TEMPO_CHUNK_SECONDS * RATE / HOP)
+    coarse = pulse[:len(pulse) // 2 * 2].reshape(-1, 2).max(1) if len(pulse) >= 2 else pulse
+    step = int(TEMPO_CHUNK_SECONDS * RATE / (2 * HOP))
     estimates = []
-    for first in range(0, len(pulse), step):
-        chunk = pulse[first:first + step]
+    for first in range(0, len(coarse), step):
+        chunk = coarse[first:first + step]
         if len(chunk) >= step // 4 or first == 0:
             if chunk.any():
-                estimates.append(float(lr.feature.tempo(onset_envelope=chunk, sr=RATE, hop_length=HOP)[0]))
+                estimates.append(float(lr.feature.tempo(onset_envelope=chunk, sr=RATE, hop_length=2 * HOP)[0]))
     return float(np.median(estimates)) if estimates else 0.0
+
+
+def in_range(bpm: float, tempo_range: tuple[float, float] | None) -> float:
+    """`bpm` moved by octaves into [low, high] (see step 1), clipped to it when the range is under an octave."""
+    if tempo_range is None or bpm <= 0:
+        return bpm
+    low, high = tempo_range
+    while bpm > high and bpm / 2 >= low:
+        bpm /= 2
+    while bpm < low and bpm * 2 <= high:
+        bpm *= 2
+    return min(max(bpm, low), high)
 
 
 def clarity(pulse: np.ndarray, period_frames: float) -> float:
@@ -131,7 +149,8 @@ def levelled(pulse: np.ndarray) -> np.ndarray:
     return x / (local + 0.1 * np.sqrt(sums[-1] / len(x)) + 1e-12)
 
 
-def track_beats(pulse: np.ndarray, fine: np.ndarray, silent: bool = False) -> Beats:
+def track_beats(pulse: np.ndarray, fine: np.ndarray, silent: bool = False,
+                tempo_range: tuple[float, float] | None = None) -> Beats:
     if silent:
         return Beats(reason="the sound is silent: no beats")
     if not pulse.any():
@@ -139,13 +158,12 @@ def track_beats(pulse: np.ndarray, fine: np.ndarray, silent: bool = False) -> Be
     prior = tempo_prior(pulse)
     if prior <= 0:
         return Beats(reason="no onsets: no beats")
-    period = 60.0 / prior * RATE / HOP
-    pulse_clarity = clarity(pulse, period)
+    pulse_clarity = clarity(pulse, 60.0 / prior * RATE / HOP)  # at the tempo heard: the range picks an octave
     if pulse_clarity < MIN_CLARITY:
         return Beats(reason=f"no regular pulse (clarity {pulse_clarity:.2f} < {MIN_CLARITY}): speech, a drone, "
                             "free time or noise", clarity=pulse_clarity)
-    _, frames = librosa().beat.beat_track(onset_envelope=levelled(pulse), sr=RATE, hop_length=HOP, bpm=prior,
-                                          trim=False)
+    _, frames = librosa().beat.beat_track(onset_envelope=levelled(pulse), sr=RATE, hop_length=HOP,
+                                          bpm=in_range(prior, tempo_range), trim=False)
     frames = quiet_ends_dropped(np.asarray(frames, np.int64), pulse)
     times = trim_ends(refine(frames.astype(np.float64) * HOP / RATE, fine))
     if len(times) < 2:

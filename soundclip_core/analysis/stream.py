@@ -32,7 +32,9 @@ def mono_chunks(audio: Audio, rate: int = RATE, chunk_seconds: float = CHUNK_SEC
         soxr = require("soxr", "resampling audio")
         stream = soxr.ResampleStream(audio.sample_rate, rate, 1, dtype="float32", quality="HQ")
     for first in range(0, total, step):
-        chunk = audio.waveform[:, first:first + step].mean(0).numpy().astype(np.float32, copy=False)
+        channels = audio.waveform[:, first:first + step].numpy()
+        chunk = (channels.sum(0) / np.float32(len(channels))).astype(np.float32, copy=False)  # numpy: torch's
+        # mean over the 2 channels of a slice was 30x slower (0.6 s of a 3-minute song's 4.5 s analysis)
         if stream is not None:
             chunk = stream.resample_chunk(chunk, last=first + step >= total)
         if chunk.size:

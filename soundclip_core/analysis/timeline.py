@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..video.frames import frame_count, frame_rate
+from ..timing import frame_count, frame_rate
 from .stream import HOP, RATE
 
 

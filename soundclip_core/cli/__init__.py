@@ -16,8 +16,8 @@ from .. import VERSION
 from ..errors import SoundClipError
 
 # the artist's path first (check the install, get models, edit, mix, photos, video), then the researcher's
-COMMAND_MODULES = ("selftest", "weights", "manipulate", "mix", "invert", "video", "locate", "search", "train",
-                   "evaluate", "convert")
+COMMAND_MODULES = ("selftest", "weights", "manipulate", "mix", "invert", "video", "analyze", "locate", "search",
+                   "train", "evaluate", "convert")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

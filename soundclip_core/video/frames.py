@@ -1,9 +1,8 @@
 """Video frames from keyframes: timing, per-frame latents and batched, streamed decoding.
 
-Timing: the frame rate is kept as an exact fraction (fps rounded to 1/1000, as ComfyUI's video
-writer does); a sound of S samples at R Hz gives N = ceil(S * fps / R) frames, the fewest that cover
-every moment of the sound, so the video ends less than one frame after the sound. Frame i shows the
-latent at t_i = i / fps (its presentation time).
+Timing (soundclip_core.timing, shared with the musical analysis): the frame rate is an exact fraction and a
+sound of S samples at R Hz gives N = ceil(S * fps / R) frames. Frame i shows the latent at t_i = i / fps (its
+presentation time).
 
 Decoding is a generator of batches: at most `batch_size` frames exist at once, however long the song;
 each batch is synthesised 4 frames per call, the Decode node's chunk (on 2 CPU threads a 1024 px call of 8
@@ -12,9 +11,7 @@ frames cost more per frame than two calls of 4).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
-from fractions import Fraction
 from pathlib import Path
 
 import torch
@@ -22,30 +19,17 @@ import torch
 from ..errors import Cancelled, SoundClipError
 from ..memory import decode_bytes
 from ..noise_maps import synthesize
+from ..timing import MAX_FPS as MAX_FPS  # re-exported: the video's frame timing lives in timing.py
+from ..timing import MIN_FPS as MIN_FPS
+from ..timing import frame_count as frame_count
+from ..timing import frame_rate
 from .keyframes import Keyframes
 from .motion import hermite, tangents
 from .reactive import Reactive
 
-MIN_FPS, MAX_FPS = 1.0, 120.0  # ComfyUI's CreateVideo accepts the same range
 DECODE_BATCH = 8
 SYNTHESIS_CHUNK = 4  # frames per synthesis call, as the Decode node: at 1024 px larger calls cost more per frame
 FALLBACK_MEMORY = 4 * 1024**3  # when the free memory cannot be read
-
-
-def frame_rate(fps: float) -> Fraction:
-    """fps as the exact fraction the video stream uses; refuses zero, negative, NaN or absurd rates."""
-    try:
-        fps = float(fps)
-    except (TypeError, ValueError):
-        fps = math.nan
-    if not math.isfinite(fps) or not MIN_FPS <= fps <= MAX_FPS:
-        raise SoundClipError(f"frame rate {fps} is outside {MIN_FPS:g}-{MAX_FPS:g} fps", fix="use e.g. 24, 25 or 30")
-    return Fraction(round(fps * 1000), 1000)
-
-
-def frame_count(samples: int, sample_rate: int, fps: float) -> int:
-    """ceil(samples / sample_rate * fps), exactly (no float rounding at whole-frame durations)."""
-    return max(1, math.ceil(Fraction(samples, sample_rate) * frame_rate(fps)))
 
 
 def frame_times(first: int, count: int, fps: float) -> torch.Tensor:

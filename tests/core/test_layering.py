@@ -166,7 +166,7 @@ LAYERS = (
     ("engines", {"generators", "encoders", "clip", "arcface", "audio", "datasets", "embedding", "image", "picture",
                  "latents", "noise_maps", "memory", "faces"}),
     ("formats", {"checkpoints", "weights"}),
-    ("base", {"errors", "runtime", "atomic", "optional", ""}),
+    ("base", {"errors", "runtime", "atomic", "optional", "", "timing"}),
 )
 
 

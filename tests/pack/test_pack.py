@@ -104,6 +104,11 @@ SAVED_NAMES = {
     "InstantVideo": "frame_sounds audio generator latent clip table_file neutral alpha beta layers pulse motion "
                     "noise_mode batch_size memory_budget_gb table neutral_embedding alpha_curve",
     "TeachSounds": "encoder clip sounds path name epochs seed",
+    "AnalyzeSound": "audio fps bands min_bpm max_bpm sections meaning pulse motion beat",
+    "SemanticCurves": "analysis audio encoder clip labels template window hop embedding",
+    "SoundCurve": "analysis curve normalise window threshold ceiling attack hold release smoothing gamma invert "
+                  "schedule_format frame",
+    "PlotSoundCurves": "analysis curves width lane_height",
 }
 
 

@@ -28,7 +28,7 @@ def test_the_examples_exist():
         "Several sounds, one seed", "AudioCLIP, a bark to a dog", "Your photo, inverted, then rain",
         "StyleGAN3, a purr to an animal", "A whole song to a video", "A portrait, aligned, laughing, pasted back",
         "A photo's sky made rainy (localised mask)", "A song to an instant video", "Teach three sounds, edit with one",
-        "A song cut on its sections"}
+        "A song cut on its sections", "A semantic curve drives a weight"}
 
 
 def test_committed_workflows_match_the_builder(builder):
@@ -219,3 +219,37 @@ def test_seeds_are_saved_fixed_and_sounds_load_through_our_node(path, builder):
             assert node["widgets_values"][widgets.index("seed") + 1] == "fixed", node["type"]
             seeded += 1
     assert seeded >= 1
+
+
+def test_semantic_curve_workflow_runs_with_tiny_models(builder, tmp_path, monkeypatch):
+    """Analyze Sound -> Semantic Curves -> Sound Curve: the rain curve's value at frame 48 becomes the text's
+    weight in Mix Embeddings, then the edit runs; the plot and the curve's bars are previewed."""
+    pytest.importorskip("librosa", reason="the analysis needs librosa: pip install -e '.[test]'")
+    import torch
+    from tiny_models import write_sound, write_workflow_models
+
+    write_workflow_models(tmp_path / "models", with_arcface=False)
+    write_sound(tmp_path / "song.wav", seconds=6.0)
+    monkeypatch.setenv("SOUNDCLIP_HOME", str(tmp_path / "models"))
+    monkeypatch.chdir(tmp_path)
+    shown: dict[str, list] = {"saved": [], "previewed": []}
+    core = {"SaveImage": lambda images, filename_prefix: shown["saved"].append(images) or (),
+            "PreviewImage": lambda images: shown["previewed"].append(images) or ()}
+    classes = builder.load_node_classes()
+    workflow = json.loads((ROOT / "example_workflows" / "A semantic curve drives a weight.json").read_text())
+    definitions = {**CORE_DEFINITIONS, **{k: v.INPUT_TYPES() for k, v in classes.items()}}
+    prompt = to_api_prompt(workflow, definitions)
+    for entry in prompt.values():
+        if entry["class_type"] == "SoundCLIP_LatentOptimize":
+            entry["inputs"]["steps"] = 2
+    outputs = run_prompt(prompt, classes, core)
+    by_type = {prompt[i]["class_type"]: out for i, out in outputs.items()}
+    floats, _, schedule, _, bars, value, count = by_type["SoundCLIP_SoundCurve"]
+    assert count == 144 and value == floats[48] and schedule.startswith("0:(")
+    mix = next(i for i in prompt if prompt[i]["class_type"] == "SoundCLIP_EmbeddingMix")
+    assert prompt[mix]["inputs"]["weight_b"][0] in [i for i in prompt if prompt[i]["class_type"] ==
+                                                   "SoundCLIP_SoundCurve"]  # linked, not the widget's value
+    (image,) = shown["saved"]
+    plot, preview = shown["previewed"]
+    assert image.shape == (1, 32, 32, 3) and plot.shape[0] == 1 and plot.shape[-1] == 3
+    assert torch.equal(preview, bars) and bars.shape == (144, 64, 64, 3)

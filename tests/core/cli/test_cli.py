@@ -251,8 +251,8 @@ def test_commands_are_listed_in_the_order_an_artist_meets_them():
     from soundclip_core.cli import build_parser
 
     listed = [a for a in build_parser()._actions if a.dest == "command"][0].choices
-    assert list(listed) == ["selftest", "weights", "manipulate", "mix", "invert", "video", "locate", "search",
-                            "train", "evaluate", "convert"]
+    assert list(listed) == ["selftest", "weights", "manipulate", "mix", "invert", "video", "analyze", "locate",
+                            "search", "train", "evaluate", "convert"]
 
 
 def test_fold_ids_mean_the_same_in_every_command():
