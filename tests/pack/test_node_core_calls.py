@@ -152,7 +152,8 @@ def test_a_missing_sound_fails_the_run_with_a_message_not_a_dropped_branch(pack,
 
 FILE_INPUTS = {"LoadAudio": ["audio"], "LoadLatentFromPNG": ["image"], "StyleGANLoad": ["generator_name"],
                "AudioEncoderLoader": ["encoder_name"], "CLIPLoader": ["clip_name"], "ArcFaceLoader": ["arcface_name"],
-               "PerceptualLoader": ["vgg_name", "lpips_weights"], "E4ELoader": ["e4e_name"]}
+               "PerceptualLoader": ["vgg_name", "lpips_weights"], "E4ELoader": ["e4e_name"],
+               "TeachSounds": ["sounds"]}
 
 
 def test_file_inputs_pass_validation_and_fail_in_the_node(pack, tmp_path, monkeypatch):
