@@ -3,6 +3,9 @@
 With `path`, the work so far is kept beside it in `<name>.partial.safetensors` after every chunk; a later call
 with the same generator, CLIP and settings continues from there (a resumed table equals an uninterrupted one),
 and the final table replaces the partial one when complete.
+
+A 1024 px generator's renders do not fit a GPU 32 at a time: on CUDA the batches shrink to what 80% of the
+free memory holds (`fit_batch`, planned with `memory.py`), which changes the time, not the table.
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
+
 from ..errors import SoundClipError
+from ..memory import decode_bytes, edit_step_bytes
 from .files import load_partial, save_table, style_layout_json
 from .fingerprint import generator_fingerprint
 from .finite import finite_rows
@@ -25,6 +31,16 @@ from .table import IMAGES, STRENGTH, ChannelTable, Partial, Progress, check_meth
 def partial_path(path: str | os.PathLike) -> Path:
     path = Path(path)
     return path.with_name(f"{path.stem}.partial{path.suffix or '.safetensors'}")
+
+
+def fit_batch(wanted: int, per_item: Callable[[], int], device: torch.device) -> int:
+    """`wanted`, or on CUDA no more items than 80% of the free device memory holds at `per_item()` bytes each
+    (at least 1; planned only there); the CPU's batches are left as asked (host memory is the operating
+    system's to manage)."""
+    if device.type != "cuda":
+        return wanted
+    free, _ = torch.cuda.mem_get_info(device)
+    return max(1, min(wanted, int(free * 0.8) // max(1, per_item())))
 
 
 def compute_table(generator, clip, method: str = "finite", *, images: int = IMAGES, strength: float = STRENGTH,
@@ -56,10 +72,14 @@ def compute_table(generator, clip, method: str = "finite", *, images: int = IMAG
             save_table(ChannelTable(state.rows, **identity), partial_file, styles_json, done=state.done)
 
     styles = sample_styles(generator, images, seed, truncation_psi)
+    device = generator.w_avg.device
     if method == "finite":
+        batch_size = fit_batch(batch_size, lambda: decode_bytes(generator, 1), device)
         rows = finite_rows(generator, clip, layout, stats, styles, strength, batch_size, channels_per_chunk,
                            partial, keep, progress, should_cancel, clip_input)
     else:
+        jacobian = 4 * clip.dim * layout.total  # float32 J of one image
+        image_batch = fit_batch(image_batch, lambda: edit_step_bytes(generator, 1) + jacobian, device)
         rows = gradient_rows(generator, clip, layout, styles, image_batch, partial, keep, progress,
                              should_cancel, clip_input)
     table = ChannelTable(rows, **identity)
