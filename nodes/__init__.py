@@ -9,6 +9,7 @@ from __future__ import annotations
 from . import comfy_env
 from .audio import AudioEncode, AudioEncoderLoader, LoadAudio
 from .classify import ZeroShotClassify
+from .directions import ApplyDirection, ComputeStyleSpaceTable, SoundDirection
 from .invert import E4ELoader, InvertImage, LoadLatentFromPNG, PerceptualLoader, SaveImageWithLatent
 from .manipulate import ArcFaceLoader, LatentOptimize
 from .stylegan import Decode, LatentFromSeed, StyleGANLoad, StyleMix
@@ -40,6 +41,9 @@ _NODES = {
     "SoundKeyframes": (SoundKeyframes, "Sound to Keyframes (SoundCLIP)"),
     "KeyframesToFrames": (KeyframesToFrames, "Keyframes to Frames (SoundCLIP)"),
     "WriteSoundVideo": (WriteSoundVideo, "Write Sound Video (SoundCLIP)"),
+    "ComputeStyleSpaceTable": (ComputeStyleSpaceTable, "Compute StyleSpace Table (SoundCLIP)"),
+    "SoundDirection": (SoundDirection, "Sound Direction (SoundCLIP)"),
+    "ApplyDirection": (ApplyDirection, "Apply Direction (SoundCLIP)"),
 }
 
 NODE_CLASS_MAPPINGS = {f"SoundCLIP_{name}": cls for name, (cls, _) in _NODES.items()}

@@ -71,9 +71,9 @@ def estimate_direction(generator, clip, delta: Embedding, *, images: int = IMAGE
     targets = delta.vectors.to(device)  # [T, D]
     vectors = torch.cat([targets, _probes(probes, clip.dim, seed).to(device)])  # targets first, then the probes
     exact = probes >= clip.dim
-    along_sum = torch.zeros(targets.shape[0], layout.total)  # sum_i Delta t . u_ic
-    probed_sum = torch.zeros(len(vectors) - targets.shape[0], layout.total)  # sum_i v . u_ic per probe
     with torch.inference_mode(False), torch.enable_grad():
+        along_sum = torch.zeros(targets.shape[0], layout.total)  # sum_i Delta t . u_ic
+        probed_sum = torch.zeros(len(vectors) - targets.shape[0], layout.total)  # sum_i v . u_ic per probe
         make_autograd_ready(generator)
         make_autograd_ready(clip.model)
         for first in range(0, images, image_batch):
