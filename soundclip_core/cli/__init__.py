@@ -16,7 +16,8 @@ from .. import VERSION
 from ..errors import SoundClipError
 
 # the artist's path first (check the install, get models, edit, mix, photos, video), then the researcher's
-COMMAND_MODULES = ("selftest", "weights", "manipulate", "mix", "invert", "video", "train", "evaluate", "convert")
+COMMAND_MODULES = ("selftest", "weights", "manipulate", "mix", "invert", "video", "train", "evaluate", "convert",
+                   "table")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
