@@ -341,6 +341,30 @@ def song_to_video(w: Workflow) -> None:
     w.core("SaveVideo", 5, 0, ["soundclip/song", "auto", "auto"], video=video)
 
 
+def instant_rain(w: Workflow) -> None:
+    """Instant edits: rain on a landscape with no optimisation. Compute StyleSpace Table runs once per generator
+    (minutes on a GPU; kept in models/soundclip_tables and read from there next time); the sound becomes a
+    direction through it; Apply Direction moves the channels it selects. alpha (strength) and beta (how few,
+    how specific the channels) are widgets: change them and only Apply Direction and Decode rerun, at once."""
+    (audio,) = load_audio(w, "rain.wav", 0, 0)
+    encoder, clip, generator = load_models(w, "landscape.pt", first_row=1)
+    target, _ = w.node("SoundCLIP_AudioEncode", 1, 0, audio=audio, encoder=encoder, long_clip="average",
+                       window_start=0.0)
+    table, _ = w.node("SoundCLIP_ComputeStyleSpaceTable", 1, 1, generator=generator, clip=clip, method="gradient",
+                      samples=100, seed=5)
+    (source,) = w.node("SoundCLIP_LatentFromSeed", 1, 3, generator=generator, seed=7, batch_size=1,
+                       truncation_psi=0.7, label="")
+    direction, _, _ = w.node("SoundCLIP_SoundDirection", 2, 0, target=target, clip=clip,
+                             neutral="a photo of a landscape", table=table, estimate_images=8)
+    styles, _ = w.node("SoundCLIP_ApplyDirection", 3, 0, generator=generator, latent=source, direction=direction,
+                       alpha=4.0, beta=0.15, layers="")
+    (after,) = w.node("SoundCLIP_Decode", 4, 0, generator=generator, latent=source, noise_mode="const",
+                      styles=styles)
+    (before,) = w.node("SoundCLIP_Decode", 4, 2, generator=generator, latent=source, noise_mode="const")
+    w.core("SaveImage", 5, 0, ["soundclip/instant_rain"], images=after)
+    w.core("PreviewImage", 5, 2, [], images=before)
+
+
 # File name = title: ComfyUI's template browser titles a custom node's template by its file name (it reads
 # no index or workflow field for them), and its thumbnail banner repeats it.
 WORKFLOWS = {
@@ -352,6 +376,7 @@ WORKFLOWS = {
     "Your photo, inverted, then rain": invert_photo_then_sound,
     "StyleGAN3, a purr to an animal": sound_to_animal_stylegan3,
     "A whole song to a video": song_to_video,
+    "Instant rain on a landscape": instant_rain,
 }
 
 
