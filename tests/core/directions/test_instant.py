@@ -24,9 +24,11 @@ from soundclip_core.directions import (
     scores,
     table_direction,
     table_file,
+    table_layout,
     text_direction,
 )
-from soundclip_core.directions.compute import fit_batch
+from soundclip_core.directions.gradient import image_jacobian
+from soundclip_core.directions.sampling import sample_styles
 from soundclip_core.embedding import Embedding
 from soundclip_core.errors import Cancelled, CheckpointError, EmbeddingSpaceError, SoundClipError
 
@@ -174,13 +176,25 @@ def test_the_cache_computes_once_per_generator_space_and_method_and_resumes(g, c
     assert path.stat().st_size > 100
 
 
-def test_batches_shrink_to_the_free_device_memory(monkeypatch):
+def test_batches_shrink_to_the_free_memory(monkeypatch):
+    from soundclip_core.directions import compute
+
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (10_000, 20_000))
     cuda = torch.device("cuda")
-    assert fit_batch(32, lambda: 1_000, cuda) == 8  # 80% of 10 kB at 1 kB each
-    assert fit_batch(4, lambda: 1_000, cuda) == 4
-    assert fit_batch(32, lambda: 50_000, cuda) == 1  # never below one
-    assert fit_batch(32, lambda: 1 / 0, torch.device("cpu")) == 32  # the CPU never plans
+    assert compute.fit_batch(32, lambda: 1_000, cuda) == 8  # 80% of 10 kB at 1 kB each
+    assert compute.fit_batch(4, lambda: 1_000, cuda) == 4
+    assert compute.fit_batch(32, lambda: 50_000, cuda) == 1  # never below one
+    monkeypatch.setattr(compute, "free_memory", lambda device: 5_000 if device.type == "cpu" else 0)
+    assert compute.fit_batch(32, lambda: 1_000, torch.device("cpu")) == 4  # the host's available memory
+
+
+def test_replicated_jacobian_passes_equal_one_dimension_at_a_time(g, clip):
+    """Several CLIP dimensions per backward pass (a batch replicated), 64 = 12 x 5 + 4: the same Jacobian."""
+    layout = table_layout(g, 8)
+    styles = sample_styles(g, 2)
+    features, one = image_jacobian(g, clip, styles, layout, replicas=1)
+    features5, five = image_jacobian(g, clip, styles, layout, replicas=5)
+    assert torch.allclose(features5, features, atol=1e-5) and torch.allclose(five, one, atol=1e-5)
 
 
 def test_styles_files_round_trip_and_decode_as_the_latent(g, tmp_path):
