@@ -129,14 +129,14 @@ def run(args: argparse.Namespace) -> int:
     # everything the user named is checked before any model loads: outputs, inputs, then every model together
     image_path, latent_path = check_image_outputs(args.out)
     if args.instant:
-        latent_path = check_output(styles_path(image_path), {".safetensors"}, "edit.styles.safetensors")
+        styles_file = check_output(styles_path(image_path), {".safetensors"}, "edit.styles.safetensors")
         if args.table and not Path(args.table).is_file():
             raise CheckpointError("no table here", path=args.table, fix="make one with `soundclip table`, or leave "
                                                                          "--table out for an estimate")
     source = read_latent(args.latent) if args.latent else None
     photo = load_image(args.image) if args.image else None
     audio = load_audio(args.audio) if args.audio else None
-    neutral_audio = load_audio(args.neutral) if neutral_sound else None
+    neutral_audio = load_audio(Path(args.neutral).expanduser()) if neutral_sound else None
     files = model_files({"generator": (args.generator, "stylegan2"), "clip": clip_request(args.clip),
                          "encoder": (args.encoder, "audio_encoder") if audio or neutral_audio else None,
                          "arcface": (args.arcface, "arcface") if args.arcface else None,
@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     if args.instant:
         neutral = encoder.encode(neutral_audio) if neutral_audio is not None else clip.encode_text([args.neutral])
         return run_instant(args, generator, clip, combine(targets), neutral, w_source.to(device), noise,
-                           image_path, latent_path, label_text if label is not None else None)
+                           image_path, styles_file, label_text if label is not None else None)
     bar, callback = step_bar(args.steps, "optimising")
     try:
         result = optimize(generator, clip, targets, w_source.to(device), preset=args.preset, steps=args.steps,
