@@ -120,17 +120,16 @@ def random_clip512(image_size: int = 32) -> ClipModel:
     return ClipModel(model.float().eval().requires_grad_(False), "random/clip512", "random 512-d CLIP")
 
 
-def styleclip_table(directory: str, g: Generator, clip: ClipModel, images: int, stats_samples: int
-                    ) -> tuple[torch.Tensor, float]:
-    """StyleCLIP's table of `g` (its rows [channels, 512], seconds) by its own code from `directory`."""
-    import copy
+def styleclip_network(directory: str, g: Generator):
+    """StyleCLIP's own ada-pytorch SynthesisNetwork (DIR/global_torch/training/networks.py) with `g`'s weights and
+    the layer names its LoadModel gives (it patches a pickle's network; here it is built directly)."""
     import types
 
-    import numpy as np
     from generator import nvidia_synthesis_state  # benchmarks/generator.py: our weights under NVIDIA's names
 
     sys.path.insert(0, str(Path(directory) / "global_torch"))
     sys.modules.setdefault("clip", types.ModuleType("clip"))  # SingleChannel imports OpenAI's clip for __main__ only
+
     class Absent(types.ModuleType):  # a module its imports need, unused on this path (constants read as 0)
         def __getattr__(self, name: str) -> int:
             return 0
@@ -140,8 +139,6 @@ def styleclip_table(directory: str, g: Generator, clip: ClipModel, images: int, 
             __import__(name)
         except ImportError:
             sys.modules[name] = Absent(name)
-    import SingleChannel  # type: ignore
-    from manipulate import Manipulator  # type: ignore
     from training.networks import SynthesisNetwork  # type: ignore
 
     channels = g.config.channels
@@ -149,12 +146,34 @@ def styleclip_table(directory: str, g: Generator, clip: ClipModel, images: int, 
                            channel_base=channels[-1] * g.resolution, channel_max=channels[0], num_fp16_res=0)
     net.load_state_dict(nvidia_synthesis_state(g), strict=False)
     net.eval().requires_grad_(False)
-    for res in net.block_resolutions:  # the names StyleCLIP's LoadModel gives the layers (it patches a pickle)
+    for res in net.block_resolutions:
         block = getattr(net, f"b{res}")
         if res != 4:
             block.conv0.name = f"conv0_resolution_{res}"
         block.conv1.name = f"conv1_resolution_{res}"
         block.torgb.name = f"toRGB_resolution_{res}"
+    return net
+
+
+def styleclip_table(directory: str, g: Generator, clip: ClipModel, images: int, stats_samples: int
+                    ) -> tuple[torch.Tensor, float]:
+    """StyleCLIP's table of `g` (its rows [channels, 512], seconds) by its own code from `directory`."""
+    import copy
+    import types
+
+    import numpy as np
+
+    net = styleclip_network(directory, g)
+    import SingleChannel  # type: ignore
+    from manipulate import Manipulator  # type: ignore
+
+    with torch.no_grad():  # the same generator on both sides: its styles' images are ours
+        ws = g.ws_from_seed(0)
+        styles = net.W2S(ws)
+        theirs = net(None, encoded_styles=styles, noise_mode="const")
+        style_gap = max(float((a - b).abs().max()) for a, b in zip(styles.values(), g.styles(ws), strict=True))
+        print(f"StyleCLIP's network from our weights: max |style difference| {style_gap:.1e} (same order), "
+              f"max |image difference| {float((theirs - g.synthesis(ws)).abs().max()):.1e}", flush=True)
 
     def mapping(z, c, truncation_psi, truncation_cutoff):  # ours, broadcast to every layer (its GenerateS asks)
         return g.mapping(z.float(), None, truncation_psi=truncation_psi)[:, None].repeat(1, g.num_ws, 1)
