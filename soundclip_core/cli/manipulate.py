@@ -18,6 +18,7 @@ from ..directions import (
     apply_direction,
     decode_styles,
     estimate_direction,
+    find_cached_table,
     load_styleclip_table,
     load_table,
     save_styles,
@@ -90,8 +91,9 @@ def register(subparsers) -> None:
                          help="no optimisation: move the StyleSpace channels the target's direction selects; writes "
                               "the edit and its styles (<out>.styles.safetensors)")
     instant.add_argument("--table", help="a table from `soundclip table` (or StyleCLIP's fs3.npy, for the generator "
-                                         "it was made for); without it the direction is estimated from a few "
-                                         "sample images (seconds, a first try)")
+                                         "it was made for); without it, a table of this generator and CLIP in the "
+                                         "cache, else the direction is estimated from a few sample images "
+                                         "(seconds, a first try)")
     instant.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
                          help="strength: 0 gives the source back, negative goes the other way (StyleCLIP: -10..10; "
                               "beyond +-100 it is clamped)")
@@ -195,13 +197,15 @@ def run_instant(args: argparse.Namespace, generator, clip, target: Embedding, ne
     """--instant: the target's direction (through --table, or estimated), applied at --alpha/--beta/--layers to
     the source's styles, decoded; the image and the styles written."""
     delta = text_direction(target, neutral)
-    table = None
-    if args.table:
-        if Path(args.table).suffix.lower() == ".npy":
-            table = load_styleclip_table(args.table, generator)
-        else:
-            table = load_table(args.table, generator, clip.space)
+    if not args.table:
+        table = find_cached_table(generator, clip.space)
+        if table is not None:
+            print(f"using the cached {table.method} table ({table.images} images) of this generator and CLIP")
+    elif Path(args.table).suffix.lower() == ".npy":
+        table = load_styleclip_table(args.table, generator)
     else:
+        table = load_table(args.table, generator, clip.space)
+    if table is None:
         bar = tqdm(total=args.estimate_images, desc="estimating the direction", unit="image")
         try:
             direction = estimate_direction(generator, clip, delta, images=args.estimate_images,

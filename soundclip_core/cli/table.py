@@ -8,7 +8,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..clip import load_clip
-from ..directions import METHODS, compute_table, partial_path
+from ..directions import METHODS, cache_entry, cached_table, compute_table, default_table_folder, partial_path
 from ..directions.sampling import SEED
 from ..directions.table import IMAGES
 from ..errors import SoundClipError
@@ -32,21 +32,25 @@ def register(subparsers) -> None:
     p.add_argument("--samples", type=int, default=IMAGES, help="sample images the directions are averaged over")
     p.add_argument("--seed", type=int, default=SEED, help="the sample images' seed (StyleCLIP's is 5)")
     add_device_arg(p)
-    p.add_argument("--out", required=True, type=Path,
+    p.add_argument("--out", type=Path,
                    help="the table (.safetensors); an interrupted run keeps <name>.partial.safetensors beside it "
-                        "and the same command resumes from there")
+                        "and the same command resumes from there. Without it the table goes to the cache "
+                        f"({default_table_folder()}), where `manipulate --instant` and the nodes find it")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.samples < 1:
         raise SoundClipError(f"--samples {args.samples}: a table needs at least 1 image", fix=f"use {IMAGES}")
-    out = check_output(args.out, {".safetensors"}, "table.safetensors")
-    check_output(partial_path(out), {".safetensors"}, "table.safetensors")
+    if args.out is not None:
+        out = check_output(args.out, {".safetensors"}, "table.safetensors")
+        check_output(partial_path(out), {".safetensors"}, "table.safetensors")
     files = model_files({"generator": (args.generator, "stylegan2"), "clip": clip_request(args.clip)})
     device = pick_device(args.device)
     generator = load_generator(files["generator"], device)
     clip = load_clip(args.clip_arch, files["clip"], device)
+    if args.out is None:
+        out, _ = cache_entry(generator, clip.space, args.method, images=args.samples, seed=args.seed)
     if partial_path(out).is_file():
         print(f"resuming from {partial_path(out)} where it matches these settings")
     bar = tqdm(desc=f"{args.method} table", unit="item")
@@ -56,8 +60,11 @@ def run(args: argparse.Namespace) -> int:
         bar.refresh()
 
     try:
-        table = compute_table(generator, clip, args.method, images=args.samples, seed=args.seed, path=out,
-                              progress=progress)
+        if args.out is None:
+            table = cached_table(generator, clip, args.method, images=args.samples, seed=args.seed, progress=progress)
+        else:
+            table = compute_table(generator, clip, args.method, images=args.samples, seed=args.seed, path=out,
+                                  progress=progress)
     finally:
         bar.close()
     print(f"wrote {out}: {table.layout.total} channels x {table.clip_dim} ({table.space}), {table.method}, "

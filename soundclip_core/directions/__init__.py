@@ -7,7 +7,7 @@ relevance: `table_direction`, or without a table `estimate_direction`) and an ed
 """
 
 from .boundary import boundary, relevance, scores, text_direction
-from .cache import TABLE_FOLDER, cached_table, default_table_folder, table_file
+from .cache import TABLE_FOLDER, cache_entry, cached_table, default_table_folder, find_cached_table, table_file
 from .compute import compute_table, partial_path
 from .direction import DEFAULT_ALPHA, DEFAULT_BETA, Direction, apply_direction, table_direction
 from .edit import MAX_ALPHA, AlphaClamped, apply_relevance, clamp_alpha
@@ -21,8 +21,8 @@ from .styleclip import load_styleclip_table
 from .table import METHODS, ChannelTable
 
 __all__ = ["DEFAULT_ALPHA", "DEFAULT_BETA", "MAX_ALPHA", "METHODS", "TABLE_FOLDER", "AlphaClamped", "ChannelLayout",
-           "ChannelTable", "Direction", "StyleStats", "apply_direction", "apply_relevance", "boundary",
+           "ChannelTable", "Direction", "StyleStats", "apply_direction", "apply_relevance", "boundary", "cache_entry",
            "cached_table", "channel_statistics", "clamp_alpha", "compute_table", "decode_styles",
-           "default_table_folder", "estimate_direction", "generator_fingerprint", "load_styleclip_table",
-           "load_table", "partial_path", "read_styles", "relevance", "save_styles", "save_table", "scores",
-           "table_direction", "table_file", "table_layout", "text_direction"]
+           "default_table_folder", "estimate_direction", "find_cached_table", "generator_fingerprint",
+           "load_styleclip_table", "load_table", "partial_path", "read_styles", "relevance", "save_styles",
+           "save_table", "scores", "table_direction", "table_file", "table_layout", "text_direction"]

@@ -38,31 +38,61 @@ def default_table_folder() -> Path:
     return cache_dir() / TABLE_FOLDER
 
 
+def _slug(space: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", space).strip("-.")
+
+
 def table_file(folder: str | os.PathLike, generator, space: str, method: str, images: int = IMAGES,
                **settings) -> Path:
     """The cache file of this table: `<fingerprint>.<space>.<method>.<images>img.<settings hash>.safetensors`."""
     check_method(method)
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", space).strip("-.")
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
-    return Path(folder) / f"{generator_fingerprint(generator)}.{slug}.{method}.{images}img.{digest}.safetensors"
+    return Path(folder) / f"{generator_fingerprint(generator)}.{_slug(space)}.{method}.{images}img.{digest}.safetensors"
 
 
-def cached_table(generator, clip, method: str = "gradient", folder: str | os.PathLike | None = None, *,
-                 images: int = IMAGES, seed: int = SEED, strength: float = STRENGTH, stats_samples: int = SAMPLES,
-                 truncation_psi: float = TRUNCATION, max_resolution: int | None = MAX_RESOLUTION,
-                 include_torgb: bool = False, clip_input: str = "area", progress: Progress | None = None,
-                 should_cancel: Callable[[], bool] | None = None, **batching) -> ChannelTable:
-    """The table from the cache in `folder` (default `default_table_folder()`), computed (or resumed) and kept
-    there when missing. `batching`: `compute_table`'s batch sizes, which do not change the result."""
+def find_cached_table(generator, space: str, folder: str | os.PathLike | None = None) -> ChannelTable | None:
+    """Any complete table of `generator` in `space` already in the cache (the first by name that loads, made
+    with any method or settings: e.g. by the node), or None."""
+    folder = Path(folder or default_table_folder())
+    for path in sorted(folder.glob(f"{generator_fingerprint(generator)}.{_slug(space)}.*.safetensors")):
+        if ".partial." in path.name:
+            continue
+        try:
+            return load_table(path, generator, space)
+        except CheckpointError:
+            continue
+    return None
+
+
+def cache_entry(generator, space: str, method: str = "gradient", folder: str | os.PathLike | None = None, *,
+                images: int = IMAGES, seed: int = SEED, strength: float = STRENGTH, stats_samples: int = SAMPLES,
+                truncation_psi: float = TRUNCATION, max_resolution: int | None = MAX_RESOLUTION,
+                include_torgb: bool = False, clip_input: str = "area") -> tuple[Path, dict]:
+    """(the cache file of this table in `folder`, default `default_table_folder()`; `compute_table`'s settings
+    for it)."""
     settings = dict(seed=seed, strength=float(strength), stats_samples=stats_samples,
                     truncation_psi=float(truncation_psi), max_resolution=max_resolution,
                     include_torgb=include_torgb, clip_input=clip_input)
-    path = table_file(folder or default_table_folder(), generator, clip.space, method, images, **settings)
+    path = table_file(folder or default_table_folder(), generator, space, method, images, **settings)
+    return path, dict(images=images, **settings)
+
+
+def cached_table(generator, clip, method: str = "gradient", folder: str | os.PathLike | None = None, *,
+                 progress: Progress | None = None, should_cancel: Callable[[], bool] | None = None,
+                 replicas: int | None = None, image_batch: int | None = None, batch_size: int | None = None,
+                 **settings) -> ChannelTable:
+    """The table from the cache in `folder` (default `default_table_folder()`), computed (or resumed) and kept
+    there when missing. `settings`: `cache_entry`'s (which name the file); the batch sizes do not change the
+    result, so they are not part of the name."""
+    path, settings = cache_entry(generator, clip.space, method, folder, **settings)
     if path.is_file():
         try:
-            return load_table(path, generator, clip.space, table_layout(generator, max_resolution, include_torgb))
+            return load_table(path, generator, clip.space,
+                              table_layout(generator, settings["max_resolution"], settings["include_torgb"]))
         except CheckpointError as error:
             logger.warning("soundclip: the cached table %s does not load (%s); computing it again", path, error)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return compute_table(generator, clip, method, images=images, path=path, progress=progress,
-                         should_cancel=should_cancel, **settings, **batching)
+    batching = {k: v for k, v in dict(replicas=replicas, image_batch=image_batch, batch_size=batch_size).items()
+                if v is not None}
+    return compute_table(generator, clip, method, path=path, progress=progress, should_cancel=should_cancel,
+                         **settings, **batching)

@@ -76,7 +76,8 @@ def test_table_then_instant_edits(files, capsys, tmp_path):
     assert "no channel would move" in capsys.readouterr().err
 
 
-def test_instant_without_a_table_from_a_neutral_sound(files, capsys, tmp_path):
+def test_instant_without_a_table_from_a_neutral_sound(files, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOUNDCLIP_HOME", str(tmp_path / "home"))  # an empty cache: the direction is estimated
     m = _models(files)
     out = tmp_path / "estimate.jpg"
     assert _instant(files, out, "--text", "a stormy sky", "--neutral", str(files / "rain.wav"), "--encoder",
@@ -87,3 +88,15 @@ def test_instant_without_a_table_from_a_neutral_sound(files, capsys, tmp_path):
     assert "needs an audio encoder" in capsys.readouterr().err
     assert _instant(files, tmp_path / "z.png", "--text", "rain", "--table", str(tmp_path / "nope.safetensors")) == 2
     assert "no table here" in capsys.readouterr().err and not (tmp_path / "z.png").exists()
+
+
+def test_a_table_made_into_the_cache_is_found_by_instant_edits(files, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOUNDCLIP_HOME", str(tmp_path / "home"))
+    m = _models(files)
+    assert main(["table", "--generator", m["generator"], "--clip", m["clip"], "--samples", "1",
+                 "--device", str(TEST_DEVICE)]) == 0
+    (cached,) = (tmp_path / "home" / "soundclip_tables").glob("*.safetensors")
+    assert str(cached) in capsys.readouterr().out
+    assert _instant(files, tmp_path / "cached.png", "--text", "rain", "--beta", "0") == 0
+    printed = capsys.readouterr().out
+    assert "using the cached gradient table (1 images)" in printed and "table/gradient" in printed

@@ -13,10 +13,12 @@ from soundclip_core.clip import tiny_clip
 from soundclip_core.directions import (
     apply_direction,
     apply_relevance,
+    cache_entry,
     cached_table,
     compute_table,
     decode_styles,
     estimate_direction,
+    find_cached_table,
     partial_path,
     read_styles,
     relevance,
@@ -154,8 +156,7 @@ class _CancelAfter:
 
 def test_the_cache_computes_once_per_generator_space_and_method_and_resumes(g, clip, tmp_path):
     settings = dict(images=2, image_batch=1, **SMALL)
-    path = table_file(tmp_path, g, clip.space, "gradient", 2, seed=5, strength=5.0, stats_samples=STATS,
-                      truncation_psi=0.7, max_resolution=8, include_torgb=False, clip_input="area")
+    path, _ = cache_entry(g, clip.space, "gradient", tmp_path, images=2, stats_samples=STATS, max_resolution=8)
     with pytest.raises(Cancelled):
         cached_table(g, clip, "gradient", tmp_path, should_cancel=_CancelAfter(1), **settings)
     assert not path.exists() and partial_path(path).exists()  # nothing half-written under the final name
@@ -171,6 +172,8 @@ def test_the_cache_computes_once_per_generator_space_and_method_and_resumes(g, c
     assert table_file(tmp_path, g, "openai/ViT-B-32", "gradient") != table_file(tmp_path, g, clip.space, "gradient")
     assert table_file(tmp_path, g, clip.space, "finite") != table_file(tmp_path, g, clip.space, "gradient")
     assert table.generator in path.name
+    assert torch.equal(find_cached_table(g, clip.space, tmp_path).rows, table.rows)  # found without its settings
+    assert find_cached_table(other, clip.space, tmp_path) is None and find_cached_table(g, "x/y", tmp_path) is None
     path.write_bytes(path.read_bytes()[:100])  # damaged on disk: computed again, never trusted
     assert torch.equal(cached_table(g, clip, "gradient", tmp_path, **settings).rows, table.rows)
     assert path.stat().st_size > 100
