@@ -16,17 +16,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 
 from ..embedding import Embedding, check_same_space
 from ..errors import EmbeddingSpaceError, SoundClipError
 from ..manipulate.autograd_ready import make_autograd_ready
+from ..memory import edit_step_bytes
+from .compute import fit_batch
 from .direction import Direction
 from .fingerprint import generator_fingerprint
+from .gradient import vector_jacobian_products
 from .layout import MAX_RESOLUTION, table_layout
 from .sampling import SEED, TRUNCATION, sample_styles
 from .statistics import SAMPLES, channel_statistics
-from .table import Progress, check_cancel, clip_features
+from .table import Progress, check_cancel
 
 IMAGES = 8
 PROBES = 16
@@ -57,7 +59,8 @@ def estimate_direction(generator, clip, delta: Embedding, *, images: int = IMAGE
                        image_batch: int = 4, clip_input: str = "area", progress: Progress | None = None,
                        should_cancel: Callable[[], bool] | None = None) -> Direction:
     """The scores of Delta t (`text_direction`, one or more rows) estimated from the gradients of `images` sample
-    images (the table's first ones); 1 + `probes` backward passes per batch of `image_batch` images."""
+    images (the table's first ones): one forward of each batch of `image_batch` images, replicated so that each
+    backward pass serves as many of the 1 + `probes` vectors as memory allows (gradient.py)."""
     if images < 1:
         raise SoundClipError("an estimate needs at least 1 image", fix=f"use {IMAGES} images")
     check_same_space([delta], expected=clip.space)
@@ -71,6 +74,7 @@ def estimate_direction(generator, clip, delta: Embedding, *, images: int = IMAGE
     targets = delta.vectors.to(device)  # [T, D]
     vectors = torch.cat([targets, _probes(probes, clip.dim, seed).to(device)])  # targets first, then the probes
     exact = probes >= clip.dim
+    replicas = fit_batch(len(vectors), lambda: edit_step_bytes(generator, min(image_batch, images)), device)
     with torch.inference_mode(False), torch.enable_grad():
         along_sum = torch.zeros(targets.shape[0], layout.total)  # sum_i Delta t . u_ic
         probed_sum = torch.zeros(len(vectors) - targets.shape[0], layout.total)  # sum_i v . u_ic per probe
@@ -79,17 +83,11 @@ def estimate_direction(generator, clip, delta: Embedding, *, images: int = IMAGE
         for first in range(0, images, image_batch):
             check_cancel(should_cancel)
             last = min(images, first + image_batch)
-            leaves = [s[first:last].to(device).clone().requires_grad_(i in layout.layers) for i, s in enumerate(styles)]
-            wanted = [leaves[i] for i in layout.layers]
-            features = clip_features(clip, generator.synthesis_from_styles(leaves), clip_input)  # [b, D]
-            e = F.normalize(features.detach(), dim=-1)
-            projections = []  # v^T P_i J_i for every vector v: [b, total]
-            for k, v in enumerate(vectors):
-                projected = v[None] - e * (e @ v)[:, None]  # P_i v, [b, D]
-                grads = torch.autograd.grad(features, wanted, projected, retain_graph=k + 1 < len(vectors))
-                projections.append(torch.cat(grads, dim=1).detach().cpu())
-            along = torch.stack(projections[:targets.shape[0]])  # [T, b, total]
-            probed = torch.stack(projections[targets.shape[0]:])  # [K, b, total]
+            batch = [s[first:last].to(device) for s in styles]
+            _, products = vector_jacobian_products(generator, clip, batch, layout, vectors, clip_input, replicas,
+                                                   project=True)  # [b, T + K, total]
+            products = products.transpose(0, 1).cpu()
+            along, probed = products[:targets.shape[0]], products[targets.shape[0]:]  # [T, b, total], [K, b, total]
             norm = _norm(probed, exact, floor=along.abs().amax(0))  # n_ic [b, total]
             along_sum += _unit(along, norm).sum(1)
             probed_sum += _unit(probed, norm).sum(1)

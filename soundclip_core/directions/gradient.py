@@ -26,24 +26,35 @@ from .layout import ChannelLayout
 from .table import Partial, Progress, check_cancel, clip_features
 
 
-def image_jacobian(generator, clip, styles: list[torch.Tensor], layout: ChannelLayout, clip_input: str = "area",
-                   replicas: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    """(features f [B, D], J [B, D, layout.total]) of the images with `styles` (one [B, channels] per layer);
-    `replicas` copies of the batch take `replicas` dimensions of J per backward pass."""
+def vector_jacobian_products(generator, clip, styles: list[torch.Tensor], layout: ChannelLayout,
+                             vectors: torch.Tensor, clip_input: str = "area", replicas: int = 1,
+                             project: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(features f [B, D], products [B, V, layout.total]) for the images with `styles` (one [B, channels] per
+    layer) and every row v of `vectors` [V, D]: v^T J_i, or with `project` (P_i v)^T J_i, P_i = I - e_i e_i^T
+    (e_i = f_i / |f_i|). `replicas` copies of the batch take `replicas` vectors per backward pass."""
     leaves = [s.detach().repeat(replicas, 1).requires_grad_(i in layout.layers) for i, s in enumerate(styles)]
     wanted = [leaves[i] for i in layout.layers]
     features = clip_features(clip, generator.synthesis_from_styles(leaves), clip_input)  # [replicas * B, D]
-    b, dim = styles[0].shape[0], features.shape[1]
-    jacobian = features.new_empty(b, dim, layout.total)
+    b, count = styles[0].shape[0], vectors.shape[0]
+    vectors = vectors.to(features)
+    e = F.normalize(features[:b].detach(), dim=-1)[torch.arange(b).repeat(replicas)]  # each row's image's e
+    products = features.new_empty(b, count, layout.total)
     replica = torch.arange(replicas, device=features.device).repeat_interleave(b)  # the replica of each row
-    for first in range(0, dim, replicas):
-        taken = min(replicas, dim - first)
-        picks = torch.zeros_like(features)
-        rows = torch.nonzero(replica < taken).squeeze(1)
-        picks[rows, first + replica[rows]] = 1.0  # replica k's rows take dimension first + k
-        grads = torch.autograd.grad(features, wanted, picks, retain_graph=first + replicas < dim)
-        jacobian[:, first:first + taken] = torch.cat(grads, dim=1).view(replicas, b, -1)[:taken].transpose(0, 1)
-    return features[:b].detach(), jacobian
+    for first in range(0, count, replicas):
+        taken = min(replicas, count - first)
+        chosen = vectors[(first + replica).clamp_max(count - 1)]  # replica k's rows take vector first + k
+        if project:
+            chosen = chosen - e * (e * chosen).sum(1, keepdim=True)
+        chosen = chosen * (replica < taken)[:, None]
+        grads = torch.autograd.grad(features, wanted, chosen, retain_graph=first + replicas < count)
+        products[:, first:first + taken] = torch.cat(grads, dim=1).view(replicas, b, -1)[:taken].transpose(0, 1)
+    return features[:b].detach(), products
+
+
+def image_jacobian(generator, clip, styles: list[torch.Tensor], layout: ChannelLayout, clip_input: str = "area",
+                   replicas: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """(features f [B, D], J [B, D, layout.total]) of the images with `styles` (one [B, channels] per layer)."""
+    return vector_jacobian_products(generator, clip, styles, layout, torch.eye(clip.dim), clip_input, replicas)
 
 
 def channel_directions(features: torch.Tensor, jacobian: torch.Tensor) -> torch.Tensor:
