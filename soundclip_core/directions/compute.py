@@ -35,17 +35,18 @@ def partial_path(path: str | os.PathLike) -> Path:
 
 
 REPLICAS = 16  # CLIP dimensions per backward pass of the gradient table (at most: fit_batch may lower it)
-HOST_FALLBACK = 4 << 30  # host memory assumed free where the OS does not say (not Linux)
+HOST_BUDGET = 8 << 30  # at most this much host memory for batches (a CPU gains little from wider ones)
 
 
 def free_memory(device: torch.device) -> int:
-    """Bytes free on `device`: CUDA's own count; for the CPU, the host's available physical memory."""
+    """Bytes free for batches on `device`: CUDA's own count; for the CPU, the host's available physical memory
+    (HOST_BUDGET where the OS does not say), at most HOST_BUDGET."""
     if device.type == "cuda":
         return torch.cuda.mem_get_info(device)[0]
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+        return min(HOST_BUDGET, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
     except (ValueError, OSError, AttributeError):
-        return HOST_FALLBACK
+        return HOST_BUDGET
 
 
 def fit_batch(wanted: int, per_item: Callable[[], int], device: torch.device) -> int:
