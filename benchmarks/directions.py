@@ -1,12 +1,14 @@
 """Instant edits vs optimisation, and the gradient table vs the finite table, side by side in one run.
 
     python benchmarks/directions.py [--size 256] [--steps 300] [--table-size 32] [--table-images 2]
-                                    [--styleclip DIR] [--styleclip-channels 64] [--styleclip-images 1]
+                                    [--styleclip DIR] [--styleclip-size 32] [--styleclip-channels 64]
+                                    [--styleclip-images 1] [--skip instant methods]
 
 1. On a StyleGAN2 config-f generator of `--size` px with random weights and a random ViT-B-32 CLIP:
    an instant edit (direction from target and neutral, GetBoundary relevance, apply, decode from styles)
    against the optimisation of the same target from the same latent (`manipulate.optimize`, `--steps`
-   steps; fewer than 300 are timed and scaled to 300, and the row says so). The instant edit's cost does not
+   steps; fewer than 300 are timed and scaled to 300, and the row says so), and the one-target estimate
+   that stands in for a table (`estimate_direction`, 8 images, 16 probes). The instant edit's cost does not
    depend on the table's values, so a random unit table of the generator's real layout (conv layers <= 128 px,
    no ToRGB) stands in for a computed one.
 2. The two table methods (`compute_table`, finite: 2 renders per channel per image; gradient: clip_dim backward
@@ -43,6 +45,7 @@ from soundclip_core.directions import (  # noqa: E402
     apply_relevance,
     channel_statistics,
     compute_table,
+    estimate_direction,
     generator_fingerprint,
     relevance,
     table_layout,
@@ -83,11 +86,13 @@ def instant_vs_optimisation(size: int, steps: int, device: torch.device) -> None
         return image
 
     instant_s = seconds(instant, 3 if size <= 256 else 2)
+    estimate_s = seconds(lambda: estimate_direction(g, clip, text_direction(target, neutral), stats_samples=2000))
     optimise_s = seconds(lambda: optimize(g, clip, target, ws, steps=steps))
     scaled = optimise_s * 300 / steps
     note = "" if steps == 300 else f" ({steps} steps timed, x{300 / steps:g})"
     print(f"{device.type:5} {size:5} px  table {layout.total} channels  instant edit {instant_s * 1000:9.1f} ms  "
-          f"300-step optimisation {scaled:8.1f} s{note}  ratio 1/{scaled / instant_s:,.0f}", flush=True)
+          f"300-step optimisation {scaled:8.1f} s{note}  ratio 1/{scaled / instant_s:,.0f}  "
+          f"one-target estimate without a table (8 images, 16 probes) {estimate_s:.1f} s", flush=True)
 
 
 def table_methods(size: int, images: int, device: torch.device) -> None:
