@@ -400,16 +400,17 @@ def song_to_instant_video(w: Workflow) -> None:
     """A song becomes a video whose every frame follows its own moment of the sound, with no optimisation: Hear
     Every Frame encodes the 5 s of sound around each frame (smoothed over 0.25 s), and Sound to Instant Video edits
     one landscape along each frame's StyleSpace direction (alpha, beta), then core Create Video + Save Video write
-    an mp4 with the song. Changing alpha or beta re-runs only the edits. It needs the generator's StyleSpace table
-    in models/stylegan2: make it once with `soundclip table --generator landscape.pt --clip ViT-B-32.pt --out
-    landscape.table.safetensors` (or the Compute StyleSpace Table node)."""
+    an mp4 with the song. Changing alpha or beta re-runs only the edits. Compute StyleSpace Table runs once per
+    generator (minutes on a GPU; kept in models/soundclip_tables and read from there next time)."""
     (audio,) = load_audio(w, "song.wav", 0, 0)
     encoder, clip, generator = load_models(w, "landscape.pt", first_row=1)
     (source,) = w.node("SoundCLIP_LatentFromSeed", 1, 2, generator=generator, seed=7, batch_size=1,
                        truncation_psi=0.7, label="")
+    table, _ = w.node("SoundCLIP_ComputeStyleSpaceTable", 1, 4, generator=generator, clip=clip, method="gradient",
+                      samples=100, seed=5)
     (heard,) = w.node("SoundCLIP_HearFrames", 1, 0, audio=audio, encoder=encoder, fps=24.0, window=5.0, smooth=0.25)
     images, song, fps = w.node("SoundCLIP_InstantVideo", 2, 0, frame_sounds=heard, audio=audio, generator=generator,
-                               latent=source, clip=clip, table_file="landscape.table.safetensors",
+                               latent=source, clip=clip, table_file="", table=table,
                                neutral="a photo of a landscape", alpha=4.0, beta=0.15, layers="", pulse=0.3,
                                motion=0.2, noise_mode="const", batch_size=8, memory_budget_gb=0.0)
     (video,) = w.core("CreateVideo", 3, 0, [24.0], images=images, fps=fps, audio=song)
@@ -496,6 +497,30 @@ def semantic_curve_drives_a_weight(w: Workflow) -> None:
     w.core("PreviewImage", 4, 3, [], images=bars)
 
 
+def instant_rain(w: Workflow) -> None:
+    """Instant edits: rain on a landscape with no optimisation. Compute StyleSpace Table runs once per generator
+    (minutes on a GPU; kept in models/soundclip_tables and read from there next time); the sound becomes a
+    direction through it; Apply Direction moves the channels it selects. alpha (strength) and beta (how few,
+    how specific the channels) are widgets: change them and only Apply Direction and Decode rerun, at once."""
+    (audio,) = load_audio(w, "rain.wav", 0, 0)
+    encoder, clip, generator = load_models(w, "landscape.pt", first_row=1)
+    target, _ = w.node("SoundCLIP_AudioEncode", 1, 0, audio=audio, encoder=encoder, long_clip="average",
+                       window_start=0.0)
+    table, _ = w.node("SoundCLIP_ComputeStyleSpaceTable", 1, 1, generator=generator, clip=clip, method="gradient",
+                      samples=100, seed=5)
+    (source,) = w.node("SoundCLIP_LatentFromSeed", 1, 3, generator=generator, seed=7, batch_size=1,
+                       truncation_psi=0.7, label="")
+    direction, _, _ = w.node("SoundCLIP_SoundDirection", 2, 0, target=target, clip=clip,
+                             neutral="a photo of a landscape", table=table, estimate_images=8)
+    styles, _ = w.node("SoundCLIP_ApplyDirection", 3, 0, generator=generator, latent=source, direction=direction,
+                       alpha=4.0, beta=0.15, layers="")
+    (after,) = w.node("SoundCLIP_Decode", 4, 0, generator=generator, latent=source, noise_mode="const",
+                      styles=styles)
+    (before,) = w.node("SoundCLIP_Decode", 4, 2, generator=generator, latent=source, noise_mode="const")
+    w.core("SaveImage", 5, 0, ["soundclip/instant_rain"], images=after)
+    w.core("PreviewImage", 5, 2, [], images=before)
+
+
 # File name = title: ComfyUI's template browser titles a custom node's template by its file name (it reads
 # no index or workflow field for them), and its thumbnail banner repeats it.
 WORKFLOWS = {
@@ -513,6 +538,7 @@ WORKFLOWS = {
     "Teach three sounds, edit with one": teach_three_sounds,
     "A song cut on its sections": song_cut_on_sections,
     "A semantic curve drives a weight": semantic_curve_drives_a_weight,
+    "Instant rain on a landscape": instant_rain,
 }
 
 

@@ -10,6 +10,7 @@ from . import comfy_env
 from .analysis import AnalyzeSound, PlotSoundCurves, SemanticCurves, SoundCurve
 from .audio import AudioEncode, AudioEncoderLoader, LoadAudio
 from .classify import ZeroShotClassify
+from .directions import ApplyDirection, ComputeStyleSpaceTable, SoundDirection
 from .faces import AlignFace, PasteBack
 from .instant_video import HearFrames, InstantVideo
 from .invert import E4ELoader, InvertImage, LoadLatentFromPNG, PerceptualLoader, SaveImageWithLatent
@@ -56,6 +57,9 @@ _NODES = {
     "SemanticCurves": (SemanticCurves, "Semantic Curves (SoundCLIP)"),
     "SoundCurve": (SoundCurve, "Sound Curve (SoundCLIP)"),
     "PlotSoundCurves": (PlotSoundCurves, "Plot Sound Curves (SoundCLIP)"),
+    "ComputeStyleSpaceTable": (ComputeStyleSpaceTable, "Compute StyleSpace Table (SoundCLIP)"),
+    "SoundDirection": (SoundDirection, "Sound Direction (SoundCLIP)"),
+    "ApplyDirection": (ApplyDirection, "Apply Direction (SoundCLIP)"),
 }
 
 NODE_CLASS_MAPPINGS = {f"SoundCLIP_{name}": cls for name, (cls, _) in _NODES.items()}

@@ -27,6 +27,7 @@ from typing import TypeVar
 import torch
 
 from soundclip_core import runtime
+from soundclip_core.directions import TABLE_FOLDER
 from soundclip_core.errors import Cancelled, CheckpointError, SoundClipError
 from soundclip_core.image import grid, to_pil
 from soundclip_core.memory import model_bytes
@@ -60,7 +61,7 @@ def register_model_folders() -> None:
     """
     if folder_paths is None:
         return
-    for folder in KIND_FOLDERS.values():
+    for folder in (*KIND_FOLDERS.values(), TABLE_FOLDER):
         if folder not in folder_paths.folder_names_and_paths:
             folder_paths.add_model_folder_path(folder, os.path.join(folder_paths.models_dir, folder), is_default=True)
         paths, extensions = folder_paths.folder_names_and_paths[folder]
@@ -70,6 +71,11 @@ def register_model_folders() -> None:
 def model_dirs(kind: str) -> list[Path]:
     """Folders searched for models of `kind`: ComfyUI's, else soundclip's cache folder."""
     return _folders(KIND_FOLDERS[kind])
+
+
+def table_folder() -> Path:
+    """Where StyleSpace tables are cached: ComfyUI's models/soundclip_tables, else soundclip's cache folder's."""
+    return _folders(TABLE_FOLDER)[0]
 
 
 def _folders(folder: str) -> list[Path]:

@@ -26,13 +26,11 @@ from soundclip_core.video.frames import DECODE_BATCH, MAX_FPS, MIN_FPS, frame_ba
 
 from . import comfy_env
 from .form import Node, choice, link, number, text, whole
-from .types import AUDIO_ENCODER, CLIP, EMBEDDING, GENERATOR, SOUND, VIDEO, WPLUS, WPlus, latent_for, noise_for
+from .types import AUDIO_ENCODER, CLIP, EMBEDDING, GENERATOR, SOUND, TABLE, VIDEO, WPLUS, WPlus, latent_for, noise_for
 from .video import NOISE_MODES, _song
 
 # What every frame of a song heard: {"embedding": Embedding [N, D] (one smoothed row per frame), "fps": float}
 FRAME_SOUNDS = "SOUNDCLIP_FRAME_SOUNDS"
-# A StyleSpace channel table (soundclip_core.directions.ChannelTable), as the directions nodes pass it
-TABLE = "SOUNDCLIP_STYLESPACE_TABLE"
 
 
 class HearFrames(Node):
@@ -77,8 +75,8 @@ class InstantVideo(Node):
         "latent": link(WPLUS, "The source image every frame edits (one latent)."),
         "clip": link(CLIP, "The CLIP model of the table's space (encodes the neutral text)."),
         "table_file": text("", "A StyleSpace table (.safetensors) of this generator in the encoder's CLIP space, "
-                               "made by `soundclip table` or Compute StyleSpace Table: its path, absolute or in "
-                               "models/stylegan2 beside the generator. Ignored when a table is connected."),
+                               "made by `soundclip table`: its path, absolute or in models/stylegan2 beside the "
+                               "generator. Ignored when a table is connected (Compute StyleSpace Table)."),
         "neutral": text(DEFAULT_NEUTRAL, "What the direction starts from: each frame moves from this text toward "
                                          "its sound. Ignored when a neutral embedding is connected."),
         "alpha": number(DEFAULT_ALPHA, -10.0, 10.0, 0.1, "Edit strength (StyleCLIP: -10..10); 0 = the source."),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from soundclip_core.directions import decode_styles
 from soundclip_core.generators import load_generator
 from soundclip_core.generators.labels import describe, label_for
 from soundclip_core.image import to_comfy_image
@@ -11,7 +12,7 @@ from soundclip_core.noise_maps import decode
 
 from . import comfy_env
 from .form import Node, any_file, choice, link, model, number, seed, text, whole
-from .types import GENERATOR, LATENT, LOADERS, WPLUS, WPlus, latent_for, make_wplus, noise_for
+from .types import GENERATOR, LATENT, LOADERS, STYLES, WPLUS, Styles, WPlus, latent_for, make_wplus, noise_for
 
 NOISE_MODES = ["const", "random", "none"]
 DECODE_BATCH = 4  # latents decoded at once (the core's default)
@@ -100,13 +101,24 @@ class Decode(Node):
                                           "it has them (an inverted photo); reproducible. random: fresh noise each "
                                           "run; none: no noise."),
     }
+    OPTIONAL = {
+        "styles": link(STYLES, "From Apply Direction: draw these edited styles instead of the latent (connect the "
+                               "latent they were made from)."),
+    }
     OUTPUTS = (("IMAGE", "IMAGE"),)
     FUNCTION = "decode"
     CATEGORY = LATENT
-    DESCRIPTION = "Draws the images of W+ latents, for core Save Image / Preview Image."
+    DESCRIPTION = ("Draws the images of W+ latents, or of StyleSpace styles from Apply Direction, for core Save "
+                   "Image / Preview Image.")
 
-    def decode(self, generator, latent: WPlus, noise_mode: str):
-        noise = noise_for(generator, latent) if noise_mode == "const" else None
+    def decode(self, generator, latent: WPlus, noise_mode: str, styles: Styles | None = None):
         with comfy_env.on_device(generator, memory_required=lambda: decode_bytes(generator, DECODE_BATCH)):
-            images = decode(generator, latent_for(generator, latent), noise, noise_mode, batch_size=DECODE_BATCH)
+            if styles is not None:
+                drawn = generator.check_styles(styles["styles"], f"the styles (from {styles['generator']})")
+                noise = styles.get("noise") if noise_mode == "const" else None
+                images = decode_styles(generator, drawn, noise, noise_mode, batch_size=DECODE_BATCH)
+            else:
+                noise = noise_for(generator, latent) if noise_mode == "const" else None
+                images = decode(generator, latent_for(generator, latent), noise, noise_mode,
+                                batch_size=DECODE_BATCH)
         return (to_comfy_image(images),)

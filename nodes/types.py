@@ -24,6 +24,9 @@ E4E = "SOUNDCLIP_E4E"
 FACE = "SOUNDCLIP_FACE"  # list of soundclip_core.faces.FaceInPhoto: one per aligned face, the photo and the quad
 KEYFRAMES = "SOUNDCLIP_KEYFRAMES"  # soundclip_core.video.Keyframes: W+ [K, num_ws, w_dim] with times in seconds
 SOUND_ANALYSIS = "SOUNDCLIP_ANALYSIS"  # soundclip_core.analysis.Hearing: every curve of a song at one fps
+TABLE = "SOUNDCLIP_TABLE"  # soundclip_core.directions.ChannelTable: a generator's StyleSpace channel table
+DIRECTION = "SOUNDCLIP_DIRECTION"  # soundclip_core.directions.Direction: a target's channel scores
+STYLES = "SOUNDCLIP_STYLES"  # Styles below: StyleSpace styles, as Apply Direction edits them
 # The pack's menu: one sub-category per stage of a workflow.
 LOADERS = "SoundCLIP/loaders"  # model files
 SOUND = "SoundCLIP/sound"  # sound in, sound -> embedding
@@ -66,3 +69,22 @@ def latent_for(generator, latent: WPlus) -> torch.Tensor:
     generator.check_ws(latent["ws"], f"this latent (from {latent['generator']})",
                        fix="connect a latent made with the same generator (same resolution)")
     return latent["ws"].to(generator.w_avg.device)
+
+
+class _StylesRequired(TypedDict):
+
+    styles: list[torch.Tensor]  # one [B, channels] float32 CPU tensor per style layer of the generator
+    generator: str  # the generator's source, for error messages
+
+
+class Styles(_StylesRequired, total=False):
+    """A batch of StyleSpace styles (+ the noise maps of the latent they came from)."""
+
+    noise: list[torch.Tensor]
+
+
+def make_styles(styles: list[torch.Tensor], generator_source: str, noise: list[torch.Tensor] | None = None) -> Styles:
+    out = Styles(styles=[s.detach().float().cpu() for s in styles], generator=generator_source)
+    if noise:
+        out["noise"] = [n.detach().float().cpu() for n in noise]
+    return out

@@ -17,7 +17,7 @@ from ..errors import SoundClipError
 
 # the artist's path first (check the install, get models, edit, mix, photos, video), then the researcher's
 COMMAND_MODULES = ("selftest", "weights", "manipulate", "mix", "invert", "video", "analyze", "locate", "search",
-                   "train", "evaluate", "convert")
+                   "table", "train", "evaluate", "convert")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -1,16 +1,34 @@
-"""`soundclip manipulate`: edit a StyleGAN image with a sound (and/or text), as in the paper."""
+"""`soundclip manipulate`: edit a StyleGAN image with a sound (and/or text), as in the paper, or instantly
+(`--instant`: a StyleSpace direction through a table, or its one-target estimate; no optimisation)."""
 
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from ..audio import load_audio
 from ..clip import load_clip
+from ..directions import (
+    DEFAULT_ALPHA,
+    DEFAULT_BETA,
+    apply_direction,
+    decode_styles,
+    estimate_direction,
+    find_cached_table,
+    load_styleclip_table,
+    load_table,
+    save_styles,
+    table_direction,
+    text_direction,
+)
+from ..directions.estimate import IMAGES as ESTIMATE_IMAGES
+from ..embedding import Embedding, combine
 from ..encoders import load_audio_encoder
-from ..errors import SoundClipError
+from ..errors import CheckpointError, SoundClipError
 from ..generators import load_generator
 from ..generators.labels import label_for
 from ..image import IMAGE_FORMATS, save_image
@@ -52,7 +70,8 @@ def register(subparsers) -> None:
                    help="each W+ layer's weight in the closeness term: learned (adaptive, bounded: no layer loses "
                         "more than half its weight), official (the official code's update, unbounded), fixed, or "
                         "freeze all but --layers")
-    p.add_argument("--layers", help="with --mask freeze: the layers that may change, e.g. 0-8")
+    p.add_argument("--layers", help="with --mask freeze: the layers that may change, e.g. 0-8; with --instant: the "
+                                    "W+ layers the direction may touch (default: every layer its table covers)")
     p.add_argument("--seed", type=int, default=0, help="the source image's seed (without --latent or --image)")
     p.add_argument("--truncation", type=float, default=0.7, help="truncation psi of the seed's latent (1: none)")
     p.add_argument("--label", default="", help="class-conditional generators: class indices ('3', '3,7') or, for "
@@ -79,6 +98,24 @@ def register(subparsers) -> None:
     p.add_argument("--composite", action="store_true",
                    help="with --region-mask: paste the source's pixels back outside the mask (exact outside; the "
                         "saved latent stays the edit's)")
+    instant = p.add_argument_group("instant edits (--instant)")
+    instant.add_argument("--instant", action="store_true",
+                         help="no optimisation: move the StyleSpace channels the target's direction selects; writes "
+                              "the edit and its styles (<out>.styles.safetensors)")
+    instant.add_argument("--table", help="a table from `soundclip table` (or StyleCLIP's fs3.npy, for the generator "
+                                         "it was made for); without it, a table of this generator and CLIP in the "
+                                         "cache, else the direction is estimated from a few sample images "
+                                         "(seconds, a first try)")
+    instant.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
+                         help="strength: 0 gives the source back, negative goes the other way (StyleCLIP: -10..10; "
+                              "beyond +-100 it is clamped)")
+    instant.add_argument("--beta", type=float, default=DEFAULT_BETA,
+                         help="only channels whose relevance reaches beta move (StyleCLIP: 0.08-0.3)")
+    instant.add_argument("--neutral", default="a photo",
+                         help="what the image is now: a text, or a sound file (encoded with --encoder); the edit "
+                              "goes from it to the target")
+    instant.add_argument("--estimate-images", type=int, default=ESTIMATE_IMAGES,
+                         help="without --table: sample images the direction is estimated from")
     p.set_defaults(func=run)
 
 
@@ -99,18 +136,27 @@ def run(args: argparse.Namespace) -> int:
         raise SoundClipError("nothing to edit toward", fix="give --audio and/or --text")
     if args.image and args.latent:
         raise SoundClipError("--image and --latent both give the starting point", fix="give one of them")
-    if args.audio and not args.encoder:
-        raise SoundClipError("--audio needs an audio encoder", fix="add --encoder (e.g. soundclip-resnet18)")
+    neutral_sound = args.instant and Path(args.neutral).expanduser().is_file()
+    if (args.audio or neutral_sound) and not args.encoder:
+        what = "--audio" if args.audio else "a --neutral sound"
+        raise SoundClipError(f"{what} needs an audio encoder", fix="add --encoder (e.g. soundclip-resnet18)")
     if args.composite and not args.region_mask:
         raise SoundClipError("--composite pastes through a mask", fix="add --region-mask MASK.png")
+
     # everything the user named is checked before any model loads: outputs, inputs, then every model together
     image_path, latent_path = check_image_outputs(args.out)
+    if args.instant:
+        styles_file = check_output(styles_path(image_path), {".safetensors"}, "edit.styles.safetensors")
+        if args.table and not Path(args.table).is_file():
+            raise CheckpointError("no table here", path=args.table, fix="make one with `soundclip table`, or leave "
+                                                                         "--table out for an estimate")
     source = read_latent(args.latent) if args.latent else None
     photo, face = aligned_photo(args, load_image(args.image) if args.image else None)
     audio = load_audio(args.audio) if args.audio else None
     region_mask = load_mask(args.region_mask) if args.region_mask else None
+    neutral_audio = load_audio(Path(args.neutral).expanduser()) if neutral_sound else None
     files = model_files({"generator": (args.generator, "stylegan2"), "clip": clip_request(args.clip),
-                         "encoder": (args.encoder, "audio_encoder") if args.audio else None,
+                         "encoder": (args.encoder, "audio_encoder") if audio or neutral_audio else None,
                          "arcface": (args.arcface, "arcface") if args.arcface else None,
                          **inversion_requests(args, photo=photo is not None)})
     device = pick_device(args.device)
@@ -123,8 +169,8 @@ def run(args: argparse.Namespace) -> int:
     label = label_for(generator, label_text, source="--label") if seeded or label_text else None  # checked early
     clip = load_clip(args.clip_arch, files["clip"], device)  # arch None: read off the weights
     targets = []
+    encoder = load_audio_encoder(files["encoder"], device=device) if files["encoder"] is not None else None
     if audio is not None:
-        encoder = load_audio_encoder(files["encoder"], device=device)
         targets.append((encoder.encode(audio), args.audio_weight))
     if args.text:
         targets.append((clip.encode_text([args.text]), args.text_weight))
@@ -134,6 +180,10 @@ def run(args: argparse.Namespace) -> int:
 
         identity = load_arcface(files["arcface"], device)
     w_source, noise = start_latent(args, files, generator, source, photo, device, label)
+    if args.instant:
+        neutral = encoder.encode(neutral_audio) if neutral_audio is not None else clip.encode_text([args.neutral])
+        return run_instant(args, generator, clip, combine(targets), neutral, w_source.to(device), noise,
+                           image_path, styles_file, label_text if label is not None else None, allowed, face)
     region = None
     if allowed is not None:  # VGG is at hand when a photo was inverted: its features hold the outside too
         perceptual = load_perceptual(files["vgg"], files["lpips"], device) if files["vgg"] is not None else None
@@ -163,4 +213,56 @@ def run(args: argparse.Namespace) -> int:
     save_latent(latent_path, result.w, meta, result.noise)
     print(result.report())
     print(wrote_image(image_path, latent_path, " (source | edit)" if args.side_by_side else ""))
+    return 0
+
+
+def styles_path(image: Path) -> Path:
+    """Where an instant edit's styles go: beside the image, `<stem>.styles.safetensors`."""
+    return image.with_name(f"{image.stem}.styles.safetensors")
+
+
+def run_instant(args: argparse.Namespace, generator, clip, target: Embedding, neutral: Embedding, w_source, noise,
+                image_path: Path, styles_file: Path, label_text: str | None, allowed=None, face=None) -> int:
+    """--instant: the target's direction (through --table, or estimated), applied at --alpha/--beta/--layers to
+    the source's styles, decoded; the image and the styles written. With --region-mask (`allowed`) the edit is
+    pasted over the source through the mask (there is no optimisation to hold the outside: the composite does);
+    with --align face it goes back into the photo."""
+    delta = text_direction(target, neutral)
+    if not args.table:
+        table = find_cached_table(generator, clip.space)
+        if table is not None:
+            print(f"using the cached {table.method} table ({table.images} images) of this generator and CLIP")
+    elif Path(args.table).suffix.lower() == ".npy":
+        table = load_styleclip_table(args.table, generator)
+    else:
+        table = load_table(args.table, generator, clip.space)
+    if table is None:
+        bar = tqdm(total=args.estimate_images, desc="estimating the direction", unit="image")
+        try:
+            direction = estimate_direction(generator, clip, delta, images=args.estimate_images,
+                                           progress=lambda done, total: bar.update(done - bar.n))
+        finally:
+            bar.close()
+    start = time.perf_counter()  # the instant edit itself: direction (with a table), apply, decode
+    with torch.no_grad():
+        if table is not None:
+            direction = table_direction(table, delta)
+        source = generator.styles(w_source)
+        edited = apply_direction(generator, source, direction, args.alpha, args.beta, args.layers)
+        images = decode_styles(generator, edited, noise)
+        source_images = decode_styles(generator, source, noise) if args.side_by_side or allowed is not None else None
+        if allowed is not None:
+            images = composite(images, source_images, allowed.to(images.device))
+        images = pasted(args, images, face)
+        if args.side_by_side:
+            images = torch.cat([pasted(args, source_images, face), images], dim=-1)
+    seconds = time.perf_counter() - start
+    meta = {"generator": generator.source, "alpha": args.alpha, "beta": args.beta, "layers": args.layers or "",
+            "direction": direction.method, "target": delta.source,
+            **({"label": label_text} if label_text is not None else {}),
+            **({"face_transform": face.transform.to_json()} if face is not None else {})}
+    save_image(images, image_path)
+    save_styles(styles_file, edited, meta)
+    print(f"instant edit in {seconds:.2f} s: {direction.describe(args.beta)}")
+    print(f"wrote {image_path}{' (source | edit)' if args.side_by_side else ''} and {styles_file}")
     return 0

@@ -29,17 +29,27 @@ def text_direction(target: Embedding, neutral: Embedding) -> Embedding:
     return Embedding(delta, target.space, f"({target.source}) - ({neutral.source})")
 
 
-def relevance(table: ChannelTable, direction: Embedding, beta: float) -> torch.Tensor:
-    """r [B, channels]: table rows . Delta t, |r| < beta zeroed, divided by max |r| per row (GetBoundary)."""
+def scores(table: ChannelTable, direction: Embedding) -> torch.Tensor:
+    """r [B, channels] = table rows . Delta t, before GetBoundary's threshold (each a cosine: the rows are unit)."""
     check_same_space([direction], expected=table.space)
     if direction.dim != table.clip_dim:
         raise EmbeddingSpaceError(f"the direction is {direction.dim}-d, the table {table.clip_dim}-d",
                                   fix="use the table made with this CLIP model")
-    r = direction.vectors @ table.rows.t()  # [B, channels]
-    r = torch.where(r.abs() < beta, torch.zeros_like(r), r)
-    top = r.abs().amax(dim=1)
+    return direction.vectors @ table.rows.t()
+
+
+def boundary(r: torch.Tensor, beta: float) -> torch.Tensor:
+    """GetBoundary on scores r [B, channels]: |r| < beta zeroed, divided by max |r| per row; an error that names
+    the largest |r| when beta leaves no channel (StyleCLIP divides 0 by 0 there)."""
+    kept = torch.where(r.abs() < beta, torch.zeros_like(r), r)
+    top = kept.abs().amax(dim=1)
     if not bool((top > 0).all()):
-        highest = float((direction.vectors @ table.rows.t()).abs().amax())
+        highest = float(r.abs().amax(dim=1).min())
         raise SoundClipError(f"beta {beta:g} is above every channel's relevance (the highest is {highest:.4f}): "
                              "no channel would move", fix=f"lower beta below {highest:.4f} (StyleCLIP uses 0.08-0.3)")
-    return r / top[:, None]
+    return kept / top[:, None]
+
+
+def relevance(table: ChannelTable, direction: Embedding, beta: float) -> torch.Tensor:
+    """r [B, channels]: table rows . Delta t, |r| < beta zeroed, divided by max |r| per row (GetBoundary)."""
+    return boundary(scores(table, direction), beta)

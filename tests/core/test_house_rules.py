@@ -69,3 +69,12 @@ def test_every_typed_error_carries_a_fix():
     classes = _error_classes(trees) - NO_FIX_NEEDED
     missing = [f"{name}:{line}" for name, tree in trees.items() for line in _without_fix(tree, classes)]
     assert missing == []
+
+
+def test_test_files_have_unique_names():
+    """tests/ has no __init__.py files: pytest imports each test file by its base name, so two test files of the
+    same name in different folders stop the whole run with an import-mismatch error."""
+    from collections import Counter
+
+    names = Counter(path.name for path in (ROOT / "tests").rglob("test_*.py"))
+    assert [name for name, count in names.items() if count > 1] == []

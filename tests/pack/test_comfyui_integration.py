@@ -193,6 +193,10 @@ def test_example_workflow_runs(comfyui, name):
             entry["inputs"]["steps"] = STEPS
         if entry["class_type"] == "SoundCLIP_TeachSounds":
             entry["inputs"]["epochs"] = 1
+        if entry["class_type"] == "SoundCLIP_ComputeStyleSpaceTable":
+            entry["inputs"]["samples"] = 2
+        if entry["class_type"] == "SoundCLIP_InstantVideo":  # a tiny random model's relevances are small
+            entry["inputs"]["beta"] = 0.02
     history = run(url, prompt, base)
     status = history["status"]
     assert status["status_str"] == "success", json.dumps(status["messages"])[-4000:]

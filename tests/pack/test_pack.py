@@ -81,7 +81,7 @@ SAVED_NAMES = {
     "LatentOptimize": "generator clip target latent preset steps lr lam_sim lam_id mask layers seed precision "
                       "clip_input preview_every arcface chunk_size region_mask perceptual",
     "StyleMix": "latent_a latent_b layers_from_a",
-    "Decode": "generator latent noise_mode",
+    "Decode": "generator latent noise_mode styles",
     "PerceptualLoader": "vgg_name lpips_weights",
     "E4ELoader": "e4e_name",
     "InvertImage": "image generator perceptual preset steps fit seed batch_size preview_every e4e",
@@ -109,6 +109,9 @@ SAVED_NAMES = {
     "SoundCurve": "analysis curve normalise window threshold ceiling attack hold release smoothing gamma invert "
                   "schedule_format frame",
     "PlotSoundCurves": "analysis curves width lane_height",
+    "ComputeStyleSpaceTable": "generator clip method samples seed",
+    "SoundDirection": "target clip neutral table generator neutral_embedding estimate_images",
+    "ApplyDirection": "generator latent direction alpha beta layers styles",
 }
 
 
@@ -153,7 +156,8 @@ def test_seeds_keep_the_frontend_control_and_the_web_extension_is_exported(pack,
     monkeypatch.chdir(tmp_path)
     seeds = [(node_id, d) for node_id, cls in pack.NODE_CLASS_MAPPINGS.items()
              for name, d in _declared(cls).items() if name == "seed"]
-    assert len(seeds) == 5  # LatentFromSeed, LatentOptimize, InvertImage, SoundKeyframes, TeachSounds
+    assert len(seeds) == 6  # LatentFromSeed, LatentOptimize, InvertImage, SoundKeyframes, TeachSounds,
+    # ComputeStyleSpaceTable
     for node_id, (kind, options) in seeds:
         # the frontend reads a string here as the control widget's *name*: "fixed" comes from web/soundclip.js
         assert kind == "INT" and options["control_after_generate"] is True, node_id

@@ -28,7 +28,7 @@ def test_the_examples_exist():
         "Several sounds, one seed", "AudioCLIP, a bark to a dog", "Your photo, inverted, then rain",
         "StyleGAN3, a purr to an animal", "A whole song to a video", "A portrait, aligned, laughing, pasted back",
         "A photo's sky made rainy (localised mask)", "A song to an instant video", "Teach three sounds, edit with one",
-        "A song cut on its sections", "A semantic curve drives a weight"}
+        "A song cut on its sections", "A semantic curve drives a weight", "Instant rain on a landscape"}
 
 
 def test_committed_workflows_match_the_builder(builder):
@@ -253,3 +253,38 @@ def test_semantic_curve_workflow_runs_with_tiny_models(builder, tmp_path, monkey
     plot, preview = shown["previewed"]
     assert image.shape == (1, 32, 32, 3) and plot.shape[0] == 1 and plot.shape[-1] == 3
     assert torch.equal(preview, bars) and bars.shape == (144, 64, 64, 3)
+
+
+def test_instant_rain_workflow_runs_with_tiny_models_and_alpha_zero_is_the_source(builder, tmp_path, monkeypatch):
+    """Load Audio -> table -> Sound Direction -> Apply Direction -> Decode(styles), on tiny models: the edit differs
+    from the source; with alpha 0 (the widget an artist drags) it is the source exactly; the table is cached."""
+    import torch
+    from tiny_models import write_sound, write_workflow_models
+
+    write_workflow_models(tmp_path / "models", with_arcface=False)
+    write_sound(tmp_path / "rain.wav")
+    monkeypatch.setenv("SOUNDCLIP_HOME", str(tmp_path / "models"))
+    monkeypatch.chdir(tmp_path)
+    classes = builder.load_node_classes()
+    workflow = json.loads((ROOT / "example_workflows" / "Instant rain on a landscape.json").read_text())
+    definitions = {**CORE_DEFINITIONS, **{k: v.INPUT_TYPES() for k, v in classes.items()}}
+
+    def run(alpha: float) -> tuple:
+        shown: dict[str, list] = {"saved": [], "previewed": []}
+        core = {"SaveImage": lambda images, filename_prefix: shown["saved"].append(images) or (),
+                "PreviewImage": lambda images: shown["previewed"].append(images) or ()}
+        prompt = to_api_prompt(workflow, definitions)
+        for entry in prompt.values():
+            if entry["class_type"] == "SoundCLIP_ComputeStyleSpaceTable":
+                entry["inputs"]["samples"] = 2
+            if entry["class_type"] == "SoundCLIP_ApplyDirection":
+                entry["inputs"].update(alpha=alpha, beta=0.05)
+        run_prompt(prompt, classes, core)
+        (edit,), (source,) = shown["saved"], shown["previewed"]
+        return edit, source
+
+    edit, source = run(4.0)
+    assert edit.shape == source.shape == (1, 32, 32, 3) and (edit - source).abs().mean() > 1e-3
+    same, source = run(0.0)
+    assert torch.equal(same, source)
+    assert len(list((tmp_path / "models" / "soundclip_tables").glob("*.safetensors"))) == 1

@@ -252,7 +252,7 @@ def test_commands_are_listed_in_the_order_an_artist_meets_them():
 
     listed = [a for a in build_parser()._actions if a.dest == "command"][0].choices
     assert list(listed) == ["selftest", "weights", "manipulate", "mix", "invert", "video", "analyze", "locate",
-                            "search", "train", "evaluate", "convert"]
+                            "search", "table", "train", "evaluate", "convert"]
 
 
 def test_fold_ids_mean_the_same_in_every_command():

@@ -12,6 +12,8 @@ from stylegan_formats import tiny_generator
 
 from soundclip_core.clip import tiny_clip
 from soundclip_core.directions import (
+    MAX_ALPHA,
+    AlphaClamped,
     ChannelTable,
     apply_relevance,
     channel_statistics,
@@ -184,8 +186,12 @@ def test_the_edit_is_s_plus_alpha_r_sigma_and_alpha_zero_is_the_identity(g, fini
     # a W+ layer range restricts the edit to the style layers that read those entries
     coarse = apply_relevance(g, styles, finite, r, 4.0, layers="0")
     assert not torch.equal(coarse[0], styles[0]) and all(coarse[i] is styles[i] for i in range(1, len(styles)))
-    with pytest.raises(SoundClipError, match="alpha"):
-        apply_relevance(g, styles, finite, r, 1e4)
+    with pytest.warns(AlphaClamped, match="clamped to 100"):  # an absurd alpha: clamped to MAX_ALPHA, with a warning
+        clamped = apply_relevance(g, styles, finite, r, 1e4)
+    assert all(torch.equal(a, b) for a, b in zip(clamped, apply_relevance(g, styles, finite, r, MAX_ALPHA),
+                                                  strict=True))
+    with pytest.raises(SoundClipError, match="NaN"):
+        apply_relevance(g, styles, finite, r, float("nan"))
     with pytest.raises(SoundClipError, match="layer range"):
         apply_relevance(g, styles, finite, r, 1.0, layers="0-40")
 
