@@ -15,6 +15,7 @@ from paths import ROOT
 from sound_datasets import TEXT_SEED, write_folder
 from train_helpers import FRONTEND, small_net
 
+from soundclip_core.checkpoints import read_state_dict
 from soundclip_core.clip import tiny_clip
 from soundclip_core.encoders import encoder_config, load_audio_encoder
 from soundclip_core.encoders.encoder import AudioEncoder
@@ -66,8 +67,8 @@ def test_node_teaches_saves_and_cancel_keeps_the_best_epoch(pack, comfy, monkeyp
     runs = sorted((comfy / "output" / "soundclip_teach").glob("mine_*_run"))
     log = json.loads((runs[-1] / "log.json").read_text())
     assert log[-1]["epoch"] == 4  # cancelled after the 4th epoch
-    kept = torch.load(saved, weights_only=True)
-    best = torch.load(runs[-1] / "encoder.pth", weights_only=True)
+    kept = read_state_dict(saved, "an encoder", "export it")
+    best = read_state_dict(runs[-1] / "encoder.pth", "an encoder", "export it")
     assert all(torch.equal(kept[k], best[k]) for k in best)  # the model folder got the run's best epoch
     assert json.loads(metadata_path(saved).read_text())["epoch"] == log[-1]["best_epoch"]
 

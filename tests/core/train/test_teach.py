@@ -17,6 +17,7 @@ from devices import TEST_DEVICE
 from sound_datasets import CLASSES, RATE, synth, write_folder, write_hard_folder
 from train_helpers import FRONTEND, small_net, text_clip
 
+from soundclip_core.checkpoints import read_state_dict
 from soundclip_core.cli import main
 from soundclip_core.clip import save_clip
 from soundclip_core.datasets import open_dataset
@@ -82,7 +83,7 @@ def test_auto_recipe_lifts_held_out_accuracy_on_the_hard_set_and_exports_the_bes
     confusion = best_row["val_confusion"]
     correct = sum(confusion.get(label, {}).get(label, 0) for label in CLASSES)
     assert correct / 20 == pytest.approx(best_row["val_zero_shot"])
-    exported = torch.load(result.encoder, weights_only=True)
+    exported = read_state_dict(result.encoder, "an encoder", "export it")
     assert same_weights(exported, kept[best])  # the file is the epoch the log names
     assert json.loads(metadata_path(result.encoder).read_text())["epoch"] == best
     if best != log[-1]["epoch"]:
@@ -116,7 +117,7 @@ def test_cancel_keeps_the_best_epoch(tmp_path):
               on_epoch=hook)
     stopped, best = seen[-1]["epoch"], seen[-1]["best_epoch"]
     assert best < stopped
-    saved = torch.load(tmp_path / "run" / "encoder.pth", weights_only=True)
+    saved = read_state_dict(tmp_path / "run" / "encoder.pth", "an encoder", "export it")
     assert same_weights(saved, kept[best]) and not same_weights(saved, kept[stopped])
     log = json.loads((tmp_path / "run" / "log.json").read_text())
     assert log[-1]["epoch"] == stopped and log[-1]["best_epoch"] == best
