@@ -10,7 +10,7 @@ import torch
 from ..embedding import Embedding
 from .index import Index, build_index, index_file, scan
 from .media import IMAGE_EXTENSIONS, SOUND_EXTENSIONS, embed_pictures, embed_sounds, image_vectors
-from .metrics import graded_ndcg, label_metrics
+from .metrics import label_metrics
 from .rank import Ranking, rank
 
 
@@ -44,5 +44,5 @@ def rank_pictures(images: torch.Tensor, query: Embedding, clip) -> Ranking:
     return rank(query, image_vectors(clip, images).cpu(), [f"#{i}" for i in range(images.shape[0])], clip.space)
 
 
-__all__ = ["IMAGE_EXTENSIONS", "SOUND_EXTENSIONS", "Index", "Ranking", "build_index", "graded_ndcg", "index_file",
+__all__ = ["IMAGE_EXTENSIONS", "SOUND_EXTENSIONS", "Index", "Ranking", "build_index", "index_file",
            "label_metrics", "picture_query", "rank", "rank_pictures", "scan", "search_pictures", "search_sounds"]

@@ -20,7 +20,7 @@ from soundclip_core.embedding import Embedding
 from soundclip_core.encoders import build_audio_encoder
 from soundclip_core.errors import EmbeddingSpaceError, SoundClipError
 from soundclip_core.picture import fit_square, load_image
-from soundclip_core.search import IMAGE_EXTENSIONS, build_index, graded_ndcg, label_metrics, rank_pictures
+from soundclip_core.search import IMAGE_EXTENSIONS, build_index, label_metrics, rank_pictures
 from soundclip_core.search.media import embed_pictures
 
 
@@ -139,13 +139,3 @@ def test_metrics_by_hand():
     ndcg2 = (1 / math.log2(3) + 1 / 2) / (1 + 1 / math.log2(3))
     assert result["R@1"] == 0.5 and result["R@2"] == 1.0
     assert result["mAP"] == pytest.approx((1 + ap2) / 2) and result["nDCG"] == pytest.approx((1 + ndcg2) / 2)
-
-
-def test_graded_ndcg_is_objects_that_sounds_formula():
-    scores, relevance = torch.tensor([[3.0, 2.0, 1.0]]), torch.tensor([[1.0, 3.0, 2.0]])
-    dcg = 1 + 3 / math.log2(3) + 2 / 2
-    ideal = 3 + 2 / math.log2(3) + 1 / 2
-    assert float(graded_ndcg(scores, relevance)) == pytest.approx(dcg / ideal)
-    assert float(graded_ndcg(scores, relevance, k=1)) == pytest.approx(1 / 3)
-    with pytest.raises(SoundClipError, match="negative"):
-        graded_ndcg(scores, -relevance)
