@@ -100,11 +100,39 @@ def test_alignment_puts_the_eyes_where_ffhq_puts_them(photo, face):
     assert float((direct - small).abs().mean()) < 0.02
 
 
+def inside_square(transform: FaceTransform) -> torch.Tensor:
+    """[H, W] True on the photo pixels strictly inside the aligned square."""
+    coords, top, left = face_coordinates(transform)
+    width, height = transform.photo_size
+    inside = torch.zeros(height, width, dtype=torch.bool)
+    inside[top:top + coords.shape[0], left:left + coords.shape[1]] = ((coords > 0) & (coords < 1)).all(-1)
+    return inside
+
+
+def test_paste_back_works_on_the_faces_box_only():
+    """A 64 px face in a 4000 x 3000 photo: the coordinates cover the square's bounding box, not 12 M pixels; a
+    square over the photo's edge is clipped, one wholly off it leaves the photo as it was."""
+    tilted = ((1000.0, 500.0), (980.0, 564.0), (1044.0, 584.0), (1064.0, 520.0))  # rotated, side ~67 px
+    coords, top, left = face_coordinates(FaceTransform(tilted, (4000, 3000), 64))
+    assert (top, left) == (500, 980) and coords.shape == (85, 85, 2)
+    assert float(coords[0, 20, 0]) == pytest.approx(0, abs=1e-6) and float(coords[0, 20, 1]) == pytest.approx(0)
+    photo = torch.full((3, 300, 400), 0.5)
+    at_edge = FaceTransform(((-10.0, 250.0), (-10.0, 330.0), (70.0, 330.0), (70.0, 250.0)), (400, 300), 64)
+    coords, top, left = face_coordinates(at_edge)
+    assert (top, left, *coords.shape) == (250, 0, 50, 71, 2)
+    back = paste_back(torch.ones(3, 64, 64), at_edge, photo)
+    assert float(back[:, 290, 30].min()) == 1 and torch.equal(back[:, :250], photo[:, :250])
+    assert torch.equal(back[:, :, 71:], photo[:, :, 71:])
+    away = FaceTransform(((500.0, 10.0), (500.0, 74.0), (564.0, 74.0), (564.0, 10.0)), (400, 300), 64)
+    assert face_coordinates(away).coords.numel() == 0 and torch.equal(paste_back(torch.ones(3, 64, 64), away,
+                                                                                  photo), photo)
+
+
 def test_paste_back_restores_the_photo_outside_the_face_and_inside_within_resampling(photo, face):
     for size in (256, 1024):
         aligned, transform = align_face(photo, face.landmarks, size)
         back = paste_back(aligned, transform, photo)
-        inside = ((face_coordinates(transform) > 0) & (face_coordinates(transform) < 1)).all(-1)
+        inside = inside_square(transform)
         assert torch.equal(back[:, ~inside], photo[:, ~inside])  # untouched, bit for bit
         assert float((back - photo)[:, inside].abs().mean()) < 0.03
     # an edit changes the face, and only it
@@ -200,7 +228,7 @@ def test_cli_aligns_the_face_inverts_edits_and_pastes_back(tmp_path, photo, caps
     assert main(["invert", str(picture), *common, "--steps", "2", "--align", "face", "--out", str(out)]) == 0
     pasted = np.asarray(Image.open(out.with_suffix(".png")), dtype=np.float32) / 255
     transform = FaceTransform.from_json(read_latent(out).meta["face_transform"])
-    outside = ~((face_coordinates(transform) > 0) & (face_coordinates(transform) < 1)).all(-1).numpy()
+    outside = (~inside_square(transform)).numpy()
     original = photo.permute(1, 2, 0).numpy()
     assert pasted.shape == (512, 512, 3)  # the photo, with the reconstructed face put back
     assert np.abs(pasted[outside] - original[outside]).max() <= 0.5 / 255 + 1e-6  # 8-bit rounding only
