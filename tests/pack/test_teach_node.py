@@ -73,6 +73,33 @@ def test_node_teaches_saves_and_cancel_keeps_the_best_epoch(pack, comfy, monkeyp
     assert json.loads(metadata_path(saved).read_text())["epoch"] == log[-1]["best_epoch"]
 
 
+
+def test_installing_a_run_replaces_the_encoder_and_its_sidecar_together(pack, comfy, monkeypatch):
+    teach = sys.modules[f"{pack.__name__}.nodes.teach"]
+    run, target = comfy / "run", comfy / "models" / "mine.pth"
+    run.mkdir()
+    for path, text in ((run / "encoder.pth", "new weights"), (metadata_path(run / "encoder.pth"), "new sidecar"),
+                       (target, "old weights"), (metadata_path(target), "old sidecar")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    copy = teach.shutil.copyfile
+    copies = []
+
+    def copy_then_fail(src, dst):
+        copies.append(src)
+        if len(copies) == 2:  # the .pth, copied after the sidecar
+            raise OSError("No space left on device")
+        return copy(src, dst)
+
+    monkeypatch.setattr(teach.shutil, "copyfile", copy_then_fail)
+    with pytest.raises(OSError, match="No space"):
+        teach.install(run, target)
+    assert (target.read_text(), metadata_path(target).read_text()) == ("old weights", "old sidecar")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["mine.pth", "mine.pth.json"]
+    monkeypatch.setattr(teach.shutil, "copyfile", copy)
+    assert teach.install(run, target)
+    assert (target.read_text(), metadata_path(target).read_text()) == ("new weights", "new sidecar")
+
 def test_node_refuses_a_missing_folder_and_a_bad_name(pack, comfy):
     node = pack.NODE_CLASS_MAPPINGS["SoundCLIP_TeachSounds"]()
     clip = tiny_clip(seed=TEXT_SEED, device="cpu")

@@ -21,10 +21,12 @@ from soundclip_core.checkpoints import read_state_dict
 from soundclip_core.cli import main
 from soundclip_core.clip import save_clip
 from soundclip_core.datasets import open_dataset
+from soundclip_core.encoders import encoder_config
 from soundclip_core.encoders.registry import metadata_path
 from soundclip_core.errors import Cancelled, DatasetError
 from soundclip_core.train import TrainConfig, train
 from soundclip_core.train.auto import resolve
+from soundclip_core.train.checkpoint import export_encoder
 from soundclip_core.train.collection import MAX_LABELS, stratified_split, training_warnings
 from soundclip_core.train.data import TrainSet
 from soundclip_core.train.features import MAX_SECONDS, compute_features
@@ -292,3 +294,23 @@ def test_auto_fine_tunes_the_papers_encoder_when_it_is_on_this_machine(tmp_path,
     given, _ = resolve(TrainConfig(data="x", init=str(tmp_path / "mine.pth")), 400, 1, "openai/ViT-B-32", 512,
                        given_network=False)
     assert given.init == str(tmp_path / "mine.pth") and given.trunk_lr == pytest.approx(1e-4)
+
+
+@pytest.mark.parametrize("failing", ["weights", "sidecar"])
+def test_an_export_that_fails_midway_keeps_the_old_encoder_and_sidecar_together(tmp_path, monkeypatch, failing):
+    path = tmp_path / "encoder.pth"
+    export_encoder(small_net(), path, "soundclip", "x", encoder_config("soundclip"), {"epoch": 1})
+    old = path.read_bytes(), metadata_path(path).read_text()
+
+    def full_disk(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    if failing == "weights":
+        monkeypatch.setattr(torch, "save", full_disk)
+    else:
+        monkeypatch.setattr(json, "dumps", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        export_encoder(small_net(seed=3), path, "soundclip", "y", encoder_config("soundclip"), {"epoch": 2})
+    assert (path.read_bytes(), metadata_path(path).read_text()) == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["encoder.pth", "encoder.pth.json"]
+
