@@ -21,16 +21,18 @@ def _ranked(index: Index, query: Embedding) -> Ranking:
 
 
 def search_pictures(folder: str | os.PathLike, query: Embedding, clip, cache_dir: str | os.PathLike | None = None,
-                    progress=None) -> Ranking:
+                    progress=None, should_cancel=None) -> Ranking:
     """The pictures of `folder` ranked by cosine with `query` (a sound, text or mix in `clip`'s space)."""
-    index = build_index(folder, "images", clip.space, IMAGE_EXTENSIONS, embed_pictures(clip), cache_dir, progress)
+    index = build_index(folder, "images", clip.space, IMAGE_EXTENSIONS, embed_pictures(clip), cache_dir, progress,
+                        should_cancel=should_cancel)
     return _ranked(index, query)
 
 
 def search_sounds(folder: str | os.PathLike, query: Embedding, encoder, cache_dir: str | os.PathLike | None = None,
-                  progress=None) -> Ranking:
+                  progress=None, should_cancel=None) -> Ranking:
     """The sounds of `folder` ranked by cosine with `query` (a picture's or text's embedding in `encoder`'s space)."""
-    index = build_index(folder, "sounds", encoder.space, SOUND_EXTENSIONS, embed_sounds(encoder), cache_dir, progress)
+    index = build_index(folder, "sounds", encoder.space, SOUND_EXTENSIONS, embed_sounds(encoder), cache_dir, progress,
+                        should_cancel=should_cancel)
     return _ranked(index, query)
 
 
