@@ -19,6 +19,7 @@ from soundclip_core.faces import (
     FaceNotFound,
     FaceTransform,
     align_face,
+    align_mask,
     align_photo,
     face_coordinates,
     ffhq_quad,
@@ -141,6 +142,20 @@ def test_paste_back_restores_the_photo_outside_the_face_and_inside_within_resamp
     assert torch.equal(edited[:, ~inside], photo[:, ~inside])
 
 
+def test_a_mask_drawn_on_the_photo_follows_the_face_into_the_aligned_square(photo, face):
+    aligned, transform = align_face(photo, face.landmarks, 256)
+    # the photo's own red channel as a mask lands where the aligned picture's red channel is
+    red = align_mask(photo[None, :1], transform, 256)
+    assert red.shape == (1, 1, 256, 256) and float((red[0, 0] - aligned[0]).abs().mean()) < 0.02
+    box = torch.zeros(1, 1, *photo.shape[-2:])
+    x1, y1, x2, y2 = (round(v) for v in face.box)
+    box[..., y1:y2, x1:x2] = 1  # the detector's face box
+    covered = align_mask(box, transform, 64)[0, 0]
+    assert covered[24:40, 24:40].min() > 0.99 and covered[:4].max() < 0.5  # the square's centre, not its top rows
+    with pytest.raises(SoundClipError, match="the mask is 256x512 and the photo 512x512"):
+        align_mask(box[..., :256], transform, 64)
+
+
 def test_engine_pictures_round_trip_through_align_photo(photo):
     aligned, faces = align_photo(photo[None] * 2 - 1, size=256)
     assert aligned.shape == (1, 3, 256, 256) and -1 <= float(aligned.min()) and len(faces) == 1
@@ -241,6 +256,17 @@ def test_cli_aligns_the_face_inverts_edits_and_pastes_back(tmp_path, photo, caps
     square = Image.open(edit)
     assert square.size == (32, 32)  # the generator's own square: --no-paste-back
     assert "face_transform" in read_latent(edit).meta
+    # a mask drawn on the photo, black over the face: warped with the face, the aligned square's centre is kept
+    keep_face = np.full((512, 512), 255, np.uint8)
+    x1, y1, x2, y2 = (round(v) for v in find_faces(FaceDetector(), photo)[0].box)
+    keep_face[y1:y2, x1:x2] = 0
+    Image.fromarray(keep_face).save(tmp_path / "not_the_face.png")
+    assert main(["manipulate", "--text", "laughing", "--image", str(picture), *common, "--clip",
+                 str(m / "clip_soundclip" / "ViT-B-32.pt"), "--invert-steps", "1", "--steps", "2", "--align", "face",
+                 "--no-paste-back", "--region-mask", str(tmp_path / "not_the_face.png"), "--composite",
+                 "--side-by-side", "--out", str(edit)]) == 0
+    both = np.asarray(Image.open(edit)).astype(int)
+    assert both.shape == (32, 64, 3) and np.array_equal(both[12:20, 12:20], both[12:20, 44:52])
 
     blank = tmp_path / "blank.png"
     Image.new("RGB", (96, 64), (120, 160, 220)).save(blank)
