@@ -3,9 +3,9 @@
 One safetensors file per folder, kind (images or sounds) and CLIP space: the unit vectors [N, D] and, in its
 metadata, each file's path (relative to the folder), size and modification time (ns). A file is encoded again
 when any of the three differs, dropped when it is gone; the others are read back. Files that cannot be read are
-listed (`skipped`, with the reason) and left out, and tried again next time (they may have been fixed). An update
-that is cancelled (or fails) midway still writes what it encoded: a second try of a 10,000-picture folder takes up
-where the first stopped.
+listed (`skipped`, with the reason) and left out, and tried again next time (they may have been fixed). A long
+update writes what it has encoded every `SAVE_SECONDS`, and when it is cancelled or fails midway: a second try of a
+10,000-picture folder takes up where the first stopped, even after the process was killed.
 
 The cache lives in the folder (`.soundclip_index/`), or under `cache_dir` when given, or, when the folder is
 not writable, under soundclip's cache folder (`$SOUNDCLIP_HOME/search/`), named after the folder's path.
@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from ..weights import cache_dir as soundclip_cache
 
 INDEX_FOLDER = ".soundclip_index"
 FORMAT = 1
+SAVE_SECONDS = 60.0  # a 10,000-file index is ~20 MB: rewritten once a minute at most
 
 Embed = Callable[[Sequence[Path]], torch.Tensor]  # files -> unit vectors [n, D]; raises SoundClipError for a bad one
 Progress = Callable[[int, int], None]
@@ -126,11 +128,12 @@ def _gather(files: list[tuple[str, int, int]], rows: dict[str, int], cached_vect
 
 def build_index(folder: str | os.PathLike, kind: str, space: str, extensions: Sequence[str], embed: Embed,
                 cache_dir: str | os.PathLike | None = None, progress: Progress | None = None,
-                batch: int = 16, should_cancel: Callable[[], bool] | None = None) -> Index:
+                batch: int = 16, should_cancel: Callable[[], bool] | None = None,
+                save_seconds: float = SAVE_SECONDS) -> Index:
     """The index of `folder`'s files of `kind` in `space`, updated from its cache (module docstring): only new or
     changed files go through `embed`, `batch` at a time (one at a time again when a batch holds a bad file).
-    `should_cancel` is asked before every batch; cancelled (Cancelled) or failing, the files encoded so far are
-    written to the cache first."""
+    `should_cancel` is asked before every batch; the files encoded so far are written to the cache every
+    `save_seconds`, and first thing when the update is cancelled (Cancelled) or fails."""
     folder = Path(folder)
     if not folder.is_dir():
         raise SoundClipError("the folder to search does not exist", path=folder, fix="check the path")
@@ -149,6 +152,7 @@ def build_index(folder: str | os.PathLike, kind: str, space: str, extensions: Se
     skipped: list[tuple[Path, str]] = []
     if progress is not None and todo:
         progress(0, len(todo))
+    saved = time.monotonic()
     try:
         for first in range(0, len(todo), batch):
             if should_cancel is not None and should_cancel():
@@ -157,6 +161,9 @@ def build_index(folder: str | os.PathLike, kind: str, space: str, extensions: Se
             _encode(folder, todo[first:first + batch], embed, fresh, skipped)
             if progress is not None:
                 progress(min(first + batch, len(todo)), len(todo))
+            if fresh and time.monotonic() - saved >= save_seconds and first + batch < len(todo):
+                _write(file, kind, space, *_gather(files, rows, cached_vectors, fresh))
+                saved = time.monotonic()
     except BaseException:
         if fresh:  # keep what was encoded; a failure to write it must not hide why the update stopped
             with contextlib.suppress(SoundClipError, OSError):

@@ -20,7 +20,8 @@ from soundclip_core.embedding import Embedding
 from soundclip_core.encoders import build_audio_encoder
 from soundclip_core.errors import Cancelled, EmbeddingSpaceError, SoundClipError
 from soundclip_core.picture import fit_square, load_image
-from soundclip_core.search import IMAGE_EXTENSIONS, build_index, label_metrics, rank_pictures
+from soundclip_core.search import IMAGE_EXTENSIONS, build_index, index_file, label_metrics, rank_pictures
+from soundclip_core.search import index as search_index
 from soundclip_core.search.media import embed_pictures
 
 
@@ -123,6 +124,22 @@ def test_a_cancelled_or_failed_update_keeps_what_it_encoded(clip, tmp_path):
     counting.count = 0
     build_index(folder, "images", clip.space, IMAGE_EXTENSIONS, counting, cache_dir=tmp_path / "other", batch=2)
     assert counting.count == 3  # p0..p3 were kept when the run failed
+
+
+def test_a_long_update_saves_as_it_goes(clip, tmp_path):
+    """What a killed process (no exception handler runs) leaves: the files encoded up to the last save."""
+    folder = tmp_path / "pictures"
+    for i in range(7):
+        _picture(folder / f"p{i}.png", i)
+    on_disk = []
+
+    def looking(paths):
+        file = index_file(folder, "images", clip.space)
+        on_disk.append(len(search_index._read(file, "images", clip.space)[0]))
+        return embed_pictures(clip)(paths)
+
+    build_index(folder, "images", clip.space, IMAGE_EXTENSIONS, looking, batch=2, save_seconds=0)
+    assert on_disk == [0, 2, 4, 6]  # saved after every batch but the last (the final write covers it)
 
 
 def test_a_damaged_cache_is_rebuilt(clip, tmp_path):
