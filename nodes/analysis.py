@@ -104,9 +104,10 @@ class SemanticCurves(Node):
         templates = [t.strip() for t in template.split("|") if t.strip()]
         targets = {"target": embedding} if embedding is not None else {}
         spans = cut_windows(sound, window, hop).spans
-        with comfy_env.on_device(encoder, clip):
-            heard = add_semantic(analysis, encoder, sound, spans, clip=clip, labels=names, targets=targets,
-                                 templates=templates)
+        progress = comfy_env.Progress(len(spans))
+        heard = comfy_env.run_long(lambda: add_semantic(analysis, encoder, sound, spans, clip=clip, labels=names,
+                                                        targets=targets, templates=templates, progress=progress,
+                                                        should_cancel=comfy_env.interrupted), encoder, clip)
         added = [name for name in heard.curves if name not in analysis.curves]
         return heard, f"{len(spans)} windows; curves added: {', '.join(added)}"
 

@@ -97,8 +97,9 @@ class LatentOptimize(Node):
     CATEGORY = EDIT
     DESCRIPTION = ("The paper's sound-guided edit: moves the latent until its image matches the target in CLIP "
                    "space while a per-layer mask keeps it close to the source. Previews while it runs; Cancel "
-                   "stops it within one step. A MASK confines the edit to a region (ComfyUI's Image Composite "
-                   "Masked then pastes the source back outside it exactly).")
+                   "stops it within one step. A MASK confines the edit to a region; ComfyUI's Image Composite "
+                   "Masked then pastes the source back outside it exactly when the mask is square or was made on the "
+                   "square that is edited (a mask of another shape is centre-cropped, as Invert Image's crop fit).")
 
     def run(self, generator, clip, target, latent: WPlus, preset: str, steps: int, lr: float, lam_sim: float,
             lam_id: float, mask: str, layers: str, seed: int, precision: str, clip_input: str,

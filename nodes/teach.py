@@ -6,7 +6,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from soundclip_core.atomic import atomic_path
+from soundclip_core.atomic import atomic_paths
 from soundclip_core.encoders.registry import metadata_path
 from soundclip_core.errors import DatasetError, SoundClipError
 from soundclip_core.train.report import summary_lines
@@ -39,14 +39,15 @@ def encoder_file(name: str) -> Path:
 
 
 def install(run_dir: Path, target: Path) -> bool:
-    """Copy the run's exported encoder and its sidecar into the model folder (atomically); False when none yet."""
+    """Copy the run's exported encoder and its sidecar into the model folder, together (both copied before
+    either replaces the pair there, the .pth last); False when none yet."""
     source = run_dir / "encoder.pth"
     if not source.is_file():
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
-    for src, dst in ((metadata_path(source), metadata_path(target)), (source, target)):
-        with atomic_path(dst) as tmp:
-            shutil.copyfile(src, tmp)
+    with atomic_paths(metadata_path(target), target) as (sidecar, tmp):
+        shutil.copyfile(metadata_path(source), sidecar)
+        shutil.copyfile(source, tmp)
     return True
 
 

@@ -67,7 +67,9 @@ class SearchBySound(Node):
 
     def run(self, target, clip, top: int, folder: str, images=None):
         if folder.strip():
-            ranking = comfy_env.run_long(lambda: search_pictures(folder.strip(), target, clip), clip)
+            progress = comfy_env.Progress(1)  # the files to encode are known once the folder is scanned
+            ranking = comfy_env.run_long(lambda: search_pictures(folder.strip(), target, clip, progress=progress,
+                                                                 should_cancel=comfy_env.interrupted), clip)
             if not ranking.items:
                 return torch.zeros(1, 64, 64, 3), ranking.text() or f"no pictures in {folder}"
             best = [load_image(path) for path in ranking.items[:top]]

@@ -42,6 +42,24 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def atomic_paths(*paths: str | os.PathLike) -> Iterator[list[Path]]:
+    """Temporaries beside files that belong together (a checkpoint and its sidecar), renamed into place in the
+    given order only once every one was written: an error while writing any leaves all the old files as they
+    were, never a new one beside an old one. (Put the file readers look for last.)"""
+    targets = [Path(p) for p in paths]
+    temporaries: list[Path] = []
+    try:
+        for target in targets:
+            temporaries.append(_start(target))
+        yield temporaries
+        for tmp_path, target in zip(temporaries, targets, strict=True):
+            os.replace(tmp_path, target)
+    finally:
+        for tmp_path in temporaries:
+            tmp_path.unlink(missing_ok=True)
+
+
 def check_writable(path: str | os.PathLike) -> Path:
     """Refuse, before any long work, an output that cannot be written: a folder, a path under a file,
     a folder without write permission. Creates the missing folders, as the write would."""

@@ -110,16 +110,36 @@ def fit_square(images: torch.Tensor, resolution: int, fit: str = "crop", name: s
     if not bool(torch.isfinite(images).all()):
         raise ImageInputError(f"{name} has NaN or infinite pixels",
                               fix="load the picture from its file, or re-run the step that made it")
-    images = images.float()
-    if fit == "crop":
-        side = min(h, w)
-        top, left = (h - side) // 2, (w - side) // 2
-        images = images[:, :, top:top + side, left:left + side]
-    elif h != w:
-        side = max(h, w)
-        top, left = (side - h) // 2, (side - w) // 2
-        images = F.pad(images, (left, side - w - left, top, side - h - top), mode="replicate")
+    images = _to_square(images.float(), fit)
     if images.shape[-1] != resolution:
         images = F.interpolate(images, size=(resolution, resolution), mode="bicubic", antialias=True,
                                align_corners=False)
     return images.clamp(-1, 1).contiguous()
+
+
+def fit_mask(mask: torch.Tensor, resolution: int, fit: str = "crop") -> torch.Tensor:
+    """A mask drawn on a picture, [B, 1, H, W] in [0, 1] -> [B, 1, resolution, resolution], made square exactly as
+    `fit_square` makes the picture (the same crop, or the same edge pad), so it still covers what it covered;
+    bilinear (antialiased when shrinking) keeps it within [0, 1]."""
+    if fit not in FITS:
+        raise SoundClipError(f"unknown fit '{fit}'", fix=f"use one of {', '.join(FITS)}")
+    mask = _to_square(mask.float(), fit)
+    if mask.shape[-1] != resolution:
+        mask = F.interpolate(mask, size=(resolution, resolution), mode="bilinear", align_corners=False,
+                             antialias=mask.shape[-1] > resolution)
+    return mask.clamp(0, 1)
+
+
+def _to_square(images: torch.Tensor, fit: str) -> torch.Tensor:
+    """[B, C, H, W] -> the centred square of side min(H, W) ("crop"), or of side max(H, W) with the edge
+    pixels repeated outward ("pad")."""
+    h, w = images.shape[-2:]
+    if fit == "crop":
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        return images[:, :, top:top + side, left:left + side]
+    if h == w:
+        return images
+    side = max(h, w)
+    top, left = (side - h) // 2, (side - w) // 2
+    return F.pad(images, (left, side - w - left, top, side - h - top), mode="replicate")

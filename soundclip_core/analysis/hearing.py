@@ -165,13 +165,15 @@ def hear_roles(roles: RoleAudio, fps: float, *, bands=DEFAULT_BANDS, section_cou
 
 def add_semantic(heard: Hearing, encoder, audio: Audio, spans: Sequence[tuple[float, float]], *, clip=None,
                  labels: Sequence[str] = (), targets: dict[str, Embedding] | None = None,
-                 templates: Sequence[str] = DEFAULT_TEMPLATES) -> Hearing:
+                 templates: Sequence[str] = DEFAULT_TEMPLATES, progress=None, should_cancel=None) -> Hearing:
     """`heard` with the semantic curves of `audio` (semantic.py; the song or the meaning stem, heard in the
-    windows `spans`) added, cached per sound, models and settings. A sound of another length than the
+    windows `spans`, with semantic.encode_spans' progress and should_cancel) added, cached per sound, models and
+    settings. A sound of another length than the
     analysed song (beyond roles.LENGTH_TOLERANCE) is refused: its curves would not line up with the frames."""
     if abs(audio.duration - heard.duration) > LENGTH_TOLERANCE:
         raise AnalysisError(f"the sound for the semantic curves{f' ({audio.source})' if audio.source else ''} is "
                             f"{audio.duration:.2f} s long and the analysed song {heard.duration:.2f} s",
                             fix="give the song that was analysed, or a stem separated from it")
     return heard.with_curves(semantic_curves_cached(encoder, audio, spans, heard.fps, heard.frame_count, clip=clip,
-                                                    labels=labels, targets=targets, templates=templates))
+                                                    labels=labels, targets=targets, templates=templates,
+                                                    progress=progress, should_cancel=should_cancel))

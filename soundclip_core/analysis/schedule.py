@@ -33,6 +33,11 @@ def keyframes(values, decimals: int = DECIMALS) -> list[tuple[int, float]]:
     if len(x) == 0 or not np.isfinite(x).all():
         raise AnalysisError("the curve is empty or holds NaN or infinite values",
                             fix="make the curve from a sound at least one frame long")
+    limit = 1e18 / 10**decimals  # the largest value whose steps still fit in int64 (9.2e18), with room
+    if np.abs(x).max() > limit:
+        raise AnalysisError(f"the curve reaches {np.abs(x).max():.3g}, beyond the {limit:.0e} a schedule with "
+                            f"{decimals} decimals can hold", fix="scale the curve to a smaller range (a strength "
+                            "or weight curve lies within a few units), or print fewer decimals")
     steps = np.round(x * 10**decimals).astype(np.int64)
     bends = np.flatnonzero(2 * steps[1:-1] != steps[:-2] + steps[2:]) + 1
     keep = sorted({0, len(x) - 1, *bends.tolist()})

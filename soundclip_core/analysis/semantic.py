@@ -22,7 +22,7 @@ before any window is encoded.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from ..audio import Audio
 from ..embedding import Embedding
-from ..errors import AnalysisError, AudioError, EmbeddingSpaceError
+from ..errors import AnalysisError, AudioError, Cancelled, EmbeddingSpaceError
 from ..evaluate.zeroshot import DEFAULT_TEMPLATES, LOGIT_SCALE, check_labels, class_embeddings, class_scores
 from .cache import SEMANTIC, audio_key, digest
 
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from ..encoders import AudioEncoder
 
 CLIPS_PER_BATCH = 64  # windows prepared and encoded at a time: bounded memory on a 3-hour mix
+Progress = Callable[[int, int], None]
 
 
 def check_models(encoder, clip, labels: Sequence[str], targets: dict[str, Embedding]) -> tuple[str, ...]:
@@ -65,17 +66,26 @@ def check_models(encoder, clip, labels: Sequence[str], targets: dict[str, Embedd
     return labels
 
 
-def encode_spans(encoder: AudioEncoder, audio: Audio, spans: Sequence[tuple[float, float]]) -> Embedding:
-    """One unit embedding per window [K, D], CLIPS_PER_BATCH windows at a time; silent windows take the nearest
-    audible window's embedding."""
+def encode_spans(encoder: AudioEncoder, audio: Audio, spans: Sequence[tuple[float, float]],
+                 progress: Progress | None = None, should_cancel: Callable[[], bool] | None = None) -> Embedding:
+    """One unit embedding per window [K, D], CLIPS_PER_BATCH windows at a time (`progress(done, total)` audible
+    windows after each batch, `should_cancel` asked before each: an hour of sound is minutes on a CPU); silent
+    windows take the nearest audible window's embedding."""
     clips = [audio.window(start, end) for start, end in spans]
     audible = np.array([not clip.mono().silent for clip in clips])
     if not audible.any():
         raise AudioError("the sound is silent: there is nothing to hear a meaning in", path=audio.source or None,
                          fix="choose a sound with sound in it")
     heard = np.flatnonzero(audible)
-    rows = torch.cat([encoder.encode([clips[i] for i in part]).vectors
-                      for part in np.array_split(heard, max(1, -(-len(heard) // CLIPS_PER_BATCH)))])
+    parts, done = [], 0
+    for part in np.array_split(heard, max(1, -(-len(heard) // CLIPS_PER_BATCH))):
+        if should_cancel is not None and should_cancel():
+            raise Cancelled(f"semantic curves cancelled after {done} of {len(heard)} windows")
+        parts.append(encoder.encode([clips[i] for i in part]).vectors)
+        done += len(part)
+        if progress is not None:
+            progress(done, len(heard))
+    rows = torch.cat(parts)
     nearest = np.abs(np.arange(len(clips))[:, None] - heard[None]).argmin(1)
     return Embedding(rows[torch.from_numpy(nearest)], encoder.space, f"{encoder.kind}: {len(clips)} windows")
 
@@ -102,15 +112,18 @@ def to_frames(values: np.ndarray, centres: Sequence[float], fps: float, n_frames
 
 def semantic_curves(encoder: AudioEncoder, audio: Audio, spans: Sequence[tuple[float, float]], fps: float,
                     n_frames: int, *, clip: ClipModel | None = None, labels: Sequence[str] = (),
-                    targets: dict[str, Embedding] | None = None,
-                    templates: Sequence[str] = DEFAULT_TEMPLATES) -> dict[str, np.ndarray]:
+                    targets: dict[str, Embedding] | None = None, templates: Sequence[str] = DEFAULT_TEMPLATES,
+                    progress: Progress | None = None, should_cancel: Callable[[], bool] | None = None
+                    ) -> dict[str, np.ndarray]:
     """name -> float32 [n_frames]: the semantic curves of `audio` heard in the windows `spans` (see the module
-    doc). targets: name -> an Embedding (text or sound) of the encoder's space."""
+    doc). targets: name -> an Embedding (text or sound) of the encoder's space; progress and should_cancel as
+    encode_spans takes them."""
     targets = dict(targets or {})
     labels = check_models(encoder, clip, labels, targets)
     if not spans:
         raise AnalysisError("no windows to hear the sound in", fix="cut the sound into windows (video.cut_windows)")
-    per_window = window_values(encode_spans(encoder, audio, spans), clip, labels, targets, templates)
+    per_window = window_values(encode_spans(encoder, audio, spans, progress, should_cancel), clip, labels, targets,
+                               templates)
     centres = [(start + end) / 2 for start, end in spans]
     return {name: to_frames(values, centres, fps, n_frames) for name, values in per_window.items()}
 
@@ -118,7 +131,8 @@ def semantic_curves(encoder: AudioEncoder, audio: Audio, spans: Sequence[tuple[f
 def semantic_curves_cached(encoder: AudioEncoder, audio: Audio, spans: Sequence[tuple[float, float]], fps: float,
                            n_frames: int, *, clip: ClipModel | None = None, labels: Sequence[str] = (),
                            targets: dict[str, Embedding] | None = None,
-                           templates: Sequence[str] = DEFAULT_TEMPLATES) -> dict[str, np.ndarray]:
+                           templates: Sequence[str] = DEFAULT_TEMPLATES, progress: Progress | None = None,
+                           should_cancel: Callable[[], bool] | None = None) -> dict[str, np.ndarray]:
     """`semantic_curves(...)`, or the curves kept for the same sound, models, labels, windows and frames
     (cache.py). Models are keyed by identity (a model loaded again is another model: its weights may differ) and
     held weakly, so the cache never keeps a model the user has let go alive; an id reused by another model
@@ -131,7 +145,7 @@ def semantic_curves_cached(encoder: AudioEncoder, audio: Audio, spans: Sequence[
 
     def compute():
         curves = semantic_curves(encoder, audio, spans, fps, n_frames, clip=clip, labels=labels, targets=targets,
-                                 templates=templates)
+                                 templates=templates, progress=progress, should_cancel=should_cancel)
         return tuple(None if m is None else weakref.ref(m) for m in models), curves
 
     def same_models(entry) -> bool:

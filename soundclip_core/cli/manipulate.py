@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..audio import load_audio
@@ -37,7 +38,7 @@ from ..latents import png_text, read_latent, save_latent
 from ..manipulate import MASK_MODES, PRESETS, Region, composite, feathered, optimize
 from ..manipulate.region import FEATHER
 from ..noise_maps import synthesize
-from ..picture import load_image, load_mask
+from ..picture import fit_mask, load_image, load_mask
 from ..runtime import PRECISIONS, pick_device
 from .invert import add_align_args, add_inversion_args, aligned_photo, inversion_requests, pasted, start_latent
 from .models import clip_request, model_files
@@ -91,8 +92,9 @@ def register(subparsers) -> None:
     p.add_argument("--side-by-side", action="store_true", help="write the source and the edit side by side")
     p.add_argument("--region-mask", type=Path,
                    help="a picture mask, white = may change: outside it the edit is held at the source (pixels, and "
-                        "VGG-LPIPS features when --image loads VGG). Any size: centre-cropped and resized to the "
-                        "generator's, as the photo is; an all-black mask is refused")
+                        "VGG-LPIPS features when --image loads VGG). Drawn on --image: it follows the photo "
+                        "(cropped or padded as --fit, or warped with the face for --align face); otherwise any size, "
+                        "centre-cropped and resized to the generator's; an all-black mask is refused")
     p.add_argument("--feather", type=float, default=FEATHER, help="with --region-mask: the soft edge inside the mask, "
                                                                   "in generator pixels")
     p.add_argument("--composite", action="store_true",
@@ -125,6 +127,29 @@ def check_image_outputs(out: Path) -> tuple[Path, Path]:
     return image, check_output(image.with_suffix(".safetensors"), {".safetensors"}, "edit.safetensors")
 
 
+def mask_on_photo(mask: torch.Tensor, photo: torch.Tensor, path: Path) -> torch.Tensor:
+    """The region mask [1, 1, h, w] at the photo's size [.., H, W]: one drawn on a copy at another scale is resized;
+    one of another shape cannot be placed on the photo and is refused (before any model loads)."""
+    (h, w), (height, width) = mask.shape[-2:], photo.shape[-2:]
+    if (h, w) == (height, width):
+        return mask
+    if abs(w / h - width / height) > 0.01 * width / height:
+        raise SoundClipError(f"the region mask is {w}x{h} and the photo {width}x{height}: it cannot be placed on it",
+                             path=path, fix="draw the mask on the photo itself (or a copy of the same shape)")
+    return F.interpolate(mask, size=(height, width), mode="bilinear", align_corners=False,
+                         antialias=h > height).clamp(0, 1)
+
+
+def square_mask(mask: torch.Tensor, face, fit: str, resolution: int) -> torch.Tensor:
+    """A mask drawn on the photo [1, 1, H, W] -> over the square that is edited [1, 1, resolution, resolution]: warped
+    with the face's transform for --align face, else cropped or padded as --fit made the photo square."""
+    if face is not None:
+        from ..faces import align_mask
+
+        return align_mask(mask, face.transform, resolution)
+    return fit_mask(mask, resolution, fit)
+
+
 def wrote_image(image: Path, latent: Path, what: str = "") -> str:
     """The line that says what was written, and where the latent is (a PNG carries it, JPEG and WebP do not)."""
     inside = "latent embedded" if image.suffix.lower() == ".png" else "the latent is only in the .safetensors"
@@ -142,7 +167,6 @@ def run(args: argparse.Namespace) -> int:
         raise SoundClipError(f"{what} needs an audio encoder", fix="add --encoder (e.g. soundclip-resnet18)")
     if args.composite and not args.region_mask:
         raise SoundClipError("--composite pastes through a mask", fix="add --region-mask MASK.png")
-
     # everything the user named is checked before any model loads: outputs, inputs, then every model together
     image_path, latent_path = check_image_outputs(args.out)
     if args.instant:
@@ -151,9 +175,12 @@ def run(args: argparse.Namespace) -> int:
             raise CheckpointError("no table here", path=args.table, fix="make one with `soundclip table`, or leave "
                                                                          "--table out for an estimate")
     source = read_latent(args.latent) if args.latent else None
-    photo, face = aligned_photo(args, load_image(args.image) if args.image else None)
+    original = load_image(args.image) if args.image else None
+    photo, face = aligned_photo(args, original)
     audio = load_audio(args.audio) if args.audio else None
-    region_mask = load_mask(args.region_mask) if args.region_mask else None
+    region_mask = load_mask(args.region_mask)[None] if args.region_mask else None
+    if region_mask is not None and original is not None:
+        region_mask = mask_on_photo(region_mask, original, args.region_mask)
     neutral_audio = load_audio(Path(args.neutral).expanduser()) if neutral_sound else None
     files = model_files({"generator": (args.generator, "stylegan2"), "clip": clip_request(args.clip),
                          "encoder": (args.encoder, "audio_encoder") if audio or neutral_audio else None,
@@ -161,6 +188,8 @@ def run(args: argparse.Namespace) -> int:
                          **inversion_requests(args, photo=photo is not None)})
     device = pick_device(args.device)
     generator = load_generator(files["generator"], device)
+    if region_mask is not None and original is not None:  # the edited square is the photo cropped, padded or aligned
+        region_mask = square_mask(region_mask, face, args.fit, generator.resolution)
     allowed = None if region_mask is None else feathered(region_mask, generator.resolution, args.feather,
                                                          f"mask {args.region_mask}")
     # a conditional generator's seed needs a label; a saved latent remembers the one it was made with

@@ -99,10 +99,11 @@ def network_config(kind: str, path: str | os.PathLike, meta: dict, frontend: dic
     trained at another size), checked against the kind's keys and their types; an image network must take the
     front end's image (`img_size` = `resize`)."""
     defaults = encoder_config(kind).get("network", {})
+    if not isinstance(meta.get("network", {}), dict):
+        raise CheckpointError("'network' must be a JSON object of network settings", path=metadata_path(path),
+                              fix=SIDECAR_FIX)
     settings = {**defaults, **meta.get("network", {})}
     problem = None
-    if not isinstance(meta.get("network", {}), dict):
-        problem = "'network' must be a JSON object of network settings"
     for key, value in settings.items():
         default = defaults.get(key)
         if key not in defaults:

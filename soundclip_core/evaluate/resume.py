@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,7 @@ class EmbeddingStore:
                     return None
                 vectors, ok = saved["vectors"], saved["ok"]
                 skipped = [tuple(row) for row in saved["skipped"].tolist()]
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             return None
         done = len(ok)
         if vectors.shape != (done, self.dim) or done > self.count:

@@ -140,3 +140,22 @@ def gaussian_blur(pixels: np.ndarray, sigma: float) -> np.ndarray:
     image = F.conv2d(image, kernel.view(1, 1, -1, 1))
     image = F.conv2d(image, kernel.view(1, 1, 1, -1))
     return image[:, 0].permute(1, 2, 0).numpy()
+
+
+def align_mask(mask: torch.Tensor, transform: FaceTransform, size: int) -> torch.Tensor:
+    """A mask drawn on the photo a face was aligned from, [B, 1, H, W] in [0, 1] -> the same mask over the aligned
+    square, [B, 1, size, size]: the square's pixel (u, v) is the photo's point quad[0] + ((u + .5) / size)
+    (quad[3] - quad[0]) + ((v + .5) / size) (quad[1] - quad[0]), sampled bilinearly (the edge repeated beyond the
+    photo, as for the picture). So a mask of the sky stays on the sky after the face was tilted upright."""
+    width, height = transform.photo_size
+    if tuple(mask.shape[-2:]) != (height, width):
+        raise SoundClipError(f"the mask is {mask.shape[-1]}x{mask.shape[-2]} and the photo {width}x{height}",
+                             fix="draw the mask on the photo itself (the same size)")
+    quad = torch.tensor(transform.quad, dtype=torch.float64)
+    steps = (torch.arange(size, dtype=torch.float64) + 0.5) / size
+    down, across = torch.meshgrid(steps, steps, indexing="ij")
+    points = quad[0] + across[..., None] * (quad[3] - quad[0]) + down[..., None] * (quad[1] - quad[0])
+    grid = (points + 0.5) / torch.tensor([width, height], dtype=torch.float64) * 2 - 1  # pixel centres at integers
+    mask = mask.float()
+    grid = grid.to(mask.device, torch.float32)[None].expand(mask.shape[0], -1, -1, -1)
+    return F.grid_sample(mask, grid, mode="bilinear", padding_mode="border", align_corners=False).clamp(0, 1)

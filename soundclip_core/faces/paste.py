@@ -3,6 +3,9 @@ feathered mask, so everything outside the square is the photo's own pixels, unto
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 
@@ -12,24 +15,39 @@ from .align import FaceTransform
 DEFAULT_FEATHER = 0.1  # of the face square's side
 
 
-def face_coordinates(transform: FaceTransform, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Every photo pixel's place in the aligned square, [H, W, 2] (0..1 across the square; outside it elsewhere)."""
+class FaceBox(NamedTuple):
+    """The photo pixels the aligned square can reach: their places in the square `coords` [h, w, 2] (0..1 across
+    it, outside it elsewhere), the box's top-left pixel (`top`, `left`) in the photo."""
+
+    coords: torch.Tensor
+    top: int
+    left: int
+
+
+def face_coordinates(transform: FaceTransform, device: torch.device | str = "cpu") -> FaceBox:
+    """The photo pixels in the square's bounding box (clipped to the photo), with their place in the square.
+    Only the box: a small face in a 48 MP photo costs its own size, not float64 grids of the whole photo."""
     quad = torch.tensor(transform.quad, dtype=torch.float64)
     origin, across, down = quad[0], quad[3] - quad[0], quad[1] - quad[0]
     width, height = transform.photo_size
-    ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.float64), torch.arange(width, dtype=torch.float64),
-                            indexing="ij")
+    left, top = (max(0, math.floor(v)) for v in quad.min(0).values.tolist())
+    right, bottom = (min(limit, math.ceil(v) + 1) for v, limit in zip(quad.max(0).values.tolist(),
+                                                                        (width, height), strict=True))
+    right, bottom = max(right, left), max(bottom, top)  # a square wholly off the photo: an empty box
+    ys, xs = torch.meshgrid(torch.arange(top, bottom, dtype=torch.float64),
+                            torch.arange(left, right, dtype=torch.float64), indexing="ij")
     offset = torch.stack([xs, ys], dim=-1) - origin
     # the quad is a square (two perpendicular sides of equal length), so each coordinate is a projection
     a = offset @ across / across.dot(across)
     b = offset @ down / down.dot(down)
-    return torch.stack([a, b], dim=-1).float().to(device)
+    return FaceBox(torch.stack([a, b], dim=-1).float().to(device), top, left)
 
 
 def paste_back(edited: torch.Tensor, transform: FaceTransform, photo: torch.Tensor,
                feather: float = DEFAULT_FEATHER) -> torch.Tensor:
     """edited [3, S, S] (any S: the generator's resolution) + its transform + the photo [3, H, W], both in
-    [0, 1] -> the photo with the face replaced; pixels outside the square are the photo's exactly."""
+    [0, 1] -> the photo with the face replaced; pixels outside the square are the photo's exactly (only the
+    square's bounding box is computed)."""
     width, height = transform.photo_size
     if tuple(photo.shape[-2:]) != (height, width):
         raise SoundClipError(f"this face was aligned from a {width}x{height} picture, not a "
@@ -38,7 +56,10 @@ def paste_back(edited: torch.Tensor, transform: FaceTransform, photo: torch.Tens
     if not 0 < feather <= 0.5:
         raise SoundClipError(f"feather {feather} is outside (0, 0.5]", fix="give a fraction of the face's side, "
                                                                            "e.g. 0.1")
-    coords = face_coordinates(transform, photo.device)
+    coords, top, left = face_coordinates(transform, photo.device)
+    pasted = photo.float().clone()
+    if coords.numel() == 0:
+        return pasted
     face = edited.float()[None]
     side = float(torch.tensor(transform.quad[3]).sub(torch.tensor(transform.quad[0])).norm())
     if round(side) < face.shape[-1]:  # the face is smaller in the photo: downsize first, antialiased, not aliased
@@ -48,4 +69,6 @@ def paste_back(edited: torch.Tensor, transform: FaceTransform, photo: torch.Tens
                            align_corners=False)[0].clamp(0, 1)
     edge = torch.minimum(coords.min(dim=-1).values, (1 - coords).min(dim=-1).values)
     mask = (edge / feather).clamp(0, 1)
-    return torch.where(mask > 0, photo.float() * (1 - mask) + warped * mask, photo.float())
+    box = pasted[:, top:top + coords.shape[0], left:left + coords.shape[1]]
+    box.copy_(torch.where(mask > 0, box * (1 - mask) + warped * mask, box))
+    return pasted

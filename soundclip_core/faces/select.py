@@ -28,5 +28,4 @@ def find_faces(detector: FaceDetector, picture: torch.Tensor, which: str = "larg
         raise FaceNotFound(f"no face found in {name}",
                            fix="use a photo with a visible face of at least 20 px, or the plain crop "
                                "(`--align crop`; in ComfyUI, feed the picture to Invert Image without Align Face)")
-    faces = sorted(faces, key=lambda face: face.area, reverse=True)
-    return faces[:1] if which == "largest" else faces
+    return [largest(faces)] if which == "largest" else sorted(faces, key=lambda face: face.area, reverse=True)

@@ -12,9 +12,11 @@ VGG stage k. The perceptual term needs the VGG16-LPIPS network (`invert.load_per
 pixels alone hold the outside. A latent cannot change pixels one by one, so the outside still moves a little;
 `composite` then puts the source's own pixels back there: a * edit + (1 - a) * source (exact outside).
 
-The mask is any size: it is centre-cropped to a square and resized to the generator's resolution (bilinear),
-as a photo is cropped for inversion (`picture.fit_square`'s "crop"), so a mask drawn on the photo fits the
-edit. A mask with nothing white is refused: nothing could change.
+The mask is any size: it is centre-cropped to a square and resized to the generator's resolution (bilinear,
+`picture.fit_mask`), as a photo is cropped for inversion (`picture.fit_square`'s "crop"), so a mask drawn on a
+centre-cropped photo fits the edit. A photo padded to a square or a face aligned from it needs its mask fitted
+the same way first (`picture.fit_mask(..., "pad")`, `faces.align_mask`). A mask with nothing white is refused:
+nothing could change.
 """
 
 from __future__ import annotations
@@ -25,22 +27,11 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import SoundClipError
+from ..picture import fit_mask
 
 LAM_PIXELS = 10.0  # per unit of mean squared pixel difference (images in [-1, 1]) outside the mask
 LAM_PERCEPTUAL = 1.0  # per unit of LPIPS outside the mask
 FEATHER = 4.0  # px at the generator's resolution
-
-
-def _square(mask: torch.Tensor, resolution: int) -> torch.Tensor:
-    """[B, 1, H, W] -> [B, 1, resolution, resolution]: centre crop to a square, bilinear resize."""
-    h, w = mask.shape[-2:]
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    mask = mask[..., top:top + side, left:left + side]
-    if side != resolution:
-        mask = F.interpolate(mask, size=(resolution, resolution), mode="bilinear", align_corners=False,
-                             antialias=side > resolution)
-    return mask.clamp(0, 1)
 
 
 def _blur(mask: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -63,7 +54,7 @@ def feathered(mask: torch.Tensor, resolution: int, feather: float = FEATHER, nam
                              fix="give a greyscale mask (white = may change)")
     if not bool(torch.isfinite(mask).all()):
         raise SoundClipError(f"the {name} has NaN or infinite values", fix="re-run the step that made it")
-    mask = _square(mask, resolution)
+    mask = fit_mask(mask, resolution, "crop")
     if not bool((mask.flatten(1).amax(1) > 1e-3).all()):
         raise SoundClipError(f"the {name} is all black: nothing may change, so there is nothing to edit",
                              fix="paint white where the edit may change the picture (or give no mask)")

@@ -10,7 +10,7 @@ import torch
 from ..embedding import Embedding
 from .index import Index, build_index, index_file, scan
 from .media import IMAGE_EXTENSIONS, SOUND_EXTENSIONS, embed_pictures, embed_sounds, image_vectors
-from .metrics import graded_ndcg, label_metrics
+from .metrics import label_metrics
 from .rank import Ranking, rank
 
 
@@ -21,16 +21,18 @@ def _ranked(index: Index, query: Embedding) -> Ranking:
 
 
 def search_pictures(folder: str | os.PathLike, query: Embedding, clip, cache_dir: str | os.PathLike | None = None,
-                    progress=None) -> Ranking:
+                    progress=None, should_cancel=None) -> Ranking:
     """The pictures of `folder` ranked by cosine with `query` (a sound, text or mix in `clip`'s space)."""
-    index = build_index(folder, "images", clip.space, IMAGE_EXTENSIONS, embed_pictures(clip), cache_dir, progress)
+    index = build_index(folder, "images", clip.space, IMAGE_EXTENSIONS, embed_pictures(clip), cache_dir, progress,
+                        should_cancel=should_cancel)
     return _ranked(index, query)
 
 
 def search_sounds(folder: str | os.PathLike, query: Embedding, encoder, cache_dir: str | os.PathLike | None = None,
-                  progress=None) -> Ranking:
+                  progress=None, should_cancel=None) -> Ranking:
     """The sounds of `folder` ranked by cosine with `query` (a picture's or text's embedding in `encoder`'s space)."""
-    index = build_index(folder, "sounds", encoder.space, SOUND_EXTENSIONS, embed_sounds(encoder), cache_dir, progress)
+    index = build_index(folder, "sounds", encoder.space, SOUND_EXTENSIONS, embed_sounds(encoder), cache_dir, progress,
+                        should_cancel=should_cancel)
     return _ranked(index, query)
 
 
@@ -44,5 +46,5 @@ def rank_pictures(images: torch.Tensor, query: Embedding, clip) -> Ranking:
     return rank(query, image_vectors(clip, images).cpu(), [f"#{i}" for i in range(images.shape[0])], clip.space)
 
 
-__all__ = ["IMAGE_EXTENSIONS", "SOUND_EXTENSIONS", "Index", "Ranking", "build_index", "graded_ndcg", "index_file",
+__all__ = ["IMAGE_EXTENSIONS", "SOUND_EXTENSIONS", "Index", "Ranking", "build_index", "index_file",
            "label_metrics", "picture_query", "rank", "rank_pictures", "scan", "search_pictures", "search_sounds"]

@@ -3,7 +3,9 @@
 One safetensors file per folder, kind (images or sounds) and CLIP space: the unit vectors [N, D] and, in its
 metadata, each file's path (relative to the folder), size and modification time (ns). A file is encoded again
 when any of the three differs, dropped when it is gone; the others are read back. Files that cannot be read are
-listed (`skipped`, with the reason) and left out, and tried again next time (they may have been fixed).
+listed (`skipped`, with the reason) and left out, and tried again next time (they may have been fixed). A long
+update writes what it has encoded every `SAVE_SECONDS`, and when it is cancelled or fails midway: a second try of a
+10,000-picture folder takes up where the first stopped, even after the process was killed.
 
 The cache lives in the folder (`.soundclip_index/`), or under `cache_dir` when given, or, when the folder is
 not writable, under soundclip's cache folder (`$SOUNDCLIP_HOME/search/`), named after the folder's path.
@@ -11,10 +13,12 @@ not writable, under soundclip's cache folder (`$SOUNDCLIP_HOME/search/`), named 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +28,12 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ..atomic import atomic_path
-from ..errors import SoundClipError
+from ..errors import Cancelled, SoundClipError
 from ..weights import cache_dir as soundclip_cache
 
 INDEX_FOLDER = ".soundclip_index"
 FORMAT = 1
+SAVE_SECONDS = 60.0  # a 10,000-file index is ~20 MB: rewritten once a minute at most
 
 Embed = Callable[[Sequence[Path]], torch.Tensor]  # files -> unit vectors [n, D]; raises SoundClipError for a bad one
 Progress = Callable[[int, int], None]
@@ -109,11 +114,26 @@ def _write(file: Path, kind: str, space: str, files: list[tuple[str, int, int]],
         save_file({"vectors": vectors.contiguous()}, str(tmp), metadata=meta)
 
 
+def _gather(files: list[tuple[str, int, int]], rows: dict[str, int], cached_vectors: torch.Tensor,
+            fresh: dict[str, torch.Tensor]) -> tuple[list[tuple[str, int, int]], torch.Tensor]:
+    """The files with a vector (cached or fresh), in `files`' order, and their vectors [n, D]."""
+    kept = [f for f in files if f[0] in rows or f[0] in fresh]
+    if not kept:
+        return kept, torch.zeros(0, 0)
+    if not fresh:  # nothing new: the cached rows, gathered at once
+        return kept, cached_vectors[torch.tensor([rows[name] for name, _, _ in kept], dtype=torch.long)]
+    return kept, torch.cat([cached_vectors[rows[name]][None] if name in rows else fresh[name][None]
+                            for name, _, _ in kept])
+
+
 def build_index(folder: str | os.PathLike, kind: str, space: str, extensions: Sequence[str], embed: Embed,
                 cache_dir: str | os.PathLike | None = None, progress: Progress | None = None,
-                batch: int = 16) -> Index:
+                batch: int = 16, should_cancel: Callable[[], bool] | None = None,
+                save_seconds: float = SAVE_SECONDS) -> Index:
     """The index of `folder`'s files of `kind` in `space`, updated from its cache (module docstring): only new or
-    changed files go through `embed`, `batch` at a time (one at a time again when a batch holds a bad file)."""
+    changed files go through `embed`, `batch` at a time (one at a time again when a batch holds a bad file).
+    `should_cancel` is asked before every batch; the files encoded so far are written to the cache every
+    `save_seconds`, and first thing when the update is cancelled (Cancelled) or fails."""
     folder = Path(folder)
     if not folder.is_dir():
         raise SoundClipError("the folder to search does not exist", path=folder, fix="check the path")
@@ -132,30 +152,43 @@ def build_index(folder: str | os.PathLike, kind: str, space: str, extensions: Se
     skipped: list[tuple[Path, str]] = []
     if progress is not None and todo:
         progress(0, len(todo))
-    for first in range(0, len(todo), batch):
-        group = todo[first:first + batch]
-        try:
-            made = embed([folder / name for name in group])
-            fresh.update({name: made[i].float().cpu() for i, name in enumerate(group)})
-        except SoundClipError as error:
-            if len(group) == 1:
-                skipped.append((folder / group[0], str(error)))
-            else:
-                for name in group:
-                    try:
-                        fresh[name] = embed([folder / name])[0].float().cpu()
-                    except SoundClipError as bad:
-                        skipped.append((folder / name, str(bad)))
-        if progress is not None:
-            progress(min(first + batch, len(todo)), len(todo))
-    kept = [f for f in files if f[0] in rows or f[0] in fresh]
-    if fresh:
-        parts = [cached_vectors[rows[name]][None] if name in rows else fresh[name][None] for name, _, _ in kept]
-        vectors = torch.cat(parts) if parts else torch.zeros(0, 0)
-    else:  # nothing new: the cached rows, gathered at once
-        vectors = cached_vectors[torch.tensor([rows[name] for name, _, _ in kept], dtype=torch.long)] if kept \
-            else torch.zeros(0, 0)
+    saved = time.monotonic()
+    try:
+        for first in range(0, len(todo), batch):
+            if should_cancel is not None and should_cancel():
+                raise Cancelled(f"indexing cancelled after {first} of {len(todo)} new files (those are kept in "
+                                f"{file})")
+            _encode(folder, todo[first:first + batch], embed, fresh, skipped)
+            if progress is not None:
+                progress(min(first + batch, len(todo)), len(todo))
+            if fresh and time.monotonic() - saved >= save_seconds and first + batch < len(todo):
+                _write(file, kind, space, *_gather(files, rows, cached_vectors, fresh))
+                saved = time.monotonic()
+    except BaseException:
+        if fresh:  # keep what was encoded; a failure to write it must not hide why the update stopped
+            with contextlib.suppress(SoundClipError, OSError):
+                _write(file, kind, space, *_gather(files, rows, cached_vectors, fresh))
+        raise
+    kept, vectors = _gather(files, rows, cached_vectors, fresh)
     if todo or len(cached) != len(kept):
         _write(file, kind, space, kept, vectors)
     paths = [os.path.join(folder, name) for name, _, _ in kept]
     return Index(folder, kind, space, paths, vectors, skipped, len(todo) - len(skipped), file)
+
+
+def _encode(folder: Path, group: list[str], embed: Embed, fresh: dict[str, torch.Tensor],
+            skipped: list[tuple[Path, str]]) -> None:
+    """`group`'s vectors into `fresh` (one call; one file at a time again when one of them cannot be read, which
+    goes to `skipped`)."""
+    try:
+        made = embed([folder / name for name in group])
+        fresh.update({name: made[i].float().cpu() for i, name in enumerate(group)})
+    except SoundClipError as error:
+        if len(group) == 1:
+            skipped.append((folder / group[0], str(error)))
+            return
+        for name in group:
+            try:
+                fresh[name] = embed([folder / name])[0].float().cpu()
+            except SoundClipError as bad:
+                skipped.append((folder / name, str(bad)))

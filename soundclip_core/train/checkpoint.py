@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, atomic_paths
 from ..checkpoints import check_finite, read_checkpoint
 from ..encoders import encoder_config
 from ..encoders.registry import metadata_path
@@ -81,7 +81,8 @@ def resumable_state(path: Path, resume: bool, described: dict) -> dict | None:
 
 
 def export_encoder(net: nn.Module, path: Path, kind: str, space: str, cfg: dict, info: dict) -> Path:
-    """Write the plain state dict (the official layout) and its sidecar; both atomically."""
+    """Write the plain state dict (the official layout) and its sidecar, together: both are written before
+    either replaces an older pair, the sidecar first and the .pth last."""
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     defaults = encoder_config(kind)
     frontend = {k: v for k, v in cfg.items() if k in defaults and k not in ("kind", "description",
@@ -89,8 +90,7 @@ def export_encoder(net: nn.Module, path: Path, kind: str, space: str, cfg: dict,
     settings = getattr(net, "settings", None)  # a Swin's size, when not the kind's default
     network = {"network": settings} if settings and settings != defaults.get("network") else {}
     meta = {"kind": kind, "space": space, **({"frontend": frontend} if frontend else {}), **network, **info}
-    with atomic_path(path) as tmp:
+    with atomic_paths(metadata_path(path), path) as (sidecar, tmp):
+        sidecar.write_text(json.dumps(meta, indent=1, default=str))
         torch.save(state, tmp)
-    with atomic_path(metadata_path(path)) as tmp:
-        tmp.write_text(json.dumps(meta, indent=1, default=str))
     return path

@@ -12,7 +12,7 @@ import time
 import pytest
 from paths import ROOT
 
-from soundclip_core.atomic import GRACE_S, STALE_S, atomic_path, check_writable
+from soundclip_core.atomic import GRACE_S, STALE_S, atomic_path, atomic_paths, check_writable
 from soundclip_core.errors import SoundClipError
 
 REPO = ROOT  # the killed writer imports this checkout
@@ -100,3 +100,20 @@ def test_outputs_that_cannot_be_written_are_refused_before_any_work(tmp_path):
     assert check_writable(tmp_path / "new" / "x.png") == tmp_path / "new" / "x.png"
     assert list((tmp_path / "new").iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == [
         "file.txt", "folder", "locked", "new"]
+
+
+def test_files_written_together_replace_the_old_ones_together_or_not_at_all(tmp_path):
+    pair = [tmp_path / "encoder.json", tmp_path / "encoder.pth"]
+    for path in pair:
+        path.write_text("old")
+    with pytest.raises(OSError, match="disk full"), atomic_paths(*pair) as (sidecar, weights):
+        sidecar.write_text("new")
+        raise OSError("disk full")  # the second write fails
+    assert [p.read_text() for p in pair] == ["old", "old"] and sorted(os.listdir(tmp_path)) == sorted(
+        p.name for p in pair)  # no temporaries left
+    with atomic_paths(*pair) as (sidecar, weights):
+        sidecar.write_text("new")
+        weights.write_text("new")
+        assert [p.read_text() for p in pair] == ["old", "old"]  # nothing replaced before both are written
+    assert [p.read_text() for p in pair] == ["new", "new"] and len(os.listdir(tmp_path)) == 2
+

@@ -50,6 +50,28 @@ def test_no_torch_load_outside_the_checkpoint_home():
     assert offenders == []
 
 
+def _test_torch_loads(tree: ast.Module) -> list[int]:
+    """Lines of a test that call `torch.load` outside a function that also calls `torch.save`: a test reads what
+    the package wrote through the package's reader (the one the user's files go through), and only a helper that
+    rewrites a fixture (load, damage, save) reads it raw. (`torch.jit.load` stays allowed: a test runs a fixture
+    archive's program to show it is a trap the reader never springs.)"""
+    rewriting = [f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
+                 and any(isinstance(n, ast.Attribute) and n.attr == "save" and ast.unparse(n.value) == "torch"
+                         for n in ast.walk(f))]
+    allowed = {line for f in rewriting for line in range(f.lineno, (f.end_lineno or f.lineno) + 1)}
+    return [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "load"
+            and ast.unparse(n.value) == "torch" and n.lineno not in allowed]
+
+
+def test_tests_read_checkpoints_through_the_reader_too():
+    snippet = ("def damage(p):\n    s = torch.load(p)\n    torch.save(s, p)\n"
+               "def test_x(p):\n    s = torch.load(p)\n    torch.jit.load(p)\n")
+    assert _test_torch_loads(ast.parse(snippet)) == [5]
+    offenders = [f"{p.relative_to(ROOT)}:{line}" for p in sorted((ROOT / "tests").rglob("*.py"))
+                 for line in _test_torch_loads(ast.parse(p.read_text(), str(p)))]
+    assert offenders == []
+
+
 def _without_fix(tree: ast.Module, classes: set[str]) -> list[int]:
     """Lines that build one of `classes` without `fix=` (raised at once or returned by a helper)."""
     return [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Call) and _called_name(node) in classes

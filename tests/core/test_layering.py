@@ -9,6 +9,7 @@ StyleGAN2 <-> StyleGAN3 cycle this test was written against was one).
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -190,3 +191,23 @@ def test_nothing_imports_from_a_layer_above_its_own():
                     for module in MODULES.values() for target, _ in imports(module)
                     if _layer(_component(target)) < _layer(_component(module.name)))
     assert upward == []
+
+
+def contributing_layers(markdown: str) -> list[tuple[str, set[str]]]:
+    """(layer, its soundclip_core members) from CONTRIBUTING.md's layer table: every `name/` or `name.py` in a
+    row (`__init__.py` is the package itself, ''; `nodes/`, the pack above the core, is left out)."""
+    rows = []
+    for line in markdown.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
+        if len(cells) != 2 or cells[0] in ("layer", "---"):
+            continue
+        names = re.findall(r"`(?:soundclip_core/)?(\w+)(?:/|\.py)`", cells[1])
+        rows.append((cells[0], {"" if n == "__init__" else n for n in names if n != "nodes"}))
+    return rows
+
+
+def test_contributing_lists_exactly_the_layers():
+    assert contributing_layers("| layer | modules |\n| --- | --- |\n| base | `__init__.py`, `errors.py` (x), `x` |\n"
+                               "| front ends | `nodes/`, `soundclip_core/cli/` |\n") == [
+        ("base", {"", "errors"}), ("front ends", {"cli"})]
+    assert contributing_layers((ROOT / "CONTRIBUTING.md").read_text()) == list(LAYERS)

@@ -3,6 +3,9 @@ Curves, Sound Curve's outputs (list, schedule that parses back, mask and image b
 
 from __future__ import annotations
 
+import sys
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -16,7 +19,7 @@ from soundclip_core.analysis import Envelope, parse_schedule  # noqa: E402
 from soundclip_core.audio import Audio  # noqa: E402
 from soundclip_core.clip import TINY_SPACE, tiny_clip  # noqa: E402
 from soundclip_core.encoders import build_audio_encoder  # noqa: E402
-from soundclip_core.errors import AnalysisError  # noqa: E402
+from soundclip_core.errors import AnalysisError, Cancelled  # noqa: E402
 from soundclip_core.evaluate import classify  # noqa: E402
 from soundclip_core.video import cut_windows  # noqa: E402
 
@@ -87,6 +90,29 @@ def test_semantic_curves_node_adds_the_zero_shot_curves(nodes, heard):
     assert "label_rain" not in analysis.curves  # the input analysis is left as it was
     with pytest.raises(AnalysisError, match="4.00 s long and the analysed song 8.00 s"):
         nodes["SemanticCurves"].add(analysis, comfy(y[:4 * RATE]), encoder, clip, "rain\nviolin", "{}", 5.0, 2.5)
+
+
+def test_semantic_curves_node_shows_progress_and_cancels(nodes, heard, monkeypatch):
+    analysis, _ = heard
+    comfy_env = sys.modules[type(nodes["SemanticCurves"]).__module__].comfy_env
+    bars = []
+
+    class ProgressBar:  # ComfyUI's comfy.utils.ProgressBar, recording
+        def __init__(self, total):
+            bars.append([])
+
+        def update_absolute(self, value, total, preview=None):
+            bars[-1].append((value, total))
+
+    monkeypatch.setattr(comfy_env, "comfy_utils", SimpleNamespace(ProgressBar=ProgressBar))
+    encoder = build_audio_encoder("soundclip", embed_dim=64, device="cpu", seed=1, space=TINY_SPACE)
+    y = 0.3 * chord(8.0, RATE) + 0.01  # other sound than the other tests': not in the curves' cache
+    with torch.inference_mode():
+        nodes["SemanticCurves"].add(analysis, comfy(y), encoder, tiny_clip(), "rain\nviolin", "{}", 2.0, 1.0)
+        assert bars == [[(7, 7)]]  # 7 windows, one batch
+        monkeypatch.setattr(comfy_env, "interrupted", lambda: True)
+        with pytest.raises(Cancelled, match="after 0 of 7 windows"):
+            nodes["SemanticCurves"].add(analysis, comfy(y + 0.01), encoder, tiny_clip(), "rain,snow", "{}", 2.0, 1.0)
 
 
 def test_plot_node_draws_one_lane_per_curve(nodes, heard):

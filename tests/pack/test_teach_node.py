@@ -15,6 +15,7 @@ from paths import ROOT
 from sound_datasets import TEXT_SEED, write_folder
 from train_helpers import FRONTEND, small_net
 
+from soundclip_core.checkpoints import read_state_dict
 from soundclip_core.clip import tiny_clip
 from soundclip_core.encoders import encoder_config, load_audio_encoder
 from soundclip_core.encoders.encoder import AudioEncoder
@@ -66,11 +67,38 @@ def test_node_teaches_saves_and_cancel_keeps_the_best_epoch(pack, comfy, monkeyp
     runs = sorted((comfy / "output" / "soundclip_teach").glob("mine_*_run"))
     log = json.loads((runs[-1] / "log.json").read_text())
     assert log[-1]["epoch"] == 4  # cancelled after the 4th epoch
-    kept = torch.load(saved, weights_only=True)
-    best = torch.load(runs[-1] / "encoder.pth", weights_only=True)
+    kept = read_state_dict(saved, "an encoder", "export it")
+    best = read_state_dict(runs[-1] / "encoder.pth", "an encoder", "export it")
     assert all(torch.equal(kept[k], best[k]) for k in best)  # the model folder got the run's best epoch
     assert json.loads(metadata_path(saved).read_text())["epoch"] == log[-1]["best_epoch"]
 
+
+
+def test_installing_a_run_replaces_the_encoder_and_its_sidecar_together(pack, comfy, monkeypatch):
+    teach = sys.modules[f"{pack.__name__}.nodes.teach"]
+    run, target = comfy / "run", comfy / "models" / "mine.pth"
+    run.mkdir()
+    for path, text in ((run / "encoder.pth", "new weights"), (metadata_path(run / "encoder.pth"), "new sidecar"),
+                       (target, "old weights"), (metadata_path(target), "old sidecar")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    copy = teach.shutil.copyfile
+    copies = []
+
+    def copy_then_fail(src, dst):
+        copies.append(src)
+        if len(copies) == 2:  # the .pth, copied after the sidecar
+            raise OSError("No space left on device")
+        return copy(src, dst)
+
+    monkeypatch.setattr(teach.shutil, "copyfile", copy_then_fail)
+    with pytest.raises(OSError, match="No space"):
+        teach.install(run, target)
+    assert (target.read_text(), metadata_path(target).read_text()) == ("old weights", "old sidecar")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["mine.pth", "mine.pth.json"]
+    monkeypatch.setattr(teach.shutil, "copyfile", copy)
+    assert teach.install(run, target)
+    assert (target.read_text(), metadata_path(target).read_text()) == ("new weights", "new sidecar")
 
 def test_node_refuses_a_missing_folder_and_a_bad_name(pack, comfy):
     node = pack.NODE_CLASS_MAPPINGS["SoundCLIP_TeachSounds"]()

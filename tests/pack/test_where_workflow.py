@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ from paths import ROOT
 from PIL import Image
 from tiny_models import write_sound, write_workflow_models
 
-from soundclip_core.errors import SoundClipError
+from soundclip_core.errors import Cancelled, SoundClipError
 from soundclip_core.manipulate import feathered
 
 WORKFLOW = ROOT / "example_workflows" / "A photo's sky made rainy (localised mask).json"
@@ -63,6 +65,32 @@ def test_search_by_sound_returns_the_best_pictures_and_the_ranking(nodes, tmp_pa
     assert from_folder.shape == (3, 32, 32, 3) and "skipped" in listing and "bad.png" in listing
     with pytest.raises(SoundClipError, match="nothing to search"):
         nodes["SearchBySound"].run(target, clip, 2, "", None)
+
+
+def test_search_by_sound_shows_its_indexing_and_cancel_keeps_what_was_encoded(nodes, tmp_path, monkeypatch):
+    comfy_env = sys.modules[type(nodes["SearchBySound"]).__module__].comfy_env
+    bars = []
+
+    class ProgressBar:  # ComfyUI's comfy.utils.ProgressBar, recording
+        def __init__(self, total):
+            bars.append([])
+
+        def update_absolute(self, value, total, preview=None):
+            bars[-1].append((value, total))
+
+    monkeypatch.setattr(comfy_env, "comfy_utils", SimpleNamespace(ProgressBar=ProgressBar))
+    monkeypatch.setattr(comfy_env, "interrupted", lambda: bool(bars) and len(bars[-1]) == 2)  # Cancel after a batch
+    for i in range(20):
+        Image.fromarray(np.full((24, 24, 3), i * 12, np.uint8)).save(tmp_path / f"p{i:02}.png")
+    with torch.inference_mode():
+        (clip,) = nodes["CLIPLoader"].load("ViT-B-32.pt", "ViT-B-32")
+        target, _ = nodes["TextEncode"].encode(clip, "rain")
+        with pytest.raises(Cancelled, match="after 16 of 20 new files"):
+            nodes["SearchBySound"].run(target, clip, 3, str(tmp_path), None)
+        assert bars == [[(0, 20), (16, 20)]]
+        monkeypatch.setattr(comfy_env, "interrupted", lambda: False)
+        _, listing = nodes["SearchBySound"].run(target, clip, 3, str(tmp_path), None)
+    assert bars[-1] == [(0, 4), (4, 4)] and len(listing.splitlines()) == 3  # only the 4 files not reached
 
 
 def test_latent_optimize_refuses_an_all_black_mask(nodes):

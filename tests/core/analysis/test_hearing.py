@@ -191,6 +191,14 @@ def test_schedule_strings_are_those_the_scheduling_nodes_read():
         to_schedule(curve, "deforum3")
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 2e14, -3e18])
+def test_a_curve_out_of_a_schedules_range_is_refused_not_wrapped_around(value):
+    with pytest.raises(AnalysisError, match="NaN or infinite|beyond the 1e\\+14") as caught:
+        to_schedule([0.5, value, 0.5])
+    assert caught.value.fix
+    assert to_schedule([0.0, 1e14]) == "0:(0.0000),\n1:(100000000000000.0000)"  # the largest allowed is exact
+
+
 def test_curve_previews_and_plot():
     mask, image = curve_frames([0.0, 0.5, 1.0, 2.0], size=8)
     assert mask.shape == (4, 8, 8) and mask[1].min() == mask[1].max() == 0.5 and mask[3].max() == 1.0

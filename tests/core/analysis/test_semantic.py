@@ -10,12 +10,12 @@ import torch
 import torch.nn.functional as F
 from music_signals import as_audio, chord
 
-from soundclip_core.analysis import semantic_curves, semantic_curves_cached
+from soundclip_core.analysis import semantic, semantic_curves, semantic_curves_cached
 from soundclip_core.analysis.cache import SEMANTIC
 from soundclip_core.clip import TINY_SPACE, tiny_clip
 from soundclip_core.embedding import Embedding
 from soundclip_core.encoders import build_audio_encoder
-from soundclip_core.errors import AnalysisError, AudioError, EmbeddingSpaceError
+from soundclip_core.errors import AnalysisError, AudioError, Cancelled, EmbeddingSpaceError
 from soundclip_core.evaluate import classify
 from soundclip_core.video import cut_windows
 
@@ -99,6 +99,23 @@ def test_labels_without_models_or_of_another_space_are_one_clear_error(models, s
     other = Embedding(torch.ones(1, 64), "openai/RN50")
     with pytest.raises(EmbeddingSpaceError, match="openai/RN50"):
         semantic_curves(encoder, song, spans, 2, 24, targets={"x": other})
+
+
+def test_window_encoding_reports_progress_and_stops_on_cancel(models, song, monkeypatch):
+    encoder, clip = models
+    monkeypatch.setattr(semantic, "CLIPS_PER_BATCH", 2)
+    spans = cut_windows(song, 2.0, 1.0).spans  # 11 windows: six batches
+    seen = []
+    curves = semantic_curves(encoder, song, spans, 2, 24, clip=clip, labels=LABELS,
+                             progress=lambda done, total: seen.append((done, total)))
+    assert [total for _, total in seen] == [len(spans)] * 6 and [done for done, _ in seen] == [2, 4, 6, 8, 10, 11]
+    asked = []
+    with pytest.raises(Cancelled, match="after 4 of 11 windows"):
+        semantic_curves_cached(encoder, song, spans, 2, 24, clip=clip, labels=LABELS,
+                               should_cancel=lambda: asked.append(1) or len(asked) == 3)
+    again = semantic_curves_cached(encoder, song, spans, 2, 24, clip=clip, labels=LABELS)  # nothing cached half
+    assert all(np.array_equal(again[name], curves[name]) for name in curves)
+    SEMANTIC.clear()
 
 
 def test_the_same_request_is_not_encoded_twice(models, song, monkeypatch):

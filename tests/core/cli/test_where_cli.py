@@ -88,6 +88,28 @@ def test_a_composited_region_edit_keeps_the_outside_exactly(files, capsys):
     assert np.abs(source[:, :12] - edit[:, :12]).mean() > 0  # inside: edited
 
 
+def test_a_mask_drawn_on_a_padded_photo_follows_the_photo(files, capsys):
+    """--fit pad: the photo's left quarter is the padded square's left quarter (centre-cropped, none of it would be
+    left: an all-black mask); outside it the composite keeps the inverted source's pixels exactly."""
+    rng = np.random.default_rng(3)
+    Image.fromarray(rng.integers(0, 256, (24, 48, 3), dtype=np.uint8)).save(files / "wide.png")
+    mask = np.zeros((24, 48), np.uint8)
+    mask[:, :12] = 255
+    Image.fromarray(mask).save(files / "wide_left.png")
+    m = files / "models"
+    out = files / "out" / "padded.png"
+    photo = ["--image", str(files / "wide.png"), "--fit", "pad", "--vgg", str(m / "perceptual" / "vgg16.pt"),
+             "--invert-steps", "1", "--composite", "--side-by-side"]
+    assert main(_manipulate(files, out, files / "wide_left.png", *photo)) == 0
+    both = np.asarray(Image.open(out)).astype(int)
+    source, edit = both[:, :32], both[:, 32:]
+    assert np.array_equal(source[:, 12:], edit[:, 12:])  # the right three quarters: the source's pixels
+    assert np.abs(source[:, :6] - edit[:, :6]).mean() > 0  # the photo's left quarter: edited
+    Image.fromarray(np.full((30, 30), 255, np.uint8)).save(files / "square.png")
+    assert main(_manipulate(files, files / "out" / "never.png", files / "square.png", *photo)) == 2
+    assert "region mask is 30x30 and the photo 48x24" in capsys.readouterr().err
+
+
 def test_an_all_black_mask_is_refused_before_the_edit(files, capsys):
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(files / "black.png")
     assert main(_manipulate(files, files / "out" / "never.png", files / "black.png")) == 2

@@ -287,7 +287,7 @@ def test_renamed_and_truncated_files_are_named(files, tmp_path):
     for load in (lambda: load_audio_encoder(truncated), lambda: load_clip(None, truncated)):
         with pytest.raises(CheckpointError, match=r"imagebind_huge\.pth.*damaged.*re-download it"):
             load()
-    state = torch.load(files["audio"], weights_only=True)
+    state = read_state_dict(files["audio"], "ImageBind", "write it")
     del state["modality_trunks.audio.blocks.1.mlp.fc2.weight"]
     torch.save(state, tmp_path / "cut.pth")
     with pytest.raises(CheckpointError, match=r"cut\.pth.*missing 'modality_trunks\.audio\.blocks\.1\.mlp\.fc2"):

@@ -112,6 +112,10 @@ def test_swin_checkpoints_for_another_input_size_are_refused(tmp_path):
     metadata_path(encoder).write_text(json.dumps({"kind": "swin", "space": "x", "network": {"depth": 3}}))
     with pytest.raises(CheckpointError, match="'depth' is not a network setting"):
         load_audio_encoder(encoder)
+    metadata_path(encoder).write_text(json.dumps({"kind": "swin", "space": "x", "network": [1, 2]}))
+    with pytest.raises(CheckpointError, match="'network' must be a JSON object") as caught:
+        load_audio_encoder(encoder)
+    assert caught.value.path == str(metadata_path(encoder)) and caught.value.fix
     metadata_path(encoder).write_text(json.dumps({"kind": "swin", "space": "x", "frontend": {"resize": [56, 56]}}))
     with pytest.raises(CheckpointError, match=r"\[56, 56\] image cannot be laid out in 128 mel rows"):
         load_audio_encoder(encoder)

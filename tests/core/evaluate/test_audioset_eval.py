@@ -147,3 +147,17 @@ def test_an_interrupted_embedding_run_resumes_where_it_stopped(tmp_path):
     assert again.prepared == 0  # all saved
     soundfile.write(paths[0], np.zeros(4000, np.float32) + 0.1, 8000)  # a clip downloaded again
     assert EmbeddingStore(tmp_path / "cache", encoder, paths).load() is None
+
+
+def test_a_damaged_embedding_cache_is_recomputed(tmp_path):
+    paths = sorted(write_esc50(tmp_path / "esc", per_fold=1, folds=2, seconds=0.5).glob("audio/*.wav"))
+    encoder = build_audio_encoder("wav2clip", device="cpu", seed=2)
+    whole = embed_clips(encoder, paths, batch_size=2, workers=0, cache=tmp_path / "cache")
+    store = EmbeddingStore(tmp_path / "cache", encoder, paths)
+    assert store.load().done == len(paths)
+    store.path.write_bytes(store.path.read_bytes()[: store.path.stat().st_size // 2])  # a copy cut short
+    assert store.load() is None
+    again = CountingEncoder(encoder)
+    redone = embed_clips(again, paths, batch_size=2, workers=0, cache=tmp_path / "cache")
+    assert again.prepared == len(paths) and torch.allclose(redone.vectors, whole.vectors, atol=1e-6)
+    assert store.load().done == len(paths)  # and saved whole again

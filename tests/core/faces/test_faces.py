@@ -19,6 +19,7 @@ from soundclip_core.faces import (
     FaceNotFound,
     FaceTransform,
     align_face,
+    align_mask,
     align_photo,
     face_coordinates,
     ffhq_quad,
@@ -100,17 +101,59 @@ def test_alignment_puts_the_eyes_where_ffhq_puts_them(photo, face):
     assert float((direct - small).abs().mean()) < 0.02
 
 
+def inside_square(transform: FaceTransform) -> torch.Tensor:
+    """[H, W] True on the photo pixels strictly inside the aligned square."""
+    coords, top, left = face_coordinates(transform)
+    width, height = transform.photo_size
+    inside = torch.zeros(height, width, dtype=torch.bool)
+    inside[top:top + coords.shape[0], left:left + coords.shape[1]] = ((coords > 0) & (coords < 1)).all(-1)
+    return inside
+
+
+def test_paste_back_works_on_the_faces_box_only():
+    """A 64 px face in a 4000 x 3000 photo: the coordinates cover the square's bounding box, not 12 M pixels; a
+    square over the photo's edge is clipped, one wholly off it leaves the photo as it was."""
+    tilted = ((1000.0, 500.0), (980.0, 564.0), (1044.0, 584.0), (1064.0, 520.0))  # rotated, side ~67 px
+    coords, top, left = face_coordinates(FaceTransform(tilted, (4000, 3000), 64))
+    assert (top, left) == (500, 980) and coords.shape == (85, 85, 2)
+    assert float(coords[0, 20, 0]) == pytest.approx(0, abs=1e-6) and float(coords[0, 20, 1]) == pytest.approx(0)
+    photo = torch.full((3, 300, 400), 0.5)
+    at_edge = FaceTransform(((-10.0, 250.0), (-10.0, 330.0), (70.0, 330.0), (70.0, 250.0)), (400, 300), 64)
+    coords, top, left = face_coordinates(at_edge)
+    assert (top, left, *coords.shape) == (250, 0, 50, 71, 2)
+    back = paste_back(torch.ones(3, 64, 64), at_edge, photo)
+    assert float(back[:, 290, 30].min()) == 1 and torch.equal(back[:, :250], photo[:, :250])
+    assert torch.equal(back[:, :, 71:], photo[:, :, 71:])
+    away = FaceTransform(((500.0, 10.0), (500.0, 74.0), (564.0, 74.0), (564.0, 10.0)), (400, 300), 64)
+    assert face_coordinates(away).coords.numel() == 0 and torch.equal(paste_back(torch.ones(3, 64, 64), away,
+                                                                                  photo), photo)
+
+
 def test_paste_back_restores_the_photo_outside_the_face_and_inside_within_resampling(photo, face):
     for size in (256, 1024):
         aligned, transform = align_face(photo, face.landmarks, size)
         back = paste_back(aligned, transform, photo)
-        inside = ((face_coordinates(transform) > 0) & (face_coordinates(transform) < 1)).all(-1)
+        inside = inside_square(transform)
         assert torch.equal(back[:, ~inside], photo[:, ~inside])  # untouched, bit for bit
         assert float((back - photo)[:, inside].abs().mean()) < 0.03
     # an edit changes the face, and only it
     edited = paste_back(torch.zeros(3, 64, 64), transform, photo)
     assert float(edited[:, inside].mean()) < float(photo[:, inside].mean()) - 0.2
     assert torch.equal(edited[:, ~inside], photo[:, ~inside])
+
+
+def test_a_mask_drawn_on_the_photo_follows_the_face_into_the_aligned_square(photo, face):
+    aligned, transform = align_face(photo, face.landmarks, 256)
+    # the photo's own red channel as a mask lands where the aligned picture's red channel is
+    red = align_mask(photo[None, :1], transform, 256)
+    assert red.shape == (1, 1, 256, 256) and float((red[0, 0] - aligned[0]).abs().mean()) < 0.02
+    box = torch.zeros(1, 1, *photo.shape[-2:])
+    x1, y1, x2, y2 = (round(v) for v in face.box)
+    box[..., y1:y2, x1:x2] = 1  # the detector's face box
+    covered = align_mask(box, transform, 64)[0, 0]
+    assert covered[24:40, 24:40].min() > 0.99 and covered[:4].max() < 0.5  # the square's centre, not its top rows
+    with pytest.raises(SoundClipError, match="the mask is 256x512 and the photo 512x512"):
+        align_mask(box[..., :256], transform, 64)
 
 
 def test_engine_pictures_round_trip_through_align_photo(photo):
@@ -200,7 +243,7 @@ def test_cli_aligns_the_face_inverts_edits_and_pastes_back(tmp_path, photo, caps
     assert main(["invert", str(picture), *common, "--steps", "2", "--align", "face", "--out", str(out)]) == 0
     pasted = np.asarray(Image.open(out.with_suffix(".png")), dtype=np.float32) / 255
     transform = FaceTransform.from_json(read_latent(out).meta["face_transform"])
-    outside = ~((face_coordinates(transform) > 0) & (face_coordinates(transform) < 1)).all(-1).numpy()
+    outside = (~inside_square(transform)).numpy()
     original = photo.permute(1, 2, 0).numpy()
     assert pasted.shape == (512, 512, 3)  # the photo, with the reconstructed face put back
     assert np.abs(pasted[outside] - original[outside]).max() <= 0.5 / 255 + 1e-6  # 8-bit rounding only
@@ -213,6 +256,17 @@ def test_cli_aligns_the_face_inverts_edits_and_pastes_back(tmp_path, photo, caps
     square = Image.open(edit)
     assert square.size == (32, 32)  # the generator's own square: --no-paste-back
     assert "face_transform" in read_latent(edit).meta
+    # a mask drawn on the photo, black over the face: warped with the face, the aligned square's centre is kept
+    keep_face = np.full((512, 512), 255, np.uint8)
+    x1, y1, x2, y2 = (round(v) for v in find_faces(FaceDetector(), photo)[0].box)
+    keep_face[y1:y2, x1:x2] = 0
+    Image.fromarray(keep_face).save(tmp_path / "not_the_face.png")
+    assert main(["manipulate", "--text", "laughing", "--image", str(picture), *common, "--clip",
+                 str(m / "clip_soundclip" / "ViT-B-32.pt"), "--invert-steps", "1", "--steps", "2", "--align", "face",
+                 "--no-paste-back", "--region-mask", str(tmp_path / "not_the_face.png"), "--composite",
+                 "--side-by-side", "--out", str(edit)]) == 0
+    both = np.asarray(Image.open(edit)).astype(int)
+    assert both.shape == (32, 64, 3) and np.array_equal(both[12:20, 12:20], both[12:20, 44:52])
 
     blank = tmp_path / "blank.png"
     Image.new("RGB", (96, 64), (120, 160, 220)).save(blank)

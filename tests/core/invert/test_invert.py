@@ -22,6 +22,7 @@ from tiny_models import (
     write_torchvision_vgg,
 )
 
+from soundclip_core.checkpoints import read_state_dict
 from soundclip_core.errors import Cancelled, CheckpointError, SoundClipError
 from soundclip_core.image import save_png
 from soundclip_core.invert import (
@@ -217,18 +218,19 @@ def independent_lpips(path_state: dict, lins: list[torch.Tensor], x: torch.Tenso
 def test_lpips_matches_an_independent_composition(vgg, tmp_path):
     write_torchvision_vgg(vgg, tmp_path / "vgg16.pth")
     write_lpips_weights(vgg, tmp_path / "lin.pth")
+    written = read_state_dict(tmp_path / "vgg16.pth", "VGG16", "write it")
     net = load_perceptual(tmp_path / "vgg16.pth", tmp_path / "lin.pth")
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(3, 3, 32, 32, generator=g) * 2 - 1, torch.rand(3, 3, 32, 32, generator=g) * 2 - 1
     lins = [getattr(vgg, f"lin{k}") for k in range(5)]
-    expected = independent_lpips(torch.load(tmp_path / "vgg16.pth"), lins, x, y)
+    expected = independent_lpips(written, lins, x, y)
     torch.testing.assert_close(net.distance(x, y), expected, rtol=1e-4, atol=1e-6)
     assert float(net.distance(x, x).abs().max()) == 0
     notices = []
     plain = load_perceptual(tmp_path / "vgg16.pth", notify=notices.append)
     assert len(notices) == 1 and "unweighted" in notices[0] and not plain.weighted
     ones = [torch.ones(c) for c in TINY_VGG_WIDTHS]
-    torch.testing.assert_close(plain.distance(x, y), independent_lpips(torch.load(tmp_path / "vgg16.pth"), ones, x, y),
+    torch.testing.assert_close(plain.distance(x, y), independent_lpips(written, ones, x, y),
                                rtol=1e-4, atol=1e-6)
 
 

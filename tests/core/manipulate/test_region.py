@@ -12,6 +12,7 @@ from soundclip_core.clip import tiny_clip
 from soundclip_core.errors import SoundClipError
 from soundclip_core.manipulate import Region, composite, feathered, optimize
 from soundclip_core.noise_maps import synthesize
+from soundclip_core.picture import fit_mask, fit_square
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,23 @@ def test_a_mask_of_another_size_is_cropped_and_resized_like_the_photo():
     allowed = feathered(wide, 16, feather=0)  # 40 -> 16 px: the edge at 20 lands at 8, softened by the resize
     assert allowed.shape == (1, 1, 16, 16)
     assert allowed[..., :7].min() > 0.99 and allowed[..., 9:].max() < 0.01
+
+
+@pytest.mark.parametrize("fit", ["crop", "pad"])
+def test_a_mask_is_made_square_exactly_as_its_picture(fit):
+    """fit_mask crops or pads as fit_square does: a picture that is the mask comes out as the fitted mask."""
+    mask = torch.rand(1, 1, 20, 40)
+    side = 20 if fit == "crop" else 40  # no resize: the geometry alone, compared exactly
+    picture = fit_square(mask.expand(1, 3, 20, 40) * 2 - 1, side, fit)
+    torch.testing.assert_close(fit_mask(mask, side, fit), (picture[:, :1] + 1) / 2, atol=1e-6, rtol=0)
+
+
+def test_a_mask_of_the_photos_left_quarter_stays_its_left_quarter_when_padded():
+    quarter = torch.zeros(1, 1, 20, 40)
+    quarter[..., :10] = 1  # a wide photo's left quarter: centre-cropped, nothing of it would be left
+    padded = fit_mask(quarter, 16, "pad")
+    assert padded.shape == (1, 1, 16, 16) and padded[..., :3].min() > 0.99 and padded[..., 5:].max() < 0.01
+    assert fit_mask(quarter, 16, "crop").max() == 0
 
 
 def test_an_all_black_mask_is_refused():

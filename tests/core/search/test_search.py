@@ -18,9 +18,10 @@ from soundclip_core.audio import load_audio
 from soundclip_core.clip import tiny_clip
 from soundclip_core.embedding import Embedding
 from soundclip_core.encoders import build_audio_encoder
-from soundclip_core.errors import EmbeddingSpaceError, SoundClipError
+from soundclip_core.errors import Cancelled, EmbeddingSpaceError, SoundClipError
 from soundclip_core.picture import fit_square, load_image
-from soundclip_core.search import IMAGE_EXTENSIONS, build_index, graded_ndcg, label_metrics, rank_pictures
+from soundclip_core.search import IMAGE_EXTENSIONS, build_index, index_file, label_metrics, rank_pictures
+from soundclip_core.search import index as search_index
 from soundclip_core.search.media import embed_pictures
 
 
@@ -94,6 +95,53 @@ def test_the_index_is_cached_and_follows_the_folder(clip, tmp_path):
     assert elsewhere.file.parent == other
 
 
+def test_a_cancelled_or_failed_update_keeps_what_it_encoded(clip, tmp_path):
+    folder = tmp_path / "pictures"
+    for i in range(7):
+        _picture(folder / f"p{i}.png", i)
+    counting, seen = Counting(clip), []
+
+    def cancel_at_the_third_batch():
+        return len(seen) == 3  # asked before each batch, after (0, 7) and two batches' progress
+
+    with pytest.raises(Cancelled, match="after 4 of 7 new files"):
+        build_index(folder, "images", clip.space, IMAGE_EXTENSIONS, counting, batch=2,
+                    progress=lambda done, total: seen.append((done, total)), should_cancel=cancel_at_the_third_batch)
+    assert seen == [(0, 7), (2, 7), (4, 7)] and counting.count == 4
+    whole = build_index(folder, "images", clip.space, IMAGE_EXTENSIONS, Counting(clip), cache_dir=tmp_path / "all")
+    counting.count = 0
+    resumed = build_index(folder, "images", clip.space, IMAGE_EXTENSIONS, counting, batch=2)
+    assert counting.count == 3 and resumed.encoded == 3  # only the files the cancelled run did not reach
+    torch.testing.assert_close(resumed.vectors, whole.vectors)
+
+    def failing(paths):
+        if "p4.png" in {p.name for p in paths}:
+            raise RuntimeError("CUDA out of memory")
+        return embed_pictures(clip)(paths)
+
+    with pytest.raises(RuntimeError, match="out of memory"):
+        build_index(folder, "images", clip.space, IMAGE_EXTENSIONS, failing, cache_dir=tmp_path / "other", batch=2)
+    counting.count = 0
+    build_index(folder, "images", clip.space, IMAGE_EXTENSIONS, counting, cache_dir=tmp_path / "other", batch=2)
+    assert counting.count == 3  # p0..p3 were kept when the run failed
+
+
+def test_a_long_update_saves_as_it_goes(clip, tmp_path):
+    """What a killed process (no exception handler runs) leaves: the files encoded up to the last save."""
+    folder = tmp_path / "pictures"
+    for i in range(7):
+        _picture(folder / f"p{i}.png", i)
+    on_disk = []
+
+    def looking(paths):
+        file = index_file(folder, "images", clip.space)
+        on_disk.append(len(search_index._read(file, "images", clip.space)[0]))
+        return embed_pictures(clip)(paths)
+
+    build_index(folder, "images", clip.space, IMAGE_EXTENSIONS, looking, batch=2, save_seconds=0)
+    assert on_disk == [0, 2, 4, 6]  # saved after every batch but the last (the final write covers it)
+
+
 def test_a_damaged_cache_is_rebuilt(clip, tmp_path):
     folder = _folder(tmp_path / "pictures")
     first = build_index(folder, "images", clip.space, IMAGE_EXTENSIONS, embed_pictures(clip))
@@ -139,13 +187,3 @@ def test_metrics_by_hand():
     ndcg2 = (1 / math.log2(3) + 1 / 2) / (1 + 1 / math.log2(3))
     assert result["R@1"] == 0.5 and result["R@2"] == 1.0
     assert result["mAP"] == pytest.approx((1 + ap2) / 2) and result["nDCG"] == pytest.approx((1 + ndcg2) / 2)
-
-
-def test_graded_ndcg_is_objects_that_sounds_formula():
-    scores, relevance = torch.tensor([[3.0, 2.0, 1.0]]), torch.tensor([[1.0, 3.0, 2.0]])
-    dcg = 1 + 3 / math.log2(3) + 2 / 2
-    ideal = 3 + 2 / math.log2(3) + 1 / 2
-    assert float(graded_ndcg(scores, relevance)) == pytest.approx(dcg / ideal)
-    assert float(graded_ndcg(scores, relevance, k=1)) == pytest.approx(1 / 3)
-    with pytest.raises(SoundClipError, match="negative"):
-        graded_ndcg(scores, -relevance)

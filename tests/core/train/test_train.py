@@ -18,6 +18,7 @@ from sound_datasets import CLASSES, write_esc50, write_manifest
 from train_helpers import FRONTEND, ddp_worker, small_net, text_clip
 
 from soundclip_core.audio import Audio
+from soundclip_core.checkpoints import read_checkpoint, read_state_dict
 from soundclip_core.cli import main
 from soundclip_core.clip import save_clip
 from soundclip_core.datasets import open_dataset
@@ -165,7 +166,7 @@ def test_zero_shot_accuracy_rises_from_chance(esc, tmp_path):
     untrained = small_net(seed=1)
     assert held_out_accuracy(untrained, esc, tmp_path / "run" / "cache") <= 0.5
     trained = small_net()
-    trained.load_state_dict(torch.load(result.encoder, weights_only=True))
+    trained.load_state_dict(read_state_dict(result.encoder, "an encoder", "export it"))
     assert held_out_accuracy(trained, esc, tmp_path / "run" / "cache") >= 0.85
 
 
@@ -178,8 +179,8 @@ def test_resume_reproduces_an_uninterrupted_run(esc, tmp_path):
     part.resume = True
     resumed = train(part, clip=text_clip(), net=small_net(seed=7))  # the state, not the new init, is used
     assert [r.get("loss") for r in resumed.log] == [r.get("loss") for r in whole.log]
-    a = torch.load(whole.encoder, weights_only=True)
-    b = torch.load(resumed.encoder, weights_only=True)
+    a = read_state_dict(whole.encoder, "an encoder", "export it")
+    b = read_state_dict(resumed.encoder, "an encoder", "export it")
     assert all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(SoundClipError, match=r"different configuration: batch_size: 16 -> 8"):
         train(config(esc, tmp_path / "part", epochs=3, recipe="official", lr=1e-3, text_augment=True,
@@ -202,8 +203,8 @@ def test_resume_of_the_modern_recipe_with_accumulation_reproduces_an_uninterrupt
     assert whole.log[1]["lr"] != whole.log[2]["lr"] and whole.log[1]["logit_scale"] != whole.log[2]["logit_scale"]
     keys = ("loss", "audio_text", "audio_audio", "lr", "logit_scale", "val_zero_shot", "val_per_class")
     assert [[r.get(k) for k in keys] for r in resumed.log] == [[r.get(k) for k in keys] for r in whole.log]
-    a = torch.load(whole.state, weights_only=True)
-    b = torch.load(resumed.state, weights_only=True)
+    a = read_checkpoint(whole.state, "a state", "train again")
+    b = read_checkpoint(resumed.state, "a state", "train again")
     assert all(torch.equal(a["trainee"][k], b["trainee"][k]) for k in a["trainee"])
     assert a["optimizer"]["state"] and a["scheduler"] == b["scheduler"] and a["epoch"] == b["epoch"] == 2
     assert all(torch.equal(x["exp_avg"], y["exp_avg"]) and torch.equal(x["exp_avg_sq"], y["exp_avg_sq"])
@@ -225,8 +226,8 @@ def test_two_process_ddp_matches_one_process(esc, tmp_path, recipe):
     mp.start_processes(ddp_worker, args=(2, free_port(), kwargs, results), nprocs=2, start_method="fork")
     losses = results.get()
     assert losses == pytest.approx([row["loss"] for row in single.log if row["epoch"]], rel=1e-4, abs=1e-5)
-    a = torch.load(single.encoder, weights_only=True)
-    b = torch.load(tmp_path / "ddp" / "encoder.pth", weights_only=True)
+    a = read_state_dict(single.encoder, "an encoder", "export it")
+    b = read_state_dict(tmp_path / "ddp" / "encoder.pth", "an encoder", "export it")
     assert max(float((a[k].float() - b[k].float()).abs().max()) for k in a) < 1e-3
 
 
@@ -239,7 +240,7 @@ def test_exported_checkpoint_loads_and_image_term_is_used(tmp_path):
     assert result.log[0]["audio_image"] > 0  # three of the four pictures are readable
     listed = (tmp_path / "run" / "cache" / "unreadable_frames.txt").read_text()
     assert listed.startswith(str(tmp_path / "data" / "clips" / "snore.png")) and len(listed.splitlines()) == 1
-    state = torch.load(result.encoder, weights_only=True)
+    state = read_checkpoint(result.encoder, "an encoder", "export it")
     assert all(isinstance(v, torch.Tensor) for v in state.values())  # a plain state dict, as resnet18_57.pth
     meta = json.loads(metadata_path(result.encoder).read_text())
     assert meta["kind"] == "soundclip" and meta["space"] == clip.space and meta["frontend"]["n_mels"] == 32
@@ -331,6 +332,6 @@ def test_cli_trains_and_reports_bad_folds(tmp_path, capsys):
 def test_gradient_accumulation_steps_once_per_group(esc, tmp_path):
     result = train(config(esc, tmp_path / "acc", epochs=1, batch_size=8, accumulate=3), clip=text_clip(),
                    net=small_net())
-    state = torch.load(result.state, weights_only=True)
+    state = read_checkpoint(result.state, "a state", "train again")
     assert state["scheduler"]["last_epoch"] == 3  # 8 batches of 8 clips in groups of 3: steps after 3, 6 and 8
     assert state["epoch"] == 1 and state["config"]["accumulate"] == 3
