@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 from pathlib import Path
 
 import torch
 
+from ..analysis import assign_roles
 from ..audio import load_audio
 from ..clip import load_clip
 from ..encoders import load_audio_encoder
@@ -154,9 +156,15 @@ def run(args: argparse.Namespace) -> int:
     windows = cut_windows(audio, args.window, args.hop)
     if windows.note and args.cut == "fixed":
         print(f"soundclip: {windows.note}")
-    roles = {f"{role}_audio": load_audio(path, max_seconds=args.max_seconds)
-             for role, path in (("pulse", args.pulse_audio), ("motion", args.motion_audio)) if path}
-    beat_audio = load_audio(args.beat_audio, max_seconds=args.max_seconds) if args.beat_audio else None
+    with warnings.catch_warnings():  # the notes are printed below, once
+        warnings.simplefilter("ignore")
+        stems = assign_roles(audio, **{role: load_audio(path, max_seconds=args.max_seconds) for role, path in
+                                       (("pulse", args.pulse_audio), ("motion", args.motion_audio),
+                                        ("beat", args.beat_audio)) if path})  # a stem that does not fit: before models
+    for note in stems.notes:
+        print(f"soundclip: {note}")
+    roles = {f"{role}_audio": stems[role] for role in ("pulse", "motion") if stems.own(role)}
+    beat_audio = stems["beat"] if stems.own("beat") else None
     source = read_latent(args.latent) if args.latent else None
     photo = load_image(args.image) if args.image else None
     files = model_files({"generator": (args.generator, "stylegan2"), "encoder": (args.encoder, "audio_encoder"),

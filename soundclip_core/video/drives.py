@@ -20,8 +20,10 @@ frames' `Reactive` (reactive.py has the formulas):
   ("softmax": the loudest source dominates).
 
 Each role may hear its own audio (stems from any tool): pulse_audio for pulse pairs, motion_audio for motion
-pairs, defaulting to the song; the strength and the blend hear the song. A role's curve is cut or padded with
-zeros to the song's frame count, so a shorter stem leaves the rest of the video still.
+pairs, defaulting to the song; the strength and the blend hear the song. Every stem goes through the analysis'
+one door for stems (analysis.assign_roles): resampled to the song's rate, padded or trimmed (with a warning)
+when it is at most roles.LENGTH_TOLERANCE s off the song's length, else one error naming the role, so a stem
+from another cut of the song never drives the frames out of time.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import numpy as np
 import torch
 
 from .. import analysis as music
+from ..analysis import assign_roles
 from ..analysis.envelope import Envelope, smooth
 from ..analysis.features import PITCH_CLASSES, band_name, check_bands
 from ..analysis.onsets import MIN_RANGE
@@ -235,6 +238,7 @@ def music_reactive(generator, keyframes: Keyframes, audio: Audio, fps: float, n_
                                                            "or `soundclip video`), not from a file")
     if blending:
         generator.check_ws(sources, "the blend's source latents", fix="give latents of this generator")
+    stems = assign_roles(audio, pulse=pulse_audio, motion=motion_audio)  # before any analysis
     reactive = build_reactive(generator, audio, fps, n_frames, 0.0 if pulses else pulse, 0.0 if motions else motion)
     cache: dict = {} if analysis is None else {id(audio): analysis}
     changes: dict = {}
@@ -250,15 +254,12 @@ def music_reactive(generator, keyframes: Keyframes, audio: Audio, fps: float, n_
                                              settings.blend_mode)
             changes["sources"] = sources.detach().float().cpu()
     drives = []
-    for kind, pairs, role, default, follow in (("pulse", pulses, pulse_audio, pulse,
-                                                 Envelope(normalise="none", release=PULSE_RELEASE)),
-                                                ("motion", motions, motion_audio, motion,
-                                                 Envelope(normalise="none", attack=MOTION_FOLLOW,
-                                                          release=MOTION_FOLLOW))):
+    for kind, pairs, default, follow in (("pulse", pulses, pulse, Envelope(normalise="none", release=PULSE_RELEASE)),
+                                         ("motion", motions, motion, Envelope(normalise="none", attack=MOTION_FOLLOW,
+                                                                              release=MOTION_FOLLOW))):
         if not pairs:
             continue
-        heard = audio if role is None else role
-        curves = _analysis(heard, [p.band for p in pairs], cache).curves(fps)
+        curves = _analysis(stems[kind], [p.band for p in pairs], cache).curves(fps)
         for index, pair in enumerate(pairs):
             layers = torch.zeros(num_ws, dtype=torch.bool)
             layers[pair.layers] = True

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import analysis as music
+from ..analysis import assign_roles
 from ..audio import Audio
 from ..embedding import Embedding, combine
 from .cuts import DEFAULT_TRANSITION, check_cut, check_transition, hold_keyframes, music_windows
@@ -42,9 +43,11 @@ class MusicCut:
 def plan_windows(audio: Audio, plan: MusicCut, window: float = DEFAULT_WINDOW, hop: float = DEFAULT_HOP,
                  analysis=None, beat_audio: Audio | None = None) -> tuple[Windows, object]:
     """(the keyframe windows, the song's analysis or None), analysing only what the plan needs. `beat_audio`: a
-    separate sound (a drum stem) whose beats or bars cut the song, instead of the song's own; sections and
-    section texts always follow the song."""
+    separate sound (a drum stem) whose beats or bars cut the song, instead of the song's own, fitted to the song
+    first (analysis.assign_roles: resampled, padded or trimmed within its tolerance, else refused naming the beat
+    role); sections and section texts always follow the song."""
     plan.check()
+    beat_audio = None if beat_audio is None else assign_roles(audio, beat=beat_audio)["beat"]
     own_beats = plan.cut in ("beats", "bars") and beat_audio is None
     if analysis is None and (own_beats or plan.cut == "sections" or plan.section_texts.strip()):
         analysis = music.analyze(audio)

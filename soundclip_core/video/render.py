@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from ..analysis import assign_roles
 from ..audio import Audio
 from ..image import to_comfy_image
 from .drives import MusicFrames, check_music_frames, music_reactive
@@ -108,12 +109,20 @@ def make_video(path: str | os.PathLike, generator, clip, encoder, audio: Audio, 
     known in advance (fps, window vs the sound's length, the music settings, output folder, free disk) is
     refused first. `plan`: keyframes on beats, bars or sections and per-section texts (music.py); `music`
     and `roles`: what the music does to the frames (drives.py); `notes` collects what was changed from what
-    was asked (e.g. no beats: fixed windows); `beat_audio`: a separate sound whose beats or bars cut the song."""
+    was asked (e.g. no beats: fixed windows); `beat_audio`: a separate sound whose beats or bars cut the song.
+    Every stem (beat_audio, roles' pulse_audio and motion_audio) is fitted to the song (analysis.assign_roles)
+    before anything is heard or optimised: one that does not fit is refused naming its role."""
     rate = frame_rate(fps)
     plan = MusicCut() if plan is None else plan
     plan.check()
     if music is not None:
         check_music_frames(music, generator.num_ws)
+    roles = dict(roles or {})
+    stems = assign_roles(audio, pulse=roles.get("pulse_audio"), motion=roles.get("motion_audio"), beat=beat_audio)
+    roles.update({f"{role}_audio": stems[role] for role in ("pulse", "motion") if stems.own(role)})
+    beat_audio = stems["beat"] if stems.own("beat") else None
+    if notes is not None:
+        notes += stems.notes
     n_frames = frame_count(audio.waveform.shape[-1], audio.sample_rate, fps)
     check_output(path, n_frames, generator.resolution, generator.resolution, rate)
     windows, analysis = plan_windows(audio, plan, window, hop, beat_audio=beat_audio)  # before the optimisation
@@ -124,7 +133,7 @@ def make_video(path: str | os.PathLike, generator, clip, encoder, audio: Audio, 
             progress(step, total, preview)
 
     if analysis is not None and music is not None:
-        roles = {"analysis": analysis, **(roles or {})}  # the frames reuse the song's analysis
+        roles = {"analysis": analysis, **roles}  # the frames reuse the song's analysis
     keyframes, result, changed = music_keyframes(
         generator, clip, encoder, audio, w_source, plan, window=window, hop=hop, text=text, analysis=analysis,
         windows=windows, steps=steps, callback=on_step, should_cancel=should_cancel, **optimize_kwargs)
@@ -134,5 +143,5 @@ def make_video(path: str | os.PathLike, generator, clip, encoder, audio: Audio, 
         keyframes.save(keyframes_path, generator.source)
     render_video(path, generator, keyframes, audio, fps, pulse=pulse, motion=motion, batch_size=batch_size, crf=crf,
                  progress=progress, done=steps, should_cancel=should_cancel, checked=True, music=music,
-                 **(roles or {}))
+                 **roles)
     return keyframes, result

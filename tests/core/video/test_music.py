@@ -302,15 +302,45 @@ def test_a_bands_motion_moves_only_its_layers_and_hears_its_own_audio(generator)
     assert float(offset[:first - 1].abs().max()) < 1e-3 < float(offset[first + 5:].abs().max())
 
 
-def test_a_shorter_stem_leaves_the_rest_still(generator):
+def test_a_stem_at_another_rate_is_resampled_and_a_nearly_equal_one_padded(generator):
+    """Stems go through the analysis' one door (assign_roles): the same kicks at 16 kHz drive the same pulse as
+    at the song's rate; a stem 0.3 s short is padded with silence, with a warning naming the role."""
     audio, _, _ = kicks_and_hats(6.0)
-    stem = as_audio(audio.waveform[0, :3 * RATE].numpy(), RATE)
     keyframes = still(generator, 6.0)
     n = frame_count(audio.waveform.shape[-1], RATE, FPS)
-    reactive = music_reactive(generator, keyframes, audio, FPS, n, MusicFrames(pulse_bands="20-150Hz:0-1"),
-                              pulse=1.0, pulse_audio=stem)
-    curve = reactive.drives[0].curve
-    assert curve.shape == (n,) and float(curve[:60].max()) > 0.5 and float(curve[61:].abs().max()) == 0
+    settings = MusicFrames(pulse_bands="20-150Hz:0-1")
+    same = music_reactive(generator, keyframes, audio, FPS, n, settings, pulse=1.0, pulse_audio=audio)
+    low = audio.resample(16000)
+    assert low.sample_rate == 16000
+    with pytest.warns(UserWarning, match="pulse stem was resampled from 16000 Hz"):
+        resampled = music_reactive(generator, keyframes, audio, FPS, n, settings, pulse=1.0, pulse_audio=low)
+    a, b = same.drives[0].curve, resampled.drives[0].curve
+    assert a.shape == b.shape == (n,) and float((a - b).abs().max()) < 0.1 and float(b.max()) > 0.5
+    short = as_audio(audio.waveform[0, :int(5.7 * RATE)].numpy(), RATE)
+    with pytest.warns(UserWarning, match="pulse stem was padded with 0.300 s"):
+        padded = music_reactive(generator, keyframes, audio, FPS, n, settings, pulse=1.0, pulse_audio=short)
+    c = padded.drives[0].curve
+    assert c.shape == (n,) and float((c[:100] - a[:100]).abs().max()) < 0.05  # the same kicks, in time
+
+
+@pytest.mark.parametrize("role", ["pulse", "motion", "beat"])
+def test_a_stem_3_s_shorter_is_refused_naming_its_role_before_any_optimisation(generator, tmp_path, role):
+    """make_video fits every stem before the analysis and the optimisation: with no CLIP and no encoder at all,
+    the refusal still comes first (any optimisation would fail on them), and no file is written."""
+    from soundclip_core.video import make_video
+
+    audio, _, _ = kicks_and_hats(6.0)
+    stem = as_audio(audio.waveform[0, :3 * RATE].numpy(), RATE)
+    music = MusicFrames(pulse_bands="20-150Hz:0-1", motion_bands="20-150Hz:2-3")
+    roles = {} if role == "beat" else {f"{role}_audio": stem}
+    with pytest.raises(AnalysisError, match=f"the {role} stem .*3.00 s long and the song 6.00 s") as refused:
+        make_video(tmp_path / "v.mp4", generator, None, None, audio, generator.ws_from_seed(0), fps=FPS, steps=5,
+                   plan=MusicCut("beats"), music=music, roles=roles, beat_audio=stem if role == "beat" else None)
+    assert f"give the {role} role a stem" in refused.value.fix and not (tmp_path / "v.mp4").exists()
+    if role == "beat":  # the nodes' path (Sound to Keyframes): refused before the windows are encoded
+        with pytest.raises(AnalysisError, match="the beat stem"):
+            music_keyframes(generator, None, None, audio, generator.ws_from_seed(0), MusicCut("beats"),
+                            beat_audio=stem, steps=5)
 
 
 # -- blends of sources ----------------------------------------------------------------------------------------
