@@ -411,7 +411,7 @@ def song_to_instant_video(w: Workflow) -> None:
     images, song, fps = w.node("SoundCLIP_InstantVideo", 2, 0, frame_sounds=heard, audio=audio, generator=generator,
                                latent=source, clip=clip, table_file="landscape.table.safetensors",
                                neutral="a photo of a landscape", alpha=4.0, beta=0.15, layers="", pulse=0.3,
-                               motion=0.2, noise_mode="const", batch_size=8, memory_budget_gb=0.0)
+                               motion=0.2, noise_mode="const", batch_size=8, memory_budget_gb=0.0, alpha_curve_name="")
     (video,) = w.core("CreateVideo", 3, 0, [24.0], images=images, fps=fps, audio=song)
     w.core("SaveVideo", 4, 0, ["soundclip/instant", "auto", "auto"], video=video)
 

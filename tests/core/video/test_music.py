@@ -399,3 +399,62 @@ def test_a_separate_beat_audio_cuts_the_song_on_its_beats(accented):
     assert edges(windows)[1:-1] == pytest.approx(list(clicks_analysis.bars.downbeats[1:]), abs=1 / RATE)
     own, _ = plan_windows(drone, MusicCut("bars"))
     assert own.cut == "fixed" and "no bars to cut on" in own.note
+
+
+# -- a song already heard (Analyze Sound, Semantic Curves) drives the video ------------------------------------
+
+def _refuse_analysis(monkeypatch) -> None:
+    import soundclip_core.analysis as analysis_package
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the song was analysed again")
+
+    monkeypatch.setattr(analysis_package, "analyze", refuse)
+
+
+def test_a_hearing_drives_the_frames_without_analysing_again(generator, monkeypatch):
+    """A hearing with a pulse stem and a (stand-in) semantic curve: the strength follows label_rain, the bass
+    band pulses from the hearing's pulse stem exactly as from the stem given directly, and nothing is analysed."""
+    from soundclip_core.analysis import hear
+
+    song = as_audio(0.2 * chord(6.0, RATE), RATE)  # no kicks of its own
+    stem, _, _ = kicks_and_hats()
+    heard = hear(song, FPS, stems={"pulse": stem}, bands=((20.0, 150.0), (4000.0, 11025.0)))
+    rain = np.linspace(0.0, 1.0, heard.frame_count, dtype=np.float32) ** 2
+    heard = heard.with_curves({"label_rain": rain})
+    keyframes = still(generator, 6.0)
+    n = frame_count(song.waveform.shape[-1], RATE, FPS)
+    settings = MusicFrames(strength_curve="label_rain", pulse_bands="20-150Hz:0-1")
+    direct = music_reactive(generator, keyframes, song, FPS, n, MusicFrames(pulse_bands="20-150Hz:0-1"), pulse=0.8,
+                            pulse_audio=stem)
+    _refuse_analysis(monkeypatch)
+    reactive = music_reactive(generator, keyframes, song, FPS, n, settings, pulse=0.8, hearing=heard)
+    assert heard.frame_count == n
+    assert torch.allclose(reactive.strength, torch.from_numpy(Envelope().apply(rain, FPS)).float())
+    assert torch.equal(reactive.drives[0].curve, direct.drives[0].curve) and float(direct.drives[0].curve.max()) > 0.5
+    with pytest.raises(SoundClipError, match="no curve named 'label_snow'"):
+        music_reactive(generator, keyframes, song, FPS, n, MusicFrames(strength_curve="label_snow"), hearing=heard)
+    with pytest.raises(SoundClipError, match="pulse stem without the band.s. 500-1000Hz"):
+        music_reactive(generator, keyframes, song, FPS, n, MusicFrames(pulse_bands="500-1000Hz:0-1"), hearing=heard)
+    with pytest.raises(SoundClipError, match="one value per frame at 20 fps, the video is at 10 fps") as other:
+        music_reactive(generator, keyframes, song, 10, n // 2, settings, hearing=heard)
+    assert "set Analyze Sound's fps to 10" in other.value.fix
+    with pytest.raises(SoundClipError, match="heard 6.00 s of sound, the song is 3.00 s long"):
+        music_reactive(generator, still(generator, 3.0), as_audio(0.2 * chord(3.0, RATE), RATE), FPS, n // 2,
+                       settings, hearing=heard)
+
+
+def test_keyframes_cut_on_a_hearings_beat_stem_without_analysing_again(accented, monkeypatch):
+    """A drone heard with a click track as its beat stem: the cut on bars follows the stem's downbeats."""
+    from soundclip_core.analysis import hear
+    from soundclip_core.video.heard import check_hearing
+    from soundclip_core.video.music import plan_windows
+
+    clicks_audio, clicks_analysis, _ = accented
+    t = np.arange(8 * RATE) / RATE
+    drone = as_audio(0.3 * np.sin(2 * np.pi * 220 * t), RATE)
+    heard = hear(drone, FPS, stems={"beat": clicks_audio})
+    _refuse_analysis(monkeypatch)
+    windows, analysis = plan_windows(drone, MusicCut("bars"), analysis=check_hearing(heard, drone).rhythm)
+    assert analysis is heard.rhythm and windows.cut == "bars" and windows.note == ""
+    assert edges(windows)[1:-1] == pytest.approx(list(clicks_analysis.bars.downbeats[1:]), abs=1 / RATE)
