@@ -22,10 +22,11 @@ from soundclip_core.video.cuts import DEFAULT_TRANSITION
 from soundclip_core.video.drives import BLEND_MODES
 from soundclip_core.video.frames import DECODE_BATCH, MAX_FPS, MIN_FPS, frame_batch_bytes, frame_count
 from soundclip_core.video.heard import check_hearing
+from soundclip_core.video.regions import DEFAULT_THRESHOLD, LocatedRegion
 from soundclip_core.video.writer import DEFAULT_CRF
 
 from . import comfy_env
-from .form import Node, choice, link, number, text, whole
+from .form import Node, choice, link, number, text, toggle, whole
 from .manipulate import LAYERS, LR, MASK, PRECISION, PRESET, SEED, STEPS
 from .types import (
     AUDIO_ENCODER,
@@ -154,6 +155,12 @@ class SoundKeyframes(Node):
                                          "the cut follows its beats, bars and sections (its beat stem's) instead "
                                          "of analysing again; beat_audio, when connected, still cuts on its own "
                                          "beats."),
+        "region_text": text("", "Confine every keyframe's edit to where this text is in the source image (e.g. "
+                                "'the sky'), found by CLIP as Where Is the Sound finds it. Empty: no text region."),
+        "region_by_sound": toggle(False, "Confine each keyframe's edit to where its own window's sound is in the "
+                                         "source image: a mask per keyframe, following the song."),
+        "region_threshold": number(DEFAULT_THRESHOLD, 0.0, 1.0, 0.05, "The part of each heatmap's range inside the "
+                                                                      "region (as Where Is the Sound's threshold)."),
     }
     OUTPUTS = (("keyframes", KEYFRAMES), ("report", "STRING"))
     FUNCTION = "run"
@@ -165,8 +172,11 @@ class SoundKeyframes(Node):
     def run(self, audio: dict, encoder, clip, generator, latent: WPlus, window: float, hop: float, preset: str,
             steps: int, lr: float, mask: str, layers: str, seed: int, chunk_size: int, precision: str, text=None,
             text_weight: float = 0.5, cut: str = "fixed", every: int = 1, transition: float = DEFAULT_TRANSITION,
-            section_texts: str = "", beat_audio=None, analysis=None):
+            section_texts: str = "", beat_audio=None, analysis=None, region_text: str = "",
+            region_by_sound: bool = False, region_threshold: float = DEFAULT_THRESHOLD):
         song = _song(audio)
+        region = LocatedRegion(region_text, region_by_sound, region_threshold)
+        region.check()
         heard = None if analysis is None else check_hearing(analysis, song).rhythm
         source = latent_for(generator, latent)
         if source.shape[0] != 1:
@@ -179,7 +189,7 @@ class SoundKeyframes(Node):
             beat_audio=None if beat_audio is None else _song(beat_audio), analysis=heard,
             chunk_size=chunk_size, noise=noise_for(generator, latent), preset=preset, steps=steps, lr=lr, mask=mask,
             **mask_options(mask, layers, generator.num_ws), seed=seed, precision=precision, callback=progress,
-            should_cancel=comfy_env.interrupted), encoder, clip, generator,
+            should_cancel=comfy_env.interrupted, region=region), encoder, clip, generator,
             memory_required=lambda: edit_step_bytes(generator, _at_once(song, plan, window, hop, chunk_size)))
         times = ", ".join(f"{t:.1f}" for t in keyframes.times.tolist()[:8])
         report = (f"{len(keyframes.times)} keyframes at {times}{' ...' if len(keyframes.times) > 8 else ''} s; "
