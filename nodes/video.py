@@ -161,6 +161,8 @@ class SoundKeyframes(Node):
                                          "source image: a mask per keyframe, following the song."),
         "region_threshold": number(DEFAULT_THRESHOLD, 0.0, 1.0, 0.05, "The part of each heatmap's range inside the "
                                                                       "region (as Where Is the Sound's threshold)."),
+        "meaning_audio": link("AUDIO", "A separate sound (e.g. a vocals stem) whose windows guide the keyframes "
+                                       "instead of the song's; default: the song."),
     }
     OUTPUTS = (("keyframes", KEYFRAMES), ("report", "STRING"))
     FUNCTION = "run"
@@ -173,7 +175,7 @@ class SoundKeyframes(Node):
             steps: int, lr: float, mask: str, layers: str, seed: int, chunk_size: int, precision: str, text=None,
             text_weight: float = 0.5, cut: str = "fixed", every: int = 1, transition: float = DEFAULT_TRANSITION,
             section_texts: str = "", beat_audio=None, analysis=None, region_text: str = "",
-            region_by_sound: bool = False, region_threshold: float = DEFAULT_THRESHOLD):
+            region_by_sound: bool = False, region_threshold: float = DEFAULT_THRESHOLD, meaning_audio=None):
         song = _song(audio)
         region = LocatedRegion(region_text, region_by_sound, region_threshold)
         region.check()
@@ -187,6 +189,7 @@ class SoundKeyframes(Node):
         keyframes, result, notes = comfy_env.run_long(lambda: music_keyframes(
             generator, clip, encoder, song, source, plan, window=window, hop=hop, text=text, text_weight=text_weight,
             beat_audio=None if beat_audio is None else _song(beat_audio), analysis=heard,
+            meaning_audio=None if meaning_audio is None else _song(meaning_audio),
             chunk_size=chunk_size, noise=noise_for(generator, latent), preset=preset, steps=steps, lr=lr, mask=mask,
             **mask_options(mask, layers, generator.num_ws), seed=seed, precision=precision, callback=progress,
             should_cancel=comfy_env.interrupted, region=region), encoder, clip, generator,

@@ -139,6 +139,8 @@ def add_music_args(p) -> None:
     music.add_argument("--motion-audio", help="a separate sound the motion bands hear (default: the song)")
     music.add_argument("--beat-audio", help="a separate sound (e.g. a drum stem) whose beats or bars cut the song "
                                             "with --cut beats or bars (default: the song)")
+    music.add_argument("--meaning-audio", help="a separate sound (e.g. a vocals stem) whose windows guide the "
+                                               "keyframes instead of the song's (default: the song)")
     music.add_argument("--blend-seeds", default="",
                        help="several source seeds (e.g. '3,7,11') blended per frame by --blend-by; the keyframes' "
                             "edit rides on the blend")
@@ -186,15 +188,17 @@ def run(args: argparse.Namespace) -> int:
     windows = cut_windows(audio, args.window, args.hop)
     if windows.note and args.cut == "fixed":
         print(f"soundclip: {windows.note}")
+    paths = {"pulse": args.pulse_audio, "motion": args.motion_audio, "beat": args.beat_audio,
+             "meaning": args.meaning_audio}
     with warnings.catch_warnings():  # the notes are printed below, once
-        warnings.simplefilter("ignore")
-        stems = assign_roles(audio, **{role: load_audio(path, max_seconds=args.max_seconds) for role, path in
-                                       (("pulse", args.pulse_audio), ("motion", args.motion_audio),
-                                        ("beat", args.beat_audio)) if path})  # a stem that does not fit: before models
+        warnings.simplefilter("ignore")  # a stem that does not fit is refused here, before any model loads
+        stems = assign_roles(audio, **{role: load_audio(path, max_seconds=args.max_seconds)
+                                       for role, path in paths.items() if path})
     for note in stems.notes:
         print(f"soundclip: {note}")
     roles = {f"{role}_audio": stems[role] for role in ("pulse", "motion") if stems.own(role)}
     beat_audio = stems["beat"] if stems.own("beat") else None
+    meaning_audio = stems["meaning"] if stems.own("meaning") else None
     source = read_latent(args.latent) if args.latent else None
     photo = load_image(args.image) if args.image else None
     files = model_files({"generator": (args.generator, "stylegan2"), "encoder": (args.encoder, "audio_encoder"),
@@ -233,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
             motion=args.motion, batch_size=args.batch, crf=args.crf, keyframes_path=args.keyframes,
             progress=bars, preset=args.preset, lr=args.lr, mask=args.mask, layers=args.layers, seed=args.seed,
             precision=args.precision, chunk_size=args.chunk, identity=identity, noise=noise, plan=plan, music=music,
-            roles=roles, notes=notes, beat_audio=beat_audio, region=located)
+            roles=roles, notes=notes, beat_audio=beat_audio, meaning_audio=meaning_audio, region=located)
     finally:
         bars.close()
     for note in notes:

@@ -58,12 +58,14 @@ def plan_windows(audio: Audio, plan: MusicCut, window: float = DEFAULT_WINDOW, h
 def music_keyframes(generator, clip, encoder, audio: Audio, w_source: torch.Tensor, plan: MusicCut, *,
                     window: float = DEFAULT_WINDOW, hop: float = DEFAULT_HOP, text: Embedding | None = None,
                     analysis=None, beat_audio: Audio | None = None, windows: Windows | None = None,
-                    **keyframe_kwargs) -> tuple[Keyframes, object, list[str]]:
+                    meaning_audio: Audio | None = None, **keyframe_kwargs) -> tuple[Keyframes, object, list[str]]:
     """Keyframes on the plan's windows -> (Keyframes, optimize's Result, notes). `text` (one for all windows)
     and the section texts both mix in; `keyframe_kwargs` are sound_keyframes' (sound_weight, text_weight,
     steps, preset, ...). `beat_audio`: as plan_windows'; `windows` and `analysis`: plan_windows' result, when
-    already made."""
+    already made. `meaning_audio`: a stem (e.g. the vocals) whose windows are heard instead of the song's, fitted
+    to the song first (analysis.assign_roles)."""
     texts = plan.check()
+    heard = audio if meaning_audio is None else assign_roles(audio, meaning=meaning_audio)["meaning"]
     if windows is None:
         windows, analysis = plan_windows(audio, plan, window, hop, analysis, beat_audio)
     notes = [windows.note] if windows.note else []
@@ -71,7 +73,7 @@ def music_keyframes(generator, clip, encoder, audio: Audio, w_source: torch.Tens
         sections, note = section_text_embedding(clip, texts, windows, analysis.sections)
         notes += [note] if note else []
         text = sections if text is None else combine([(text, 1.0), (sections, 1.0)])
-    keyframes, result = sound_keyframes(generator, clip, encoder, audio, w_source, window=window, hop=hop, text=text,
+    keyframes, result = sound_keyframes(generator, clip, encoder, heard, w_source, window=window, hop=hop, text=text,
                                         windows=windows, **keyframe_kwargs)
     keyframes.settings.update({"cut": windows.cut, "every": plan.every, "section_texts": texts})
     return hold_keyframes(keyframes, windows, plan.transition), result, notes

@@ -30,7 +30,7 @@ Progress = Callable[[int, int, "torch.Tensor | None"], None]
 def frame_controls(generator, keyframes: Keyframes, audio: Audio, fps: float, n_frames: int, pulse: float,
                    motion: float, music: MusicFrames | None, roles: dict):
     """The frames' Reactive: the whole-song pulse/motion, plus the music's drives when `music` or `roles` are
-    given. roles: sources (latents to blend), pulse_audio, motion_audio, analysis (drives.music_reactive)."""
+    given. roles: sources (latents to blend), pulse_audio, motion_audio, analysis, hearing (drives.music_reactive)."""
     if music is None and not roles:
         return build_reactive(generator, audio, fps, n_frames, pulse, motion)
     return music_reactive(generator, keyframes, audio, fps, n_frames, music or MusicFrames(), pulse=pulse,
@@ -54,7 +54,8 @@ def render_video(path: str | os.PathLike, generator, keyframes: Keyframes, audio
                  music: MusicFrames | None = None, **roles) -> Path:
     """Frames along the keyframes (plus pulse/motion, and the `music`'s drives: drives.py) streamed into an mp4
     at `path` with the sound. `done` offsets the progress count (steps already reported); `checked`:
-    check_output already ran; `roles`: sources, pulse_audio, motion_audio, analysis (drives.music_reactive)."""
+    check_output already ran; `roles`: sources, pulse_audio, motion_audio, analysis, hearing
+    (drives.music_reactive)."""
     n_frames = frame_count(audio.waveform.shape[-1], audio.sample_rate, fps)
     size = generator.resolution
     if not checked:
@@ -104,23 +105,27 @@ def make_video(path: str | os.PathLike, generator, clip, encoder, audio: Audio, 
                keyframes_path: str | os.PathLike | None = None, progress: Progress | None = None,
                should_cancel: Callable[[], bool] | None = None, plan: MusicCut | None = None,
                music: MusicFrames | None = None, roles: dict | None = None, notes: list[str] | None = None,
-               beat_audio: Audio | None = None, **optimize_kwargs) -> tuple[Keyframes, object]:
+               beat_audio: Audio | None = None, meaning_audio: Audio | None = None,
+               **optimize_kwargs) -> tuple[Keyframes, object]:
     """Song -> keyframes (one batched optimisation) -> mp4 with the song. Every input problem that can be
     known in advance (fps, window vs the sound's length, the music settings, output folder, free disk) is
     refused first. `plan`: keyframes on beats, bars or sections and per-section texts (music.py); `music`
     and `roles`: what the music does to the frames (drives.py); `notes` collects what was changed from what
-    was asked (e.g. no beats: fixed windows); `beat_audio`: a separate sound whose beats or bars cut the song.
-    Every stem (beat_audio, roles' pulse_audio and motion_audio) is fitted to the song (analysis.assign_roles)
-    before anything is heard or optimised: one that does not fit is refused naming its role."""
+    was asked (e.g. no beats: fixed windows); `beat_audio`: a separate sound whose beats or bars cut the song;
+    `meaning_audio`: a stem whose windows guide the keyframes instead of the song's. Every stem (beat_audio,
+    meaning_audio, roles' pulse_audio and motion_audio) is fitted to the song (analysis.assign_roles) before
+    anything is heard or optimised: one that does not fit is refused naming its role."""
     rate = frame_rate(fps)
     plan = MusicCut() if plan is None else plan
     plan.check()
     if music is not None:
         check_music_frames(music, generator.num_ws)
     roles = dict(roles or {})
-    stems = assign_roles(audio, pulse=roles.get("pulse_audio"), motion=roles.get("motion_audio"), beat=beat_audio)
+    stems = assign_roles(audio, pulse=roles.get("pulse_audio"), motion=roles.get("motion_audio"), beat=beat_audio,
+                         meaning=meaning_audio)
     roles.update({f"{role}_audio": stems[role] for role in ("pulse", "motion") if stems.own(role)})
     beat_audio = stems["beat"] if stems.own("beat") else None
+    meaning_audio = stems["meaning"] if stems.own("meaning") else None
     if notes is not None:
         notes += stems.notes
     n_frames = frame_count(audio.waveform.shape[-1], audio.sample_rate, fps)
@@ -136,7 +141,8 @@ def make_video(path: str | os.PathLike, generator, clip, encoder, audio: Audio, 
         roles = {"analysis": analysis, **roles}  # the frames reuse the song's analysis
     keyframes, result, changed = music_keyframes(
         generator, clip, encoder, audio, w_source, plan, window=window, hop=hop, text=text, analysis=analysis,
-        windows=windows, steps=steps, callback=on_step, should_cancel=should_cancel, **optimize_kwargs)
+        windows=windows, meaning_audio=meaning_audio, steps=steps, callback=on_step, should_cancel=should_cancel,
+        **optimize_kwargs)
     if notes is not None:
         notes += changed
     if keyframes_path is not None:

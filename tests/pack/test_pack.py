@@ -90,7 +90,7 @@ SAVED_NAMES = {
     "ZeroShotClassify": "audio encoder clip labels template",
     "SoundKeyframes": "audio encoder clip generator latent window hop preset steps lr mask layers seed chunk_size "
                       "precision text text_weight cut every transition section_texts beat_audio analysis "
-                      "region_text region_by_sound region_threshold",
+                      "region_text region_by_sound region_threshold meaning_audio",
     "KeyframesToFrames": "generator keyframes audio fps pulse motion noise_mode batch_size memory_budget_gb "
                          "strength_curve strength_envelope pulse_bands motion_bands pulse_audio motion_audio "
                          "blend_latents blend_by blend_smoothing blend_mode analysis",

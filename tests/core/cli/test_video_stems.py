@@ -25,7 +25,7 @@ def no_models(monkeypatch):
 
 
 @pytest.mark.parametrize("flag, role", [("--pulse-audio", "pulse"), ("--motion-audio", "motion"),
-                                        ("--beat-audio", "beat")])
+                                        ("--beat-audio", "beat"), ("--meaning-audio", "meaning")])
 def test_a_stem_3_s_shorter_is_refused_naming_its_role_before_models_load(tmp_path, capsys, no_models, flag, role):
     write_sound(tmp_path / "song.wav", seconds=6.0)
     write_sound(tmp_path / "stem.wav", seconds=3.0, seed=1)

@@ -323,7 +323,7 @@ def test_a_stem_at_another_rate_is_resampled_and_a_nearly_equal_one_padded(gener
     assert c.shape == (n,) and float((c[:100] - a[:100]).abs().max()) < 0.05  # the same kicks, in time
 
 
-@pytest.mark.parametrize("role", ["pulse", "motion", "beat"])
+@pytest.mark.parametrize("role", ["pulse", "motion", "beat", "meaning"])
 def test_a_stem_3_s_shorter_is_refused_naming_its_role_before_any_optimisation(generator, tmp_path, role):
     """make_video fits every stem before the analysis and the optimisation: with no CLIP and no encoder at all,
     the refusal still comes first (any optimisation would fail on them), and no file is written."""
@@ -332,15 +332,39 @@ def test_a_stem_3_s_shorter_is_refused_naming_its_role_before_any_optimisation(g
     audio, _, _ = kicks_and_hats(6.0)
     stem = as_audio(audio.waveform[0, :3 * RATE].numpy(), RATE)
     music = MusicFrames(pulse_bands="20-150Hz:0-1", motion_bands="20-150Hz:2-3")
-    roles = {} if role == "beat" else {f"{role}_audio": stem}
+    roles = {f"{role}_audio": stem} if role in ("pulse", "motion") else {}
     with pytest.raises(AnalysisError, match=f"the {role} stem .*3.00 s long and the song 6.00 s") as refused:
         make_video(tmp_path / "v.mp4", generator, None, None, audio, generator.ws_from_seed(0), fps=FPS, steps=5,
-                   plan=MusicCut("beats"), music=music, roles=roles, beat_audio=stem if role == "beat" else None)
+                   plan=MusicCut("beats"), music=music, roles=roles, beat_audio=stem if role == "beat" else None,
+                   meaning_audio=stem if role == "meaning" else None)
     assert f"give the {role} role a stem" in refused.value.fix and not (tmp_path / "v.mp4").exists()
     if role == "beat":  # the nodes' path (Sound to Keyframes): refused before the windows are encoded
         with pytest.raises(AnalysisError, match="the beat stem"):
             music_keyframes(generator, None, None, audio, generator.ws_from_seed(0), MusicCut("beats"),
                             beat_audio=stem, steps=5)
+
+
+def test_a_meaning_stem_is_heard_in_the_songs_windows_instead_of_the_song(generator):
+    """The keyframes' targets are the encoder's embeddings of the meaning stem (resampled to the song's rate) in the
+    song's windows; the keyframe times stay the song's."""
+    song, _, _ = kicks_and_hats(4.0)
+    t = np.arange(4 * 16000) / 16000
+    stem = as_audio(0.3 * np.sin(2 * np.pi * 440 * t), 16000)  # the "vocals": a tone at 16 kHz
+    clip = stand_in_clip()
+    heard = []
+
+    class Recording(BandEncoder):
+        def encode(self, audio, **kwargs):
+            heard.append(audio)
+            return super().encode(audio)
+
+    with pytest.warns(UserWarning, match="the meaning stem was resampled from 16000 Hz"):
+        keyframes, _, _ = music_keyframes(generator, clip, Recording(clip.space), song, generator.ws_from_seed(0),
+                                          MusicCut(), window=2.0, hop=2.0, steps=1, meaning_audio=stem)
+    fitted = stem.resample(RATE)
+    assert len(heard) == 2 and keyframes.times.tolist() == [1.0, 3.0] and keyframes.duration == song.duration
+    for clip_heard, (start, end) in zip(heard, [(0.0, 2.0), (2.0, 4.0)], strict=True):
+        assert clip_heard.sample_rate == RATE and torch.equal(clip_heard.waveform, fitted.window(start, end).waveform)
 
 
 # -- blends of sources ----------------------------------------------------------------------------------------
