@@ -28,4 +28,3 @@ def check_hearing(hearing: Hearing, audio: Audio, fps: float | None = None) -> H
         raise SoundClipError(f"the analysis has one value per frame at {hearing.fps:g} fps, the video is at "
                              f"{fps:g} fps", fix=f"set Analyze Sound's fps to {fps:g}")
     return hearing
-

@@ -70,8 +70,9 @@ def window_regions(located: LocatedRegion, generator, clip, w_source: torch.Tens
     image = decode(generator, w_source, noise)  # [1, 3, R, R] in [-1, 1]: what the edit starts from
     target = clip.encode_text([located.text.strip()]) if located.text.strip() else sounds
     masks = locate(image, target, clip, located.threshold).mask
-    allowed = torch.cat([feathered(mask, generator.resolution, located.feather,
-                                   f"region located for window {index + 1}" if masks.shape[0] > 1 else "region "
-                                   f"located for '{located.text.strip()}'") for index, mask in enumerate(masks)])
+    names = [f"region located for '{located.text.strip()}'"] if located.text.strip() else \
+        [f"region located for window {index + 1}" for index in range(masks.shape[0])]
+    allowed = torch.cat([feathered(mask, generator.resolution, located.feather, name)
+                         for mask, name in zip(masks, names, strict=True)])
     return Region(allowed.to(w_source.device), lam_pixels=located.lam_pixels,
                   perceptual=located.perceptual), masks

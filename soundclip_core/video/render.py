@@ -21,6 +21,7 @@ from .frames import DECODE_BATCH, check_image_batch_fits, decode_frames, frame_c
 from .keyframes import Keyframes
 from .music import MusicCut, music_keyframes, plan_windows
 from .reactive import build_reactive
+from .regions import LocatedRegion
 from .windows import DEFAULT_HOP, DEFAULT_WINDOW
 from .writer import DEFAULT_CRF, check_output, write_mp4
 
@@ -112,6 +113,7 @@ def make_video(path: str | os.PathLike, generator, clip, encoder, audio: Audio, 
     refused first. `plan`: keyframes on beats, bars or sections and per-section texts (music.py); `music`
     and `roles`: what the music does to the frames (drives.py); `notes` collects what was changed from what
     was asked (e.g. no beats: fixed windows); `beat_audio`: a separate sound whose beats or bars cut the song;
+    `region` (in optimize_kwargs): a LocatedRegion confines each keyframe to where its sound is (regions.py);
     `meaning_audio`: a stem whose windows guide the keyframes instead of the song's. Every stem (beat_audio,
     meaning_audio, roles' pulse_audio and motion_audio) is fitted to the song (analysis.assign_roles) before
     anything is heard or optimised: one that does not fit is refused naming its role."""
@@ -120,6 +122,8 @@ def make_video(path: str | os.PathLike, generator, clip, encoder, audio: Audio, 
     plan.check()
     if music is not None:
         check_music_frames(music, generator.num_ws)
+    if isinstance(optimize_kwargs.get("region"), LocatedRegion):
+        optimize_kwargs["region"].check()
     roles = dict(roles or {})
     stems = assign_roles(audio, pulse=roles.get("pulse_audio"), motion=roles.get("motion_audio"), beat=beat_audio,
                          meaning=meaning_audio)

@@ -100,6 +100,16 @@ def test_bad_region_settings_are_refused_before_any_work(models):
     assert not LocatedRegion().check()  # no text, not by sound: no region at all
 
 
+def test_make_video_refuses_a_bad_region_before_any_work(models, tmp_path):
+    from soundclip_core.video import make_video
+
+    generator, _, _ = models
+    with pytest.raises(SoundClipError, match="outside 0..1"):  # no CLIP, no encoder: refused before they are used
+        make_video(tmp_path / "v.mp4", generator, None, None, three_sounds(), generator.ws_from_seed(5), fps=4,
+                   steps=2, region=LocatedRegion(by_sound=True, threshold=-0.1))
+    assert not (tmp_path / "v.mp4").exists()
+
+
 def test_a_fixed_region_still_reaches_the_optimisation(models):
     """A manipulate Region (one mask for every keyframe) passes through sound_keyframes to optimize unchanged."""
     generator, clip, encoder = models
