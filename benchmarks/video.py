@@ -10,6 +10,9 @@ keyframes (300 real steps take many minutes on a CPU). Both as frames of video p
     python benchmarks/video.py [--sizes 256 1024] [--keyframes 4] [--chunk 4] [--steps 1] [--frames 8]
                                [--device cuda] [--instant [--song-seconds 4] [--fps 8]] [--music SECONDS]
 
+With --region: each keyframe confined to where its window's sound is (video/regions.py): the seconds to locate one
+mask per keyframe on the source image (once per video), and a keyframe step with those masks against one without.
+
 With --music SECONDS: the same synthetic song of three parts (a chord with clicks, gated noise, another chord)
 cut on its sections vs into fixed 5 s windows (hop 2.5 s), side by side: the analysis, the keyframe count and a
 keyframe optimisation step for each, the frame controls (strength on rms, bass pulse on layers 0-3) and their
@@ -56,8 +59,9 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def keyframe_step_seconds(g, clip, keyframes: int, chunk: int, steps: int, device) -> float:
-    """Median seconds of one optimisation step over `keyframes` targets (the first steps warm up)."""
+def keyframe_step_seconds(g, clip, keyframes: int, chunk: int, steps: int, device, region=None) -> float:
+    """Median seconds of one optimisation step over `keyframes` targets (the first steps warm up); `region`: a
+    manipulate Region confining each keyframe."""
     targets = Embedding(torch.randn(keyframes, 512, generator=torch.Generator().manual_seed(0)), clip.space)
     stamps: list[float] = []
 
@@ -65,7 +69,7 @@ def keyframe_step_seconds(g, clip, keyframes: int, chunk: int, steps: int, devic
         sync(device)
         stamps.append(time.perf_counter())
 
-    optimize(g, clip, targets, g.ws_from_seed(0), steps=steps + 2, chunk_size=chunk, callback=stamp)
+    optimize(g, clip, targets, g.ws_from_seed(0), steps=steps + 2, chunk_size=chunk, callback=stamp, region=region)
     return statistics.median(b - a for a, b in zip(stamps[1:], stamps[2:], strict=False))
 
 
@@ -188,6 +192,27 @@ def music_rows(g, clip, seconds: float, chunk: int, steps: int, device, time_ste
         print(f"{cut:9} {len(windows):9} {step:8.2f} {controls:11.2f} {latents:17.3f}", flush=True)
 
 
+def region_row(g, clip, keyframes: int, chunk: int, steps: int, device) -> None:
+    """One row of --region (see the module doc): random unit sound embeddings stand in for the windows'."""
+    from soundclip_core.video.regions import LocatedRegion, window_regions
+
+    sounds = Embedding(torch.nn.functional.normalize(torch.randn(keyframes, 512, generator=torch.Generator()
+                                                                 .manual_seed(1)), dim=1), clip.space)
+    w = g.ws_from_seed(0).to(device)
+    window_regions(LocatedRegion(by_sound=True), g, clip, w, sounds)  # warm-up
+    sync(device)
+    start = time.perf_counter()
+    region, masks = window_regions(LocatedRegion(by_sound=True), g, clip, w, sounds)
+    sync(device)
+    located = time.perf_counter() - start
+    before = keyframe_step_seconds(g, clip, keyframes, chunk, steps, device)  # free, held, free again: the two
+    held = keyframe_step_seconds(g, clip, keyframes, chunk, steps, device, region)  # free runs show the noise
+    after = keyframe_step_seconds(g, clip, keyframes, chunk, steps, device)
+    free = (before + after) / 2
+    print(f"{device.type:6} {g.resolution:5} {keyframes:4} {located:10.2f} {before:7.2f}/{after:<7.2f} {held:12.2f} "
+          f"{held / free:7.2f} {float(masks.mean()):10.2f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024])
@@ -203,6 +228,7 @@ def main() -> None:
     parser.add_argument("--song-seconds", type=float, default=4.0, help="--instant: the song's length")
     parser.add_argument("--fps", type=float, default=8.0, help="--instant: frames per second of both videos")
     parser.add_argument("--keyframe-steps", type=int, default=300, help="--instant: the keyframe mode's steps")
+    parser.add_argument("--region", action="store_true", help="only the located-region rows (see above)")
     parser.add_argument("--music", type=float, metavar="SECONDS",
                         help="only the section-cut vs fixed-window comparison on a song this long (e.g. 30)")
     args = parser.parse_args()
@@ -211,6 +237,20 @@ def main() -> None:
     if args.instant:
         print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
         instant_rows(devices, args)
+        return
+    if args.region:
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; {args.keyframes} keyframes in chunks "
+              f"of {args.chunk}")
+        print(f"{'device':6} {'px':>5} {'kfs':>4} {'locate s':>10} {'s/step free':>15} {'s/step held':>12} "
+              f"{'ratio':>7} {'mask area':>10}")
+        for device in devices:
+            torch.manual_seed(0)
+            model = open_clip.create_model("ViT-B-32-quickgelu").eval().requires_grad_(False).to(device)
+            clip = ClipModel(model, "openai/ViT-B-32", "random ViT-B-32")
+            for size in args.sizes:
+                torch.manual_seed(0)
+                g = Generator(GeneratorConfig(resolution=size)).eval().requires_grad_(False).to(device)
+                region_row(g, clip, args.keyframes, args.chunk, args.steps, device)
         return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; {args.keyframes} keyframes in chunks "
           f"of {args.chunk}, {args.frames} frames in batches of {args.batch}")

@@ -362,7 +362,7 @@ def song_to_video(w: Workflow) -> None:
     keyframes, _ = w.node("SoundCLIP_SoundKeyframes", 2, 0, audio=audio, encoder=encoder, clip=clip,
                           generator=generator, latent=source, window=5.0, hop=2.5, preset="landscape", steps=300,
                           lr=0.1, mask="learned", layers="", seed=0, chunk_size=8, precision="fp32", text=text,
-                          text_weight=0.5, **FIXED_CUT)
+                          text_weight=0.5, **FIXED_CUT, **NO_REGION)
     images, song, fps = w.node("SoundCLIP_KeyframesToFrames", 3, 0, generator=generator, keyframes=keyframes,
                                audio=audio, fps=24.0, pulse=0.3, motion=0.2, noise_mode="const", batch_size=8,
                                memory_budget_gb=0.0, **NO_MUSIC_DRIVES)
@@ -412,7 +412,7 @@ def song_to_instant_video(w: Workflow) -> None:
     images, song, fps = w.node("SoundCLIP_InstantVideo", 2, 0, frame_sounds=heard, audio=audio, generator=generator,
                                latent=source, clip=clip, table_file="", table=table,
                                neutral="a photo of a landscape", alpha=4.0, beta=0.15, layers="", pulse=0.3,
-                               motion=0.2, noise_mode="const", batch_size=8, memory_budget_gb=0.0)
+                               motion=0.2, noise_mode="const", batch_size=8, memory_budget_gb=0.0, alpha_curve_name="")
     (video,) = w.core("CreateVideo", 3, 0, [24.0], images=images, fps=fps, audio=song)
     w.core("SaveVideo", 4, 0, ["soundclip/instant", "auto", "auto"], video=video)
 
@@ -439,6 +439,7 @@ def teach_three_sounds(w: Workflow) -> None:
 
 # The music options' defaults (Sound to Keyframes, the frame nodes), for workflows that do not use them.
 FIXED_CUT = {"cut": "fixed", "every": 1, "transition": 0.5, "section_texts": ""}
+NO_REGION = {"region_text": "", "region_by_sound": False, "region_threshold": 0.5}  # Sound to Keyframes' defaults
 NO_MUSIC_DRIVES = {"strength_curve": "", "strength_envelope": "", "pulse_bands": "", "motion_bands": "",
                    "blend_by": "chroma", "blend_smoothing": 1.0, "blend_mode": "normalise"}
 
@@ -458,7 +459,7 @@ def song_cut_on_sections(w: Workflow) -> None:
                           generator=generator, latent=source, window=5.0, hop=2.5, preset="landscape", steps=300,
                           lr=0.1, mask="learned", layers="", seed=0, chunk_size=8, precision="fp32", text_weight=0.5,
                           cut="sections", every=1, transition=1.0,
-                          section_texts="a quiet lake at night; fireworks over the city; a misty dawn")
+                          section_texts="a quiet lake at night; fireworks over the city; a misty dawn", **NO_REGION)
     w.node("SoundCLIP_WriteSoundVideo", 3, 0, generator=generator, keyframes=keyframes, audio=audio, fps=24.0,
            pulse=0.6, motion=0.0, noise_mode="const", batch_size=8, crf=18, filename_prefix="soundclip/sections",
            **{**NO_MUSIC_DRIVES, "strength_curve": "rms", "strength_envelope": "threshold=0.1, release=1, gamma=0.7",

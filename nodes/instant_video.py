@@ -22,11 +22,26 @@ from soundclip_core.video import (
     hear_frames,
     render_instant_images,
 )
+from soundclip_core.video.drives import named_alpha
 from soundclip_core.video.frames import DECODE_BATCH, MAX_FPS, MIN_FPS, frame_batch_bytes, frame_count
+from soundclip_core.video.heard import check_hearing
 
 from . import comfy_env
 from .form import Node, choice, link, number, text, whole
-from .types import AUDIO_ENCODER, CLIP, EMBEDDING, GENERATOR, SOUND, TABLE, VIDEO, WPLUS, WPlus, latent_for, noise_for
+from .types import (
+    AUDIO_ENCODER,
+    CLIP,
+    EMBEDDING,
+    GENERATOR,
+    SOUND,
+    SOUND_ANALYSIS,
+    TABLE,
+    VIDEO,
+    WPLUS,
+    WPlus,
+    latent_for,
+    noise_for,
+)
 from .video import NOISE_MODES, _song
 
 # What every frame of a song heard: {"embedding": Embedding [N, D] (one smoothed row per frame), "fps": float}
@@ -95,6 +110,11 @@ class InstantVideo(Node):
         "neutral_embedding": link(EMBEDDING, "A neutral embedding (e.g. a quiet room's sound) instead of the text."),
         "alpha_curve": ("FLOAT", {"forceInput": True, "tooltip": "One value per frame (a curve, e.g. the song's "
                                   "loudness from an analysis node): alpha at frame i = alpha x curve[i]."}),
+        "analysis": link(SOUND_ANALYSIS, "The song already heard at this fps (Analyze Sound, Semantic Curves), for "
+                                         "alpha_curve_name."),
+        "alpha_curve_name": text("", "A curve of the connected analysis (e.g. label_rain, loudness, "
+                                     "pulse.onset_20-150Hz), normalised to 0-1 over the song: alpha at frame i = "
+                                     "alpha x curve[i]. Empty: alpha_curve or a constant alpha."),
     }
     OUTPUTS = (("images", "IMAGE"), ("audio", "AUDIO"), ("fps", "FLOAT"))
     FUNCTION = "render"
@@ -107,11 +127,11 @@ class InstantVideo(Node):
     def render(self, frame_sounds: dict, audio: dict, generator, latent: WPlus, clip, table_file: str, neutral: str,
                alpha: float, beta: float, layers: str, pulse: float, motion: float, noise_mode: str, batch_size: int,
                memory_budget_gb: float, table: ChannelTable | None = None, neutral_embedding: Embedding | None = None,
-               alpha_curve=None):
+               alpha_curve=None, analysis=None, alpha_curve_name: str = ""):
         song, heard, fps = _song(audio), frame_sounds["embedding"], frame_sounds["fps"]
+        values = _alpha(alpha, alpha_curve, analysis, alpha_curve_name.strip(), song, fps, heard.batch_size)
         table = table if table is not None else _load_table(table_file, generator, heard.space)
         start = neutral_embedding if neutral_embedding is not None else clip.encode_text([neutral])
-        values = alpha if alpha_curve is None else _curve(alpha_curve, alpha)
         settings = InstantSettings(fps=fps, alpha=values, beta=beta, layers=layers.strip() or None, pulse=pulse,
                                    motion=motion, batch_size=batch_size, noise_mode=noise_mode)
         budget = int(memory_budget_gb * 1024**3) if memory_budget_gb > 0 else None
@@ -136,6 +156,19 @@ def _load_table(table_file: str, generator, space: str) -> ChannelTable:
         candidates = [folder / path for folder in comfy_env.model_dirs("stylegan2")]
         path = next((c for c in candidates if c.is_file()), candidates[0])
     return load_table(path, generator, space)
+
+
+def _alpha(alpha: float, curve, analysis, name: str, song, fps: float, n_frames: int) -> float | list[float]:
+    """alpha for every frame: a constant, times a connected FLOAT curve, or times a named curve of the analysis."""
+    if not name:
+        return alpha if curve is None else _curve(curve, alpha)
+    if curve is not None:
+        raise SoundClipError("both alpha_curve and alpha_curve_name are given",
+                             fix="connect a FLOAT curve or name an analysis curve, not both")
+    if analysis is None:
+        raise SoundClipError(f"alpha_curve_name '{name}' needs an analysis",
+                             fix="connect Analyze Sound (or Semantic Curves) to the analysis input")
+    return named_alpha(check_hearing(analysis, song, fps).curves, name, alpha, fps, n_frames)
 
 
 def _curve(curve, alpha: float) -> float | list[float]:

@@ -21,12 +21,26 @@ from soundclip_core.video import (
 from soundclip_core.video.cuts import DEFAULT_TRANSITION
 from soundclip_core.video.drives import BLEND_MODES
 from soundclip_core.video.frames import DECODE_BATCH, MAX_FPS, MIN_FPS, frame_batch_bytes, frame_count
+from soundclip_core.video.heard import check_hearing
+from soundclip_core.video.regions import DEFAULT_THRESHOLD, LocatedRegion
 from soundclip_core.video.writer import DEFAULT_CRF
 
 from . import comfy_env
-from .form import Node, choice, link, number, text, whole
+from .form import Node, choice, link, number, text, toggle, whole
 from .manipulate import LAYERS, LR, MASK, PRECISION, PRESET, SEED, STEPS
-from .types import AUDIO_ENCODER, CLIP, EMBEDDING, GENERATOR, KEYFRAMES, VIDEO, WPLUS, WPlus, latent_for, noise_for
+from .types import (
+    AUDIO_ENCODER,
+    CLIP,
+    EMBEDDING,
+    GENERATOR,
+    KEYFRAMES,
+    SOUND_ANALYSIS,
+    VIDEO,
+    WPLUS,
+    WPlus,
+    latent_for,
+    noise_for,
+)
 
 NOISE_MODES = ["const", "none"]  # "random" noise would flicker from frame to frame
 
@@ -64,15 +78,20 @@ MUSIC_FRAME_INPUTS = {
     "blend_smoothing": number(1.0, 0.0, 30.0, 0.1, "Seconds of Gaussian smoothing of the blend weights."),
     "blend_mode": choice(list(BLEND_MODES), "normalise: weights in proportion; softmax: the strongest source "
                                             "dominates."),
+    "analysis": link(SOUND_ANALYSIS, "The song already heard (Analyze Sound, Semantic Curves) at this fps: its curves "
+                                     "(e.g. label_rain, pulse.onset_20-150Hz) may be the strength or blend curves, "
+                                     "its pulse and motion stems drive the bands, and nothing is analysed again."),
 }
 
 
 def _music_frames(generator, strength_curve: str = "", strength_envelope: str = "", pulse_bands: str = "",
                   motion_bands: str = "", pulse_audio=None, motion_audio=None, blend_latents=None,
-                  blend_by: str = "chroma", blend_smoothing: float = 1.0, blend_mode: str = "normalise") -> dict:
-    """render_images / render_video's `music` and role keywords from the optional inputs."""
+                  blend_by: str = "chroma", blend_smoothing: float = 1.0, blend_mode: str = "normalise",
+                  analysis=None) -> dict:
+    """render_images / render_video's `music` and role keywords from the optional inputs (`analysis`: a
+    Hearing, drives.music_reactive's `hearing`)."""
     return {"music": MusicFrames(strength_curve, strength_envelope, pulse_bands, motion_bands, blend_by,
-                                 blend_smoothing, blend_mode),
+                                 blend_smoothing, blend_mode), "hearing": analysis,
             "sources": None if blend_latents is None else latent_for(generator, blend_latents),
             "pulse_audio": None if pulse_audio is None else _song(pulse_audio),
             "motion_audio": None if motion_audio is None else _song(motion_audio)}
@@ -132,6 +151,18 @@ class SoundKeyframes(Node):
                               multiline=True),
         "beat_audio": link("AUDIO", "A separate sound (e.g. a drum stem) whose beats or bars cut the song; default: "
                                     "the song."),
+        "analysis": link(SOUND_ANALYSIS, "The song already heard (Analyze Sound, with its stems and tempo range): "
+                                         "the cut follows its beats, bars and sections (its beat stem's) instead "
+                                         "of analysing again; beat_audio, when connected, still cuts on its own "
+                                         "beats."),
+        "region_text": text("", "Confine every keyframe's edit to where this text is in the source image (e.g. "
+                                "'the sky'), found by CLIP as Where Is the Sound finds it. Empty: no text region."),
+        "region_by_sound": toggle(False, "Confine each keyframe's edit to where its own window's sound is in the "
+                                         "source image: a mask per keyframe, following the song."),
+        "region_threshold": number(DEFAULT_THRESHOLD, 0.0, 1.0, 0.05, "The part of each heatmap's range inside the "
+                                                                      "region (as Where Is the Sound's threshold)."),
+        "meaning_audio": link("AUDIO", "A separate sound (e.g. a vocals stem) whose windows guide the keyframes "
+                                       "instead of the song's; default: the song."),
     }
     OUTPUTS = (("keyframes", KEYFRAMES), ("report", "STRING"))
     FUNCTION = "run"
@@ -143,8 +174,12 @@ class SoundKeyframes(Node):
     def run(self, audio: dict, encoder, clip, generator, latent: WPlus, window: float, hop: float, preset: str,
             steps: int, lr: float, mask: str, layers: str, seed: int, chunk_size: int, precision: str, text=None,
             text_weight: float = 0.5, cut: str = "fixed", every: int = 1, transition: float = DEFAULT_TRANSITION,
-            section_texts: str = "", beat_audio=None):
+            section_texts: str = "", beat_audio=None, analysis=None, region_text: str = "",
+            region_by_sound: bool = False, region_threshold: float = DEFAULT_THRESHOLD, meaning_audio=None):
         song = _song(audio)
+        region = LocatedRegion(region_text, region_by_sound, region_threshold)
+        region.check()
+        heard = None if analysis is None else check_hearing(analysis, song).rhythm
         source = latent_for(generator, latent)
         if source.shape[0] != 1:
             raise SoundClipError(f"expected one source latent, got {source.shape[0]}", fix="use batch size 1")
@@ -153,10 +188,11 @@ class SoundKeyframes(Node):
         progress = comfy_env.Progress(steps)
         keyframes, result, notes = comfy_env.run_long(lambda: music_keyframes(
             generator, clip, encoder, song, source, plan, window=window, hop=hop, text=text, text_weight=text_weight,
-            beat_audio=None if beat_audio is None else _song(beat_audio),
+            beat_audio=None if beat_audio is None else _song(beat_audio), analysis=heard,
+            meaning_audio=None if meaning_audio is None else _song(meaning_audio),
             chunk_size=chunk_size, noise=noise_for(generator, latent), preset=preset, steps=steps, lr=lr, mask=mask,
             **mask_options(mask, layers, generator.num_ws), seed=seed, precision=precision, callback=progress,
-            should_cancel=comfy_env.interrupted), encoder, clip, generator,
+            should_cancel=comfy_env.interrupted, region=region), encoder, clip, generator,
             memory_required=lambda: edit_step_bytes(generator, _at_once(song, plan, window, hop, chunk_size)))
         times = ", ".join(f"{t:.1f}" for t in keyframes.times.tolist()[:8])
         report = (f"{len(keyframes.times)} keyframes at {times}{' ...' if len(keyframes.times) > 8 else ''} s; "
@@ -185,12 +221,12 @@ class KeyframesToFrames(Node):
                noise_mode: str, batch_size: int, memory_budget_gb: float, strength_curve: str = "",
                strength_envelope: str = "", pulse_bands: str = "", motion_bands: str = "", pulse_audio=None,
                motion_audio=None, blend_latents=None, blend_by: str = "chroma", blend_smoothing: float = 1.0,
-               blend_mode: str = "normalise"):
+               blend_mode: str = "normalise", analysis=None):
         song = _song(audio)
         progress = _frame_progress(song, fps)
         budget = int(memory_budget_gb * 1024**3) if memory_budget_gb > 0 else None
         roles = _music_frames(generator, strength_curve, strength_envelope, pulse_bands, motion_bands, pulse_audio,
-                              motion_audio, blend_latents, blend_by, blend_smoothing, blend_mode)
+                              motion_audio, blend_latents, blend_by, blend_smoothing, blend_mode, analysis)
         images, matched = comfy_env.run_long(lambda: render_images(
             generator, keyframes, song, fps, pulse=pulse, motion=motion, batch_size=batch_size, noise_mode=noise_mode,
             memory_budget=budget, progress=progress, should_cancel=comfy_env.interrupted, **roles), generator,
@@ -220,12 +256,12 @@ class WriteSoundVideo(Node):
               noise_mode: str, batch_size: int, crf: int, filename_prefix: str, strength_curve: str = "",
               strength_envelope: str = "", pulse_bands: str = "", motion_bands: str = "", pulse_audio=None,
               motion_audio=None, blend_latents=None, blend_by: str = "chroma", blend_smoothing: float = 1.0,
-              blend_mode: str = "normalise"):
+              blend_mode: str = "normalise", analysis=None):
         song = _song(audio)
         path = comfy_env.output_file(filename_prefix, ".mp4")
         progress = _frame_progress(song, fps)
         roles = _music_frames(generator, strength_curve, strength_envelope, pulse_bands, motion_bands, pulse_audio,
-                              motion_audio, blend_latents, blend_by, blend_smoothing, blend_mode)
+                              motion_audio, blend_latents, blend_by, blend_smoothing, blend_mode, analysis)
         comfy_env.run_long(lambda: render_video(
             path, generator, keyframes, song, fps, pulse=pulse, motion=motion, batch_size=batch_size,
             noise_mode=noise_mode, crf=crf, progress=progress, should_cancel=comfy_env.interrupted, **roles), generator,

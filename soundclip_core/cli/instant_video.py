@@ -25,6 +25,7 @@ from ..video import (
     frame_count,
     make_instant_video,
 )
+from ..video.drives import named_alpha
 from ..video.instant_sound import check_smooth
 from .progress import PhaseBars
 
@@ -80,13 +81,9 @@ def _neutral(args: argparse.Namespace, clip, encoder):
 def _alpha(args: argparse.Namespace, audio, n_frames: int):
     if not args.alpha_curve:
         return args.alpha
-    from ..analysis import Envelope, analyze
+    from ..analysis import analyze
 
-    curves = analyze(audio).curves(args.fps)
-    if args.alpha_curve not in curves:
-        raise SoundClipError(f"no analysis curve '{args.alpha_curve}'", fix=f"use one of {', '.join(sorted(curves))}")
-    curve = Envelope().apply(curves[args.alpha_curve], args.fps)[:n_frames]
-    return [args.alpha * float(v) for v in curve]
+    return named_alpha(analyze(audio).curves(args.fps), args.alpha_curve, args.alpha, args.fps, n_frames)
 
 
 def run_instant(args: argparse.Namespace, audio, generator, clip, encoder, w_source, noise) -> int:

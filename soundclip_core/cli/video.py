@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
+from ..analysis import assign_roles
 from ..audio import load_audio
 from ..clip import load_clip
 from ..encoders import load_audio_encoder
@@ -15,12 +18,14 @@ from ..generators import load_generator
 from ..generators.labels import label_for
 from ..latents import read_latent
 from ..manipulate import MASK_MODES, PRESETS
+from ..manipulate.region import FEATHER
 from ..picture import load_image
 from ..runtime import PRECISIONS, pick_device
 from ..video import CUTS, DEFAULT_HOP, DEFAULT_WINDOW, MusicCut, MusicFrames, cut_windows, frame_rate, make_video
 from ..video.cuts import DEFAULT_TRANSITION
 from ..video.drives import BLEND_MODES, parse_envelope
 from ..video.frames import DECODE_BATCH
+from ..video.regions import DEFAULT_THRESHOLD, LocatedRegion
 from .instant_video import add_instant_args, check_instant_args, run_instant
 from .invert import add_inversion_args, inversion_requests, start_latent
 from .models import clip_request, model_files
@@ -75,7 +80,33 @@ def register(subparsers) -> None:
                                                   "(.safetensors)")
     add_instant_args(p)
     add_music_args(p)
+    add_region_args(p)
     p.set_defaults(func=run)
+
+
+def add_region_args(p) -> None:
+    """Each keyframe's edit confined to where the sound is (issue 27; soundclip_core/video/regions.py)."""
+    where = p.add_argument_group("the edit where the sound is (keyframe mode)")
+    where.add_argument("--region", default="", help="confine every keyframe's edit to where this text is in the "
+                                                     "source image, e.g. 'the sky' (located by CLIP, no training)")
+    where.add_argument("--region-audio", action="store_true",
+                       help="confine each keyframe's edit to where its own window's sound is in the source image "
+                            "(a mask per keyframe, following the song)")
+    where.add_argument("--region-threshold", type=float, default=DEFAULT_THRESHOLD,
+                       help="the part of each heatmap's range that is inside the region (0-1)")
+    where.add_argument("--region-feather", type=float, default=FEATHER,
+                       help="the soft edge inside the region, in generator pixels")
+
+
+def located_region(args) -> LocatedRegion | None:
+    """--region / --region-audio as a LocatedRegion, checked before any model loads (None without either)."""
+    located = LocatedRegion(args.region, args.region_audio, args.region_threshold, args.region_feather)
+    if not located.check():
+        return None
+    if args.mode == "instant":
+        raise SoundClipError("--region and --region-audio confine the keyframes' optimisation",
+                             fix="use them with --mode keyframes")
+    return located
 
 
 def add_music_args(p) -> None:
@@ -108,6 +139,8 @@ def add_music_args(p) -> None:
     music.add_argument("--motion-audio", help="a separate sound the motion bands hear (default: the song)")
     music.add_argument("--beat-audio", help="a separate sound (e.g. a drum stem) whose beats or bars cut the song "
                                             "with --cut beats or bars (default: the song)")
+    music.add_argument("--meaning-audio", help="a separate sound (e.g. a vocals stem) whose windows guide the "
+                                               "keyframes instead of the song's (default: the song)")
     music.add_argument("--blend-seeds", default="",
                        help="several source seeds (e.g. '3,7,11') blended per frame by --blend-by; the keyframes' "
                             "edit rides on the blend")
@@ -150,13 +183,22 @@ def run(args: argparse.Namespace) -> int:
     plan = MusicCut(args.cut, args.every, args.transition, args.section_texts)
     plan.check()
     parse_envelope(args.strength_envelope)
+    located = located_region(args)
     audio = load_audio(args.audio, max_seconds=args.max_seconds)
     windows = cut_windows(audio, args.window, args.hop)
     if windows.note and args.cut == "fixed":
         print(f"soundclip: {windows.note}")
-    roles = {f"{role}_audio": load_audio(path, max_seconds=args.max_seconds)
-             for role, path in (("pulse", args.pulse_audio), ("motion", args.motion_audio)) if path}
-    beat_audio = load_audio(args.beat_audio, max_seconds=args.max_seconds) if args.beat_audio else None
+    paths = {"pulse": args.pulse_audio, "motion": args.motion_audio, "beat": args.beat_audio,
+             "meaning": args.meaning_audio}
+    with warnings.catch_warnings():  # the notes are printed below, once
+        warnings.simplefilter("ignore")  # a stem that does not fit is refused here, before any model loads
+        stems = assign_roles(audio, **{role: load_audio(path, max_seconds=args.max_seconds)
+                                       for role, path in paths.items() if path})
+    for note in stems.notes:
+        print(f"soundclip: {note}")
+    roles = {f"{role}_audio": stems[role] for role in ("pulse", "motion") if stems.own(role)}
+    beat_audio = stems["beat"] if stems.own("beat") else None
+    meaning_audio = stems["meaning"] if stems.own("meaning") else None
     source = read_latent(args.latent) if args.latent else None
     photo = load_image(args.image) if args.image else None
     files = model_files({"generator": (args.generator, "stylegan2"), "encoder": (args.encoder, "audio_encoder"),
@@ -182,6 +224,10 @@ def run(args: argparse.Namespace) -> int:
         from ..arcface import load_arcface
 
         identity = load_arcface(files["arcface"], device)
+    if located is not None and files["vgg"] is not None:  # VGG is at hand when a photo was inverted
+        from ..invert import load_perceptual
+
+        located = replace(located, perceptual=load_perceptual(files["vgg"], files["lpips"], device))
     bars = PhaseBars([("optimising keyframes", "step", args.steps), ("rendering frames", "frame", None)])
     notes: list[str] = []
     try:
@@ -191,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
             motion=args.motion, batch_size=args.batch, crf=args.crf, keyframes_path=args.keyframes,
             progress=bars, preset=args.preset, lr=args.lr, mask=args.mask, layers=args.layers, seed=args.seed,
             precision=args.precision, chunk_size=args.chunk, identity=identity, noise=noise, plan=plan, music=music,
-            roles=roles, notes=notes, beat_audio=beat_audio)
+            roles=roles, notes=notes, beat_audio=beat_audio, meaning_audio=meaning_audio, region=located)
     finally:
         bars.close()
     for note in notes:

@@ -20,8 +20,10 @@ frames' `Reactive` (reactive.py has the formulas):
   ("softmax": the loudest source dominates).
 
 Each role may hear its own audio (stems from any tool): pulse_audio for pulse pairs, motion_audio for motion
-pairs, defaulting to the song; the strength and the blend hear the song. A role's curve is cut or padded with
-zeros to the song's frame count, so a shorter stem leaves the rest of the video still.
+pairs, defaulting to the song; the strength and the blend hear the song. Every stem goes through the analysis'
+one door for stems (analysis.assign_roles): resampled to the song's rate, padded or trimmed (with a warning)
+when it is at most roles.LENGTH_TOLERANCE s off the song's length, else one error naming the role, so a stem
+from another cut of the song never drives the frames out of time.
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ import numpy as np
 import torch
 
 from .. import analysis as music
+from ..analysis import assign_roles
 from ..analysis.envelope import Envelope, smooth
 from ..analysis.features import PITCH_CLASSES, band_name, check_bands
 from ..analysis.onsets import MIN_RANGE
 from ..audio import Audio
 from ..errors import SoundClipError
 from ..manipulate.layers import parse_layers
+from .heard import check_hearing
 from .keyframes import Keyframes
 from .reactive import MOTION_SEED, LayerDrive, Reactive, build_reactive, loop_directions
 
@@ -171,6 +175,14 @@ def fit(curve: np.ndarray, n_frames: int) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
+def named_alpha(curves: dict[str, np.ndarray], name: str, alpha: float, fps: float, n_frames: int) -> list[float]:
+    """The instant mode's alpha per frame following a curve: alpha x the curve `name` of `curves` (an analysis'
+    or a hearing's, semantic ones too) normalised to 0-1 over the song (the analysis Envelope's default), so the
+    loudest (or likeliest) moment edits with the full alpha."""
+    shaped = Envelope().apply(pick_curve(curves, name), fps)
+    return (alpha * fit(shaped, n_frames).double()).tolist()
+
+
 def blend_weights(columns: np.ndarray, fps: float, smoothing: float, mode: str) -> torch.Tensor:
     """Per-frame weights [N, S] summing to 1 from non-negative source curves [N, S] (module doc)."""
     x = torch.from_numpy(np.stack([smooth(c.astype(np.float64), fps, smoothing) for c in columns.T], 1))
@@ -218,13 +230,29 @@ def _analysis(audio: Audio, bands: list, cache: dict):
     return known
 
 
+def _role_analysis(role: str, stems, bands: list, cache: dict, hearing):
+    """The analysis a role's bands are heard from: its own stem's when one is given here, else the hearing's
+    stem for the role (which must hold the bands), else the song's."""
+    if stems.own(role) or hearing is None or hearing.analyses[role] is hearing.song:
+        return _analysis(stems[role], bands, cache)
+    heard = hearing.analyses[role]
+    missing = [band_name(band) for band in bands if band not in heard.bands]
+    if missing:
+        raise SoundClipError(f"the analysis heard its {role} stem without the band(s) {', '.join(missing)}",
+                             fix=f"add them to Analyze Sound's bands, or connect the stem to {role}_audio here")
+    return heard
+
+
 def music_reactive(generator, keyframes: Keyframes, audio: Audio, fps: float, n_frames: int, settings: MusicFrames,
                    *, pulse: float = 0.0, motion: float = 0.0, sources: torch.Tensor | None = None,
-                   pulse_audio: Audio | None = None, motion_audio: Audio | None = None, analysis=None) -> Reactive:
+                   pulse_audio: Audio | None = None, motion_audio: Audio | None = None, analysis=None,
+                   hearing=None) -> Reactive:
     """The frames' controls for one song: the whole-song pulse/motion (reactive.py) unless band pairs take them
     over, plus strength, band pairs and blend from `settings` (module doc). `sources` [S, num_ws, w_dim]: the
     latents to blend (None: no blend; one: that latent is the base). `analysis`: the song's, when already made
-    (used when it holds the bands needed)."""
+    (used when it holds the bands needed). `hearing`: the song heard at `fps` (analysis.Hearing, heard.py): its
+    song analysis is reused, its curves (semantic ones too) may be the strength or blend curves, and its pulse
+    and motion stems drive the bands unless pulse_audio / motion_audio are given."""
     num_ws = generator.num_ws
     pulses, motions = check_music_frames(settings, num_ws)
     strength_name = settings.strength_curve.strip()
@@ -235,11 +263,16 @@ def music_reactive(generator, keyframes: Keyframes, audio: Audio, fps: float, n_
                                                            "or `soundclip video`), not from a file")
     if blending:
         generator.check_ws(sources, "the blend's source latents", fix="give latents of this generator")
+    stems = assign_roles(audio, pulse=pulse_audio, motion=motion_audio)  # before any analysis
+    if hearing is not None:
+        check_hearing(hearing, audio, fps)
+        analysis = hearing.song if analysis is None else analysis
     reactive = build_reactive(generator, audio, fps, n_frames, 0.0 if pulses else pulse, 0.0 if motions else motion)
     cache: dict = {} if analysis is None else {id(audio): analysis}
     changes: dict = {}
     if strength_name or blending:
         curves = _analysis(audio, song_bands(settings), cache).curves(fps)
+        curves = curves if hearing is None else {**curves, **hearing.curves}
         changes["source"] = keyframes.source[0].float()
         if strength_name:
             shaped = parse_envelope(settings.strength_envelope).apply(pick_curve(curves, strength_name), fps)
@@ -250,15 +283,12 @@ def music_reactive(generator, keyframes: Keyframes, audio: Audio, fps: float, n_
                                              settings.blend_mode)
             changes["sources"] = sources.detach().float().cpu()
     drives = []
-    for kind, pairs, role, default, follow in (("pulse", pulses, pulse_audio, pulse,
-                                                 Envelope(normalise="none", release=PULSE_RELEASE)),
-                                                ("motion", motions, motion_audio, motion,
-                                                 Envelope(normalise="none", attack=MOTION_FOLLOW,
-                                                          release=MOTION_FOLLOW))):
+    for kind, pairs, default, follow in (("pulse", pulses, pulse, Envelope(normalise="none", release=PULSE_RELEASE)),
+                                         ("motion", motions, motion, Envelope(normalise="none", attack=MOTION_FOLLOW,
+                                                                              release=MOTION_FOLLOW))):
         if not pairs:
             continue
-        heard = audio if role is None else role
-        curves = _analysis(heard, [p.band for p in pairs], cache).curves(fps)
+        curves = _role_analysis(kind, stems, [p.band for p in pairs], cache, hearing).curves(fps)
         for index, pair in enumerate(pairs):
             layers = torch.zeros(num_ws, dtype=torch.bool)
             layers[pair.layers] = True

@@ -17,7 +17,8 @@ from ..audio import Audio
 from ..embedding import Embedding, combine
 from ..errors import SoundClipError
 from ..latents import read_latent, save_latent
-from ..manipulate import optimize
+from ..manipulate import Region, optimize
+from .regions import LocatedRegion, window_regions
 from .windows import DEFAULT_HOP, DEFAULT_WINDOW, Windows, cut_windows, encode_windows
 
 DEFAULT_CHUNK = 8  # keyframes rendered and back-propagated at once
@@ -68,7 +69,8 @@ def sound_keyframes(generator, clip, encoder, audio: Audio, w_source: torch.Tens
                     window: float = DEFAULT_WINDOW, hop: float = DEFAULT_HOP, text: Embedding | None = None,
                     sound_weight: float = 1.0, text_weight: float = 1.0, chunk_size: int = DEFAULT_CHUNK,
                     noise: list[torch.Tensor] | None = None, windows: Windows | None = None, callback=None,
-                    should_cancel: Callable[[], bool] | None = None, **optimize_kwargs) -> tuple[Keyframes, object]:
+                    should_cancel: Callable[[], bool] | None = None, region: Region | LocatedRegion | None = None,
+                    **optimize_kwargs) -> tuple[Keyframes, object]:
     """Keyframes for `audio` from `w_source` [1, num_ws, w_dim] -> (Keyframes, optimize's Result).
 
     Each window's sound embedding is the target; with `text`, each target is the weighted sum
@@ -76,17 +78,24 @@ def sound_keyframes(generator, clip, encoder, audio: Audio, w_source: torch.Tens
     `noise`: the source latent's own noise maps (an inversion's), kept for every keyframe and frame.
     `windows`: the layout to use instead of fixed `window`/`hop` ones (music cuts: video/cuts.py); `text` may then
     hold one row per window (per-section texts) as well as one for all.
+    `region`: a LocatedRegion confines each keyframe's edit to where its window's sound (or a fixed text) is in
+    the source image (regions.py); a manipulate Region (fixed masks) goes to optimize() as it is.
     `optimize_kwargs` are optimize()'s (preset, steps, lr, mask, layers, seed, precision, ...)."""
     if w_source.ndim != 3 or w_source.shape[0] != 1:
         raise SoundClipError(f"the source must be one W+ latent [1, num_ws, w_dim], got {tuple(w_source.shape)}",
                              fix="give one seed or one latent")
+    located, region = (region, None) if isinstance(region, LocatedRegion) else (None, region)
+    located = located if located is not None and located.check() else None
     windows = cut_windows(audio, window, hop) if windows is None else windows
     sounds = encode_windows(encoder, audio, windows, should_cancel)
+    if located is not None:
+        region, _ = window_regions(located, generator, clip, w_source, sounds, noise)
     targets = sounds if text is None else combine([(sounds, sound_weight), (text, text_weight)])
     result = optimize(generator, clip, targets, w_source, chunk_size=chunk_size, callback=callback,
-                      should_cancel=should_cancel, noise=noise, **optimize_kwargs)
+                      should_cancel=should_cancel, noise=noise, region=region, **optimize_kwargs)
     settings = {**result.settings, "window": window, "hop": hop, "text": text.source if text is not None else None,
-                "sound_weight": sound_weight, "text_weight": text_weight}
+                "sound_weight": sound_weight, "text_weight": text_weight,
+                **({"located_region": located.label} if located is not None else {})}
     kept_noise = None if result.noise is None else [n.detach().float().cpu() for n in result.noise]
     keyframes = Keyframes(result.w.detach().float().cpu(), torch.tensor(windows.times, dtype=torch.float64),
                           audio.duration, settings, kept_noise, w_source.detach().float().cpu())

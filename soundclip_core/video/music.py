@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import analysis as music
+from ..analysis import assign_roles
 from ..audio import Audio
 from ..embedding import Embedding, combine
 from .cuts import DEFAULT_TRANSITION, check_cut, check_transition, hold_keyframes, music_windows
@@ -42,9 +43,11 @@ class MusicCut:
 def plan_windows(audio: Audio, plan: MusicCut, window: float = DEFAULT_WINDOW, hop: float = DEFAULT_HOP,
                  analysis=None, beat_audio: Audio | None = None) -> tuple[Windows, object]:
     """(the keyframe windows, the song's analysis or None), analysing only what the plan needs. `beat_audio`: a
-    separate sound (a drum stem) whose beats or bars cut the song, instead of the song's own; sections and
-    section texts always follow the song."""
+    separate sound (a drum stem) whose beats or bars cut the song, instead of the song's own, fitted to the song
+    first (analysis.assign_roles: resampled, padded or trimmed within its tolerance, else refused naming the beat
+    role); sections and section texts always follow the song."""
     plan.check()
+    beat_audio = None if beat_audio is None else assign_roles(audio, beat=beat_audio)["beat"]
     own_beats = plan.cut in ("beats", "bars") and beat_audio is None
     if analysis is None and (own_beats or plan.cut == "sections" or plan.section_texts.strip()):
         analysis = music.analyze(audio)
@@ -55,12 +58,14 @@ def plan_windows(audio: Audio, plan: MusicCut, window: float = DEFAULT_WINDOW, h
 def music_keyframes(generator, clip, encoder, audio: Audio, w_source: torch.Tensor, plan: MusicCut, *,
                     window: float = DEFAULT_WINDOW, hop: float = DEFAULT_HOP, text: Embedding | None = None,
                     analysis=None, beat_audio: Audio | None = None, windows: Windows | None = None,
-                    **keyframe_kwargs) -> tuple[Keyframes, object, list[str]]:
+                    meaning_audio: Audio | None = None, **keyframe_kwargs) -> tuple[Keyframes, object, list[str]]:
     """Keyframes on the plan's windows -> (Keyframes, optimize's Result, notes). `text` (one for all windows)
     and the section texts both mix in; `keyframe_kwargs` are sound_keyframes' (sound_weight, text_weight,
     steps, preset, ...). `beat_audio`: as plan_windows'; `windows` and `analysis`: plan_windows' result, when
-    already made."""
+    already made. `meaning_audio`: a stem (e.g. the vocals) whose windows are heard instead of the song's, fitted
+    to the song first (analysis.assign_roles)."""
     texts = plan.check()
+    heard = audio if meaning_audio is None else assign_roles(audio, meaning=meaning_audio)["meaning"]
     if windows is None:
         windows, analysis = plan_windows(audio, plan, window, hop, analysis, beat_audio)
     notes = [windows.note] if windows.note else []
@@ -68,7 +73,7 @@ def music_keyframes(generator, clip, encoder, audio: Audio, w_source: torch.Tens
         sections, note = section_text_embedding(clip, texts, windows, analysis.sections)
         notes += [note] if note else []
         text = sections if text is None else combine([(text, 1.0), (sections, 1.0)])
-    keyframes, result = sound_keyframes(generator, clip, encoder, audio, w_source, window=window, hop=hop, text=text,
+    keyframes, result = sound_keyframes(generator, clip, encoder, heard, w_source, window=window, hop=hop, text=text,
                                         windows=windows, **keyframe_kwargs)
     keyframes.settings.update({"cut": windows.cut, "every": plan.every, "section_texts": texts})
     return hold_keyframes(keyframes, windows, plan.transition), result, notes

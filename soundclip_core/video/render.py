@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from ..analysis import assign_roles
 from ..audio import Audio
 from ..image import to_comfy_image
 from .drives import MusicFrames, check_music_frames, music_reactive
@@ -20,6 +21,7 @@ from .frames import DECODE_BATCH, check_image_batch_fits, decode_frames, frame_c
 from .keyframes import Keyframes
 from .music import MusicCut, music_keyframes, plan_windows
 from .reactive import build_reactive
+from .regions import LocatedRegion
 from .windows import DEFAULT_HOP, DEFAULT_WINDOW
 from .writer import DEFAULT_CRF, check_output, write_mp4
 
@@ -29,7 +31,7 @@ Progress = Callable[[int, int, "torch.Tensor | None"], None]
 def frame_controls(generator, keyframes: Keyframes, audio: Audio, fps: float, n_frames: int, pulse: float,
                    motion: float, music: MusicFrames | None, roles: dict):
     """The frames' Reactive: the whole-song pulse/motion, plus the music's drives when `music` or `roles` are
-    given. roles: sources (latents to blend), pulse_audio, motion_audio, analysis (drives.music_reactive)."""
+    given. roles: sources (latents to blend), pulse_audio, motion_audio, analysis, hearing (drives.music_reactive)."""
     if music is None and not roles:
         return build_reactive(generator, audio, fps, n_frames, pulse, motion)
     return music_reactive(generator, keyframes, audio, fps, n_frames, music or MusicFrames(), pulse=pulse,
@@ -53,7 +55,8 @@ def render_video(path: str | os.PathLike, generator, keyframes: Keyframes, audio
                  music: MusicFrames | None = None, **roles) -> Path:
     """Frames along the keyframes (plus pulse/motion, and the `music`'s drives: drives.py) streamed into an mp4
     at `path` with the sound. `done` offsets the progress count (steps already reported); `checked`:
-    check_output already ran; `roles`: sources, pulse_audio, motion_audio, analysis (drives.music_reactive)."""
+    check_output already ran; `roles`: sources, pulse_audio, motion_audio, analysis, hearing
+    (drives.music_reactive)."""
     n_frames = frame_count(audio.waveform.shape[-1], audio.sample_rate, fps)
     size = generator.resolution
     if not checked:
@@ -103,17 +106,32 @@ def make_video(path: str | os.PathLike, generator, clip, encoder, audio: Audio, 
                keyframes_path: str | os.PathLike | None = None, progress: Progress | None = None,
                should_cancel: Callable[[], bool] | None = None, plan: MusicCut | None = None,
                music: MusicFrames | None = None, roles: dict | None = None, notes: list[str] | None = None,
-               beat_audio: Audio | None = None, **optimize_kwargs) -> tuple[Keyframes, object]:
+               beat_audio: Audio | None = None, meaning_audio: Audio | None = None,
+               **optimize_kwargs) -> tuple[Keyframes, object]:
     """Song -> keyframes (one batched optimisation) -> mp4 with the song. Every input problem that can be
     known in advance (fps, window vs the sound's length, the music settings, output folder, free disk) is
     refused first. `plan`: keyframes on beats, bars or sections and per-section texts (music.py); `music`
     and `roles`: what the music does to the frames (drives.py); `notes` collects what was changed from what
-    was asked (e.g. no beats: fixed windows); `beat_audio`: a separate sound whose beats or bars cut the song."""
+    was asked (e.g. no beats: fixed windows); `beat_audio`: a separate sound whose beats or bars cut the song;
+    `region` (in optimize_kwargs): a LocatedRegion confines each keyframe to where its sound is (regions.py);
+    `meaning_audio`: a stem whose windows guide the keyframes instead of the song's. Every stem (beat_audio,
+    meaning_audio, roles' pulse_audio and motion_audio) is fitted to the song (analysis.assign_roles) before
+    anything is heard or optimised: one that does not fit is refused naming its role."""
     rate = frame_rate(fps)
     plan = MusicCut() if plan is None else plan
     plan.check()
     if music is not None:
         check_music_frames(music, generator.num_ws)
+    if isinstance(optimize_kwargs.get("region"), LocatedRegion):
+        optimize_kwargs["region"].check()
+    roles = dict(roles or {})
+    stems = assign_roles(audio, pulse=roles.get("pulse_audio"), motion=roles.get("motion_audio"), beat=beat_audio,
+                         meaning=meaning_audio)
+    roles.update({f"{role}_audio": stems[role] for role in ("pulse", "motion") if stems.own(role)})
+    beat_audio = stems["beat"] if stems.own("beat") else None
+    meaning_audio = stems["meaning"] if stems.own("meaning") else None
+    if notes is not None:
+        notes += stems.notes
     n_frames = frame_count(audio.waveform.shape[-1], audio.sample_rate, fps)
     check_output(path, n_frames, generator.resolution, generator.resolution, rate)
     windows, analysis = plan_windows(audio, plan, window, hop, beat_audio=beat_audio)  # before the optimisation
@@ -124,15 +142,16 @@ def make_video(path: str | os.PathLike, generator, clip, encoder, audio: Audio, 
             progress(step, total, preview)
 
     if analysis is not None and music is not None:
-        roles = {"analysis": analysis, **(roles or {})}  # the frames reuse the song's analysis
+        roles = {"analysis": analysis, **roles}  # the frames reuse the song's analysis
     keyframes, result, changed = music_keyframes(
         generator, clip, encoder, audio, w_source, plan, window=window, hop=hop, text=text, analysis=analysis,
-        windows=windows, steps=steps, callback=on_step, should_cancel=should_cancel, **optimize_kwargs)
+        windows=windows, meaning_audio=meaning_audio, steps=steps, callback=on_step, should_cancel=should_cancel,
+        **optimize_kwargs)
     if notes is not None:
         notes += changed
     if keyframes_path is not None:
         keyframes.save(keyframes_path, generator.source)
     render_video(path, generator, keyframes, audio, fps, pulse=pulse, motion=motion, batch_size=batch_size, crf=crf,
                  progress=progress, done=steps, should_cancel=should_cancel, checked=True, music=music,
-                 **(roles or {}))
+                 **roles)
     return keyframes, result

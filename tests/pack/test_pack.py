@@ -89,20 +89,22 @@ SAVED_NAMES = {
     "LoadLatentFromPNG": "image",
     "ZeroShotClassify": "audio encoder clip labels template",
     "SoundKeyframes": "audio encoder clip generator latent window hop preset steps lr mask layers seed chunk_size "
-                      "precision text text_weight cut every transition section_texts beat_audio",
+                      "precision text text_weight cut every transition section_texts beat_audio analysis "
+                      "region_text region_by_sound region_threshold meaning_audio",
     "KeyframesToFrames": "generator keyframes audio fps pulse motion noise_mode batch_size memory_budget_gb "
                          "strength_curve strength_envelope pulse_bands motion_bands pulse_audio motion_audio "
-                         "blend_latents blend_by blend_smoothing blend_mode",
+                         "blend_latents blend_by blend_smoothing blend_mode analysis",
     "WriteSoundVideo": "generator keyframes audio fps pulse motion noise_mode batch_size crf filename_prefix "
                        "strength_curve strength_envelope pulse_bands motion_bands pulse_audio motion_audio "
-                       "blend_latents blend_by blend_smoothing blend_mode",
+                       "blend_latents blend_by blend_smoothing blend_mode analysis",
     "AlignFace": "image faces size",
     "PasteBack": "edited face feather photo",
     "WhereIsTheSound": "image target clip threshold detail opacity",
     "SearchBySound": "target clip top folder images",
     "HearFrames": "audio encoder fps window smooth",
     "InstantVideo": "frame_sounds audio generator latent clip table_file neutral alpha beta layers pulse motion "
-                    "noise_mode batch_size memory_budget_gb table neutral_embedding alpha_curve",
+                    "noise_mode batch_size memory_budget_gb table neutral_embedding alpha_curve analysis "
+                    "alpha_curve_name",
     "TeachSounds": "encoder clip sounds path name epochs seed",
     "AnalyzeSound": "audio fps bands min_bpm max_bpm sections meaning pulse motion beat",
     "SemanticCurves": "analysis audio encoder clip labels template window hop embedding",

@@ -58,7 +58,7 @@ def test_instant_video_writes_one_frame_per_frame_time_with_no_optimisation(file
                        str(files / "song.wav"))) == 0  # alpha follows the song's loudness; a sound as the neutral
     assert _frames(tmp_path / "curve.mp4") == 16
     assert main(_video(files, tmp_path / "x.mp4", "--alpha-curve", "nonsense")) == 2
-    assert "no analysis curve 'nonsense'" in capsys.readouterr().err and not (tmp_path / "x.mp4").exists()
+    assert "no curve named 'nonsense'" in capsys.readouterr().err and not (tmp_path / "x.mp4").exists()
 
 
 def test_instant_mode_is_refused_before_any_model_loads(files, tmp_path, monkeypatch, capsys):

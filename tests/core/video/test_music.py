@@ -302,15 +302,69 @@ def test_a_bands_motion_moves_only_its_layers_and_hears_its_own_audio(generator)
     assert float(offset[:first - 1].abs().max()) < 1e-3 < float(offset[first + 5:].abs().max())
 
 
-def test_a_shorter_stem_leaves_the_rest_still(generator):
+def test_a_stem_at_another_rate_is_resampled_and_a_nearly_equal_one_padded(generator):
+    """Stems go through the analysis' one door (assign_roles): the same kicks at 16 kHz drive the same pulse as
+    at the song's rate; a stem 0.3 s short is padded with silence, with a warning naming the role."""
     audio, _, _ = kicks_and_hats(6.0)
-    stem = as_audio(audio.waveform[0, :3 * RATE].numpy(), RATE)
     keyframes = still(generator, 6.0)
     n = frame_count(audio.waveform.shape[-1], RATE, FPS)
-    reactive = music_reactive(generator, keyframes, audio, FPS, n, MusicFrames(pulse_bands="20-150Hz:0-1"),
-                              pulse=1.0, pulse_audio=stem)
-    curve = reactive.drives[0].curve
-    assert curve.shape == (n,) and float(curve[:60].max()) > 0.5 and float(curve[61:].abs().max()) == 0
+    settings = MusicFrames(pulse_bands="20-150Hz:0-1")
+    same = music_reactive(generator, keyframes, audio, FPS, n, settings, pulse=1.0, pulse_audio=audio)
+    low = audio.resample(16000)
+    assert low.sample_rate == 16000
+    with pytest.warns(UserWarning, match="pulse stem was resampled from 16000 Hz"):
+        resampled = music_reactive(generator, keyframes, audio, FPS, n, settings, pulse=1.0, pulse_audio=low)
+    a, b = same.drives[0].curve, resampled.drives[0].curve
+    assert a.shape == b.shape == (n,) and float((a - b).abs().max()) < 0.1 and float(b.max()) > 0.5
+    short = as_audio(audio.waveform[0, :int(5.7 * RATE)].numpy(), RATE)
+    with pytest.warns(UserWarning, match="pulse stem was padded with 0.300 s"):
+        padded = music_reactive(generator, keyframes, audio, FPS, n, settings, pulse=1.0, pulse_audio=short)
+    c = padded.drives[0].curve
+    assert c.shape == (n,) and float((c[:100] - a[:100]).abs().max()) < 0.05  # the same kicks, in time
+
+
+@pytest.mark.parametrize("role", ["pulse", "motion", "beat", "meaning"])
+def test_a_stem_3_s_shorter_is_refused_naming_its_role_before_any_optimisation(generator, tmp_path, role):
+    """make_video fits every stem before the analysis and the optimisation: with no CLIP and no encoder at all,
+    the refusal still comes first (any optimisation would fail on them), and no file is written."""
+    from soundclip_core.video import make_video
+
+    audio, _, _ = kicks_and_hats(6.0)
+    stem = as_audio(audio.waveform[0, :3 * RATE].numpy(), RATE)
+    music = MusicFrames(pulse_bands="20-150Hz:0-1", motion_bands="20-150Hz:2-3")
+    roles = {f"{role}_audio": stem} if role in ("pulse", "motion") else {}
+    with pytest.raises(AnalysisError, match=f"the {role} stem .*3.00 s long and the song 6.00 s") as refused:
+        make_video(tmp_path / "v.mp4", generator, None, None, audio, generator.ws_from_seed(0), fps=FPS, steps=5,
+                   plan=MusicCut("beats"), music=music, roles=roles, beat_audio=stem if role == "beat" else None,
+                   meaning_audio=stem if role == "meaning" else None)
+    assert f"give the {role} role a stem" in refused.value.fix and not (tmp_path / "v.mp4").exists()
+    if role == "beat":  # the nodes' path (Sound to Keyframes): refused before the windows are encoded
+        with pytest.raises(AnalysisError, match="the beat stem"):
+            music_keyframes(generator, None, None, audio, generator.ws_from_seed(0), MusicCut("beats"),
+                            beat_audio=stem, steps=5)
+
+
+def test_a_meaning_stem_is_heard_in_the_songs_windows_instead_of_the_song(generator):
+    """The keyframes' targets are the encoder's embeddings of the meaning stem (resampled to the song's rate) in the
+    song's windows; the keyframe times stay the song's."""
+    song, _, _ = kicks_and_hats(4.0)
+    t = np.arange(4 * 16000) / 16000
+    stem = as_audio(0.3 * np.sin(2 * np.pi * 440 * t), 16000)  # the "vocals": a tone at 16 kHz
+    clip = stand_in_clip()
+    heard = []
+
+    class Recording(BandEncoder):
+        def encode(self, audio, **kwargs):
+            heard.append(audio)
+            return super().encode(audio)
+
+    with pytest.warns(UserWarning, match="the meaning stem was resampled from 16000 Hz"):
+        keyframes, _, _ = music_keyframes(generator, clip, Recording(clip.space), song, generator.ws_from_seed(0),
+                                          MusicCut(), window=2.0, hop=2.0, steps=1, meaning_audio=stem)
+    fitted = stem.resample(RATE)
+    assert len(heard) == 2 and keyframes.times.tolist() == [1.0, 3.0] and keyframes.duration == song.duration
+    for clip_heard, (start, end) in zip(heard, [(0.0, 2.0), (2.0, 4.0)], strict=True):
+        assert clip_heard.sample_rate == RATE and torch.equal(clip_heard.waveform, fitted.window(start, end).waveform)
 
 
 # -- blends of sources ----------------------------------------------------------------------------------------
@@ -369,3 +423,62 @@ def test_a_separate_beat_audio_cuts_the_song_on_its_beats(accented):
     assert edges(windows)[1:-1] == pytest.approx(list(clicks_analysis.bars.downbeats[1:]), abs=1 / RATE)
     own, _ = plan_windows(drone, MusicCut("bars"))
     assert own.cut == "fixed" and "no bars to cut on" in own.note
+
+
+# -- a song already heard (Analyze Sound, Semantic Curves) drives the video ------------------------------------
+
+def _refuse_analysis(monkeypatch) -> None:
+    import soundclip_core.analysis as analysis_package
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the song was analysed again")
+
+    monkeypatch.setattr(analysis_package, "analyze", refuse)
+
+
+def test_a_hearing_drives_the_frames_without_analysing_again(generator, monkeypatch):
+    """A hearing with a pulse stem and a (stand-in) semantic curve: the strength follows label_rain, the bass
+    band pulses from the hearing's pulse stem exactly as from the stem given directly, and nothing is analysed."""
+    from soundclip_core.analysis import hear
+
+    song = as_audio(0.2 * chord(6.0, RATE), RATE)  # no kicks of its own
+    stem, _, _ = kicks_and_hats()
+    heard = hear(song, FPS, stems={"pulse": stem}, bands=((20.0, 150.0), (4000.0, 11025.0)))
+    rain = np.linspace(0.0, 1.0, heard.frame_count, dtype=np.float32) ** 2
+    heard = heard.with_curves({"label_rain": rain})
+    keyframes = still(generator, 6.0)
+    n = frame_count(song.waveform.shape[-1], RATE, FPS)
+    settings = MusicFrames(strength_curve="label_rain", pulse_bands="20-150Hz:0-1")
+    direct = music_reactive(generator, keyframes, song, FPS, n, MusicFrames(pulse_bands="20-150Hz:0-1"), pulse=0.8,
+                            pulse_audio=stem)
+    _refuse_analysis(monkeypatch)
+    reactive = music_reactive(generator, keyframes, song, FPS, n, settings, pulse=0.8, hearing=heard)
+    assert heard.frame_count == n
+    assert torch.allclose(reactive.strength, torch.from_numpy(Envelope().apply(rain, FPS)).float())
+    assert torch.equal(reactive.drives[0].curve, direct.drives[0].curve) and float(direct.drives[0].curve.max()) > 0.5
+    with pytest.raises(SoundClipError, match="no curve named 'label_snow'"):
+        music_reactive(generator, keyframes, song, FPS, n, MusicFrames(strength_curve="label_snow"), hearing=heard)
+    with pytest.raises(SoundClipError, match="pulse stem without the band.s. 500-1000Hz"):
+        music_reactive(generator, keyframes, song, FPS, n, MusicFrames(pulse_bands="500-1000Hz:0-1"), hearing=heard)
+    with pytest.raises(SoundClipError, match="one value per frame at 20 fps, the video is at 10 fps") as other:
+        music_reactive(generator, keyframes, song, 10, n // 2, settings, hearing=heard)
+    assert "set Analyze Sound's fps to 10" in other.value.fix
+    with pytest.raises(SoundClipError, match="heard 6.00 s of sound, the song is 3.00 s long"):
+        music_reactive(generator, still(generator, 3.0), as_audio(0.2 * chord(3.0, RATE), RATE), FPS, n // 2,
+                       settings, hearing=heard)
+
+
+def test_keyframes_cut_on_a_hearings_beat_stem_without_analysing_again(accented, monkeypatch):
+    """A drone heard with a click track as its beat stem: the cut on bars follows the stem's downbeats."""
+    from soundclip_core.analysis import hear
+    from soundclip_core.video.heard import check_hearing
+    from soundclip_core.video.music import plan_windows
+
+    clicks_audio, clicks_analysis, _ = accented
+    t = np.arange(8 * RATE) / RATE
+    drone = as_audio(0.3 * np.sin(2 * np.pi * 220 * t), RATE)
+    heard = hear(drone, FPS, stems={"beat": clicks_audio})
+    _refuse_analysis(monkeypatch)
+    windows, analysis = plan_windows(drone, MusicCut("bars"), analysis=check_hearing(heard, drone).rhythm)
+    assert analysis is heard.rhythm and windows.cut == "bars" and windows.note == ""
+    assert edges(windows)[1:-1] == pytest.approx(list(clicks_analysis.bars.downbeats[1:]), abs=1 / RATE)
