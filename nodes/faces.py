@@ -47,8 +47,8 @@ class PasteBack(Node):
         "feather": number(DEFAULT_FEATHER, 0.01, 0.5, 0.01, "Width of the blend at the square's edge, as a fraction "
                                                             "of its side."),
     }
-    OPTIONAL = {"photo": link("IMAGE", "Paste into this picture instead of the one the face came from (same size, "
-                                       "e.g. a colour-graded copy).")}
+    OPTIONAL = {"photo": link("IMAGE", "Paste into these pictures instead of the ones the faces came from (same "
+                                       "sizes, one per aligned photo, e.g. colour-graded copies).")}
     OUTPUTS = (("image", "IMAGE"),)
     FUNCTION = "paste"
     CATEGORY = EDIT
@@ -57,9 +57,18 @@ class PasteBack(Node):
 
     def paste(self, edited, face: list[FaceInPhoto], feather: float, photo=None):
         if photo is not None:
-            target = (_pictures(photo, "photo")[0] + 1) / 2
-            face = [FaceInPhoto(target, where.transform) for where in face]
+            face = _into(face, (_pictures(photo, "photo") + 1) / 2)
         return (to_comfy_image(paste_faces(_pictures(edited, "edited"), face, feather)),)
+
+
+def _into(faces: list[FaceInPhoto], targets: torch.Tensor) -> list[FaceInPhoto]:
+    """The faces placed in `targets` [P, 3, H, W] instead of their own photos: the i-th distinct photo (in the
+    faces' order) becomes targets[i]."""
+    photos = list(dict.fromkeys(id(face.photo) for face in faces))
+    if len(targets) != len(photos):
+        raise SoundClipError(f"the faces came from {len(photos)} photo(s) and {len(targets)} were given to paste into",
+                             fix="give one picture per photo Align Face read (or leave photo unconnected)")
+    return [FaceInPhoto(targets[photos.index(id(face.photo))], face.transform) for face in faces]
 
 
 def _pictures(image, name: str) -> torch.Tensor:

@@ -181,22 +181,20 @@ def crops(image: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
 
 def nms(boxes: torch.Tensor, threshold: float, overlap: str = "union") -> torch.Tensor:
     """Greedy non-maximum suppression on [N, >=5] boxes (score in column 4) -> the indices kept, best first.
-    `overlap`: intersection over union, or over the smaller box ("min", MTCNN's last stage)."""
-    device, boxes = boxes.device, boxes.cpu()  # a short greedy loop: on the host, not one sync per box
-    if len(boxes) == 0:
-        return torch.zeros(0, dtype=torch.long, device=device)
+    `overlap`: intersection over union, or over the smaller box ("min", MTCNN's last stage). Each kept box is
+    compared with the remaining ones only (memory linear in N), on the host: a short loop, not a sync per box."""
+    device, boxes = boxes.device, boxes.detach().cpu()
     order = boxes[:, 4].argsort(descending=True)
-    x1, y1, x2, y2 = boxes[order, :4].T
     extra = 1.0 if overlap == "min" else 0.0  # the last stage counts sides inclusively, as the reference does
+    x1, y1, x2, y2 = boxes[order, :4].T
     area = (x2 - x1 + extra) * (y2 - y1 + extra)
-    inter_w = (torch.minimum(x2[:, None], x2[None]) - torch.maximum(x1[:, None], x1[None]) + extra).clamp(min=0)
-    inter_h = (torch.minimum(y2[:, None], y2[None]) - torch.maximum(y1[:, None], y1[None]) + extra).clamp(min=0)
-    inter = inter_w * inter_h
-    denominator = (torch.minimum(area[:, None], area[None]) if overlap == "min"
-                   else area[:, None] + area[None] - inter)
-    suppresses = inter / denominator.clamp(min=1e-12) > threshold
-    keep = torch.ones(len(order), dtype=torch.bool)
-    for i in range(len(order)):  # greedy: a box suppressed by a kept, better box suppresses nothing
-        if keep[i]:
-            keep[i + 1:] &= ~suppresses[i, i + 1:]
-    return order[keep].to(device)
+    rest = torch.arange(len(order))
+    kept = []
+    while len(rest):
+        best, rest = rest[0], rest[1:]
+        kept.append(int(best))
+        inter = ((torch.minimum(x2[best], x2[rest]) - torch.maximum(x1[best], x1[rest]) + extra).clamp(min=0)
+                 * (torch.minimum(y2[best], y2[rest]) - torch.maximum(y1[best], y1[rest]) + extra).clamp(min=0))
+        denominator = torch.minimum(area[best], area[rest]) if overlap == "min" else area[best] + area[rest] - inter
+        rest = rest[inter / denominator.clamp(min=1e-12) <= threshold]
+    return order[torch.tensor(kept, dtype=torch.long)].to(device)

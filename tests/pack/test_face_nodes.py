@@ -59,3 +59,20 @@ def test_mismatched_edits_and_faceless_photos_are_clear_errors(nodes, two_faces)
             nodes["PasteBack"].paste(torch.zeros(3, 64, 64, 3), faces, 0.1)
         with pytest.raises(SoundClipError, match="no face found in image 1 of the batch"):
             nodes["AlignFace"].align(torch.full((1, 64, 64, 3), 0.3), "largest", 64)
+
+
+def test_a_batch_of_photos_round_trips_and_pastes_into_its_own_overrides(nodes, two_faces):
+    photos = torch.cat([two_faces, two_faces.flip(2)])  # the second photo: mirrored, its faces elsewhere
+    with torch.inference_mode():
+        aligned, faces = nodes["AlignFace"].align(photos, "largest", 64)
+        assert aligned.shape == (2, 64, 64, 3) and len(faces) == 2
+        (back,) = nodes["PasteBack"].paste(aligned, faces, 0.1)  # unedited faces: each photo comes back
+        assert back.shape == (2, 260, 360, 3) and (back - photos).abs().mean() < 0.01
+        graded = photos * 0.5
+        (into,) = nodes["PasteBack"].paste(torch.zeros(2, 32, 32, 3), faces, 0.1, photo=graded)
+        assert into.shape == (2, 260, 360, 3)
+        assert torch.allclose(into[0, 240:], graded[0, 240:], atol=1e-6)  # each face into its own graded photo
+        assert torch.allclose(into[1, 240:], graded[1, 240:], atol=1e-6)
+        assert not torch.allclose(into[0], into[1])
+        with pytest.raises(SoundClipError, match="the faces came from 2 photo"):
+            nodes["PasteBack"].paste(torch.zeros(2, 32, 32, 3), faces, 0.1, photo=graded[:1])
