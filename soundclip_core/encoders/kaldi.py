@@ -5,12 +5,11 @@ trunks; torchaudio no longer pairs with current torch, so the same numbers are c
 Kaldi's steps run on all frames of all clips at once (a strided view, no copy per clip): remove
 each frame's DC offset, pre-emphasis, window, one batched real FFT zero-padded to a power of two,
 the power, one matrix product with the mel banks, the log, the steps before the FFT in place in the FFT's
-zero-padded buffer (a 60 s sound's frames are 38 MB: each copy skipped is time): about half of torchaudio's
+zero-padded buffer (a 60 s sound's frames are 12 MB in float32: each copy skipped is time): about half of torchaudio's
 time for ImageBind's three clips and for a single 10-60 s sound (benchmarks/encoders.py). (A DFT folded with
 the linear steps into one analysis matrix was tried: one matmul, but ~40x the FFT's arithmetic and many times
-slower.) The mel banks are built in float32 as Kaldi's
-(torchaudio's) code builds them, because which FFT bin falls into which band is decided at that
-precision (with ImageBind's settings band 3 holds none).
+slower.) The mel banks are built in float32 as Kaldi's (torchaudio's) code builds them, because which FFT
+bin falls into which band is decided at that precision (with ImageBind's settings band 3 holds none).
 """
 
 from __future__ import annotations
