@@ -40,6 +40,7 @@ from soundclip_core.optional import require  # noqa: E402
 
 RATE = 44100
 FBANK_REPEATS = 50  # milliseconds each: many repeats, so that a busy machine's pauses drop out of the best time
+IMAGEBIND_ROUNDS = 8  # ~0.4-2 s each on 2 CPU threads; ours and ImageBind's in turns
 
 
 def best_ms(fn, repeat: int = 3) -> float:
@@ -50,6 +51,26 @@ def best_ms(fn, repeat: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times) * 1000
+
+
+def interleaved(fns: dict, rounds: int) -> dict[str, list[float]]:
+    """Milliseconds of each function, run in turns (the order rotating each round) after one warm-up each, so that
+    a shared machine's busy spells fall on all of them alike; compare bests, or the median of per-round ratios."""
+    for fn in fns.values():
+        fn()
+    names, times = list(fns), {name: [] for name in fns}
+    for turn in range(rounds):
+        for name in names[turn % len(names):] + names[:turn % len(names)]:
+            start = time.perf_counter()
+            fns[name]()
+            times[name].append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def ratio_text(times: dict[str, list[float]], ours: str, theirs: str) -> str:
+    pairs = sorted(a / b for a, b in zip(times[ours], times[theirs], strict=True))
+    return (f"{min(times[ours]) / min(times[theirs]):.2f}x (bests), {pairs[len(pairs) // 2]:.2f}x (median of "
+            f"{len(pairs)} rounds)")
 
 
 def official_audioclip_head(checkout: Path) -> torch.nn.Module:
@@ -143,6 +164,12 @@ def compare_fbank(torchaudio_kaldi: Path | None) -> types.ModuleType | None:
           f"time); "
           f"max |diff| float32 {(ours - torch.stack(reference(clips))).abs().max():.1e}, float64 "
           f"{(ours64 - torch.stack(reference(clips.double()))).abs().max():.1e} (log units)")
+    for seconds in (10, 60):  # one long sound (ImageBind's clips are 2 s; other callers may pass more)
+        sound = torch.randn(1, 16000 * seconds) * 0.1
+        times = interleaved({"ours": lambda s=sound: kaldi_fbank(s, num_mel_bins=128, window="hanning"),
+                             "torchaudio": lambda s=sound: reference(s)}, rounds=FBANK_REPEATS // 2)
+        print(f"kaldi fbank, one {seconds} s sound: ours {min(times['ours']):.1f} ms, torchaudio "
+              f"{min(times['torchaudio']):.1f} ms: {ratio_text(times, 'ours', 'torchaudio')}")
     return kaldi
 
 
@@ -263,11 +290,12 @@ def compare_imagebind(checkout: Path, pytorchvideo: Path, kaldi: types.ModuleTyp
                 embedding = ours.encode(audio).vectors
                 inputs = ours.prepare(audio)
                 official_inputs = data.load_and_transform_audio_data([f.name], "cpu")[0]
-                official_ms, ours_ms = best_ms(official), best_ms(lambda audio=audio: ours.encode(audio))
+                times = interleaved({"ours": lambda audio=audio: ours.encode(audio), "ImageBind": official},
+                                    rounds=IMAGEBIND_ROUNDS)
         print(f"imagebind vs its own code, {seconds:g} s sound: embedding max |diff| "
               f"{(embedding - reference).abs().max():.1e}, inputs max |diff| "
-              f"{(inputs - official_inputs).abs().max():.1e}; ours {ours_ms:.0f} ms, ImageBind's {official_ms:.0f} ms "
-              f"({ours_ms / official_ms:.2f}x)")
+              f"{(inputs - official_inputs).abs().max():.1e}; ours {min(times['ours']):.0f} ms, ImageBind's "
+              f"{min(times['ImageBind']):.0f} ms (bests): {ratio_text(times, 'ours', 'ImageBind')}")
 
 
 def main() -> None:
