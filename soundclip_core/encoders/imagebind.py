@@ -6,10 +6,10 @@ a CLS token and learned positions, pre-norm blocks whose attention has the extra
 `nn.MultiheadAttention(add_bias_kv=True)`, a LayerNorm -> CLS -> Linear head and the postprocessor that scales
 unit vectors by a fixed 20. Drop path is a training-time regulariser and absent here.
 
-Speed (the trunk is ~90% matrix products, the same ones ImageBind's code does): the last block computes the
-CLS row alone (the head reads nothing else; keys and values still come from every token), one 12th of the
-trunk's products less; a frozen copy on the CPU runs its linears with oneDNN-prepacked weights, the bias, GELU
-and residual add fused (`prepacked`); the attention is one fused call with the extra key/value appended.
+Speed (the trunk is ~90% matrix products, those of ImageBind's code): the last block computes the CLS row
+alone (the head reads nothing else; keys and values still come from every token), 7% fewer products; a frozen
+copy on the CPU runs its linears with oneDNN-prepacked weights, the bias, GELU and residual add fused into them
+(`prepacked`); the attention is one fused call with the extra key/value appended.
 
 The front end is ImageBind's `load_and_transform_audio_data`: three 2-second clips at the positions of
 pytorchvideo's `ConstantClipsPerVideoSampler`, each through Kaldi's fbank (Hann window, 128 bins), padded with
