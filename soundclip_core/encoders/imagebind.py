@@ -251,10 +251,10 @@ class ImageBindAudio(nn.Module):
                 "kernel": int(proj.shape[-1])}
 
     @torch.no_grad()
-    def freeze_constants(self, clips: int = 3) -> None:
+    def place_constants(self, clips: int = 3) -> None:
         """For a frozen copy on the CPU: the trunk's weights prepacked for oneDNN (see `prepacked`), sized for
-        ImageBind's `clips` clips at a time; the last block's for its CLS rows alone. Memory: a second copy
-        of the trunk's linear weights (0.34 GB at full size)."""
+        ImageBind's `clips` clips at a time, the last block's for its CLS rows alone; elsewhere none. Memory: a
+        second copy of the trunk's linear weights (0.34 GB at full size), on the CPU only."""
         tokens = clips * self.modality_preprocessors[AUDIO].pos_embedding_helper.pos_embed.shape[1]
         *body, last = self.modality_trunks[AUDIO].blocks
         for block in body:

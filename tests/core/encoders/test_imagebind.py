@@ -385,3 +385,13 @@ def test_the_inference_copy_runs_prepacked_and_agrees_with_the_network(files):
         fast, plain = twin(clips).double().numpy(), encoder.net(clips).double().numpy()
     reference = reference_audio(float64_state(files["full"]), clips.double().numpy())
     assert np.abs(fast - plain).max() < 2e-5 and np.abs(fast - reference).max() < 2e-5  # of vectors of length 20
+    encoder.to(torch.float64)  # off the kernels the packs were made for: none kept, the linears fall back
+    assert all(pack is None for block in (*body, last) for pack in (*block.attn.packs.values(),
+                                                                     *block.mlp.packs.values()))
+    with torch.no_grad():
+        assert np.abs(twin(clips.double()).numpy() - reference).max() < 1e-6  # the scale 20 was exp of a float32
+    encoder.to(torch.float32)  # back: packed again, for the weights where they now are
+    if torch.backends.mkldnn.is_available():
+        with torch.no_grad():
+            assert last.attn.packs["in"].fits(torch.zeros(1), last.attn.in_proj_weight[width:])
+            assert np.abs(twin(clips).double().numpy() - fast).max() < 1e-6
