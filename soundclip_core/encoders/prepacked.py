@@ -34,15 +34,20 @@ class Prepacked:
 
 def prepack(weight: torch.Tensor, rows: int) -> Prepacked | None:
     """`weight` [out, in] reordered for inputs of about `rows` rows, or None where that is not possible
-    (not float32 on the CPU, or torch without oneDNN's linear). Checked on one row before it is trusted."""
+    (not float32 on the CPU, or a torch without oneDNN's fused linears). Each fused form `linear` calls is
+    checked on one row before the pack is trusted."""
     if weight.device.type != "cpu" or weight.dtype != torch.float32 or not torch.backends.mkldnn.is_available():
         return None
     try:
         with torch.no_grad():
             pack = Prepacked(weight, _OPS._reorder_linear_weight(weight.detach(), rows))
-            probe = torch.ones(1, weight.shape[1])
-            ok = torch.allclose(_OPS._linear_pointwise(probe, pack.packed, None, "none", [], ""),
-                                F.linear(probe, weight), rtol=1e-4, atol=1e-4 * float(weight.abs().sum(1).max()))
+            probe, bias = torch.ones(1, weight.shape[1]), torch.ones(weight.shape[0])
+            plain = F.linear(probe, weight, bias)
+            pairs = ((_OPS._linear_pointwise(probe, pack.packed, bias, "none", [], ""), plain),
+                     (_OPS._linear_pointwise(probe, pack.packed, bias, "gelu", [], "none"), F.gelu(plain)),
+                     (_OPS._linear_pointwise.binary(probe, plain, pack.packed, bias, "add"), 2 * plain))
+            tolerance = 1e-4 * (1 + float(weight.abs().sum(1).max()))
+            ok = all(torch.allclose(fused, expected, rtol=1e-4, atol=tolerance) for fused, expected in pairs)
     except (AttributeError, RuntimeError):
         return None
     return pack if ok else None

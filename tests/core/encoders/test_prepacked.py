@@ -73,3 +73,28 @@ def test_no_pack_where_onednn_cannot_run_it():
     x, bias = torch.randn(5, 48, dtype=torch.float64), torch.zeros(80, dtype=torch.float64)
     out = linear(x, weight.double(), bias, None, gelu=True, residual=torch.ones(5, 80, dtype=torch.float64))
     assert torch.allclose(out, F.gelu(x @ weight.double().T) + 1)
+
+
+@ONEDNN
+def test_a_torch_whose_fused_linears_are_missing_or_wrong_gets_no_pack(monkeypatch):
+    import types
+
+    from soundclip_core.encoders import prepacked
+
+    weight, bias = layer()
+    real = torch.ops.mkldnn
+
+    class WrongGelu:  # the plain and residual forms right, the GELU form without its activation
+        def __call__(self, x, packed, b, attr, scalars, algorithm):
+            return real._linear_pointwise(x, packed, b, "none", [], "")
+
+        binary = staticmethod(real._linear_pointwise.binary)
+
+    monkeypatch.setattr(prepacked, "_OPS", types.SimpleNamespace(_reorder_linear_weight=real._reorder_linear_weight,
+                                                                 _linear_pointwise=WrongGelu()))
+    assert prepack(weight, rows=8) is None
+    monkeypatch.setattr(prepacked, "_OPS", types.SimpleNamespace(_reorder_linear_weight=real._reorder_linear_weight))
+    assert prepack(weight, rows=8) is None  # an older torch without the fused linear
+    x = torch.randn(4, 48)
+    with torch.no_grad():
+        assert torch.equal(linear(x, weight, bias, None, gelu=True), F.gelu(F.linear(x, weight, bias)))
