@@ -1,10 +1,13 @@
 """Linear layers of a frozen network on the CPU with their weights prepacked for oneDNN.
 
 A transformer encoder on the CPU spends most of its time in `F.linear` (MKL's addmm, which first copies
-the bias into the output). oneDNN with its weights reordered once into its blocked layout, the bias, the
-exact GELU and the residual add fused into the same call, does the same products in ~60-70% of the time
-(benchmarks/encoders.py); the sums differ only in float32 rounding. These are the calls torch's own
-compiler makes on the CPU (`torch.ops.mkldnn._linear_pointwise`), made here without compiling anything.
+the bias into the output; the GELU and the residual add are passes of their own). oneDNN with the weights
+reordered once into its blocked layout does the bias, the exact GELU or the residual add inside the product:
+on an idle CPU the products themselves run at the same rate as MKL's, so the saving is those passes; on a busy
+one (other jobs on the cores) they lose less, 0.64-0.88x of addmm's median time per layer shape measured on
+2 shared cores (benchmarks/README.md, ImageBind). The sums differ only in float32 rounding. These are the
+calls torch's own compiler makes on the CPU (`torch.ops.mkldnn._linear_pointwise`), made here without
+compiling anything.
 A pack is used only where it is valid: float32 inputs on the CPU, no autograd, and the weight it was made
 from still in place (a network moved to a GPU, cast, or given new weights falls back to `F.linear`); where
 torch was built without oneDNN there is no pack and nothing changes.
