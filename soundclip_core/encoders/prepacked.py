@@ -21,18 +21,24 @@ import torch.nn.functional as F
 _OPS = getattr(torch.ops, "mkldnn", None)
 
 
+def _identity(weight: torch.Tensor) -> tuple:
+    """Where a weight lives and how often it was changed in place. An inference tensor (a network copied under
+    `torch.inference_mode`, as ComfyUI runs its nodes) keeps no version count: it cannot change outside that mode."""
+    return weight.data_ptr(), weight.shape, 0 if weight.is_inference() else weight._version
+
+
 class Prepacked:
     """One weight's oneDNN copy, tied to the tensor it was made from (its storage, shape and version)."""
 
     def __init__(self, weight: torch.Tensor, packed: torch.Tensor):
-        self.packed, self.source = packed, (weight.data_ptr(), weight.shape, weight._version)
+        self.packed, self.source = packed, _identity(weight)
 
     def __deepcopy__(self, memo: dict) -> Prepacked:
         return self  # immutable; a copied network's weights live elsewhere, so its layers fall back
 
     def fits(self, x: torch.Tensor, weight: torch.Tensor) -> bool:
         return (x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
-                and self.source == (weight.data_ptr(), weight.shape, weight._version))
+                and self.source == _identity(weight))
 
 
 def prepack(weight: torch.Tensor, rows: int) -> Prepacked | None:

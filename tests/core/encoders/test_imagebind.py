@@ -395,3 +395,8 @@ def test_the_inference_copy_runs_prepacked_and_agrees_with_the_network(files):
         with torch.no_grad():
             assert last.attn.packs["in"].fits(torch.zeros(1), last.attn.in_proj_weight[width:])
             assert np.abs(twin(clips).double().numpy() - fast).max() < 1e-6
+        comfy = load_audio_encoder(files["full"], device="cpu")
+        with torch.inference_mode():  # ComfyUI's loader builds the copy under inference mode: packed all the same
+            comfy_last = comfy.runner.modality_trunks["audio"].blocks[-1]
+            assert comfy_last.mlp.packs["fc1"].fits(clips, comfy_last.mlp.fc1.weight)
+            assert np.abs(comfy.runner(clips).double().numpy() - fast).max() < 1e-6

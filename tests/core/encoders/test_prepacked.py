@@ -98,3 +98,17 @@ def test_a_torch_whose_fused_linears_are_missing_or_wrong_gets_no_pack(monkeypat
     x = torch.randn(4, 48)
     with torch.no_grad():
         assert torch.equal(linear(x, weight, bias, None, gelu=True), F.gelu(F.linear(x, weight, bias)))
+
+
+@ONEDNN
+def test_a_network_copied_under_inference_mode_is_packed_too():
+    """ComfyUI runs nodes under `torch.inference_mode`, so the encoder's frozen copy holds inference tensors."""
+    weight, bias = layer()
+    with torch.inference_mode():
+        frozen = weight.clone()
+        pack = prepack(frozen, rows=8)
+        x = torch.randn(8, 48)
+        assert pack is not None and pack.fits(x, frozen)
+        assert (linear(x, frozen, bias, pack).double() - reference(x, weight, bias)).abs().max() < 1e-5
+    with torch.no_grad():
+        assert pack.fits(torch.randn(8, 48), frozen)
