@@ -238,6 +238,7 @@ class ImageBindAudio(nn.Module):
         head = nn.Sequential(nn.LayerNorm(width, eps=1e-6), SelectCls(), nn.Linear(width, embed_dim, bias=False))
         self.modality_heads = nn.ModuleDict({AUDIO: head})
         self.modality_postprocessors = nn.ModuleDict({AUDIO: nn.Sequential(Normalize(), LogitScale())})
+        self.pack_when_run = False  # a frozen copy's (`place_constants`): not the checkpoint-shaped network's
 
     @staticmethod
     def sizes_from(state: dict[str, torch.Tensor]) -> dict[str, int]:
@@ -250,11 +251,19 @@ class ImageBindAudio(nn.Module):
         return {"width": width, "blocks": blocks, "heads": max(width // 64, 1), "hidden": int(fc1.shape[0]),
                 "kernel": int(proj.shape[-1])}
 
-    @torch.no_grad()
-    def place_constants(self, clips: int = 3) -> None:
-        """For a frozen copy on the CPU: the trunk's weights prepacked for oneDNN (see `prepacked`), sized for
-        ImageBind's `clips` clips at a time, the last block's for its CLS rows alone; elsewhere none. Memory: a
+    def place_constants(self) -> None:
+        """Marks a frozen copy to pack its trunk for oneDNN on its first float32 CPU run without autograd (see
+        `prepacked`); after a move, the packs made for the weights' former place are dropped. Packing on use keeps
+        a copy that only waits on the CPU between GPU runs (ComfyUI's offload device) free of them. Memory: a
         second copy of the trunk's linear weights (0.34 GB at full size), on the CPU only."""
+        self.pack_when_run = True
+        for block in self.modality_trunks[AUDIO].blocks:
+            block.attn.packs, block.mlp.packs = {}, {}
+
+    @torch.no_grad()
+    def _prepack(self, clips: int) -> None:
+        """Packs sized for `clips` clips at a time; the last block's for its CLS rows alone."""
+        self.pack_when_run = False
         tokens = clips * self.modality_preprocessors[AUDIO].pos_embedding_helper.pos_embed.shape[1]
         *body, last = self.modality_trunks[AUDIO].blocks
         for block in body:
@@ -262,6 +271,8 @@ class ImageBindAudio(nn.Module):
         last.prepack(tokens, asking_rows=clips)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pack_when_run and x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled():
+            self._prepack(len(x))
         tokens = self.modality_preprocessors[AUDIO](x)
         *body, last = self.modality_trunks[AUDIO].blocks
         for block in body:

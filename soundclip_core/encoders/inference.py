@@ -48,9 +48,9 @@ def fold_batch_norms(module: nn.Module) -> nn.Module:
 
 @torch.no_grad()
 def place_constants(twin: nn.Module) -> None:
-    """(Re)make what depends on where the twin's weights are (modules with a `place_constants` method: a layout
-    for the CPU's kernels): called when the twin is made and after every move, so a pack made for the CPU is
-    dropped on a GPU and made again on return."""
+    """Tell the modules with a `place_constants` method where the twin's weights now are (called when the twin is
+    made and after every move): a layout made for the CPU's kernels is dropped on a move and made again when the
+    twin next runs on the CPU."""
     for module in twin.modules():
         if callable(getattr(module, "place_constants", None)):
             module.place_constants()

@@ -373,6 +373,9 @@ def test_the_inference_copy_runs_prepacked_and_agrees_with_the_network(files):
     twin = encoder.runner
     *body, last = twin.modality_trunks["audio"].blocks
     width = last.attn.out_proj.weight.shape[0]
+    assert last.mlp.packs == {} and not encoder.net.pack_when_run  # packed on its first run, the network never
+    with torch.no_grad():
+        fast = twin(clips).double().numpy()
     if torch.backends.mkldnn.is_available():
         probe = torch.zeros(1)
         with torch.no_grad():
@@ -382,21 +385,20 @@ def test_the_inference_copy_runs_prepacked_and_agrees_with_the_network(files):
             assert last.attn.packs["in"].fits(probe, last.attn.in_proj_weight[width:])
             assert last.attn.packs["in"].source[1] == (2 * width, width)
     with torch.no_grad():
-        fast, plain = twin(clips).double().numpy(), encoder.net(clips).double().numpy()
+        plain = encoder.net(clips).double().numpy()
     reference = reference_audio(float64_state(files["full"]), clips.double().numpy())
     assert np.abs(fast - plain).max() < 2e-5 and np.abs(fast - reference).max() < 2e-5  # of vectors of length 20
     encoder.to(torch.float64)  # off the kernels the packs were made for: none kept, the linears fall back
-    assert all(pack is None for block in (*body, last) for pack in (*block.attn.packs.values(),
-                                                                     *block.mlp.packs.values()))
     with torch.no_grad():
         assert np.abs(twin(clips.double()).numpy() - reference).max() < 1e-6  # the scale 20 was exp of a float32
-    encoder.to(torch.float32)  # back: packed again, for the weights where they now are
+    assert all(block.attn.packs == block.mlp.packs == {} for block in (*body, last))
+    encoder.to(torch.float32)  # back: packed again on its next run, for the weights where they now are
     if torch.backends.mkldnn.is_available():
         with torch.no_grad():
-            assert last.attn.packs["in"].fits(torch.zeros(1), last.attn.in_proj_weight[width:])
             assert np.abs(twin(clips).double().numpy() - fast).max() < 1e-6
+            assert last.attn.packs["in"].fits(torch.zeros(1), last.attn.in_proj_weight[width:])
         comfy = load_audio_encoder(files["full"], device="cpu")
-        with torch.inference_mode():  # ComfyUI's loader builds the copy under inference mode: packed all the same
+        with torch.inference_mode():  # ComfyUI builds and runs the copy under inference mode: packed all the same
+            assert np.abs(comfy.runner(clips).double().numpy() - fast).max() < 1e-6
             comfy_last = comfy.runner.modality_trunks["audio"].blocks[-1]
             assert comfy_last.mlp.packs["fc1"].fits(clips, comfy_last.mlp.fc1.weight)
-            assert np.abs(comfy.runner(clips).double().numpy() - fast).max() < 1e-6
