@@ -87,8 +87,8 @@ class AudioEncoder:
         return next(self.net.parameters()).device
 
     def to(self, *args, **kwargs) -> AudioEncoder:
-        """Move (or cast) the network and its inference twin, as `nn.Module.to` takes it (the twin's placed
-        constants made again where it now is)."""
+        """Move (or cast) the network and its inference twin, as `nn.Module.to` takes it; the twin is told
+        (`place_constants`), so what it made for its former place (CPU packs) is dropped."""
         self.net.to(*args, **kwargs)
         if self._twin is not None:
             place_constants(self._twin.to(*args, **kwargs))
