@@ -2,6 +2,7 @@
 
     python benchmarks/encoders.py [--audioclip /path/to/AudioCLIP] [--kaldi .../torchaudio/compliance/kaldi.py]
                                   [--imagebind /path/to/ImageBind --pytorchvideo /path/to/pytorchvideo]
+                                  [--before /path/to/another/soundclip] [--threads 1]
 
 With `--audioclip` (a checkout of AndreyGuzhov/AudioCLIP; its code is imported from there, never
 copied here) the official ESResNeXtFBSP head gets the same random weights: the script prints how
@@ -13,8 +14,10 @@ loaded on its own, torchaudio is not installed), against torchaudio's. With `--i
 facebookresearch/ImageBind) and `--pytorchvideo` (one of facebookresearch/pytorchvideo at the commit
 ImageBind pins, 6cdc929, for its clip sampler) ImageBind's own `load_and_transform_audio_data` and audio
 modality run on a sound file with our random weights: the script prints the embedding difference and
-both times. Modules those checkouts import but this path never runs (einops, iopath, pkg_resources,
-pytorchvideo's transforms and video decoding) are stood in by empty modules.
+both times, measured in turns; `--before` adds another soundclip checkout's ImageBind encoder to the same
+turns, and `--threads 1` times CPU time (the work done) rather than wall time. Modules those checkouts import
+but this path never runs (einops, iopath, pkg_resources, pytorchvideo's transforms and video decoding) are
+stood in by empty modules.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from soundclip_core.optional import require  # noqa: E402
 
 RATE = 44100
 FBANK_REPEATS = 50  # milliseconds each: many repeats, so that a busy machine's pauses drop out of the best time
+IMAGEBIND_ROUNDS = 8  # ~0.4-2 s each on 2 CPU threads; ours and ImageBind's in turns
 
 
 def best_ms(fn, repeat: int = 3) -> float:
@@ -50,6 +54,33 @@ def best_ms(fn, repeat: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times) * 1000
+
+
+def clock() -> tuple[str, object]:
+    """Wall time; on one thread the process's CPU time: the work done, which other jobs on a shared machine
+    barely move (with more threads it would count their spin-waits too)."""
+    return ("CPU time", time.process_time) if torch.get_num_threads() == 1 else ("wall time", time.perf_counter)
+
+
+def interleaved(fns: dict, rounds: int) -> dict[str, list[float]]:
+    """Milliseconds of each function (`clock`), run in turns (the order rotating each round) after one warm-up
+    each, so that a shared machine's busy spells fall on all of them alike; compare bests, or the median of
+    per-round ratios."""
+    for fn in fns.values():
+        fn()
+    names, times, now = list(fns), {name: [] for name in fns}, clock()[1]
+    for turn in range(rounds):
+        for name in names[turn % len(names):] + names[:turn % len(names)]:
+            start = now()
+            fns[name]()
+            times[name].append((now() - start) * 1000)
+    return times
+
+
+def ratio_text(times: dict[str, list[float]], ours: str, theirs: str) -> str:
+    pairs = sorted(a / b for a, b in zip(times[ours], times[theirs], strict=True))
+    return (f"{min(times[ours]) / min(times[theirs]):.2f}x (bests), {pairs[len(pairs) // 2]:.2f}x (median of "
+            f"{len(pairs)} rounds)")
 
 
 def official_audioclip_head(checkout: Path) -> torch.nn.Module:
@@ -143,6 +174,12 @@ def compare_fbank(torchaudio_kaldi: Path | None) -> types.ModuleType | None:
           f"time); "
           f"max |diff| float32 {(ours - torch.stack(reference(clips))).abs().max():.1e}, float64 "
           f"{(ours64 - torch.stack(reference(clips.double()))).abs().max():.1e} (log units)")
+    for seconds in (10, 60):  # one long sound (ImageBind's clips are 2 s; other callers may pass more)
+        sound = torch.randn(1, 16000 * seconds) * 0.1
+        times = interleaved({"ours": lambda s=sound: kaldi_fbank(s, num_mel_bins=128, window="hanning"),
+                             "torchaudio": lambda s=sound: reference(s)}, rounds=FBANK_REPEATS // 2)
+        print(f"kaldi fbank, one {seconds} s sound: ours {min(times['ours']):.1f} ms, torchaudio "
+              f"{min(times['torchaudio']):.1f} ms: {ratio_text(times, 'ours', 'torchaudio')}")
     return kaldi
 
 
@@ -228,7 +265,19 @@ def compare_imagebind_file(data: types.ModuleType) -> None:
           f"vectors); ImageBind's tokens are open_clip's: {same_tokens}")
 
 
-def compare_imagebind(checkout: Path, pytorchvideo: Path, kaldi: types.ModuleType) -> None:
+def soundclip_before(checkout: Path) -> types.ModuleType:
+    """The `soundclip_core` of another checkout (e.g. `git worktree add /tmp/before main`), imported beside ours
+    under the name `soundclip_before`, so that both run in the same turns."""
+    package = checkout / "soundclip_core"
+    spec = importlib.util.spec_from_file_location("soundclip_before", package / "__init__.py",
+                                                  submodule_search_locations=[str(package)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["soundclip_before"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def compare_imagebind(checkout: Path, pytorchvideo: Path, kaldi: types.ModuleType, before: Path | None) -> None:
     import logging
     import warnings
 
@@ -249,6 +298,11 @@ def compare_imagebind(checkout: Path, pytorchvideo: Path, kaldi: types.ModuleTyp
                 tensor.normal_(0, 1 / math.sqrt(tensor[0].numel()))
     missing, _ = model.load_state_dict(ours.net.state_dict(), strict=False)
     assert not [k for k in missing if ".audio." in k], "the audio modality's keys differ"
+    if before:
+        old = soundclip_before(before)
+        importlib.import_module("soundclip_before.encoders")
+        earlier = old.encoders.build_audio_encoder("imagebind", device="cpu", seed=1)
+        earlier.net.load_state_dict(ours.net.state_dict())
     for seconds in (10.0, 3.0, 0.2):
         y = (torch.randn(int(16000 * seconds)) * 0.1 + torch.linspace(0, 0.3, int(16000 * seconds))).numpy()
         with tempfile.NamedTemporaryFile(suffix=".wav") as f:
@@ -263,11 +317,17 @@ def compare_imagebind(checkout: Path, pytorchvideo: Path, kaldi: types.ModuleTyp
                 embedding = ours.encode(audio).vectors
                 inputs = ours.prepare(audio)
                 official_inputs = data.load_and_transform_audio_data([f.name], "cpu")[0]
-                official_ms, ours_ms = best_ms(official), best_ms(lambda audio=audio: ours.encode(audio))
+                fns = {"ours": lambda audio=audio: ours.encode(audio), "ImageBind": official}
+                if before:
+                    fns["before"] = lambda y=y: earlier.encode(old.audio.Audio(torch.from_numpy(y)[None], 16000))
+                times = interleaved(fns, rounds=IMAGEBIND_ROUNDS)
         print(f"imagebind vs its own code, {seconds:g} s sound: embedding max |diff| "
               f"{(embedding - reference).abs().max():.1e}, inputs max |diff| "
-              f"{(inputs - official_inputs).abs().max():.1e}; ours {ours_ms:.0f} ms, ImageBind's {official_ms:.0f} ms "
-              f"({ours_ms / official_ms:.2f}x)")
+              f"{(inputs - official_inputs).abs().max():.1e}; ours {min(times['ours']):.0f} ms, ImageBind's "
+              f"{min(times['ImageBind']):.0f} ms (best {clock()[0]}): {ratio_text(times, 'ours', 'ImageBind')}")
+        if before:
+            print(f"    the --before checkout: {min(times['before']):.0f} ms, "
+                  f"{ratio_text(times, 'before', 'ImageBind')} of ImageBind's")
 
 
 def main() -> None:
@@ -277,7 +337,12 @@ def main() -> None:
     parser.add_argument("--imagebind", type=Path, help="a checkout of facebookresearch/ImageBind (needs --kaldi "
                                                        "and --pytorchvideo)")
     parser.add_argument("--pytorchvideo", type=Path, help="a checkout of facebookresearch/pytorchvideo (6cdc929)")
+    parser.add_argument("--before", type=Path, help="with --imagebind: another soundclip checkout whose ImageBind "
+                                                    "encoder runs in the same turns (e.g. main's)")
+    parser.add_argument("--threads", type=int, help="CPU threads (1: timings in CPU time, robust on a shared machine)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     audio = Audio(torch.randn(2, 48000 * 10) * 0.1, 48000)  # 10 s stereo at 48 kHz: resampling included
     for kind in ENCODER_KINDS:
         encoder = build_audio_encoder(kind, device="cpu")
@@ -289,7 +354,7 @@ def main() -> None:
     if args.imagebind:
         if not (kaldi and args.pytorchvideo):
             parser.error("--imagebind needs --kaldi and --pytorchvideo")
-        compare_imagebind(args.imagebind, args.pytorchvideo, kaldi)
+        compare_imagebind(args.imagebind, args.pytorchvideo, kaldi, args.before)
 
 
 if __name__ == "__main__":

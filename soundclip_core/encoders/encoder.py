@@ -17,7 +17,7 @@ from ..errors import CheckpointError, SoundClipError
 from ..optional import require
 from .frontends import waveform_windows
 from .imagebind import AUDIO_PREFIXES, AUDIO_SIZE_KEYS, ImageBindAudio, imagebind_inputs, imagebind_modalities
-from .inference import inference_twin
+from .inference import inference_twin, place_constants
 from .registry import (
     ENCODER_KINDS,
     SIDECAR_FIX,
@@ -87,10 +87,11 @@ class AudioEncoder:
         return next(self.net.parameters()).device
 
     def to(self, *args, **kwargs) -> AudioEncoder:
-        """Move (or cast) the network and its inference twin, as `nn.Module.to` takes it."""
+        """Move (or cast) the network and its inference twin, as `nn.Module.to` takes it; the twin is told
+        (`place_constants`), so what it made for its former place (CPU packs) is dropped."""
         self.net.to(*args, **kwargs)
         if self._twin is not None:
-            self._twin.to(*args, **kwargs)
+            place_constants(self._twin.to(*args, **kwargs))
         return self
 
     def encode(self, audio: Audio | Sequence[Audio], *, long_clip: str = "average",

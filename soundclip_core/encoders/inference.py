@@ -47,11 +47,24 @@ def fold_batch_norms(module: nn.Module) -> nn.Module:
 
 
 @torch.no_grad()
+def place_constants(twin: nn.Module) -> None:
+    """Tell the modules with a `place_constants` method where the twin's weights now are (called when the twin is
+    made and after every move): a layout made for the CPU's kernels is dropped on a move and made again when the
+    twin next runs on the CPU."""
+    for module in twin.modules():
+        if callable(getattr(module, "place_constants", None)):
+            module.place_constants()
+
+
+@torch.no_grad()
 def inference_twin(net: nn.Module) -> nn.Module:
     """A copy of the frozen `net` with batch norms folded, constants that depend only on parameters
-    precomputed (modules with a `freeze_constants` method), in channels_last."""
+    precomputed (modules with a `freeze_constants` method; they move with it as buffers), in channels_last,
+    and its placed constants (`place_constants`)."""
     twin = fold_batch_norms(copy.deepcopy(net).eval())
     for module in twin.modules():
         if callable(getattr(module, "freeze_constants", None)):
             module.freeze_constants()
-    return twin.to(memory_format=torch.channels_last)
+    twin = twin.to(memory_format=torch.channels_last)
+    place_constants(twin)
+    return twin

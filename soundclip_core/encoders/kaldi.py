@@ -4,11 +4,12 @@ ImageBind (and AST before it) feed `torchaudio.compliance.kaldi.fbank` features 
 trunks; torchaudio no longer pairs with current torch, so the same numbers are computed here.
 Kaldi's steps run on all frames of all clips at once (a strided view, no copy per clip): remove
 each frame's DC offset, pre-emphasis, window, one batched real FFT zero-padded to a power of two,
-the power, one matrix product with the mel banks, the log: half of torchaudio's time for ImageBind's
-three clips (benchmarks/encoders.py). (A DFT folded with the linear steps into one analysis matrix was
-tried: one matmul, but ~40x the FFT's arithmetic and many times slower.) The mel banks are built in float32 as Kaldi's
-(torchaudio's) code builds them, because which FFT bin falls into which band is decided at that
-precision (with ImageBind's settings band 3 holds none).
+the power, one matrix product with the mel banks, the log, the steps before the FFT in place in the FFT's
+zero-padded buffer (a 60 s sound's frames are 12 MB in float32: each copy skipped is time): about half of torchaudio's
+time for ImageBind's three clips and for a single 10-60 s sound (benchmarks/encoders.py). (A DFT folded with
+the linear steps into one analysis matrix was tried: one matmul, but ~40x the FFT's arithmetic and many times
+slower.) The mel banks are built in float32 as Kaldi's (torchaudio's) code builds them, because which FFT
+bin falls into which band is decided at that precision (with ImageBind's settings band 3 holds none).
 """
 
 from __future__ import annotations
@@ -82,12 +83,19 @@ def kaldi_fbank(waveforms: torch.Tensor, *, sample_rate: float = 16000.0, num_me
     padded = 1 << (size - 1).bit_length()
     dtype = waveforms.dtype if waveforms.dtype in (torch.float32, torch.float64) else torch.float32
     frames = waveforms.to(dtype).unfold(-1, size, shift)  # [B, frames, size], a view
+    # every step writes into one zero-padded buffer that the FFT reads as is (no per-step copies), in Kaldi's order
+    out = frames.new_empty(*frames.shape[:-1], padded)
+    out[..., size:] = 0.0
+    body = out[..., :size]
     if remove_dc_offset:
-        frames = frames - frames.mean(dim=-1, keepdim=True)
-    if preemphasis:  # y[j] = x[j] - c x[max(0, j - 1)]
-        frames = torch.cat([frames[..., :1] * (1 - preemphasis), frames[..., 1:] - preemphasis * frames[..., :-1]], -1)
-    frames = frames * frame_window(window, size).to(waveforms.device, dtype)
-    spectrum = torch.view_as_real(torch.fft.rfft(frames, n=padded)[..., :padded // 2])  # Nyquist: no band weighs it
-    power = spectrum.square().sum(-1)
+        torch.sub(frames, frames.mean(dim=-1, keepdim=True), out=body)
+    else:
+        body.copy_(frames)
+    if preemphasis:  # y[j] = x[j] - c x[max(0, j - 1)]: the shifted term is read before the frame is overwritten
+        body[..., 1:] -= preemphasis * body[..., :-1]
+        body[..., :1] *= 1 - preemphasis
+    body *= frame_window(window, size).to(waveforms.device, dtype)
+    spectrum = torch.view_as_real(torch.fft.rfft(out)[..., :padded // 2])  # Nyquist: no band weighs it
+    power = spectrum.square_().sum(-1)
     banks = mel_banks(num_mel_bins, padded, sample_rate, low_freq, high_freq).to(waveforms.device, dtype)
-    return (power @ banks.t()).clamp_min(EPSILON).log()
+    return (power @ banks.t()).clamp_min_(EPSILON).log_()

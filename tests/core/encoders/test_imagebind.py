@@ -362,3 +362,43 @@ def test_large_files_are_memory_mapped_with_the_same_result(files, monkeypatch):
     assert torch.equal(load_audio_encoder(files["full"], device="cpu").encode(sound).vectors, read)
     assert torch.equal(load_clip(None, files["full"], device="cpu").encode_text(["rain"]).vectors, texts)
     assert calls == [True, True]
+
+
+def test_the_inference_copy_runs_prepacked_and_agrees_with_the_network(files):
+    """The frozen copy that encodes (oneDNN packs on the CPU, fused bias/GELU/residual) gives the network's numbers;
+    the last block, whose CLS row alone is read, has its keys/values' projection packed, not the queries'."""
+    encoder = load_audio_encoder(files["full"], device="cpu")
+    clips = encoder.prepare(Audio(torch.from_numpy(np.random.default_rng(4).normal(0, 0.1, 5 * RATE)).float()[None],
+                                  RATE))
+    twin = encoder.runner
+    *body, last = twin.modality_trunks["audio"].blocks
+    width = last.attn.out_proj.weight.shape[0]
+    assert last.mlp.packs == {} and not encoder.net.pack_when_run  # packed on its first run, the network never
+    with torch.no_grad():
+        fast = twin(clips).double().numpy()
+    if torch.backends.mkldnn.is_available():
+        probe = torch.zeros(1)
+        with torch.no_grad():
+            for block in body:
+                assert block.attn.packs["in"].fits(probe, block.attn.in_proj_weight)
+                assert all(block.mlp.packs[n].fits(probe, getattr(block.mlp, n).weight) for n in ("fc1", "fc2"))
+            assert last.attn.packs["in"].fits(probe, last.attn.in_proj_weight[width:])
+            assert last.attn.packs["in"].source[1] == (2 * width, width)
+    with torch.no_grad():
+        plain = encoder.net(clips).double().numpy()
+    reference = reference_audio(float64_state(files["full"]), clips.double().numpy())
+    assert np.abs(fast - plain).max() < 2e-5 and np.abs(fast - reference).max() < 2e-5  # of vectors of length 20
+    encoder.to(torch.float64)  # off the kernels the packs were made for: none kept, the linears fall back
+    with torch.no_grad():
+        assert np.abs(twin(clips.double()).numpy() - reference).max() < 1e-6  # the scale 20 was exp of a float32
+    assert all(block.attn.packs == block.mlp.packs == {} for block in (*body, last))
+    encoder.to(torch.float32)  # back: packed again on its next run, for the weights where they now are
+    if torch.backends.mkldnn.is_available():
+        with torch.no_grad():
+            assert np.abs(twin(clips).double().numpy() - fast).max() < 1e-6
+            assert last.attn.packs["in"].fits(torch.zeros(1), last.attn.in_proj_weight[width:])
+        comfy = load_audio_encoder(files["full"], device="cpu")
+        with torch.inference_mode():  # ComfyUI builds and runs the copy under inference mode: packed all the same
+            assert np.abs(comfy.runner(clips).double().numpy() - fast).max() < 1e-6
+            comfy_last = comfy.runner.modality_trunks["audio"].blocks[-1]
+            assert comfy_last.mlp.packs["fc1"].fits(clips, comfy_last.mlp.fc1.weight)
