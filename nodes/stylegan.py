@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from soundclip_core.directions import decode_styles
+from soundclip_core.errors import SoundClipError
 from soundclip_core.generators import load_generator
 from soundclip_core.generators.labels import describe, label_for
 from soundclip_core.image import to_comfy_image
-from soundclip_core.manipulate import default_mix_layers, style_mix
+from soundclip_core.manipulate import composite, default_mix_layers, feathered, style_mix
 from soundclip_core.memory import decode_bytes
 from soundclip_core.noise_maps import decode
 
@@ -104,21 +105,29 @@ class Decode(Node):
     OPTIONAL = {
         "styles": link(STYLES, "From Apply Direction: draw these edited styles instead of the latent (connect the "
                                "latent they were made from)."),
+        "region_mask": link("MASK", "With styles: the edit only where the mask is white (e.g. from Where Is the "
+                                    "Sound or the mask editor); the latent's own image elsewhere, through a "
+                                    "feathered edge. Centre-cropped and resized to the generator's size."),
     }
     OUTPUTS = (("IMAGE", "IMAGE"),)
     FUNCTION = "decode"
     CATEGORY = LATENT
-    DESCRIPTION = ("Draws the images of W+ latents, or of StyleSpace styles from Apply Direction, for core Save "
-                   "Image / Preview Image.")
+    DESCRIPTION = ("Draws the images of W+ latents, or of StyleSpace styles from Apply Direction (confined to a "
+                   "region mask when one is connected), for core Save Image / Preview Image.")
 
-    def decode(self, generator, latent: WPlus, noise_mode: str, styles: Styles | None = None):
-        with comfy_env.on_device(generator, memory_required=lambda: decode_bytes(generator, DECODE_BATCH)):
-            if styles is not None:
-                drawn = generator.check_styles(styles["styles"], f"the styles (from {styles['generator']})")
-                noise = styles.get("noise") if noise_mode == "const" else None
-                images = decode_styles(generator, drawn, noise, noise_mode, batch_size=DECODE_BATCH)
-            else:
-                noise = noise_for(generator, latent) if noise_mode == "const" else None
+    def decode(self, generator, latent: WPlus, noise_mode: str, styles: Styles | None = None, region_mask=None):
+        if region_mask is not None and styles is None:
+            raise SoundClipError("a region mask confines an edit, and no edited styles are connected",
+                                 fix="connect Apply Direction's styles (a latent's own image needs no mask)")
+        allowed = None if region_mask is None else feathered(region_mask, generator.resolution, name="region mask")
+        with comfy_env.on_device(generator, memory_required=lambda: 2 * decode_bytes(generator, DECODE_BATCH)):
+            noise = noise_for(generator, latent) if noise_mode == "const" else None
+            if styles is None or allowed is not None:
                 images = decode(generator, latent_for(generator, latent), noise, noise_mode,
                                 batch_size=DECODE_BATCH)
+            if styles is not None:
+                drawn = generator.check_styles(styles["styles"], f"the styles (from {styles['generator']})")
+                edit = decode_styles(generator, drawn, styles.get("noise") if noise_mode == "const" else None,
+                                     noise_mode, batch_size=DECODE_BATCH)
+                images = edit if allowed is None else composite(edit, images, allowed)
         return (to_comfy_image(images),)

@@ -44,6 +44,13 @@ def test_table_direction_apply_and_decode_under_inference_mode(nodes, home):
         (edited,) = nodes["Decode"].decode(generator, latent, "const", styles)
         coarse, _ = nodes["ApplyDirection"].apply(generator, latent, direction, 4.0, 0.1, "0-1")
         stacked, _ = nodes["ApplyDirection"].apply(generator, latent, direction, 4.0, 0.1, "", styles)
+        left = torch.zeros(1, 32, 32)
+        left[..., :16] = 1  # a MASK: the edit in the left half only
+        (confined,) = nodes["Decode"].decode(generator, latent, "const", styles, left)
+        with pytest.raises(SoundClipError, match="no edited styles are connected"):
+            nodes["Decode"].decode(generator, latent, "const", None, left)
+    assert torch.equal(confined[:, :, 16:], plain[:, :, 16:])  # right half: the source's pixels exactly
+    assert torch.allclose(confined[:, :, :4], edited[:, :, :4], atol=1e-6)  # left, inside the feather: the edit
     assert torch.equal(same, plain) and same.shape == (2, 32, 32, 3)  # alpha 0: the source exactly
     assert (edited - plain).abs().mean() > 1e-3 and "channels moved by alpha 4" in report
     kept = [i for i, la in enumerate(generator.style_layers) if la.w_index > 1]

@@ -81,7 +81,7 @@ SAVED_NAMES = {
     "LatentOptimize": "generator clip target latent preset steps lr lam_sim lam_id mask layers seed precision "
                       "clip_input preview_every arcface chunk_size region_mask perceptual",
     "StyleMix": "latent_a latent_b layers_from_a",
-    "Decode": "generator latent noise_mode styles",
+    "Decode": "generator latent noise_mode styles region_mask",
     "PerceptualLoader": "vgg_name lpips_weights",
     "E4ELoader": "e4e_name",
     "InvertImage": "image generator perceptual preset steps fit seed batch_size preview_every e4e",
