@@ -73,12 +73,13 @@ def compute_table(generator, clip, method: str = "finite", *, images: int = IMAG
     layout = table_layout(generator, max_resolution, include_torgb)
     stats = channel_statistics(generator, stats_samples, seed, truncation_psi)
     identity = dict(layout=layout, space=clip.space, method=method, generator=generator_fingerprint(generator),
-                    stats=stats, images=images, strength=float(strength))
+                    stats=stats, images=images, strength=float(strength), clip_input=clip_input)
     styles_json = style_layout_json(generator)
     partial_file = None if path is None else partial_path(path)
     partial = None
     if partial_file is not None:
-        partial = load_partial(partial_file, generator, clip.space, layout, method, images, float(strength))
+        partial = load_partial(partial_file, generator, clip.space, layout, method, images, float(strength), stats,
+                               clip_input)
 
     def keep(state: Partial) -> None:
         if partial_file is not None:

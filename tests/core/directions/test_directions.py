@@ -259,6 +259,25 @@ def test_a_resumed_table_equals_an_uninterrupted_one(g, clip, finite, method, tm
     assert isinstance(resumed, ChannelTable)
 
 
+@pytest.mark.parametrize("change", [dict(seed=6), dict(truncation_psi=0.5), dict(stats_samples=STATS + 50),
+                                    dict(clip_input="crop")])
+def test_a_partial_table_made_with_other_settings_is_started_over_never_mixed(g, clip, change, tmp_path, caplog):
+    path = tmp_path / "t.safetensors"
+    settings = dict(images=2, channels_per_chunk=32, batch_size=16, **SMALL) | dict(seed=5)
+    with pytest.raises(Cancelled):
+        compute_table(g, clip, "finite", path=path, should_cancel=_CancelAfter(9), **settings)
+    assert partial_path(path).exists()
+    done = []
+    with caplog.at_level("WARNING", logger="soundclip_core.directions.files"):
+        resumed = compute_table(g, clip, "finite", path=path, progress=lambda a, b: done.append(a),
+                                **(settings | change))
+    assert done[0] == 32 and "other settings" in caplog.text and next(iter(change)) in caplog.text  # started over
+    clean = compute_table(g, clip, "finite", **(settings | change))
+    assert torch.equal(resumed.rows, clean.rows)
+    loaded = load_table(path, g, clip.space)
+    assert loaded.clip_input == change.get("clip_input", "area") and loaded.stats.seed == change.get("seed", 5)
+
+
 def test_an_instant_edit_raises_the_cosine_to_its_target_more_than_to_an_unrelated_text(clip):
     """Two tiny generators, six images each: the edit toward 'rain on a window' (neutral 'a photo', beta 0.1,
     alpha 3) raises the image's CLIP cosine to the target more than to 'a red sports car'. Random tiny models
