@@ -74,6 +74,26 @@ def test_a_table_direction_is_getboundary_at_apply_time(g, clip, gradient, delta
         apply_direction(tiny_generator(16, seed=1), styles, direction)
 
 
+def test_several_targets_on_one_image_give_one_edit_each_and_a_mismatched_batch_is_refused(g, clip, gradient):
+    two = text_direction(clip.encode_text(["rain on a window", "a dog barking"]), clip.encode_text(["a photo"]))
+    direction = table_direction(gradient, two)
+    one = g.styles(g.ws_from_seed(4))
+    edited = apply_direction(g, one, direction, 3.0, 0.0)
+    assert all(s.shape[0] == 2 for s in edited)  # every layer, moved or not: one batch of two edits
+    for row in range(2):
+        alone = table_direction(gradient, Embedding(two.vectors[row:row + 1], two.space, two.source))
+        by_itself = apply_direction(g, one, alone, 3.0, 0.0)
+        assert all(torch.allclose(e[row:row + 1], a, atol=1e-5) for e, a in zip(edited, by_itself, strict=True))
+    with torch.no_grad():
+        assert g.synthesis_from_styles(edited).shape[0] == 2
+    three = g.styles(torch.cat([g.ws_from_seed(s) for s in (1, 2, 3)]))
+    with pytest.raises(SoundClipError, match="2 target rows, the latent 3 images") as error:
+        apply_direction(g, three, direction, 3.0, 0.0)
+    assert error.value.fix
+    pair = g.styles(torch.cat([g.ws_from_seed(s) for s in (1, 2)]))
+    assert all(s.shape[0] == 2 for s in apply_direction(g, pair, direction, 3.0, 0.0))  # one row per image
+
+
 def test_the_estimate_is_the_tables_score_when_its_norms_are_exact(g, clip, delta):
     """Probes = the CLIP axes: the estimate is exactly table . Delta t of the gradient table of the same images."""
     table = compute_table(g, clip, "gradient", images=3, **SMALL)
