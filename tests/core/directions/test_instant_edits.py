@@ -94,6 +94,32 @@ def test_several_targets_on_one_image_give_one_edit_each_and_a_mismatched_batch_
     assert all(s.shape[0] == 2 for s in apply_direction(g, pair, direction, 3.0, 0.0))  # one row per image
 
 
+def test_the_fingerprint_survives_device_moves_and_notices_a_changed_weight(monkeypatch):
+    from soundclip_core.directions import fingerprint
+
+    hashed = []
+    digest = fingerprint.weights_digest
+    monkeypatch.setattr(fingerprint, "weights_digest", lambda state: hashed.append(1) or digest(state))
+    gen = tiny_generator(16, seed=3)
+    first = fingerprint.generator_fingerprint(gen)
+    assert fingerprint.generator_fingerprint(gen) == first and len(hashed) == 1
+    gen.to(torch.float64).to(torch.float32)  # new storage everywhere (as a cuda/cpu round trip): the same weights
+    gen.cpu()
+    assert fingerprint.generator_fingerprint(gen) == first and len(hashed) == 1  # not hashed again
+    weight = next(iter(gen.parameters()))
+    original = weight.detach().clone()
+    with torch.no_grad():
+        weight.add_(1.0)  # changed in place: hashed again, another generator
+    changed = fingerprint.generator_fingerprint(gen)
+    assert changed != first and len(hashed) == 2
+    with torch.no_grad():
+        weight.copy_(original)
+    assert fingerprint.generator_fingerprint(gen) == first and len(hashed) == 3
+    with torch.no_grad():
+        next(iter(gen.buffers())).add_(1.0)  # a buffer (w_avg) too, though moves give buffers new tensors
+    assert fingerprint.generator_fingerprint(gen) != first and len(hashed) == 4
+
+
 def test_the_estimate_is_the_tables_score_when_its_norms_are_exact(g, clip, delta):
     """Probes = the CLIP axes: the estimate is exactly table . Delta t of the gradient table of the same images."""
     table = compute_table(g, clip, "gradient", images=3, **SMALL)
