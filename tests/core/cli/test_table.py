@@ -100,3 +100,30 @@ def test_a_table_made_into_the_cache_is_found_by_instant_edits(files, capsys, tm
     assert _instant(files, tmp_path / "cached.png", "--text", "rain", "--beta", "0") == 0
     printed = capsys.readouterr().out
     assert "using the cached gradient table (1 images)" in printed and "table/gradient" in printed
+
+
+def test_instant_refuses_bad_numbers_and_a_bad_table_before_inverting_the_photo(files, capsys, tmp_path, monkeypatch):
+    from photos import astronaut_path
+
+    from soundclip_core.cli import manipulate
+
+    def never(*args, **kwargs):
+        raise AssertionError("the photo was inverted before the table was checked")
+
+    monkeypatch.setattr(manipulate, "start_latent", never)
+    m = _models(files)
+    photo = ["--image", str(astronaut_path()), "--vgg", str(files / "models" / "perceptual" / "vgg16.pt")]
+    for extra, said in [(["--beta", "nan"], "--beta nan"), (["--beta", "-0.1"], "--beta -0.1"),
+                        (["--alpha", "nan"], "--alpha is NaN"), (["--estimate-images", "0"], "--estimate-images 0")]:
+        assert _instant(files, tmp_path / "n.png", "--text", "rain", *photo, *extra) == 2
+        assert said in capsys.readouterr().err
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"not a table")
+    assert _instant(files, tmp_path / "g.png", "--text", "rain", "--table", str(garbage), *photo) == 2
+    assert "truncated or not a safetensors file" in capsys.readouterr().err
+    table_path = tmp_path / "t.safetensors"
+    assert main(["table", "--generator", m["generator"], "--clip", m["clip"], "--samples", "1",
+                 "--device", str(TEST_DEVICE), "--out", str(table_path)]) == 0
+    assert _instant(files, tmp_path / "b.png", "--text", "rain", "--table", str(table_path), "--beta", "0.99",
+                    *photo) == 2  # a beta that moves nothing: said before the inversion too
+    assert "no channel would move" in capsys.readouterr().err and not (tmp_path / "b.png").exists()
