@@ -284,10 +284,14 @@ def instant_direction(args: argparse.Namespace, generator, clip, target: Embeddi
     if table is not None:
         direction = table_direction(table, delta)
     else:
-        bar = tqdm(total=args.estimate_images, desc="estimating the direction", unit="image")
+        bar = tqdm(total=args.estimate_images, desc="estimating the direction", unit="item")
+
+        def progress(done: int, total: int) -> None:  # the statistics' samples (once), then the images
+            bar.total, bar.n = total, done
+            bar.refresh()
+
         try:
-            direction = estimate_direction(generator, clip, delta, images=args.estimate_images,
-                                           progress=lambda done, total: bar.update(done - bar.n))
+            direction = estimate_direction(generator, clip, delta, images=args.estimate_images, progress=progress)
         finally:
             bar.close()
     direction.relevance(args.beta)  # a beta above every channel's relevance: said now, not after the inversion

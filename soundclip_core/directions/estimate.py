@@ -60,7 +60,8 @@ def estimate_direction(generator, clip, delta: Embedding, *, images: int = IMAGE
                        should_cancel: Callable[[], bool] | None = None) -> Direction:
     """The scores of Delta t (`text_direction`, one or more rows) estimated from the gradients of `images` sample
     images (the table's first ones): one forward of each batch of `image_batch` images, replicated so that each
-    backward pass serves as many of the 1 + `probes` vectors as memory allows (gradient.py)."""
+    backward pass serves as many of the 1 + `probes` vectors as memory allows (gradient.py). `progress(done,
+    total)` and `should_cancel` serve the channel statistics first (when not cached: samples), then the images."""
     if images < 1:
         raise SoundClipError("an estimate needs at least 1 image", fix=f"use {IMAGES} images")
     check_same_space([delta], expected=clip.space)
@@ -68,7 +69,8 @@ def estimate_direction(generator, clip, delta: Embedding, *, images: int = IMAGE
         raise EmbeddingSpaceError(f"the direction is {delta.dim}-d, this CLIP {clip.dim}-d",
                                   fix="make the target and neutral with this CLIP model")
     layout = table_layout(generator, max_resolution, include_torgb)
-    stats = channel_statistics(generator, stats_samples, seed, truncation_psi)
+    stats = channel_statistics(generator, stats_samples, seed, truncation_psi, progress=progress,
+                               should_cancel=should_cancel)
     styles = sample_styles(generator, images, seed, truncation_psi)
     device = generator.w_avg.device
     targets = delta.vectors.to(device)  # [T, D]
