@@ -78,8 +78,9 @@ def estimate_direction(generator, clip, delta: Embedding, *, images: int = IMAGE
     exact = probes >= clip.dim
     replicas = fit_batch(len(vectors), lambda: edit_step_bytes(generator, min(image_batch, images)), device)
     with torch.inference_mode(False), torch.enable_grad():
-        along_sum = torch.zeros(targets.shape[0], layout.total)  # sum_i Delta t . u_ic
-        probed_sum = torch.zeros(len(vectors) - targets.shape[0], layout.total)  # sum_i v . u_ic per probe
+        # the sums stay on the device (copied once at the end, no host sync per image batch)
+        along_sum = torch.zeros(targets.shape[0], layout.total, device=device)  # sum_i Delta t . u_ic
+        probed_sum = torch.zeros(len(vectors) - targets.shape[0], layout.total, device=device)  # sum_i v . u_ic
         make_autograd_ready(generator)
         make_autograd_ready(clip.model)
         for first in range(0, images, image_batch):
@@ -88,13 +89,14 @@ def estimate_direction(generator, clip, delta: Embedding, *, images: int = IMAGE
             batch = [s[first:last].to(device) for s in styles]
             _, products = vector_jacobian_products(generator, clip, batch, layout, vectors, clip_input, replicas,
                                                    project=True)  # [b, T + K, total]
-            products = products.transpose(0, 1).cpu()
+            products = products.transpose(0, 1).float()
             along, probed = products[:targets.shape[0]], products[targets.shape[0]:]  # [T, b, total], [K, b, total]
             norm = _norm(probed, exact, floor=along.abs().amax(0))  # n_ic [b, total]
             along_sum += _unit(along, norm).sum(1)
             probed_sum += _unit(probed, norm).sum(1)
             if progress is not None:
                 progress(last, images)
+    along_sum, probed_sum = along_sum.cpu(), probed_sum.cpu()
     total_norm = _norm(probed_sum[:, None], exact, floor=along_sum.abs().amax(0, keepdim=True))[0]  # |sum_i u_ic|
     scores = _unit(along_sum, total_norm)
     how = "axes" if probes >= clip.dim else f"{probes} probes"
