@@ -8,7 +8,7 @@ from soundclip_core.generators.labels import describe, label_for
 from soundclip_core.image import to_comfy_image
 from soundclip_core.manipulate import default_mix_layers, style_mix
 from soundclip_core.memory import decode_bytes
-from soundclip_core.noise_maps import decode
+from soundclip_core.noise_maps import check_noise, decode
 
 from . import comfy_env
 from .form import Node, any_file, choice, link, model, number, seed, text, whole
@@ -115,7 +115,7 @@ class Decode(Node):
         with comfy_env.on_device(generator, memory_required=lambda: decode_bytes(generator, DECODE_BATCH)):
             if styles is not None:
                 drawn = generator.check_styles(styles["styles"], f"the styles (from {styles['generator']})")
-                noise = styles.get("noise") if noise_mode == "const" else None
+                noise = check_noise(generator, styles.get("noise")) if noise_mode == "const" else None
                 images = decode_styles(generator, drawn, noise, noise_mode, batch_size=DECODE_BATCH)
             else:
                 noise = noise_for(generator, latent) if noise_mode == "const" else None

@@ -64,6 +64,9 @@ def estimate_direction(generator, clip, delta: Embedding, *, images: int = IMAGE
     total)` and `should_cancel` serve the channel statistics first (when not cached: samples), then the images."""
     if images < 1:
         raise SoundClipError("an estimate needs at least 1 image", fix=f"use {IMAGES} images")
+    if probes < 1:
+        raise SoundClipError(f"an estimate needs at least 1 probe (got {probes}): the norms come from them",
+                             fix=f"use {PROBES} probes")
     check_same_space([delta], expected=clip.space)
     if delta.dim != clip.dim:
         raise EmbeddingSpaceError(f"the direction is {delta.dim}-d, this CLIP {clip.dim}-d",

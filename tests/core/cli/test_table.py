@@ -127,3 +127,14 @@ def test_instant_refuses_bad_numbers_and_a_bad_table_before_inverting_the_photo(
     assert _instant(files, tmp_path / "b.png", "--text", "rain", "--table", str(table_path), "--beta", "0.99",
                     *photo) == 2  # a beta that moves nothing: said before the inversion too
     assert "no channel would move" in capsys.readouterr().err and not (tmp_path / "b.png").exists()
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**32)])
+def test_table_refuses_a_seed_numpy_cannot_take_before_models_load(files, capsys, tmp_path, monkeypatch, seed):
+    from soundclip_core.cli import table
+
+    monkeypatch.setattr(table, "load_generator", lambda *a, **k: pytest.fail("a model loaded first"))
+    m = _models(files)
+    assert main(["table", "--generator", m["generator"], "--clip", m["clip"], "--seed", seed,
+                 "--out", str(tmp_path / "t.safetensors")]) == 2
+    assert f"--seed {seed} is outside 0..{2**32 - 1}" in capsys.readouterr().err

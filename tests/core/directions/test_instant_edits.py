@@ -32,7 +32,13 @@ from soundclip_core.directions import (
 from soundclip_core.directions.gradient import image_jacobian
 from soundclip_core.directions.sampling import sample_styles
 from soundclip_core.embedding import Embedding
-from soundclip_core.errors import Cancelled, CheckpointError, EmbeddingSpaceError, SoundClipError
+from soundclip_core.errors import (
+    Cancelled,
+    CheckpointError,
+    EmbeddingSpaceError,
+    LatentShapeError,
+    SoundClipError,
+)
 
 STATS = 400
 SMALL = dict(stats_samples=STATS, max_resolution=8)  # tiny SG2: conv1_4, conv0_8, conv1_8 = 88 channels
@@ -118,6 +124,14 @@ def test_the_fingerprint_survives_device_moves_and_notices_a_changed_weight(monk
     with torch.no_grad():
         next(iter(gen.buffers())).add_(1.0)  # a buffer (w_avg) too, though moves give buffers new tensors
     assert fingerprint.generator_fingerprint(gen) != first and len(hashed) == 4
+
+
+def test_an_estimate_needs_an_image_and_a_probe(g, clip, delta):
+    with pytest.raises(SoundClipError, match="at least 1 probe") as error:
+        estimate_direction(g, clip, delta, images=1, probes=0, **SMALL)
+    assert "16 probes" in error.value.fix
+    with pytest.raises(SoundClipError, match="at least 1 image"):
+        estimate_direction(g, clip, delta, images=0, **SMALL)
 
 
 def test_the_estimate_is_the_tables_score_when_its_norms_are_exact(g, clip, delta):
@@ -255,7 +269,7 @@ def test_styles_files_round_trip_and_decode_as_the_latent(g, tmp_path):
     with torch.no_grad():
         assert torch.equal(decode_styles(g, loaded, batch_size=2), g.synthesis(ws))
         assert torch.allclose(decode_styles(g, loaded, batch_size=1), g.synthesis(ws), atol=1e-5)  # batch rounding
-    with pytest.raises(Exception, match="style"):
+    with pytest.raises(LatentShapeError, match="style"):
         read_styles(tmp_path / "s.safetensors", tiny_sg3())
     (tmp_path / "bad.safetensors").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="styles file"):
