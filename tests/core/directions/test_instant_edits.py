@@ -239,6 +239,18 @@ def test_the_cache_computes_once_per_generator_space_and_method_and_resumes(g, c
     assert path.stat().st_size > 100
 
 
+def test_the_cached_table_found_is_the_one_with_the_most_images(g, clip, gradient, tmp_path):
+    from dataclasses import replace
+
+    from soundclip_core.directions.files import save_table, style_layout_json
+
+    for method, images in [("finite", 1), ("finite", 30), ("gradient", 9)]:  # by name: finite.1img, finite.30img
+        table = replace(gradient, method=method, images=images, rows=gradient.rows * images)
+        save_table(table, table_file(tmp_path, g, clip.space, method, images), style_layout_json(g))
+    found = find_cached_table(g, clip.space, tmp_path)
+    assert found.images == 30 and found.method == "finite" and torch.equal(found.rows, gradient.rows * 30)
+
+
 def test_batches_shrink_to_the_free_memory(monkeypatch):
     from soundclip_core.directions import compute
 
