@@ -138,3 +138,41 @@ def test_table_refuses_a_seed_numpy_cannot_take_before_models_load(files, capsys
     assert main(["table", "--generator", m["generator"], "--clip", m["clip"], "--seed", seed,
                  "--out", str(tmp_path / "t.safetensors")]) == 2
     assert f"--seed {seed} is outside 0..{2**32 - 1}" in capsys.readouterr().err
+
+
+def test_instant_region_mask_composite_keeps_the_source_outside_exactly(files, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOUNDCLIP_HOME", str(tmp_path / "home"))  # no cached table: an estimate
+    m = _models(files)
+    left = np.zeros((32, 32), np.uint8)
+    left[:, :16] = 255  # white = may change: the left half
+    Image.fromarray(left).save(tmp_path / "left.png")
+    out = tmp_path / "masked.png"
+    assert _instant(files, out, "--text", "rain", "--estimate-images", "1", "--beta", "0", "--alpha", "8",
+                    "--region-mask", str(tmp_path / "left.png"), "--feather", "2", "--composite") == 0
+    generator = load_generator(m["generator"], TEST_DEVICE)
+    with torch.no_grad():
+        source = tmp_path / "source.png"
+        save_image(generator.synthesis(generator.ws_from_seed(3, truncation_psi=0.7)), source)
+    edit, plain = (np.asarray(Image.open(p), dtype=np.int16) for p in (out, source))
+    assert np.array_equal(edit[:, 16:], plain[:, 16:])  # outside the mask: the source's pixels exactly
+    assert np.abs(edit[:, :12] - plain[:, :12]).mean() > 0.5  # inside (clear of the feather): the edit
+
+
+def test_instant_align_face_edits_the_astronauts_face_and_pastes_it_back(files, capsys, tmp_path, monkeypatch):
+    from photos import astronaut_path
+
+    monkeypatch.setenv("SOUNDCLIP_HOME", str(tmp_path / "home"))
+    photo = ["--image", str(astronaut_path()), "--vgg", str(files / "models" / "perceptual" / "vgg16.pt"),
+             "--invert-steps", "1", "--align", "face", "--estimate-images", "1", "--beta", "0"]
+    out = tmp_path / "face.png"
+    assert _instant(files, out, "--text", "laughing", *photo) == 0
+    original = np.asarray(Image.open(astronaut_path()).convert("RGB"), dtype=np.int16)
+    pasted = np.asarray(Image.open(out).convert("RGB"), dtype=np.int16)
+    assert pasted.shape == original.shape == (512, 512, 3)  # the photo with the edited face put back
+    assert np.abs(pasted[:40, -40:] - original[:40, -40:]).max() <= 1  # a corner far from her face: the photo
+    assert np.abs(pasted - original).mean() > 0.5  # the face: a tiny random generator's edit
+    _, meta = read_styles(out.with_name("face.styles.safetensors"))
+    assert "face_transform" in meta and meta["direction"] == "estimate"
+    square = tmp_path / "square.png"
+    assert _instant(files, square, "--text", "laughing", *photo, "--no-paste-back") == 0
+    assert Image.open(square).size == (32, 32)
