@@ -112,6 +112,10 @@ def test_the_fingerprint_survives_device_moves_and_notices_a_changed_weight(monk
     gen.to(torch.float64).to(torch.float32)  # new storage everywhere (as a cuda/cpu round trip): the same weights
     gen.cpu()
     assert fingerprint.generator_fingerprint(gen) == first and len(hashed) == 1  # not hashed again
+    with torch.inference_mode():  # a node: ComfyUI runs it in inference mode, comfy_env._move moves outside it
+        with torch.inference_mode(False):
+            gen.to(torch.float64).to(torch.float32)
+        assert fingerprint.generator_fingerprint(gen) == first and len(hashed) == 1
     weight = next(iter(gen.parameters()))
     original = weight.detach().clone()
     with torch.no_grad():
