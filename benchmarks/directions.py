@@ -2,7 +2,7 @@
 
     python benchmarks/directions.py [--size 256] [--steps 300] [--table-size 32] [--table-images 2]
                                     [--styleclip DIR] [--styleclip-size 32] [--styleclip-channels 64]
-                                    [--styleclip-images 1] [--skip instant methods]
+                                    [--styleclip-images 1] [--skip instant methods fingerprint]
 
 1. On a StyleGAN2 config-f generator of `--size` px with random weights and a random ViT-B-32 CLIP:
    an instant edit (direction from target and neutral, GetBoundary relevance, apply, decode from styles)
@@ -24,6 +24,9 @@
    `--styleclip-images` images. Statistics (GenerateS/GetCodeMS, our channel_statistics) are made before the
    clock starts on both sides. The rows' mean cosines between the three tables are printed too (StyleCLIP's
    shallow-copy quirk and its uint8 images make its rows differ slightly from the clean recipe).
+4. The generator fingerprint a table and a direction are checked with, at 1024 px after a device move (as
+   ComfyUI moves the generator around every node): cached on the generator vs the full hash of its weights
+   (what every move cost before the cache survived moves).
 CPU, `--threads` threads (default 2); CUDA rows too when a GPU is present (StyleCLIP's row: CPU only).
 """
 
@@ -233,6 +236,33 @@ def against_styleclip(directory: str, size: int, channel_max: int, images: int) 
           f"row cosine means {', '.join(f'{k} {v:.3f}' for k, v in cos.items())}", flush=True)
 
 
+def fingerprint_after_moves(device: torch.device, size: int = 1024) -> None:
+    from soundclip_core.directions.fingerprint import generator_fingerprint, weights_digest
+
+    g = Generator(GeneratorConfig(resolution=size)).eval().requires_grad_(False).to(device)
+    generator_fingerprint(g)
+    other = torch.device("cpu") if device.type == "cuda" else None
+
+    def move() -> None:  # to the other device and back (on a CPU alone: a dtype round trip, new storage too)
+        if other is not None:
+            g.to(other).to(device)
+        else:
+            g.to(torch.float64).to(torch.float32)
+
+    def cached() -> None:
+        move()
+        t = time.perf_counter()
+        generator_fingerprint(g)
+        times.append(time.perf_counter() - t)
+
+    times: list[float] = []
+    for _ in range(3):
+        cached()
+    full = seconds(lambda: weights_digest(g.state_dict()), repeat=3)
+    print(f"[{device}] fingerprint of a {size} px generator after a move: cached {min(times) * 1000:.1f} ms, "
+          f"full hash {full * 1000:.0f} ms", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=256)
@@ -244,7 +274,8 @@ def main() -> None:
     parser.add_argument("--styleclip-size", type=int, default=32, help="generator size for the StyleCLIP row")
     parser.add_argument("--styleclip-channels", type=int, default=64, help="most channels per layer there")
     parser.add_argument("--styleclip-images", type=int, default=1, help="images averaged over there")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["instant", "methods"], help="rows to leave out")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["instant", "methods", "fingerprint"],
+                        help="rows to leave out")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
@@ -254,6 +285,8 @@ def main() -> None:
             instant_vs_optimisation(args.size, args.steps, device)
         if "methods" not in args.skip:
             table_methods(args.table_size, args.table_images, device)
+        if "fingerprint" not in args.skip:
+            fingerprint_after_moves(device)
     if args.styleclip:
         against_styleclip(args.styleclip, args.styleclip_size, args.styleclip_channels, args.styleclip_images)
 

@@ -9,7 +9,7 @@ from soundclip_core.generators.labels import describe, label_for
 from soundclip_core.image import to_comfy_image
 from soundclip_core.manipulate import composite, default_mix_layers, feathered, style_mix
 from soundclip_core.memory import decode_bytes
-from soundclip_core.noise_maps import decode
+from soundclip_core.noise_maps import check_noise, decode
 
 from . import comfy_env
 from .form import Node, any_file, choice, link, model, number, seed, text, whole
@@ -127,7 +127,8 @@ class Decode(Node):
                                 batch_size=DECODE_BATCH)
             if styles is not None:
                 drawn = generator.check_styles(styles["styles"], f"the styles (from {styles['generator']})")
-                edit = decode_styles(generator, drawn, styles.get("noise") if noise_mode == "const" else None,
+                edit = decode_styles(generator, drawn,
+                                     check_noise(generator, styles.get("noise")) if noise_mode == "const" else None,
                                      noise_mode, batch_size=DECODE_BATCH)
                 images = edit if allowed is None else composite(edit, images, allowed)
         return (to_comfy_image(images),)

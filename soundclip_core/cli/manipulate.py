@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from ..clip import load_clip
 from ..directions import (
     DEFAULT_ALPHA,
     DEFAULT_BETA,
+    Direction,
     apply_direction,
     decode_styles,
     estimate_direction,
@@ -174,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
         if args.table and not Path(args.table).is_file():
             raise CheckpointError("no table here", path=args.table, fix="make one with `soundclip table`, or leave "
                                                                          "--table out for an estimate")
+        check_instant_numbers(args)
     source = read_latent(args.latent) if args.latent else None
     original = load_image(args.image) if args.image else None
     photo, face = aligned_photo(args, original)
@@ -208,11 +211,14 @@ def run(args: argparse.Namespace) -> int:
         from ..arcface import load_arcface
 
         identity = load_arcface(files["arcface"], device)
-    w_source, noise = start_latent(args, files, generator, source, photo, device, label)
-    if args.instant:
+    direction = None
+    if args.instant:  # the table checked and the direction made before an inversion's hundreds of steps
         neutral = encoder.encode(neutral_audio) if neutral_audio is not None else clip.encode_text([args.neutral])
-        return run_instant(args, generator, clip, combine(targets), neutral, w_source.to(device), noise,
-                           image_path, styles_file, label_text if label is not None else None, allowed, face)
+        direction = instant_direction(args, generator, clip, combine(targets), neutral)
+    w_source, noise = start_latent(args, files, generator, source, photo, device, label)
+    if direction is not None:
+        return run_instant(args, generator, direction, w_source.to(device), noise, image_path, styles_file,
+                           label_text if label is not None else None, allowed, face)
     region = None
     if allowed is not None:  # VGG is at hand when a photo was inverted: its features hold the outside too
         perceptual = load_perceptual(files["vgg"], files["lpips"], device) if files["vgg"] is not None else None
@@ -250,12 +256,22 @@ def styles_path(image: Path) -> Path:
     return image.with_name(f"{image.stem}.styles.safetensors")
 
 
-def run_instant(args: argparse.Namespace, generator, clip, target: Embedding, neutral: Embedding, w_source, noise,
-                image_path: Path, styles_file: Path, label_text: str | None, allowed=None, face=None) -> int:
-    """--instant: the target's direction (through --table, or estimated), applied at --alpha/--beta/--layers to
-    the source's styles, decoded; the image and the styles written. With --region-mask (`allowed`) the edit is
-    pasted over the source through the mask (there is no optimisation to hold the outside: the composite does);
-    with --align face it goes back into the photo."""
+def check_instant_numbers(args: argparse.Namespace) -> None:
+    """--instant's numbers, refused before anything loads: beta a threshold >= 0, alpha a number, at least one
+    estimate image."""
+    if math.isnan(args.beta) or args.beta < 0:
+        raise SoundClipError(f"--beta {args.beta:g} is not a relevance threshold",
+                             fix="use a beta of 0 or more (StyleCLIP: 0.08-0.3)")
+    if math.isnan(args.alpha):
+        raise SoundClipError("--alpha is NaN", fix="use alpha between -10 and 10 (StyleCLIP's range)")
+    if args.estimate_images < 1:
+        raise SoundClipError(f"--estimate-images {args.estimate_images} leaves nothing to estimate from",
+                             fix=f"use at least 1 (default {ESTIMATE_IMAGES})")
+
+
+def instant_direction(args: argparse.Namespace, generator, clip, target: Embedding, neutral: Embedding) -> Direction:
+    """--instant's direction: through --table (checked against the generator and CLIP), a cached table, or
+    estimated; its beta checked (an error naming the beta that would move a channel)."""
     delta = text_direction(target, neutral)
     if not args.table:
         table = find_cached_table(generator, clip.space)
@@ -265,17 +281,31 @@ def run_instant(args: argparse.Namespace, generator, clip, target: Embedding, ne
         table = load_styleclip_table(args.table, generator)
     else:
         table = load_table(args.table, generator, clip.space)
-    if table is None:
-        bar = tqdm(total=args.estimate_images, desc="estimating the direction", unit="image")
+    if table is not None:
+        direction = table_direction(table, delta)
+    else:
+        bar = tqdm(total=args.estimate_images, desc="estimating the direction", unit="item")
+
+        def progress(done: int, total: int) -> None:  # the statistics' samples (once), then the images
+            bar.total, bar.n = total, done
+            bar.refresh()
+
         try:
-            direction = estimate_direction(generator, clip, delta, images=args.estimate_images,
-                                           progress=lambda done, total: bar.update(done - bar.n))
+            direction = estimate_direction(generator, clip, delta, images=args.estimate_images, progress=progress)
         finally:
             bar.close()
-    start = time.perf_counter()  # the instant edit itself: direction (with a table), apply, decode
+    direction.relevance(args.beta)  # a beta above every channel's relevance: said now, not after the inversion
+    return direction
+
+
+def run_instant(args: argparse.Namespace, generator, direction: Direction, w_source, noise, image_path: Path,
+                styles_file: Path, label_text: str | None, allowed=None, face=None) -> int:
+    """--instant: `direction` (`instant_direction`) applied at --alpha/--beta/--layers to the source's styles,
+    decoded; the image and the styles written. With --region-mask (`allowed`) the edit is pasted over the source
+    through the mask (there is no optimisation to hold the outside: the composite does); with --align face it
+    goes back into the photo."""
+    start = time.perf_counter()  # the instant edit itself: apply, decode
     with torch.no_grad():
-        if table is not None:
-            direction = table_direction(table, delta)
         source = generator.styles(w_source)
         edited = apply_direction(generator, source, direction, args.alpha, args.beta, args.layers)
         images = decode_styles(generator, edited, noise)
@@ -287,7 +317,7 @@ def run_instant(args: argparse.Namespace, generator, clip, target: Embedding, ne
             images = torch.cat([pasted(args, source_images, face), images], dim=-1)
     seconds = time.perf_counter() - start
     meta = {"generator": generator.source, "alpha": args.alpha, "beta": args.beta, "layers": args.layers or "",
-            "direction": direction.method, "target": delta.source,
+            "direction": direction.method, "target": direction.source,
             **({"label": label_text} if label_text is not None else {}),
             **({"face_transform": face.transform.to_json()} if face is not None else {})}
     save_image(images, image_path)

@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from ..clip import load_clip
 from ..directions import METHODS, cache_entry, cached_table, compute_table, default_table_folder, partial_path
-from ..directions.sampling import SEED
+from ..directions.sampling import SEED, SEED_MAX
 from ..directions.table import IMAGES
 from ..errors import SoundClipError
 from ..generators import load_generator
@@ -42,6 +42,9 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.samples < 1:
         raise SoundClipError(f"--samples {args.samples}: a table needs at least 1 image", fix=f"use {IMAGES}")
+    if not 0 <= args.seed <= SEED_MAX:  # numpy's RandomState takes 0 .. 2^32 - 1
+        raise SoundClipError(f"--seed {args.seed} is outside 0..{SEED_MAX}", fix=f"use a seed in that range "
+                                                                                 f"(StyleCLIP's is {SEED})")
     if args.out is not None:
         out = check_output(args.out, {".safetensors"}, "table.safetensors")
         check_output(partial_path(out), {".safetensors"}, "table.safetensors")

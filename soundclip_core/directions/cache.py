@@ -51,17 +51,20 @@ def table_file(folder: str | os.PathLike, generator, space: str, method: str, im
 
 
 def find_cached_table(generator, space: str, folder: str | os.PathLike | None = None) -> ChannelTable | None:
-    """Any complete table of `generator` in `space` already in the cache (the first by name that loads, made
-    with any method or settings: e.g. by the node), or None."""
+    """The complete table of `generator` in `space` with the most images (the best averaged; by name among
+    equals) in `folder`, made with any method or settings, or None. `folder` defaults to soundclip's cache
+    folder (`default_table_folder()`, where `soundclip table` writes); the nodes pass ComfyUI's
+    models/soundclip_tables, which the CLI does not search (give `--table` for a table made there)."""
     folder = Path(folder or default_table_folder())
+    found = []
     for path in sorted(folder.glob(f"{generator_fingerprint(generator)}.{_slug(space)}.*.safetensors")):
         if ".partial." in path.name:
             continue
         try:
-            return load_table(path, generator, space)
+            found.append(load_table(path, generator, space))
         except CheckpointError:
             continue
-    return None
+    return max(found, key=lambda table: table.images, default=None)  # max keeps the first of equals
 
 
 def cache_entry(generator, space: str, method: str = "gradient", folder: str | os.PathLike | None = None, *,

@@ -66,19 +66,22 @@ def compute_table(generator, clip, method: str = "finite", *, images: int = IMAG
 
     `images`: sample images the directions are averaged over (the first of the statistics' draw);
     `batch_size`: renders per forward (finite); `image_batch`: images per forward and `replicas`: CLIP dimensions
-    per backward (gradient); `path`: save there (and resume from its partial file)."""
+    per backward (gradient); `path`: save there (and resume from its partial file). `progress(done, total)` and
+    `should_cancel` serve the channel statistics first (when not cached: samples), then the table's work."""
     check_method(method)
     if images < 1:
         raise SoundClipError("a table needs at least 1 image", fix=f"use StyleCLIP's {IMAGES}")
     layout = table_layout(generator, max_resolution, include_torgb)
-    stats = channel_statistics(generator, stats_samples, seed, truncation_psi)
+    stats = channel_statistics(generator, stats_samples, seed, truncation_psi, progress=progress,
+                               should_cancel=should_cancel)
     identity = dict(layout=layout, space=clip.space, method=method, generator=generator_fingerprint(generator),
-                    stats=stats, images=images, strength=float(strength))
+                    stats=stats, images=images, strength=float(strength), clip_input=clip_input)
     styles_json = style_layout_json(generator)
     partial_file = None if path is None else partial_path(path)
     partial = None
     if partial_file is not None:
-        partial = load_partial(partial_file, generator, clip.space, layout, method, images, float(strength))
+        partial = load_partial(partial_file, generator, clip.space, layout, method, images, float(strength), stats,
+                               clip_input)
 
     def keep(state: Partial) -> None:
         if partial_file is not None:

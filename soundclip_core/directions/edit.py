@@ -44,12 +44,23 @@ def apply_relevance(generator, styles: list[torch.Tensor], table: ChannelTable, 
                     layers: str | None = None) -> list[torch.Tensor]:
     """Edited styles (a new list; untouched layers are the same tensors). r: [1 or B, channels] from
     `relevance`; styles: one [B, channels] tensor per style layer of `generator`; `table`: anything with the
-    table's `layout` and `stats` (a `ChannelTable` or a `Direction`)."""
+    table's `layout` and `stats` (a `ChannelTable` or a `Direction`).
+
+    R rows of r on one image (a batch of sounds editing one picture) give R edited images: every style layer,
+    moved or not, is expanded to R, so the batch stays one batch. R rows on B > 1 images other than R is
+    refused (which row edits which image is not known)."""
     styles = generator.check_styles(styles)
     alpha = clamp_alpha(alpha)
     if r.ndim != 2 or r.shape[1] != table.layout.total:
         raise SoundClipError(f"the relevance has shape {tuple(r.shape)}, the table {table.layout.total} channels",
                              fix="make the relevance with this table")
+    rows, batch = r.shape[0], styles[0].shape[0]
+    if rows != 1 and rows != batch:
+        if batch != 1:
+            raise SoundClipError(f"the direction has {rows} target rows, the latent {batch} images",
+                                 fix="give one target per image, one target for all images, or a single image "
+                                     "for several targets")
+        styles = [s.expand(rows, -1).contiguous() for s in styles]
     allowed = None if not (layers or "").strip() else set(parse_layers(layers, generator.num_ws))
     style_layers = generator.style_layers
     out = list(styles)

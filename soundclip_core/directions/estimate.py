@@ -60,15 +60,20 @@ def estimate_direction(generator, clip, delta: Embedding, *, images: int = IMAGE
                        should_cancel: Callable[[], bool] | None = None) -> Direction:
     """The scores of Delta t (`text_direction`, one or more rows) estimated from the gradients of `images` sample
     images (the table's first ones): one forward of each batch of `image_batch` images, replicated so that each
-    backward pass serves as many of the 1 + `probes` vectors as memory allows (gradient.py)."""
+    backward pass serves as many of the 1 + `probes` vectors as memory allows (gradient.py). `progress(done,
+    total)` and `should_cancel` serve the channel statistics first (when not cached: samples), then the images."""
     if images < 1:
         raise SoundClipError("an estimate needs at least 1 image", fix=f"use {IMAGES} images")
+    if probes < 1:
+        raise SoundClipError(f"an estimate needs at least 1 probe (got {probes}): the norms come from them",
+                             fix=f"use {PROBES} probes")
     check_same_space([delta], expected=clip.space)
     if delta.dim != clip.dim:
         raise EmbeddingSpaceError(f"the direction is {delta.dim}-d, this CLIP {clip.dim}-d",
                                   fix="make the target and neutral with this CLIP model")
     layout = table_layout(generator, max_resolution, include_torgb)
-    stats = channel_statistics(generator, stats_samples, seed, truncation_psi)
+    stats = channel_statistics(generator, stats_samples, seed, truncation_psi, progress=progress,
+                               should_cancel=should_cancel)
     styles = sample_styles(generator, images, seed, truncation_psi)
     device = generator.w_avg.device
     targets = delta.vectors.to(device)  # [T, D]
@@ -76,8 +81,9 @@ def estimate_direction(generator, clip, delta: Embedding, *, images: int = IMAGE
     exact = probes >= clip.dim
     replicas = fit_batch(len(vectors), lambda: edit_step_bytes(generator, min(image_batch, images)), device)
     with torch.inference_mode(False), torch.enable_grad():
-        along_sum = torch.zeros(targets.shape[0], layout.total)  # sum_i Delta t . u_ic
-        probed_sum = torch.zeros(len(vectors) - targets.shape[0], layout.total)  # sum_i v . u_ic per probe
+        # the sums stay on the device (copied once at the end, no host sync per image batch)
+        along_sum = torch.zeros(targets.shape[0], layout.total, device=device)  # sum_i Delta t . u_ic
+        probed_sum = torch.zeros(len(vectors) - targets.shape[0], layout.total, device=device)  # sum_i v . u_ic
         make_autograd_ready(generator)
         make_autograd_ready(clip.model)
         for first in range(0, images, image_batch):
@@ -86,13 +92,14 @@ def estimate_direction(generator, clip, delta: Embedding, *, images: int = IMAGE
             batch = [s[first:last].to(device) for s in styles]
             _, products = vector_jacobian_products(generator, clip, batch, layout, vectors, clip_input, replicas,
                                                    project=True)  # [b, T + K, total]
-            products = products.transpose(0, 1).cpu()
+            products = products.transpose(0, 1).float()
             along, probed = products[:targets.shape[0]], products[targets.shape[0]:]  # [T, b, total], [K, b, total]
             norm = _norm(probed, exact, floor=along.abs().amax(0))  # n_ic [b, total]
             along_sum += _unit(along, norm).sum(1)
             probed_sum += _unit(probed, norm).sum(1)
             if progress is not None:
                 progress(last, images)
+    along_sum, probed_sum = along_sum.cpu(), probed_sum.cpu()
     total_norm = _norm(probed_sum[:, None], exact, floor=along_sum.abs().amax(0, keepdim=True))[0]  # |sum_i u_ic|
     scores = _unit(along_sum, total_norm)
     how = "axes" if probes >= clip.dim else f"{probes} probes"

@@ -2,8 +2,10 @@
 
 Tensors: "rows" [channels, clip_dim] and the channel statistics "mean.{i}" / "std.{i}" of every style
 layer i. Metadata: the generator's weight fingerprint, the CLIP space, the method, the table's channel
-layout and the generator's full style layout, the image count, the strength, the statistics' settings, and
-"done" (the finished amount of a partial table, which only `compute_table` reads, to resume). Loading
+layout and the generator's full style layout, the image count, the strength, the statistics' settings (their
+seed and truncation also draw the table's images), the CLIP input mode, and "done" (the finished amount of a
+partial table, which only `compute_table` reads, to resume: only with every one of these settings equal, so a
+resumed table never mixes rows of two recipes). Loading
 refuses, by name and with a fix, a table made for another generator, space or layout, a partial, truncated
 or NaN table.
 """
@@ -11,6 +13,7 @@ or NaN table.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -27,6 +30,7 @@ from .table import ChannelTable, Partial
 
 FORMAT = "soundclip-stylespace-table"
 VERSION = "1"
+logger = logging.getLogger(__name__)
 REMAKE = "compute the table again for this generator and CLIP (`compute_table`)"
 
 
@@ -39,7 +43,7 @@ def _metadata(table: ChannelTable, styles_json: str, done: int | None) -> dict[s
     return {"format": FORMAT, "version": VERSION, "generator": table.generator, "space": table.space,
             "method": table.method, "layout": table.layout.to_json(), "style_layers": styles_json,
             "images": str(table.images), "strength": repr(table.strength), "stats_samples": str(s.samples),
-            "stats_seed": str(s.seed), "stats_truncation": repr(s.truncation_psi),
+            "stats_seed": str(s.seed), "stats_truncation": repr(s.truncation_psi), "clip_input": table.clip_input,
             "complete": "1" if done is None else "0", "done": "" if done is None else str(done)}
 
 
@@ -78,7 +82,8 @@ def _build(path: Path, metadata: dict[str, str], tensors: dict[str, torch.Tensor
                            [tensors[f"std.{i}"] for i in range(len(layers))], int(metadata["stats_samples"]),
                            int(metadata["stats_seed"]), float(metadata["stats_truncation"]))
         table = ChannelTable(tensors["rows"], layout, metadata["space"], metadata["method"], metadata["generator"],
-                             stats, int(metadata["images"]), float(metadata["strength"]))
+                             stats, int(metadata["images"]), float(metadata["strength"]),
+                             metadata.get("clip_input", "area"))  # tables from before it was stored: the default
         done = None if metadata["complete"] == "1" else int(metadata["done"])
     except (KeyError, ValueError, TypeError) as error:
         raise CheckpointError(f"the StyleSpace table's metadata or tensors are incomplete ({error})", path=path,
@@ -125,17 +130,30 @@ def load_table(path: str | os.PathLike, generator=None, space: str | None = None
 
 
 def load_partial(path: Path, generator, space: str, layout: ChannelLayout, method: str, images: int,
-                 strength: float) -> Partial | None:
-    """The resumable state in a partial file for exactly this computation, or None (nothing there, or made with
-    other settings, which a fresh start overwrites)."""
+                 strength: float, stats: StyleStats, clip_input: str) -> Partial | None:
+    """The resumable state in a partial file for exactly this computation, or None: nothing there, or made with
+    other settings (generator, space, layout, method, images, strength, the statistics' samples, seed and
+    truncation, the CLIP input mode), which a fresh start overwrites, with a warning in the log."""
     if not path.is_file():
         return None
     try:
         metadata, tensors = _read(path)
         _check_identity(path, metadata, generator, space, layout)
         table, done = _build(path, metadata, tensors)
-    except CheckpointError:
+    except CheckpointError as error:
+        logger.warning("soundclip: starting the table over: the partial table %s is not this one's (%s)",
+                       path, error.args[0] if error.args else error)
         return None
-    if done is None or table.method != method or table.images != images or table.strength != strength:
+    if done is None:
+        return None
+    mine = dict(method=method, images=images, strength=float(strength), stats_samples=stats.samples,
+                seed=stats.seed, truncation_psi=float(stats.truncation_psi), clip_input=clip_input)
+    theirs = dict(method=table.method, images=table.images, strength=table.strength,
+                  stats_samples=table.stats.samples, seed=table.stats.seed,
+                  truncation_psi=table.stats.truncation_psi, clip_input=metadata.get("clip_input"))
+    differ = sorted(k for k in mine if mine[k] != theirs[k])
+    if differ:
+        logger.warning("soundclip: starting the table over: the partial table %s was made with other settings (%s)",
+                       path, ", ".join(f"{k} {theirs[k]!r}, now {mine[k]!r}" for k in differ))
         return None
     return Partial(table.rows, done)

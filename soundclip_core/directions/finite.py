@@ -40,7 +40,7 @@ def finite_rows(generator, clip, layout: ChannelLayout, stats: StyleStats, style
         channels = torch.arange(first, last).repeat_interleave(2 * images)
         image = torch.arange(images).repeat_interleave(2).repeat(last - first)
         sign = torch.tensor([-1.0, 1.0]).repeat(images * (last - first))
-        sums = torch.zeros(last - first, clip.dim)
+        sums = torch.zeros(last - first, clip.dim, device=device)  # on the device: one copy per chunk
         for b in range(0, channels.numel(), batch_size):
             check_cancel(should_cancel)
             ch, im, sg = channels[b:b + batch_size], image[b:b + batch_size], sign[b:b + batch_size]
@@ -51,11 +51,10 @@ def finite_rows(generator, clip, layout: ChannelLayout, stats: StyleStats, style
                 value = stats.mean[li][index[at]] + sg[at] * strength * stats.std[li][index[at]]
                 batch[li][torch.nonzero(at).squeeze(1).to(device), index[at].to(device)] = value.to(device)
             with torch.no_grad():
-                features = F.normalize(clip_features(clip, generator.synthesis_from_styles(batch), clip_input).cpu(),
-                                       dim=-1)
+                features = F.normalize(clip_features(clip, generator.synthesis_from_styles(batch), clip_input), dim=-1)
             d = F.normalize(features[1::2] - features[0::2], dim=-1)
-            sums.index_add_(0, ch[0::2] - first, d)
-        rows[first:last] = F.normalize(sums / images, dim=-1)
+            sums.index_add_(0, (ch[0::2] - first).to(device), d.float())
+        rows[first:last] = F.normalize(sums / images, dim=-1).cpu()
         if on_chunk is not None:
             on_chunk(Partial(rows.clone(), last))
         if progress is not None:

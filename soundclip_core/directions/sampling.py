@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 SEED = 5
+SEED_MAX = 2**32 - 1  # numpy's RandomState takes seeds 0 .. 2^32 - 1
 TRUNCATION = 0.7
 
 

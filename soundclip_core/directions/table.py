@@ -36,6 +36,7 @@ class ChannelTable:
     stats: StyleStats
     images: int
     strength: float
+    clip_input: str = "area"  # how the renders were fitted to CLIP's input (`clip.prepare_images` mode)
 
     @property
     def clip_dim(self) -> int:

@@ -18,6 +18,7 @@ from soundclip_core.directions import (
     apply_relevance,
     channel_statistics,
     compute_table,
+    estimate_direction,
     load_table,
     partial_path,
     relevance,
@@ -57,6 +58,24 @@ def test_channel_statistics_are_numpy_mean_and_std_of_the_mapped_samples(g):
         assert np.allclose(m.numpy(), values.mean(0), atol=1e-5) and np.allclose(sd.numpy(), values.std(0), atol=1e-5)
     assert channel_statistics(g, STATS, batch_size=150) is stats  # cached on the generator
     assert [la.is_torgb for la in g.style_layers].count(True) == 3 and len(stats.mean) == len(g.style_layers)
+
+
+def test_the_statistics_report_progress_and_cancel_from_the_table_and_the_estimate(clip):
+    gen = tiny_generator(16, seed=2)  # nothing cached on it yet
+    seen = []
+    with pytest.raises(Cancelled, match="statistics"):
+        channel_statistics(gen, STATS, batch_size=100, progress=lambda a, b: seen.append((a, b)),
+                           should_cancel=_CancelAfter(2))
+    assert seen == [(100, STATS), (200, STATS)]
+    with pytest.raises(Cancelled, match="statistics"):  # before any render of the table
+        compute_table(gen, clip, "finite", images=1, should_cancel=lambda: True, **SMALL)
+    delta = text_direction(clip.encode_text(["rain"]), clip.encode_text(["a photo"]))
+    with pytest.raises(Cancelled, match="statistics"):
+        estimate_direction(gen, clip, delta, images=1, should_cancel=lambda: True, **SMALL)
+    seen.clear()
+    stats = channel_statistics(gen, STATS, batch_size=150, progress=lambda a, b: seen.append((a, b)))
+    assert seen == [(150, STATS), (300, STATS), (STATS, STATS)]  # nothing kept from the cancelled runs
+    assert channel_statistics(gen, STATS) is stats
 
 
 def _getfs(all_f: np.ndarray) -> np.ndarray:
@@ -257,6 +276,25 @@ def test_a_resumed_table_equals_an_uninterrupted_one(g, clip, finite, method, tm
     assert torch.equal(resumed.rows, uninterrupted.rows) and not partial_path(path).exists()
     assert torch.equal(load_table(path, g, clip.space).rows, resumed.rows)
     assert isinstance(resumed, ChannelTable)
+
+
+@pytest.mark.parametrize("change", [dict(seed=6), dict(truncation_psi=0.5), dict(stats_samples=STATS + 50),
+                                    dict(clip_input="crop")])
+def test_a_partial_table_made_with_other_settings_is_started_over_never_mixed(g, clip, change, tmp_path, caplog):
+    path = tmp_path / "t.safetensors"
+    settings = dict(images=2, channels_per_chunk=32, batch_size=16, **SMALL) | dict(seed=5)
+    with pytest.raises(Cancelled):
+        compute_table(g, clip, "finite", path=path, should_cancel=_CancelAfter(9), **settings)
+    assert partial_path(path).exists()
+    done = []
+    with caplog.at_level("WARNING", logger="soundclip_core.directions.files"):
+        resumed = compute_table(g, clip, "finite", path=path, progress=lambda a, b: b == 88 and done.append(a),
+                                **(settings | change))  # 88 channels (not the statistics' samples)
+    assert done[0] == 32 and "other settings" in caplog.text and next(iter(change)) in caplog.text  # started over
+    clean = compute_table(g, clip, "finite", **(settings | change))
+    assert torch.equal(resumed.rows, clean.rows)
+    loaded = load_table(path, g, clip.space)
+    assert loaded.clip_input == change.get("clip_input", "area") and loaded.stats.seed == change.get("seed", 5)
 
 
 def test_an_instant_edit_raises_the_cosine_to_its_target_more_than_to_an_unrelated_text(clip):

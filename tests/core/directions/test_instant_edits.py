@@ -32,7 +32,13 @@ from soundclip_core.directions import (
 from soundclip_core.directions.gradient import image_jacobian
 from soundclip_core.directions.sampling import sample_styles
 from soundclip_core.embedding import Embedding
-from soundclip_core.errors import Cancelled, CheckpointError, EmbeddingSpaceError, SoundClipError
+from soundclip_core.errors import (
+    Cancelled,
+    CheckpointError,
+    EmbeddingSpaceError,
+    LatentShapeError,
+    SoundClipError,
+)
 
 STATS = 400
 SMALL = dict(stats_samples=STATS, max_resolution=8)  # tiny SG2: conv1_4, conv0_8, conv1_8 = 88 channels
@@ -72,6 +78,64 @@ def test_a_table_direction_is_getboundary_at_apply_time(g, clip, gradient, delta
         apply_direction(g, styles, direction, 3.0, beta=direction.largest + 0.01)
     with pytest.raises(SoundClipError, match="made for generator"):
         apply_direction(tiny_generator(16, seed=1), styles, direction)
+
+
+def test_several_targets_on_one_image_give_one_edit_each_and_a_mismatched_batch_is_refused(g, clip, gradient):
+    two = text_direction(clip.encode_text(["rain on a window", "a dog barking"]), clip.encode_text(["a photo"]))
+    direction = table_direction(gradient, two)
+    one = g.styles(g.ws_from_seed(4))
+    edited = apply_direction(g, one, direction, 3.0, 0.0)
+    assert all(s.shape[0] == 2 for s in edited)  # every layer, moved or not: one batch of two edits
+    for row in range(2):
+        alone = table_direction(gradient, Embedding(two.vectors[row:row + 1], two.space, two.source))
+        by_itself = apply_direction(g, one, alone, 3.0, 0.0)
+        assert all(torch.allclose(e[row:row + 1], a, atol=1e-5) for e, a in zip(edited, by_itself, strict=True))
+    with torch.no_grad():
+        assert g.synthesis_from_styles(edited).shape[0] == 2
+    three = g.styles(torch.cat([g.ws_from_seed(s) for s in (1, 2, 3)]))
+    with pytest.raises(SoundClipError, match="2 target rows, the latent 3 images") as error:
+        apply_direction(g, three, direction, 3.0, 0.0)
+    assert error.value.fix
+    pair = g.styles(torch.cat([g.ws_from_seed(s) for s in (1, 2)]))
+    assert all(s.shape[0] == 2 for s in apply_direction(g, pair, direction, 3.0, 0.0))  # one row per image
+
+
+def test_the_fingerprint_survives_device_moves_and_notices_a_changed_weight(monkeypatch):
+    from soundclip_core.directions import fingerprint
+
+    hashed = []
+    digest = fingerprint.weights_digest
+    monkeypatch.setattr(fingerprint, "weights_digest", lambda state: hashed.append(1) or digest(state))
+    gen = tiny_generator(16, seed=3)
+    first = fingerprint.generator_fingerprint(gen)
+    assert fingerprint.generator_fingerprint(gen) == first and len(hashed) == 1
+    gen.to(torch.float64).to(torch.float32)  # new storage everywhere (as a cuda/cpu round trip): the same weights
+    gen.cpu()
+    assert fingerprint.generator_fingerprint(gen) == first and len(hashed) == 1  # not hashed again
+    with torch.inference_mode():  # a node: ComfyUI runs it in inference mode, comfy_env._move moves outside it
+        with torch.inference_mode(False):
+            gen.to(torch.float64).to(torch.float32)
+        assert fingerprint.generator_fingerprint(gen) == first and len(hashed) == 1
+    weight = next(iter(gen.parameters()))
+    original = weight.detach().clone()
+    with torch.no_grad():
+        weight.add_(1.0)  # changed in place: hashed again, another generator
+    changed = fingerprint.generator_fingerprint(gen)
+    assert changed != first and len(hashed) == 2
+    with torch.no_grad():
+        weight.copy_(original)
+    assert fingerprint.generator_fingerprint(gen) == first and len(hashed) == 3
+    with torch.no_grad():
+        next(iter(gen.buffers())).add_(1.0)  # a buffer (w_avg) too, though moves give buffers new tensors
+    assert fingerprint.generator_fingerprint(gen) != first and len(hashed) == 4
+
+
+def test_an_estimate_needs_an_image_and_a_probe(g, clip, delta):
+    with pytest.raises(SoundClipError, match="at least 1 probe") as error:
+        estimate_direction(g, clip, delta, images=1, probes=0, **SMALL)
+    assert "16 probes" in error.value.fix
+    with pytest.raises(SoundClipError, match="at least 1 image"):
+        estimate_direction(g, clip, delta, images=0, **SMALL)
 
 
 def test_the_estimate_is_the_tables_score_when_its_norms_are_exact(g, clip, delta):
@@ -179,6 +243,18 @@ def test_the_cache_computes_once_per_generator_space_and_method_and_resumes(g, c
     assert path.stat().st_size > 100
 
 
+def test_the_cached_table_found_is_the_one_with_the_most_images(g, clip, gradient, tmp_path):
+    from dataclasses import replace
+
+    from soundclip_core.directions.files import save_table, style_layout_json
+
+    for method, images in [("finite", 1), ("finite", 30), ("gradient", 9)]:  # by name: finite.1img, finite.30img
+        table = replace(gradient, method=method, images=images, rows=gradient.rows * images)
+        save_table(table, table_file(tmp_path, g, clip.space, method, images), style_layout_json(g))
+    found = find_cached_table(g, clip.space, tmp_path)
+    assert found.images == 30 and found.method == "finite" and torch.equal(found.rows, gradient.rows * 30)
+
+
 def test_batches_shrink_to_the_free_memory(monkeypatch):
     from soundclip_core.directions import compute
 
@@ -209,7 +285,7 @@ def test_styles_files_round_trip_and_decode_as_the_latent(g, tmp_path):
     with torch.no_grad():
         assert torch.equal(decode_styles(g, loaded, batch_size=2), g.synthesis(ws))
         assert torch.allclose(decode_styles(g, loaded, batch_size=1), g.synthesis(ws), atol=1e-5)  # batch rounding
-    with pytest.raises(Exception, match="style"):
+    with pytest.raises(LatentShapeError, match="style"):
         read_styles(tmp_path / "s.safetensors", tiny_sg3())
     (tmp_path / "bad.safetensors").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="styles file"):
