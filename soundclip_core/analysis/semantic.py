@@ -26,12 +26,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 import torch.nn.functional as F
 
 from ..audio import Audio
 from ..embedding import Embedding
-from ..errors import AnalysisError, AudioError, Cancelled, EmbeddingSpaceError
+from ..encoders.audible import encode_audible
+from ..errors import AnalysisError, EmbeddingSpaceError
 from ..evaluate.zeroshot import DEFAULT_TEMPLATES, LOGIT_SCALE, check_labels, class_embeddings, class_scores
 from .cache import SEMANTIC, audio_key, digest
 
@@ -72,22 +72,9 @@ def encode_spans(encoder: AudioEncoder, audio: Audio, spans: Sequence[tuple[floa
     windows after each batch, `should_cancel` asked before each: an hour of sound is minutes on a CPU); silent
     windows take the nearest audible window's embedding."""
     clips = [audio.window(start, end) for start, end in spans]
-    audible = np.array([not clip.mono().silent for clip in clips])
-    if not audible.any():
-        raise AudioError("the sound is silent: there is nothing to hear a meaning in", path=audio.source or None,
-                         fix="choose a sound with sound in it")
-    heard = np.flatnonzero(audible)
-    parts, done = [], 0
-    for part in np.array_split(heard, max(1, -(-len(heard) // CLIPS_PER_BATCH))):
-        if should_cancel is not None and should_cancel():
-            raise Cancelled(f"semantic curves cancelled after {done} of {len(heard)} windows")
-        parts.append(encoder.encode([clips[i] for i in part]).vectors)
-        done += len(part)
-        if progress is not None:
-            progress(done, len(heard))
-    rows = torch.cat(parts)
-    nearest = np.abs(np.arange(len(clips))[:, None] - heard[None]).argmin(1)
-    return Embedding(rows[torch.from_numpy(nearest)], encoder.space, f"{encoder.kind}: {len(clips)} windows")
+    vectors = encode_audible(encoder, clips, batch_size=CLIPS_PER_BATCH, source=audio.source, progress=progress,
+                             should_cancel=should_cancel)
+    return Embedding(vectors, encoder.space, f"{encoder.kind}: {len(clips)} windows")
 
 
 def window_values(embedding: Embedding, clip: ClipModel | None, labels: Sequence[str],

@@ -4,8 +4,8 @@ Frame i (shown at t_i = i / fps, `frames.frame_times`) hears the `window` second
 where a centred window would leave the sound, the window keeps its length and is moved inside the sound (as
 `cut_windows` adds a last window ending at the end), so every frame hears as much sound as every other; a sound
 shorter than one window is heard whole by every frame. All windows are encoded in batches through the encoder's
-batched `encode` (a silent window, a break, takes the embedding of the nearest window with sound, as
-`encode_windows` does for keyframes).
+batched `encode` (`encoders.encode_audible`: a silent window, a break, takes the embedding of the nearest
+window with sound, as for keyframes).
 
 Smoothing: neighbouring windows share almost all their sound, yet an encoder's embedding can still jump from one
 to the next; an image that followed every jump would flicker. The embeddings are filtered along time with a
@@ -24,12 +24,12 @@ import torch.nn.functional as F
 
 from ..audio import Audio
 from ..embedding import Embedding
-from ..errors import AudioError, Cancelled, SoundClipError
+from ..encoders.audible import ENCODE_BATCH, encode_audible
+from ..errors import SoundClipError
 from .frames import frame_count, frame_times
 from .windows import DEFAULT_WINDOW, Windows
 
 DEFAULT_SMOOTH = 0.25  # seconds: a few frames at 24 fps, shorter than a beat at 120 bpm (0.5 s)
-ENCODE_BATCH = 32  # windows encoded per call: the encoder batches their network passes
 
 
 def frame_windows(audio: Audio, fps: float, n_frames: int, window: float = DEFAULT_WINDOW) -> Windows:
@@ -62,23 +62,13 @@ def encode_frame_windows(encoder, audio: Audio, windows: Windows, batch_size: in
     ends = [min(round(e * scale), total) for e in windows.ends]
     spans = [(min(round(s * scale), e - 1), e) for s, e in zip(windows.starts, ends, strict=True)]
     unique = sorted(set(spans))  # frames of a short sound share one window: encode it once
-    clips = {span: heard.window(span[0] / rate, span[1] / rate) for span in unique}
-    audible = [span for span in unique if not clips[span].silent]
-    if not audible:
-        raise AudioError("the sound is silent: there is nothing to guide the video with", path=audio.source or None,
-                         fix="choose a song with sound")
-    rows: dict[tuple[int, int], torch.Tensor] = {}
-    for first in range(0, len(audible), batch_size):
-        if should_cancel is not None and should_cancel():
-            raise Cancelled(f"encoding cancelled at window {first} of {len(audible)}")
-        batch = audible[first:first + batch_size]
-        vectors = encoder.encode([clips[span] for span in batch]).vectors
-        rows.update(zip(batch, vectors, strict=True))
-        if callback is not None:
-            callback(round((first + len(batch)) / len(audible) * len(spans)), len(spans))
-    known = torch.tensor([s for s, _ in audible], dtype=torch.float64)
-    nearest = [audible[int((known - s).abs().argmin())] if (s, e) not in rows else (s, e) for s, e in spans]
-    return Embedding(torch.stack([rows[span] for span in nearest]), encoder.space,
+    clips = [heard.window(start / rate, end / rate) for start, end in unique]
+    report = None if callback is None else lambda done, audible: callback(round(done / audible * len(spans)),
+                                                                           len(spans))
+    vectors = encode_audible(encoder, clips, batch_size=batch_size, positions=[start for start, _ in unique],
+                             source=audio.source, progress=report, should_cancel=should_cancel)
+    row = {span: i for i, span in enumerate(unique)}
+    return Embedding(vectors[[row[span] for span in spans]], encoder.space,
                      f"{encoder.kind}: {len(spans)} frame windows of {audio.source or 'a sound'}")
 
 
