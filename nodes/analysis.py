@@ -10,14 +10,12 @@ from soundclip_core.analysis import FORMATS, Envelope, curve_frames, hear, to_sc
 from soundclip_core.analysis.analyze import open_tempo_range
 from soundclip_core.analysis.envelope import NORMALISE
 from soundclip_core.analysis.hearing import Hearing, add_semantic, parse_bands
-from soundclip_core.audio import Audio
-from soundclip_core.errors import SoundClipError
 from soundclip_core.timing import MAX_FPS, MIN_FPS
 from soundclip_core.video import DEFAULT_HOP, DEFAULT_WINDOW, cut_windows
 
 from . import comfy_env
 from .form import Node, choice, link, number, text, toggle, whole
-from .types import ANALYSIS, AUDIO_ENCODER, CLIP, EMBEDDING, SOUND_ANALYSIS
+from .types import ANALYSIS, AUDIO_ENCODER, CLIP, EMBEDDING, SOUND_ANALYSIS, one_sound
 
 DEFAULT_BANDS_TEXT = "20-150, 150-2000, 2000-11025"
 ROLE_TIPS = {
@@ -26,14 +24,6 @@ ROLE_TIPS = {
     "motion": "the onsets that move the image (e.g. a drums stem); its curves come as motion.<name>",
     "beat": "where the beats, bars and sections are heard (e.g. a drums stem); its curves come as beat.<name>",
 }
-
-
-def _one_sound(audio: dict, name: str) -> Audio:
-    clips = Audio.from_comfy(audio, name, allow_silence=True)
-    if len(clips) != 1:
-        raise SoundClipError(f"expected one sound for {name}, got a batch of {len(clips)}",
-                             fix="connect a single AUDIO")
-    return clips[0]
 
 
 class AnalyzeSound(Node):
@@ -63,10 +53,10 @@ class AnalyzeSound(Node):
 
     def analyze(self, audio: dict, fps: float, bands: str, min_bpm: float, max_bpm: float, sections: int,
                 meaning=None, pulse=None, motion=None, beat=None):
-        stems = {role: _one_sound(sound, f"the {role} stem") for role, sound in
+        stems = {role: one_sound(sound, f"the {role} stem", allow_silence=True) for role, sound in
                  (("meaning", meaning), ("pulse", pulse), ("motion", motion), ("beat", beat)) if sound is not None}
         tempo_range = open_tempo_range(min_bpm, max_bpm) if min_bpm > 0 or max_bpm > 0 else None
-        heard = hear(_one_sound(audio, "the song"), fps, stems=stems, bands=parse_bands(bands),
+        heard = hear(one_sound(audio, "the song", allow_silence=True), fps, stems=stems, bands=parse_bands(bands),
                      section_count=sections or None, tempo_range=tempo_range)
         return heard, heard.report()
 
@@ -99,7 +89,7 @@ class SemanticCurves(Node):
 
     def add(self, analysis: Hearing, audio: dict, encoder, clip, labels: str, template: str, window: float,
             hop: float, embedding=None):
-        sound = _one_sound(audio, "the sound")
+        sound = one_sound(audio, "the sound", allow_silence=True)
         names = [part.strip() for line in labels.splitlines() for part in line.split(",") if part.strip()]
         templates = [t.strip() for t in template.split("|") if t.strip()]
         targets = {"target": embedding} if embedding is not None else {}

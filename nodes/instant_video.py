@@ -32,6 +32,7 @@ from .types import (
     AUDIO_ENCODER,
     CLIP,
     EMBEDDING,
+    FRAME_SOUNDS,
     GENERATOR,
     SOUND,
     SOUND_ANALYSIS,
@@ -41,11 +42,9 @@ from .types import (
     WPlus,
     latent_for,
     noise_for,
+    one_sound,
 )
-from .video import NOISE_MODES, _song
-
-# What every frame of a song heard: {"embedding": Embedding [N, D] (one smoothed row per frame), "fps": float}
-FRAME_SOUNDS = "SOUNDCLIP_FRAME_SOUNDS"
+from .video import NOISE_MODES
 
 
 class HearFrames(Node):
@@ -69,7 +68,7 @@ class HearFrames(Node):
                    "the song, the encoder, the fps, the window or the smoothing change.")
 
     def hear(self, audio: dict, encoder, fps: float, window: float, smooth: float):
-        song = _song(audio)
+        song = one_sound(audio, "the song")
         n_frames = frame_count(song.waveform.shape[-1], song.sample_rate, fps)
         progress = comfy_env.Progress(n_frames)
         heard = comfy_env.run_long(lambda: hear_frames(
@@ -128,7 +127,7 @@ class InstantVideo(Node):
                alpha: float, beta: float, layers: str, pulse: float, motion: float, noise_mode: str, batch_size: int,
                memory_budget_gb: float, table: ChannelTable | None = None, neutral_embedding: Embedding | None = None,
                alpha_curve=None, analysis=None, alpha_curve_name: str = ""):
-        song, heard, fps = _song(audio), frame_sounds["embedding"], frame_sounds["fps"]
+        song, heard, fps = one_sound(audio, "the song"), frame_sounds["embedding"], frame_sounds["fps"]
         values = _alpha(alpha, alpha_curve, analysis, alpha_curve_name.strip(), song, fps, heard.batch_size)
         table = table if table is not None else _load_table(table_file, generator, heard.space)
         start = neutral_embedding if neutral_embedding is not None else clip.encode_text([neutral])

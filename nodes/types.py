@@ -11,6 +11,8 @@ from typing import TypedDict
 
 import torch
 
+from soundclip_core.audio import Audio
+from soundclip_core.errors import SoundClipError
 from soundclip_core.noise_maps import check_noise
 
 GENERATOR = "SOUNDCLIP_GENERATOR"
@@ -22,6 +24,8 @@ ARCFACE = "SOUNDCLIP_ARCFACE"
 PERCEPTUAL = "SOUNDCLIP_PERCEPTUAL"
 E4E = "SOUNDCLIP_E4E"
 FACE = "SOUNDCLIP_FACE"  # list of soundclip_core.faces.FaceInPhoto: one per aligned face, the photo and the quad
+# What every frame of a song heard: {"embedding": Embedding [N, D] (one smoothed row per frame), "fps": float}
+FRAME_SOUNDS = "SOUNDCLIP_FRAME_SOUNDS"
 KEYFRAMES = "SOUNDCLIP_KEYFRAMES"  # soundclip_core.video.Keyframes: W+ [K, num_ws, w_dim] with times in seconds
 SOUND_ANALYSIS = "SOUNDCLIP_ANALYSIS"  # soundclip_core.analysis.Hearing: every curve of a song at one fps
 TABLE = "SOUNDCLIP_TABLE"  # soundclip_core.directions.ChannelTable: a generator's StyleSpace channel table
@@ -88,3 +92,12 @@ def make_styles(styles: list[torch.Tensor], generator_source: str, noise: list[t
     if noise:
         out["noise"] = [n.detach().float().cpu() for n in noise]
     return out
+
+
+def one_sound(audio: dict, name: str, allow_silence: bool = False) -> Audio:
+    """A ComfyUI AUDIO holding one sound -> that sound (`name` says which input in errors); a batch is refused."""
+    clips = Audio.from_comfy(audio, name, allow_silence=allow_silence)
+    if len(clips) != 1:
+        raise SoundClipError(f"expected one sound for {name}, got a batch of {len(clips)}",
+                             fix="connect a single AUDIO")
+    return clips[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from soundclip_core.audio import Audio
 from soundclip_core.errors import SoundClipError
 from soundclip_core.manipulate import mask_options
 from soundclip_core.memory import edit_step_bytes
@@ -40,6 +39,7 @@ from .types import (
     WPlus,
     latent_for,
     noise_for,
+    one_sound,
 )
 
 NOISE_MODES = ["const", "none"]  # "random" noise would flicker from frame to frame
@@ -93,17 +93,8 @@ def _music_frames(generator, strength_curve: str = "", strength_envelope: str = 
     return {"music": MusicFrames(strength_curve, strength_envelope, pulse_bands, motion_bands, blend_by,
                                  blend_smoothing, blend_mode), "hearing": analysis,
             "sources": None if blend_latents is None else latent_for(generator, blend_latents),
-            "pulse_audio": None if pulse_audio is None else _song(pulse_audio),
-            "motion_audio": None if motion_audio is None else _song(motion_audio)}
-
-
-def _song(audio: dict):
-    clips = Audio.from_comfy(audio, "the song")
-    if len(clips) != 1:
-        raise SoundClipError(f"expected one song, got a batch of {len(clips)} sounds", fix="connect a single AUDIO")
-    return clips[0]
-
-
+            "pulse_audio": None if pulse_audio is None else one_sound(pulse_audio, "the pulse stem"),
+            "motion_audio": None if motion_audio is None else one_sound(motion_audio, "the motion stem")}
 
 
 def _at_once(song, plan: MusicCut, window: float, hop: float, chunk_size: int) -> int:
@@ -176,7 +167,7 @@ class SoundKeyframes(Node):
             text_weight: float = 0.5, cut: str = "fixed", every: int = 1, transition: float = DEFAULT_TRANSITION,
             section_texts: str = "", beat_audio=None, analysis=None, region_text: str = "",
             region_by_sound: bool = False, region_threshold: float = DEFAULT_THRESHOLD, meaning_audio=None):
-        song = _song(audio)
+        song = one_sound(audio, "the song")
         region = LocatedRegion(region_text, region_by_sound, region_threshold)
         region.check()
         heard = None if analysis is None else check_hearing(analysis, song).rhythm
@@ -188,8 +179,8 @@ class SoundKeyframes(Node):
         progress = comfy_env.Progress(steps)
         keyframes, result, notes = comfy_env.run_long(lambda: music_keyframes(
             generator, clip, encoder, song, source, plan, window=window, hop=hop, text=text, text_weight=text_weight,
-            beat_audio=None if beat_audio is None else _song(beat_audio), analysis=heard,
-            meaning_audio=None if meaning_audio is None else _song(meaning_audio),
+            beat_audio=None if beat_audio is None else one_sound(beat_audio, "the beat stem"), analysis=heard,
+            meaning_audio=None if meaning_audio is None else one_sound(meaning_audio, "the meaning stem"),
             chunk_size=chunk_size, noise=noise_for(generator, latent), preset=preset, steps=steps, lr=lr, mask=mask,
             **mask_options(mask, layers, generator.num_ws), seed=seed, precision=precision, callback=progress,
             should_cancel=comfy_env.interrupted, region=region), encoder, clip, generator,
@@ -222,7 +213,7 @@ class KeyframesToFrames(Node):
                strength_envelope: str = "", pulse_bands: str = "", motion_bands: str = "", pulse_audio=None,
                motion_audio=None, blend_latents=None, blend_by: str = "chroma", blend_smoothing: float = 1.0,
                blend_mode: str = "normalise", analysis=None):
-        song = _song(audio)
+        song = one_sound(audio, "the song")
         progress = _frame_progress(song, fps)
         budget = int(memory_budget_gb * 1024**3) if memory_budget_gb > 0 else None
         roles = _music_frames(generator, strength_curve, strength_envelope, pulse_bands, motion_bands, pulse_audio,
@@ -257,7 +248,7 @@ class WriteSoundVideo(Node):
               strength_envelope: str = "", pulse_bands: str = "", motion_bands: str = "", pulse_audio=None,
               motion_audio=None, blend_latents=None, blend_by: str = "chroma", blend_smoothing: float = 1.0,
               blend_mode: str = "normalise", analysis=None):
-        song = _song(audio)
+        song = one_sound(audio, "the song")
         path = comfy_env.output_file(filename_prefix, ".mp4")
         progress = _frame_progress(song, fps)
         roles = _music_frames(generator, strength_curve, strength_envelope, pulse_bands, motion_bands, pulse_audio,
